@@ -1,0 +1,40 @@
+"""Clerk session tokens for AWS Lambda: ``with_session`` / ``require_session``.
+
+>>> from clerk_serverless import require_session
+>>> @require_session
+... def handler(event, context):
+...     return {"statusCode": 200, "body": event["session"].user_id}
+
+Importing stays light: ``cryptography``, HTTP and the optional integrations
+(Powertools, Mangum, boto3) load on first use.
+"""
+
+from .auth import ClerkAuth, Policy
+from .decorators import require_session, with_session
+from .errors import (
+    AuthError,
+    ClerkConfigError,
+    ClerkError,
+    EventError,
+    KeysUnavailableError,
+    PermissionDeniedError,
+    Reason,
+)
+from .session import Session
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClerkAuth",
+    "Policy",
+    "Session",
+    "with_session",
+    "require_session",
+    "AuthError",
+    "ClerkConfigError",
+    "ClerkError",
+    "EventError",
+    "KeysUnavailableError",
+    "PermissionDeniedError",
+    "Reason",
+]

@@ -1,0 +1,309 @@
+"""Settings from arguments or the environment, validated once.
+
+Every problem raises :class:`~clerk_serverless.errors.ClerkConfigError` naming
+the argument (``authorized_parties``) or, when the value came from the
+environment, the variable (``CLERK_AUTHORIZED_PARTIES``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Iterable, NamedTuple
+
+from .errors import ClerkConfigError
+
+DEFAULT_API_URL = "https://api.clerk.com"
+MIN_STALE_TTL = 24 * 3600.0
+
+ENV = {
+    "jwt_key": "CLERK_JWT_KEY",
+    "secret_key": "CLERK_SECRET_KEY",
+    "jwks_url": "CLERK_JWKS_URL",
+    "publishable_key": "CLERK_PUBLISHABLE_KEY",
+    "api_url": "CLERK_API_URL",
+    "authorized_parties": "CLERK_AUTHORIZED_PARTIES",
+    "issuer": "CLERK_ISSUER",
+}
+
+
+class KeySource(NamedTuple):
+    """Where verification keys come from.
+
+    ``kind`` is ``"pem"`` (networkless, ``pem`` holds the text) or ``"jwks"``
+    (``url`` plus request ``headers``, e.g. the secret key for the Backend API).
+    ``label`` says which setting chose it, for logs and errors.
+    """
+
+    kind: str
+    label: str
+    url: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    pem: str | None = None
+    key: Any = None  # the parsed RSA public key, for kind "pem"
+
+    def __repr__(self) -> str:  # never show the secret key or the PEM
+        return f"KeySource(kind={self.kind!r}, label={self.label!r}, url={self.url!r})"
+
+
+class Settings(NamedTuple):
+    """Resolved, validated settings of one :class:`~clerk_serverless.ClerkAuth`."""
+
+    key_source: KeySource
+    authorized_parties: frozenset[str] | None
+    issuer: str | None
+    clock_skew: float
+    jwks_cache_ttl: float
+    jwks_stale_ttl: float
+    unknown_kid_cooldown: float
+    fetch_timeout: float
+    api_url: str
+    secret_key: str | None
+    publishable_key: str | None
+    cookie_suffix: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(key_source={self.key_source!r}, authorized_parties="
+            f"{sorted(self.authorized_parties) if self.authorized_parties else None!r}, "
+            f"issuer={self.issuer!r}, clock_skew={self.clock_skew!r}, "
+            f"jwks_cache_ttl={self.jwks_cache_ttl!r})"
+        )
+
+
+def _from_env(name: str, value: Any) -> tuple[Any, str]:
+    """The argument when given, else its environment variable (empty = unset)."""
+    if value is not None:
+        return value, name
+    env = ENV[name]
+    raw = os.environ.get(env)
+    if raw is None or not raw.strip():
+        return None, env
+    return raw.strip(), env
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP literals."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_key_url(url: Any, setting: str) -> str:
+    """An absolute ``https://`` URL (``http://`` allowed for loopback only)."""
+    if not isinstance(url, str) or not url:
+        raise ClerkConfigError(setting, "must be a URL string")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+        return url
+    raise ClerkConfigError(
+        setting, "must be an https:// URL (plain http is allowed only for loopback hosts)"
+    )
+
+
+def normalize_origin(value: Any, setting: str) -> str:
+    """``scheme://host[:port]`` with no path, query or trailing slash."""
+    if not isinstance(value, str):
+        raise ClerkConfigError(setting, "each authorized party must be an origin string")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("",)
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+        or port == -1
+    ):
+        raise ClerkConfigError(
+            setting,
+            f"{value!r} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
+        )
+    return value.strip()
+
+
+def parse_authorized_parties(value: Any, setting: str) -> frozenset[str] | None:
+    """A list of origins, or a comma-separated string of them."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items: Iterable[Any] = [v for v in (p.strip() for p in value.split(",")) if v]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        raise ClerkConfigError(setting, "must be a list of origins or a comma-separated string")
+    parties = frozenset(normalize_origin(v, setting) for v in items)
+    if not parties:
+        raise ClerkConfigError(setting, "is empty; leave it unset to accept any azp")
+    return parties
+
+
+def frontend_api_from_publishable_key(key: Any, setting: str) -> str:
+    """The Frontend API host encoded in a ``pk_test_``/``pk_live_`` key."""
+    if not isinstance(key, str) or not key.startswith(("pk_test_", "pk_live_")):
+        raise ClerkConfigError(setting, "must start with pk_test_ or pk_live_")
+    import base64
+
+    encoded = key.split("_", 2)[2]
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ClerkConfigError(setting, "is not a valid Clerk publishable key") from None
+    host = decoded[:-1] if decoded.endswith("$") else ""
+    if not host or any(c in host for c in "/:@?# \\") or "." not in host:
+        raise ClerkConfigError(setting, "is not a valid Clerk publishable key")
+    return host
+
+
+def cookie_suffix(publishable_key: str) -> str:
+    """The instance's cookie suffix, as @clerk/shared computes it: the first
+    8 characters of base64url(SHA-1(publishable key))."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha1(publishable_key.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:8]
+
+
+def _number(value: Any, setting: str, *, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ClerkConfigError(setting, "must be a number of seconds")
+    if not math.isfinite(value) or value < minimum:
+        raise ClerkConfigError(setting, f"must be a finite number >= {minimum:g}")
+    return float(value)
+
+
+def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
+    """Parse the PEM as an RSA public key; return its text and the key.
+
+    Accepts the PEM with real newlines, with literal ``\\n`` (as env vars often
+    carry it) or on one line as Clerk's dashboard shows it.
+    """
+    if not isinstance(pem, str):
+        raise ClerkConfigError(setting, "must be a PEM public key string")
+    text = pem.strip().replace("\\n", "\n")
+    begin, end = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+    if text.startswith(begin) and text.endswith(end) and "\n" not in text:
+        body = text[len(begin) : -len(end)].replace(" ", "")
+        text = begin + "\n" + "\n".join(body[i : i + 64] for i in range(0, len(body), 64)) + "\n" + end
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(text.encode())
+    except (ValueError, TypeError):
+        raise ClerkConfigError(setting, "is not a PEM-encoded public key") from None
+    except Exception:  # cryptography raises UnsupportedAlgorithm for odd keys
+        raise ClerkConfigError(setting, "is not a supported PEM public key") from None
+    if not isinstance(key, RSAPublicKey):
+        raise ClerkConfigError(setting, "must be an RSA public key (Clerk signs with RS256)")
+    if key.key_size < 2048:
+        raise ClerkConfigError(setting, "RSA keys shorter than 2048 bits are refused")
+    return text, key
+
+
+def resolve_settings(
+    *,
+    jwt_key: str | None = None,
+    secret_key: str | None = None,
+    jwks_url: str | None = None,
+    publishable_key: str | None = None,
+    api_url: str | None = None,
+    authorized_parties: Iterable[str] | str | None = None,
+    issuer: str | None = None,
+    clock_skew: float = 5.0,
+    jwks_cache_ttl: float = 300.0,
+    jwks_stale_ttl: float = MIN_STALE_TTL,
+    unknown_kid_cooldown: float = 30.0,
+    fetch_timeout: float = 3.0,
+) -> Settings:
+    """Merge arguments with ``CLERK_*`` environment variables and validate."""
+    jwt_key, jwt_key_setting = _from_env("jwt_key", jwt_key)
+    secret_key, secret_setting = _from_env("secret_key", secret_key)
+    jwks_url, jwks_url_setting = _from_env("jwks_url", jwks_url)
+    publishable_key, pk_setting = _from_env("publishable_key", publishable_key)
+    api_url, api_url_setting = _from_env("api_url", api_url)
+    parties_raw, parties_setting = _from_env("authorized_parties", authorized_parties)
+    issuer, issuer_setting = _from_env("issuer", issuer)
+
+    if secret_key is not None and (
+        not isinstance(secret_key, str) or not secret_key.startswith(("sk_test_", "sk_live_"))
+    ):
+        raise ClerkConfigError(secret_setting, "must start with sk_test_ or sk_live_")
+    api_url = validate_key_url(api_url or DEFAULT_API_URL, api_url_setting).rstrip("/")
+
+    frontend_api = None
+    if publishable_key is not None:
+        frontend_api = frontend_api_from_publishable_key(publishable_key, pk_setting)
+
+    if issuer is not None:
+        if not isinstance(issuer, str) or not issuer.startswith("https://"):
+            raise ClerkConfigError(issuer_setting, "must be an https:// URL")
+        issuer = issuer.rstrip("/")
+    elif frontend_api is not None:
+        issuer = f"https://{frontend_api}"
+
+    # Networkless first; then an explicit JWKS URL; then the Frontend API
+    # (public, CDN-cached, not rate limited); the Backend API last.
+    if jwt_key is not None:
+        pem, key = _load_pem(jwt_key, jwt_key_setting)
+        source = KeySource("pem", jwt_key_setting, pem=pem, key=key)
+    elif jwks_url is not None:
+        source = KeySource("jwks", jwks_url_setting, url=validate_key_url(jwks_url, jwks_url_setting))
+    elif frontend_api is not None:
+        source = KeySource("jwks", pk_setting, url=f"https://{frontend_api}/.well-known/jwks.json")
+    elif secret_key is not None:
+        source = KeySource(
+            "jwks",
+            secret_setting,
+            url=f"{api_url}/v1/jwks",
+            headers=(("Authorization", f"Bearer {secret_key}"),),
+        )
+    else:
+        raise ClerkConfigError(
+            "CLERK_JWT_KEY",
+            "no key source configured; set one of jwt_key/CLERK_JWT_KEY (PEM), "
+            "jwks_url/CLERK_JWKS_URL, publishable_key/CLERK_PUBLISHABLE_KEY or "
+            "secret_key/CLERK_SECRET_KEY",
+        )
+
+    skew = _number(clock_skew, "clock_skew")
+    ttl = _number(jwks_cache_ttl, "jwks_cache_ttl", minimum=1.0)
+    stale = _number(jwks_stale_ttl, "jwks_stale_ttl", minimum=MIN_STALE_TTL)
+    cooldown = _number(unknown_kid_cooldown, "unknown_kid_cooldown")
+    timeout = _number(fetch_timeout, "fetch_timeout", minimum=0.05)
+    if timeout > 3.0:
+        raise ClerkConfigError("fetch_timeout", "must be at most 3 seconds (connect + read)")
+
+    return Settings(
+        key_source=source,
+        authorized_parties=parse_authorized_parties(parties_raw, parties_setting),
+        issuer=issuer,
+        clock_skew=skew,
+        jwks_cache_ttl=ttl,
+        jwks_stale_ttl=stale,
+        unknown_kid_cooldown=cooldown,
+        fetch_timeout=timeout,
+        api_url=api_url,
+        secret_key=secret_key,
+        publishable_key=publishable_key,
+        cookie_suffix=cookie_suffix(publishable_key) if publishable_key else None,
+    )

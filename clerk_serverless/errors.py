@@ -1,0 +1,189 @@
+"""Typed errors and the reason codes they carry.
+
+Every way a request can fail to authenticate has its own exception class. Each
+carries the HTTP status it is answered with and a reason code, named as Clerk's
+SDKs name them, that ends up in the ``x-clerk-auth-reason`` response header.
+
+Messages are fixed strings: no token, cookie or key material ever enters one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Reason codes, as Clerk's SDKs spell them (plus a few of our own)."""
+
+    SESSION_TOKEN_MISSING = "session-token-missing"
+    TOKEN_EXPIRED = "token-expired"
+    TOKEN_NOT_ACTIVE_YET = "token-not-active-yet"
+    TOKEN_IAT_IN_THE_FUTURE = "token-iat-in-the-future"
+    TOKEN_INVALID_SIGNATURE = "token-invalid-signature"
+    TOKEN_INVALID_AUTHORIZED_PARTIES = "token-invalid-authorized-parties"
+    TOKEN_INVALID = "token-invalid"
+    JWK_KID_MISMATCH = "jwk-kid-mismatch"
+    SESSION_ID_MISMATCH = "session-id-mismatch"
+    JWK_FAILED_TO_LOAD = "jwk-failed-to-load"
+    # Cookie path: the browser's __client_uat says the user signed out (or in
+    # again) after this token was issued.
+    SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT = "session-token-iat-before-client-uat"
+    # The session still has pending tasks (`sts: "pending"`).
+    SESSION_PENDING = "session-pending"
+    # 403s
+    MISSING_PERMISSION = "missing-permission"
+    MISSING_ROLE = "missing-role"
+    # 400s: the Lambda event itself is not an HTTP request we can read.
+    EVENT_MALFORMED = "event-malformed"
+    EVENT_UNSUPPORTED = "event-unsupported"
+
+
+class ClerkError(Exception):
+    """Base class of every exception this package raises."""
+
+
+class ClerkConfigError(ClerkError, ValueError):
+    """A setting is missing or invalid. ``setting`` names the argument or
+    environment variable at fault."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        super().__init__(f"{setting}: {problem}")
+
+
+class AuthError(ClerkError):
+    """A request that does not authenticate. Subclasses fix ``status`` and
+    ``reason``; ``detail`` is a short, token-free note for logs only."""
+
+    status: int = 401
+    reason: Reason = Reason.TOKEN_INVALID
+    message: str = "The session token is invalid."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail
+        super().__init__(self.message if detail is None else f"{self.message} ({detail})")
+
+
+class TokenMissingError(AuthError):
+    reason = Reason.SESSION_TOKEN_MISSING
+    message = "No session token: send `Authorization: Bearer <token>` or the __session cookie."
+
+
+class TokenInvalidError(AuthError):
+    reason = Reason.TOKEN_INVALID
+    message = "The session token is malformed or not a Clerk session token."
+
+
+class TokenExpiredError(AuthError):
+    reason = Reason.TOKEN_EXPIRED
+    message = "The session token has expired."
+
+
+class TokenNotActiveYetError(AuthError):
+    reason = Reason.TOKEN_NOT_ACTIVE_YET
+    message = "The session token is not valid yet (nbf is in the future)."
+
+
+class TokenIatInTheFutureError(AuthError):
+    reason = Reason.TOKEN_IAT_IN_THE_FUTURE
+    message = "The session token was issued in the future (iat); check the clock."
+
+
+class TokenInvalidSignatureError(AuthError):
+    reason = Reason.TOKEN_INVALID_SIGNATURE
+    message = "The session token's signature does not verify."
+
+
+class TokenInvalidAuthorizedPartiesError(AuthError):
+    reason = Reason.TOKEN_INVALID_AUTHORIZED_PARTIES
+    message = "The session token's authorized party (azp) is not allowed."
+
+
+class KidMismatchError(AuthError):
+    reason = Reason.JWK_KID_MISMATCH
+    message = "No signing key matches the session token's kid."
+
+
+class SessionIdMismatchError(AuthError):
+    reason = Reason.SESSION_ID_MISMATCH
+    message = "_clerk_session_id does not match the session token."
+
+
+class ClientUatMismatchError(AuthError):
+    reason = Reason.SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT
+    message = "The session cookie predates the client's last sign-in or sign-out."
+
+
+class SessionPendingError(AuthError):
+    reason = Reason.SESSION_PENDING
+    message = "The session has pending tasks and is treated as signed out."
+
+
+class PermissionDeniedError(AuthError):
+    """Signed in, but without a required permission (403)."""
+
+    status = 403
+    reason = Reason.MISSING_PERMISSION
+    message = "The session lacks a required permission."
+
+
+class RoleDeniedError(PermissionDeniedError):
+    """Signed in, but without any of the accepted roles (403)."""
+
+    reason = Reason.MISSING_ROLE
+    message = "The session has none of the required roles."
+
+
+class KeysUnavailableError(AuthError):
+    """Signing keys could not be loaded and none are cached (503).
+
+    This is our outage, never the user's fault: a 401 here would make the
+    frontend sign the user out.
+    """
+
+    status = 503
+    reason = Reason.JWK_FAILED_TO_LOAD
+    message = "Signing keys are unavailable; try again shortly."
+
+    def __init__(self, detail: str | None = None, retry_after: float = 5.0) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class EventError(ClerkError):
+    """The Lambda event is not an HTTP request this package can read (400)."""
+
+    status = 400
+    reason: Reason = Reason.EVENT_MALFORMED
+
+
+class MalformedEventError(EventError):
+    """An HTTP event whose fields have the wrong types."""
+
+    reason = Reason.EVENT_MALFORMED
+
+
+class UnsupportedEventError(EventError):
+    """Not an API Gateway, ALB or Function URL event (e.g. SQS, S3, ``{}``)."""
+
+    reason = Reason.EVENT_UNSUPPORTED
+
+
+class JwksError(ClerkError):
+    """Fetching or reading a JWKS failed. ``retry_after`` is a hint in seconds
+    (from a 429/503 ``Retry-After``) or ``None``."""
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(problem)
+
+
+class JwksFetchError(JwksError):
+    """The HTTP request for the JWKS failed (network, status, size, redirect)."""
+
+
+class JwksInvalidError(JwksError):
+    """The JWKS response is not a JSON key set with a usable RS256 key."""
+
+
+__all__ = [name for name in dir() if name[0].isupper()]

@@ -1,0 +1,94 @@
+"""Signing keys: where they come from and how long they are kept.
+
+One key store exists per key source and cache policy for the whole process,
+so every :class:`~clerk_serverless.ClerkAuth` (and every decorator) that reads
+the same JWKS shares one cache across warm invocations.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from ..config import KeySource, Settings
+from .fetch import MAX_JWKS_BYTES, fetch_jwks
+from .jwks import parse_jwks
+from .store import JwksKeyStore, StaticKeyStore
+
+__all__ = [
+    "JwksKeyStore",
+    "StaticKeyStore",
+    "fetch_jwks",
+    "parse_jwks",
+    "key_store_for",
+    "reset_key_stores",
+]
+
+_stores: dict[tuple[Any, ...], Any] = {}
+_stores_lock = threading.Lock()
+
+
+def _jwks_loader(source: KeySource, timeout: float) -> Callable[[Mapping[str, Any] | None], Mapping[str, Any]]:
+    def load(previous: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        body = fetch_jwks(source.url or "", source.headers, timeout=timeout, max_bytes=MAX_JWKS_BYTES)
+        return parse_jwks(body, previous)
+
+    return load
+
+
+def _store_id(settings: Settings, clock: Callable[[], float]) -> tuple[Any, ...]:
+    import hashlib
+
+    source = settings.key_source
+    # The secret key is part of the identity (two instances behind one URL),
+    # but only as a digest so the registry never holds it in clear.
+    credential = hashlib.sha256(repr(source.headers).encode() + (source.pem or "").encode()).hexdigest()
+    return (
+        source.kind,
+        source.url,
+        credential,
+        settings.jwks_cache_ttl,
+        settings.jwks_stale_ttl,
+        settings.unknown_kid_cooldown,
+        settings.fetch_timeout,
+        clock,
+    )
+
+
+def key_store_for(settings: Settings, clock: Callable[[], float] = time.time) -> Any:
+    """The process-wide key store for ``settings``' key source and policy
+    (``clock`` is part of the policy: tests pass a fake one)."""
+    ident = _store_id(settings, clock)
+    store = _stores.get(ident)
+    if store is not None:
+        return store
+    with _stores_lock:
+        store = _stores.get(ident)
+        if store is None:
+            source = settings.key_source
+            if source.kind == "pem":
+                store = StaticKeyStore(source.key)
+            else:
+                store = JwksKeyStore(
+                    _jwks_loader(source, settings.fetch_timeout),
+                    label=f"{source.label} ({source.url})",
+                    ttl=settings.jwks_cache_ttl,
+                    stale_ttl=settings.jwks_stale_ttl,
+                    cooldown=settings.unknown_kid_cooldown,
+                    clock=clock,
+                )
+            _stores[ident] = store
+        return store
+
+
+def all_key_stores() -> list[Any]:
+    """Every key store of this process (for a SnapStart after-restore hook)."""
+    with _stores_lock:
+        return list(_stores.values())
+
+
+def reset_key_stores() -> None:
+    """Forget every cached key store. For tests; a Lambda never needs this."""
+    with _stores_lock:
+        _stores.clear()

@@ -1,0 +1,241 @@
+"""Key caches that outlive a warm invocation, and a Clerk outage.
+
+:class:`JwksKeyStore` policy, in order of what a request meets:
+
+* **fresh** for ``ttl`` seconds after a successful fetch;
+* past that a request triggers one refresh; if it fails, the last good keys
+  keep serving (**stale-if-error**) for ``stale_ttl`` seconds (≥ 24 h);
+* after a failed fetch no new attempt is made for a backoff window (5 s,
+  doubling per consecutive failure up to 60 s, or the server's
+  ``Retry-After``), so an outage costs one fetch per window, not one per
+  request;
+* an unknown ``kid`` (or a bad signature) may force a refetch at most once per
+  ``cooldown`` window for the whole process: forged tokens cannot turn into a
+  fetch storm against Clerk;
+* one fetch in flight at a time; concurrent callers wait for it and share its
+  result (single flight);
+* a response that is not a valid key set never replaces good keys.
+
+Times are wall-clock (``time.time``), not ``time.monotonic``: a Lambda
+SnapStart snapshot restored hours later must see its prefetched keys as old.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+from ..errors import JwksError, KeysUnavailableError
+
+log = logging.getLogger("clerk_serverless.keys")
+
+FAILURE_BACKOFF = 5.0
+MAX_BACKOFF = 60.0
+
+
+class StaticKeyStore:
+    """A single PEM key (``CLERK_JWT_KEY``): networkless, never refreshed.
+
+    Clerk's JWT public key has no kid of its own; it verifies tokens of any
+    kid, as Clerk's SDKs do in networkless mode.
+    """
+
+    label = "jwt_key"
+    fetch_count = 0
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+        self._keys = _AnyKid(key)
+
+    def keys(self) -> Mapping[str, Any]:
+        """The current key map (never fetches)."""
+        return self._keys
+
+    def refresh_for(self, kid: str) -> Mapping[str, Any]:
+        """Nothing to refresh: the same map."""
+        return self._keys
+
+    def prefetch(self) -> None:
+        """Nothing to load."""
+
+    def mark_stale(self) -> None:
+        """Nothing to revalidate."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"source": "pem", "keys": 1}
+
+
+class _AnyKid(dict):
+    """A key map answering every kid with the one configured key."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: Any) -> None:
+        super().__init__()
+        self._key = key
+
+    def get(self, kid: Any, default: Any = None) -> Any:
+        return self._key
+
+    def __contains__(self, kid: object) -> bool:
+        return True
+
+    def __getitem__(self, kid: Any) -> Any:
+        return self._key
+
+
+class JwksKeyStore:
+    """Keys from a JWKS URL, cached for the life of the process."""
+
+    def __init__(
+        self,
+        load: Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
+        *,
+        label: str,
+        ttl: float = 300.0,
+        stale_ttl: float = 24 * 3600.0,
+        cooldown: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        on_event: Callable[[str], None] | None = None,
+    ) -> None:
+        self._load = load
+        self.label = label
+        self.ttl = ttl
+        self.stale_ttl = stale_ttl
+        self.cooldown = cooldown
+        self._clock = clock
+        self.on_event = on_event
+        self._keys: Mapping[str, Any] | None = None
+        self._fetched_at = 0.0  # wall-clock time of the last good fetch
+        self._attempted_at = -1e18  # wall-clock time of the last attempt
+        self._retry_at = 0.0  # no attempt before this after a failure
+        self._last_error: str | None = None
+        self._failures = 0  # consecutive failed fetches, for the backoff
+        self._lock = threading.Lock()
+        self._in_flight: threading.Event | None = None
+        self.fetch_count = 0
+
+    # -- what requests call -------------------------------------------------
+
+    def keys(self) -> Mapping[str, Any]:
+        """Keys to verify with now, loading or refreshing them if due.
+
+        Raises :class:`KeysUnavailableError` when no usable keys are held.
+        """
+        keys = self._keys
+        if keys is not None and self._clock() - self._fetched_at < self.ttl:
+            return keys
+        return self._refresh(force=False)
+
+    def refresh_for(self, kid: str) -> Mapping[str, Any]:
+        """A token names a kid we do not hold (or its signature failed):
+        refetch, unless another fetch happened within the cooldown window."""
+        if self._clock() - self._attempted_at < self.cooldown:
+            return self.keys()
+        return self._refresh(force=True)
+
+    def prefetch(self) -> None:
+        """Load keys now (e.g. during the Lambda init phase)."""
+        self._refresh(force=True)
+
+    def mark_stale(self) -> None:
+        """Treat the cached keys as due for revalidation (after a snapshot restore)."""
+        self._fetched_at = 0.0
+        self._attempted_at = -1e18
+        self._retry_at = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters and state for logs, metrics and tests (no key material)."""
+        now = self._clock()
+        return {
+            "source": self.label,
+            "keys": len(self._keys or ()),
+            "age": None if self._keys is None else round(now - self._fetched_at, 3),
+            "fetch_count": self.fetch_count,
+            "last_error": self._last_error,
+        }
+
+    # -- internals ------------------------------------------------------------
+
+    def _usable_or_raise(self, now: float) -> Mapping[str, Any]:
+        keys = self._keys
+        if keys is not None and now - self._fetched_at < self.stale_ttl:
+            return keys
+        retry = max(1.0, self._retry_at - now)
+        raise KeysUnavailableError(self._last_error or "keys not loaded", retry_after=retry)
+
+    def _refresh(self, *, force: bool) -> Mapping[str, Any]:
+        while True:
+            with self._lock:
+                now = self._clock()
+                keys = self._keys
+                if not force and keys is not None and now - self._fetched_at < self.ttl:
+                    return keys  # another caller refreshed while we waited
+                if now < self._retry_at:
+                    # Backing off after a failure: serve stale keys or fail fast.
+                    if keys is not None and now - self._fetched_at < self.stale_ttl:
+                        self._emit("jwks-stale-served")
+                    return self._usable_or_raise(now)
+                waiter = self._in_flight
+                if waiter is None:
+                    self._in_flight = threading.Event()
+                    self._attempted_at = now
+                    break
+            # Someone else is fetching: wait for them, then take their result.
+            waiter.wait()
+            force = False
+            if self._keys is not None and self._clock() - self._attempted_at < self.cooldown:
+                with self._lock:
+                    return self._usable_or_raise(self._clock())
+
+        try:
+            return self._fetch(now)
+        finally:
+            with self._lock:
+                event, self._in_flight = self._in_flight, None
+            if event is not None:
+                event.set()
+
+    def _fetch(self, started: float) -> Mapping[str, Any]:
+        self.fetch_count += 1
+        self._emit("jwks-fetch")
+        try:
+            fresh = self._load(self._keys)
+        except Exception as exc:  # JwksError, or a bug: either way keep the good keys
+            if not isinstance(exc, JwksError):
+                exc = JwksError(f"unexpected {type(exc).__name__} while loading keys")
+            now = self._clock()
+            with self._lock:
+                self._failures += 1
+                backoff = exc.retry_after or FAILURE_BACKOFF * 2 ** (self._failures - 1)
+                backoff = min(MAX_BACKOFF, backoff)
+                self._retry_at = now + backoff
+                self._last_error = str(exc)
+            stale = self._keys is not None and now - self._fetched_at < self.stale_ttl
+            log.warning(
+                "JWKS fetch from %s failed: %s; %s",
+                self.label,
+                exc,
+                "serving cached keys" if stale else "no cached keys",
+            )
+            if stale:
+                self._emit("jwks-stale-served")
+            return self._usable_or_raise(now)
+        now = self._clock()
+        with self._lock:
+            self._keys = fresh
+            self._fetched_at = now
+            self._retry_at = 0.0
+            self._last_error = None
+            self._failures = 0
+        log.info("loaded %d signing key(s) from %s", len(fresh), self.label)
+        return fresh
+
+    def _emit(self, name: str) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(name)
+            except Exception:  # metrics must never break authentication
+                log.debug("key store event hook failed", exc_info=True)

@@ -1,0 +1,211 @@
+"""The request view every event source produces, and what they share.
+
+Adapters (one module per event source) turn a Lambda event into a
+:class:`Request` and render an answer back in that source's own proxy
+format. Everything after them is shape-agnostic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import MalformedEventError
+
+
+def parse_cookies(lines: Iterable[str]) -> dict[str, str]:
+    """Cookie header lines (or v2 ``cookies[]`` items) → ``{name: value}``.
+
+    Tolerant by design: one malformed pair (no ``=``, stray quote, bad byte)
+    is skipped without hiding its neighbours, unlike ``http.cookies.SimpleCookie``
+    which drops the whole header. The first occurrence of a name wins, as in
+    the ``cookie`` package Clerk's JS SDK uses. Surrounding double quotes are
+    removed from values.
+    """
+    cookies: dict[str, str] = {}
+    for line in lines:
+        for pair in line.split(";"):
+            name, sep, value = pair.partition("=")
+            if not sep:
+                continue
+            name = name.strip()
+            if not name or name in cookies:
+                continue
+            value = value.strip()
+            if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = value
+    return cookies
+
+
+def _str_dict(event: Mapping[str, Any], field: str) -> dict[str, Any] | None:
+    value = event.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise MalformedEventError(f"{field} must be an object")
+    return value
+
+
+class Request:
+    """A read-only view of one HTTP request, whatever event carried it.
+
+    Header names are matched case-insensitively (pass them lowercase);
+    values of the wrong type make the event malformed (400), ``None`` values
+    count as absent.
+    """
+
+    __slots__ = ("source", "event", "method", "_headers", "_multi", "_cookie_items", "_query", "_mquery", "_cookies", "_decode_query")
+
+    def __init__(
+        self,
+        source: Any,
+        event: dict[str, Any],
+        method: str,
+        headers: dict[str, Any] | None,
+        multi: dict[str, Any] | None,
+        cookie_items: list[Any] | None = None,
+        query: dict[str, Any] | None = None,
+        mquery: dict[str, Any] | None = None,
+        decode_query: Callable[[str], str] | None = None,
+    ) -> None:
+        self.source = source
+        self.event = event
+        self.method = method
+        self._headers = headers
+        self._multi = multi
+        self._cookie_items = cookie_items
+        self._query = query
+        self._mquery = mquery
+        self._cookies: dict[str, str] | None = None
+        self._decode_query = decode_query
+
+    # -- headers -------------------------------------------------------------
+
+    @staticmethod
+    def _lookup(mapping: dict[str, Any], name: str) -> Any:
+        value = mapping.get(name)
+        if value is None:
+            value = mapping.get(name.title())
+            if value is None:
+                for key, candidate in mapping.items():
+                    if isinstance(key, str) and key.lower() == name:
+                        return candidate
+        return value
+
+    def header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (lowercase), in order."""
+        multi = self._multi
+        if multi:
+            values = self._lookup(multi, name)
+            if values is not None:
+                if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                    raise MalformedEventError("multiValueHeaders values must be lists of strings")
+                return values
+        headers = self._headers
+        if headers:
+            value = self._lookup(headers, name)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise MalformedEventError("header values must be strings")
+                return [value]
+        return []
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lowercase), or None."""
+        headers = self._headers
+        if headers:
+            value = self._lookup(headers, name)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise MalformedEventError("header values must be strings")
+                return value
+        values = self.header_values(name) if self._multi else ()
+        return values[0] if values else None
+
+    # -- cookies and query ---------------------------------------------------
+
+    def cookies(self) -> dict[str, str]:
+        """All cookies of the request, parsed tolerantly (see :func:`parse_cookies`)."""
+        cookies = self._cookies
+        if cookies is None:
+            items = self._cookie_items
+            if items is not None:
+                if not all(isinstance(c, str) for c in items):
+                    raise MalformedEventError("cookies must be a list of strings")
+                lines: list[str] = list(items) + self.header_values("cookie")
+            else:
+                lines = self.header_values("cookie")
+            cookies = self._cookies = parse_cookies(lines) if lines else {}
+        return cookies
+
+    def query(self, name: str) -> str | None:
+        """The first value of query parameter ``name``, or None."""
+        mquery = self._mquery
+        value: Any = None
+        if mquery:
+            values = mquery.get(name)
+            if values is not None:
+                if not isinstance(values, list) or not values or not isinstance(values[0], str):
+                    raise MalformedEventError("multiValueQueryStringParameters must hold lists of strings")
+                value = values[0]
+        if value is None and self._query:
+            value = self._query.get(name)
+            if value is not None and not isinstance(value, str):
+                raise MalformedEventError("queryStringParameters values must be strings")
+        if value is not None and self._decode_query is not None:
+            value = self._decode_query(value)
+        return value
+
+    # -- for CORS, logs and audit --------------------------------------------
+
+    @property
+    def origin(self) -> str | None:
+        """The ``Origin`` header."""
+        return self.header("origin")
+
+    @property
+    def user_agent(self) -> str | None:
+        """The ``User-Agent`` header."""
+        return self.header("user-agent")
+
+    @property
+    def source_ip(self) -> str | None:
+        """The client address as the event source reports it."""
+        return self.source.source_ip(self)
+
+    @property
+    def path(self) -> str | None:
+        """The request path."""
+        return self.source.path(self)
+
+
+def status_line(status: int) -> str:
+    """``"401 Unauthorized"``, as ALB wants in ``statusDescription``."""
+    from http import HTTPStatus
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def context_dict(event: Mapping[str, Any]) -> dict[str, Any]:
+    """``requestContext`` as a dict ({} when absent); malformed when not an object."""
+    ctx = event.get("requestContext")
+    if ctx is None:
+        return {}
+    if not isinstance(ctx, dict):
+        raise MalformedEventError("requestContext must be an object")
+    return ctx
+
+
+def method_of(value: Any) -> str:
+    """An HTTP method string, upper-cased ("" when absent)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MalformedEventError("the HTTP method must be a string")
+    return value.upper()
+
+
+__all__ = ["Request", "parse_cookies", "status_line", "context_dict", "method_of", "_str_dict"]

@@ -1,0 +1,51 @@
+"""API Gateway HTTP API, payload format 2.0.
+
+Header names arrive lowercased; duplicate headers are comma-joined; cookies
+arrive in the separate ``cookies`` array, not in a ``cookie`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import MalformedEventError
+from .base import Request, _str_dict, context_dict, method_of
+
+
+class HttpApiV2:
+    """Reads HTTP API v2 events and answers in the v2 response format."""
+
+    name = "http_api_v2"
+
+    def read(self, event: dict[str, Any]) -> Request:
+        ctx = context_dict(event)
+        http = ctx.get("http")
+        if http is not None and not isinstance(http, dict):
+            raise MalformedEventError("requestContext.http must be an object")
+        cookies = event.get("cookies")
+        if cookies is not None and not isinstance(cookies, list):
+            raise MalformedEventError("cookies must be a list of strings")
+        return Request(
+            self,
+            event,
+            method_of(http.get("method")) if http else "",
+            _str_dict(event, "headers"),
+            None,
+            cookies,
+            _str_dict(event, "queryStringParameters"),
+        )
+
+    def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
+
+    def source_ip(self, request: Request) -> str | None:
+        http = context_dict(request.event).get("http") or {}
+        ip = http.get("sourceIp") if isinstance(http, dict) else None
+        return ip if isinstance(ip, str) else None
+
+    def path(self, request: Request) -> str | None:
+        path = request.event.get("rawPath")
+        return path if isinstance(path, str) else None
+
+
+SOURCE = HttpApiV2()

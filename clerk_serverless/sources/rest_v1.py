@@ -1,0 +1,45 @@
+"""API Gateway REST API (and HTTP API payload 1.0) proxy events.
+
+Headers arrive twice: ``headers`` (last value of each, names as the client
+sent them) and ``multiValueHeaders`` (every value). Multi-value wins so no
+second ``Cookie`` line is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Request, _str_dict, context_dict, method_of
+
+
+class RestApiV1:
+    """Reads REST API proxy events and answers in their response format."""
+
+    name = "rest_api_v1"
+
+    def read(self, event: dict[str, Any]) -> Request:
+        return Request(
+            self,
+            event,
+            method_of(event.get("httpMethod")),
+            _str_dict(event, "headers"),
+            _str_dict(event, "multiValueHeaders"),
+            None,
+            _str_dict(event, "queryStringParameters"),
+            _str_dict(event, "multiValueQueryStringParameters"),
+        )
+
+    def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
+
+    def source_ip(self, request: Request) -> str | None:
+        identity = context_dict(request.event).get("identity")
+        ip = identity.get("sourceIp") if isinstance(identity, dict) else None
+        return ip if isinstance(ip, str) else None
+
+    def path(self, request: Request) -> str | None:
+        path = request.event.get("path")
+        return path if isinstance(path, str) else None
+
+
+SOURCE = RestApiV1()
