@@ -1,0 +1,74 @@
+"""Fixtures: generated RSA keys, a loopback JWKS server, fresh key caches."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support.jwks_server import JwksServer  # noqa: E402
+from support.tokens import ISSUER, ORIGIN, SigningKey  # noqa: E402
+
+from clerk_serverless import ClerkAuth  # noqa: E402
+from clerk_serverless.decorators import reset_default_auth  # noqa: E402
+from clerk_serverless.keys import reset_key_stores  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def signing_keys() -> dict[str, SigningKey]:
+    """Three RSA-2048 keys generated for this run: the instance's current key,
+    its next key (rotation) and an attacker's key."""
+    return {name: SigningKey.generate(f"ins_{name}") for name in ("current", "next", "attacker")}
+
+
+@pytest.fixture
+def key(signing_keys: dict[str, SigningKey]) -> SigningKey:
+    return signing_keys["current"]
+
+
+@pytest.fixture
+def jwks(signing_keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
+    """A JWKS server on 127.0.0.1 publishing the current key."""
+    server = JwksServer().start()
+    server.keys = [signing_keys["current"].jwk]
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No CLERK_* variable leaks in from the machine; no key cache or default
+    ClerkAuth leaks from one test into the next."""
+    for name in list(os.environ):
+        if name.startswith("CLERK_"):
+            monkeypatch.delenv(name)
+    reset_key_stores()
+    reset_default_auth()
+    yield
+    reset_key_stores()
+    reset_default_auth()
+
+
+@pytest.fixture
+def make_auth(jwks: JwksServer) -> Any:
+    """Build a ``ClerkAuth`` on the loopback JWKS with test defaults."""
+
+    def build(**kw: Any) -> ClerkAuth:
+        kw.setdefault("jwks_url", jwks.url)
+        kw.setdefault("authorized_parties", [ORIGIN])
+        kw.setdefault("issuer", ISSUER)
+        return ClerkAuth(**kw)
+
+    return build
+
+
+@pytest.fixture
+def caplog_all(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG)
+    return caplog

@@ -1,0 +1,65 @@
+"""Invoke decorated handlers and read their answers, whatever the format."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .events import make_event, response_headers
+
+
+@dataclass
+class Outcome:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    session: Any  # what the handler saw in event["session"]; "not-called" if it never ran
+    response: dict[str, Any]
+
+    @property
+    def reason(self) -> str | None:
+        return self.headers.get("x-clerk-auth-reason")
+
+
+NOT_CALLED = "not-called"
+
+
+def recording_handler(decorator: Callable[..., Any]) -> Callable[[dict[str, Any], Any], Any]:
+    """A handler wrapped by ``decorator`` that returns 200 and remembers its session."""
+    seen: dict[str, Any] = {}
+
+    @decorator
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen["session"] = event["session"]
+        session = event["session"]
+        body = {"user_id": session.user_id if session else None}
+        return {"statusCode": 200, "body": json.dumps(body)}
+
+    handler.seen = seen  # type: ignore[attr-defined]
+    return handler
+
+
+def call(handler: Callable[..., Any], shape: str, event: dict[str, Any] | None = None, **request: Any) -> Outcome:
+    """Invoke ``handler`` with an event of ``shape`` (built from ``request`` parts)."""
+    seen = getattr(handler, "seen", {})
+    seen.pop("session", None)
+    if event is None:
+        event = make_event(shape, **request)
+    response = handler(event, None)
+    assert isinstance(response["statusCode"], int)
+    assert isinstance(response["body"], str)
+    headers = response_headers(shape, response)
+    try:
+        body = json.loads(response["body"])
+    except ValueError:
+        body = response["body"]
+    return Outcome(response["statusCode"], headers, body, seen.get("session", NOT_CALLED), response)
+
+
+def send_token(handler: Callable[..., Any], shape: str, token: str, via: str = "bearer", **request: Any) -> Outcome:
+    """Send ``token`` as a Bearer header or as the ``__session`` cookie."""
+    if via == "bearer":
+        return call(handler, shape, bearer=token, **request)
+    cookies = [f"__session={token}"] + list(request.pop("cookies", []))
+    return call(handler, shape, cookies=cookies, **request)
