@@ -90,7 +90,7 @@ def fetch_jwks(
         body = bytearray()
         while not response.isclosed():
             sock.settimeout(remaining())
-            chunk = response.read(min(_CHUNK, max_bytes + 1 - len(body)))
+            chunk = response.read1(min(_CHUNK, max_bytes + 1 - len(body)))
             if not chunk:
                 break
             body += chunk

@@ -35,7 +35,7 @@ def parse_jwks(body: bytes, previous: Mapping[str, Any] | None = None) -> dict[s
     Raises :class:`JwksInvalidError` unless at least one usable key is found.
     """
     from jwt import PyJWK
-    from jwt.exceptions import PyJWKError
+    from jwt.exceptions import PyJWTError
 
     try:
         document = json.loads(body)
@@ -58,7 +58,7 @@ def parse_jwks(body: bytes, previous: Mapping[str, Any] | None = None) -> dict[s
             continue
         try:
             key = PyJWK({"kty": "RSA", "kid": kid, "n": jwk["n"], "e": jwk["e"]}, "RS256").key
-        except (PyJWKError, ValueError, TypeError):
+        except (PyJWTError, ValueError, TypeError):
             continue
         if getattr(key, "key_size", 0) < 2048:
             continue

@@ -1,0 +1,187 @@
+"""Configuration: arguments, environment, and errors that name the setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any
+
+import pytest
+from support.calls import call, recording_handler
+from support.tokens import ISSUER, ORIGIN, SigningKey, mint
+
+from clerk_serverless import ClerkAuth, ClerkConfigError, require_session, with_session
+
+PK = "pk_test_Y2xlcmsudGVzdC1pbnN0YW5jZS5leGFtcGxlJA"
+
+
+def test_no_key_source_names_the_variables() -> None:
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth()
+    message = str(info.value)
+    for name in ("CLERK_JWT_KEY", "CLERK_JWKS_URL", "CLERK_PUBLISHABLE_KEY", "CLERK_SECRET_KEY"):
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    "kwargs,setting",
+    [
+        ({"jwt_key": "not a pem"}, "jwt_key"),
+        ({"jwt_key": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"}, "jwt_key"),
+        ({"jwks_url": "http://clerk.example.com/jwks"}, "jwks_url"),
+        ({"jwks_url": "ftp://x/jwks"}, "jwks_url"),
+        ({"secret_key": "sk_nope"}, "secret_key"),
+        ({"publishable_key": "pk_test_!!!"}, "publishable_key"),
+        ({"publishable_key": "pk_prod_abc"}, "publishable_key"),
+        ({"jwks_url": "https://x.example/jwks", "authorized_parties": ["app.example.com"]}, "authorized_parties"),
+        ({"jwks_url": "https://x.example/jwks", "authorized_parties": ["https://app.example.com/"]}, "authorized_parties"),
+        ({"jwks_url": "https://x.example/jwks", "authorized_parties": ["https://app.example.com/path"]}, "authorized_parties"),
+        ({"jwks_url": "https://x.example/jwks", "authorized_parties": "*"}, "authorized_parties"),
+        ({"jwks_url": "https://x.example/jwks", "authorized_parties": 42}, "authorized_parties"),
+        ({"jwks_url": "https://x.example/jwks", "clock_skew": -1}, "clock_skew"),
+        ({"jwks_url": "https://x.example/jwks", "clock_skew": "5"}, "clock_skew"),
+        ({"jwks_url": "https://x.example/jwks", "jwks_cache_ttl": 0}, "jwks_cache_ttl"),
+        ({"jwks_url": "https://x.example/jwks", "jwks_stale_ttl": 60}, "jwks_stale_ttl"),
+        ({"jwks_url": "https://x.example/jwks", "fetch_timeout": 10}, "fetch_timeout"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": "http://clerk.example.com"}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "token_cache_size": -1}, "token_cache_size"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(**kwargs)
+    assert info.value.setting == setting
+    assert str(info.value).startswith(f"{setting}: ")
+
+
+@pytest.mark.parametrize(
+    "env,setting",
+    [
+        ({"CLERK_JWT_KEY": "garbage"}, "CLERK_JWT_KEY"),
+        ({"CLERK_JWKS_URL": "http://clerk.example.com/jwks"}, "CLERK_JWKS_URL"),
+        ({"CLERK_SECRET_KEY": "nope"}, "CLERK_SECRET_KEY"),
+        ({"CLERK_PUBLISHABLE_KEY": "pk_live_%%%"}, "CLERK_PUBLISHABLE_KEY"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_AUTHORIZED_PARTIES": "https://a.example,b.example"}, "CLERK_AUTHORIZED_PARTIES"),
+        ({"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "http://api.clerk.com"}, "CLERK_API_URL"),
+    ],
+)
+def test_bad_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth()
+    assert info.value.setting == setting
+
+
+def test_secrets_never_appear_in_errors_or_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_SECRET_KEY", "sk_test_topsecret")
+    auth = ClerkAuth(authorized_parties="https://app.example.com")
+    assert "topsecret" not in repr(auth)
+    monkeypatch.setenv("CLERK_API_URL", "http://evil.example")
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth()
+    assert "topsecret" not in str(info.value)
+
+
+def test_environment_configures_everything(monkeypatch: pytest.MonkeyPatch, jwks: Any, key: SigningKey) -> None:
+    monkeypatch.setenv("CLERK_JWKS_URL", jwks.url)
+    monkeypatch.setenv("CLERK_AUTHORIZED_PARTIES", f" {ORIGIN} , https://admin.example.com ")
+    monkeypatch.setenv("CLERK_ISSUER", ISSUER)
+    auth = ClerkAuth()
+    assert auth.settings.authorized_parties == {ORIGIN, "https://admin.example.com"}
+    assert auth.verify_token(mint(key)).user_id == "user_2abc"
+
+
+def test_key_source_precedence(monkeypatch: pytest.MonkeyPatch, key: SigningKey) -> None:
+    auth = ClerkAuth(jwt_key=key.public_pem, jwks_url="https://x.example/jwks", publishable_key=PK, secret_key="sk_test_1")
+    assert auth.settings.key_source.kind == "pem"
+    auth = ClerkAuth(jwks_url="https://x.example/jwks", publishable_key=PK, secret_key="sk_test_1")
+    assert auth.settings.key_source.url == "https://x.example/jwks"
+    auth = ClerkAuth(publishable_key=PK, secret_key="sk_test_1")
+    assert auth.settings.key_source.url == "https://clerk.test-instance.example/.well-known/jwks.json"
+    assert auth.settings.issuer == "https://clerk.test-instance.example"
+    auth = ClerkAuth(secret_key="sk_test_1")
+    assert auth.settings.key_source.url == "https://api.clerk.com/v1/jwks"
+    assert auth.settings.issuer is None
+
+
+@pytest.mark.parametrize("form", ["multiline", "one-line", "escaped-newlines"])
+def test_pem_in_the_forms_env_vars_carry_it(key: SigningKey, form: str) -> None:
+    pem = key.public_pem
+    if form == "one-line":
+        pem = pem.replace("\n", "")
+    elif form == "escaped-newlines":
+        pem = pem.replace("\n", "\\n")
+    assert ClerkAuth(jwt_key=pem).verify_token(mint(key)).user_id == "user_2abc"
+
+
+def test_non_rsa_pem_is_refused() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    with pytest.raises(ClerkConfigError, match="RSA"):
+        ClerkAuth(jwt_key=pem)
+
+
+def test_issuer_from_publishable_key_is_enforced(key: SigningKey) -> None:
+    auth = ClerkAuth(jwt_key=key.public_pem, publishable_key=PK)
+    assert auth.verify_token(mint(key, iss="https://clerk.test-instance.example")).user_id
+    with pytest.raises(Exception, match="malformed"):
+        auth.verify_token(mint(key, iss="https://clerk.someone-else.example"))
+
+
+def test_clock_skew_zero_means_zero(key: SigningKey) -> None:
+    now = int(time.time())
+    strict = ClerkAuth(jwt_key=key.public_pem, clock_skew=0)
+    lenient = ClerkAuth(jwt_key=key.public_pem)
+    token = mint(key, iat=now + 3, nbf=now - 10)
+    with pytest.raises(Exception, match="future"):
+        strict.verify_token(token)
+    assert lenient.verify_token(token).user_id
+
+
+def test_module_decorators_import_without_configuration_and_fail_loudly_on_use() -> None:
+    # Importing and decorating never fails; the first request raises the
+    # configuration error (it is never disguised as a 401).
+    @require_session
+    def handler(event: Any, context: Any) -> Any:
+        return {"statusCode": 200, "body": ""}
+
+    with pytest.raises(ClerkConfigError):
+        handler({"version": "2.0", "headers": {}, "requestContext": {"http": {"method": "GET"}}}, None)
+
+
+def test_module_decorators_use_the_environment(monkeypatch: pytest.MonkeyPatch, jwks: Any, key: SigningKey) -> None:
+    monkeypatch.setenv("CLERK_JWKS_URL", jwks.url)
+    handler = recording_handler(require_session(authorized_parties=[ORIGIN]))
+    assert call(handler, "http_v2", bearer=mint(key)).status == 200
+    assert call(handler, "http_v2", bearer=mint(key, azp="https://evil.example")).status == 401
+    maybe = recording_handler(with_session)
+    assert call(maybe, "http_v2").session is None
+
+
+def test_decorator_options_are_validated_at_decoration_time() -> None:
+    with pytest.raises(ClerkConfigError) as info:
+        require_session(authorized_parties=["not-an-origin"])
+    assert info.value.setting == "authorized_parties"
+    with pytest.raises(ClerkConfigError):
+        require_session(permissions=[""])
+    with pytest.raises(TypeError):
+        with_session(permissions=["org:x:y"])
+    with pytest.raises(TypeError):
+        require_session("not callable")  # type: ignore[arg-type]
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, clerk_serverless\n"
+        "heavy = ['boto3', 'botocore', 'aws_lambda_powertools', 'mangum', 'fastapi', 'starlette', 'httpx',"
+        " 'cryptography', 'jwt', 'http.client', 'ssl']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,297 @@
+"""The key store against a real loopback JWKS server: caching, outages,
+rotation, faults, single flight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from support.calls import recording_handler, send_token
+from support.jwks_server import JwksServer
+from support.tokens import SigningKey, mint
+
+from clerk_serverless import ClerkAuth, KeysUnavailableError
+from clerk_serverless.keys import JwksKeyStore, fetch_jwks, parse_jwks
+from clerk_serverless.errors import JwksFetchError, JwksInvalidError
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def guarded(make_auth: Any, clock: Clock) -> Any:
+    handler = recording_handler(make_auth(clock=clock).require_session)
+    return handler
+
+
+def ok(handler: Any, token: str) -> int:
+    return send_token(handler, "http_v2", token).status
+
+
+def fresh(key: SigningKey, clock: Clock, **kw: Any) -> str:
+    """A token that is valid at the clock's (moved) time."""
+    now = int(clock.now)
+    return mint(key, **{"iat": now - 2, "nbf": now - 7, "exp": now + 60, **kw})
+
+
+# -- the cache ----------------------------------------------------------------------------
+
+
+def test_keys_are_fetched_once_and_reused_while_fresh(guarded: Any, jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    for _ in range(20):
+        assert ok(guarded, fresh(key, clock)) == 200
+        clock.advance(10)
+    assert jwks.count == 1
+
+
+def test_keys_are_refreshed_after_the_ttl(guarded: Any, jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    assert ok(guarded, fresh(key, clock)) == 200
+    clock.advance(301)
+    assert ok(guarded, fresh(key, clock)) == 200
+    assert jwks.count == 2
+
+
+def test_cold_start_outage_is_503_never_401(guarded: Any, jwks: JwksServer, key: SigningKey) -> None:
+    jwks.set("status", status=503)
+    out = send_token(guarded, "http_v2", mint(key))
+    assert out.status == 503
+    assert out.reason == "jwk-failed-to-load"
+    assert int(out.headers["retry-after"]) >= 1
+    assert "x-clerk-auth-status" not in out.headers  # a frontend must not read this as signed out
+
+
+def test_cold_outage_is_not_a_fetch_per_request(guarded: Any, jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    jwks.set("status", status=500)
+    for _ in range(50):
+        assert send_token(guarded, "http_v2", fresh(key, clock)).status == 503
+    assert jwks.count == 1  # backing off
+    clock.advance(6)
+    jwks.set("ok")
+    assert ok(guarded, fresh(key, clock)) == 200
+    assert jwks.count == 2
+
+
+def test_warm_outage_past_ttl_keeps_serving_stale_keys(guarded: Any, jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    assert ok(guarded, fresh(key, clock)) == 200
+    jwks.set("status", status=502)
+    for _ in range(12):  # an hour of outage, a request every 5 minutes
+        clock.advance(300)
+        assert ok(guarded, fresh(key, clock)) == 200
+    assert jwks.count <= 13
+
+
+def test_stale_keys_expire_after_the_stale_window(guarded: Any, jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    assert ok(guarded, fresh(key, clock)) == 200
+    jwks.set("refuse")
+    clock.advance(23 * 3600)
+    assert ok(guarded, fresh(key, clock)) == 200
+    clock.advance(2 * 3600)
+    assert send_token(guarded, "http_v2", fresh(key, clock)).status == 503
+
+
+def test_backoff_grows_and_honours_retry_after(jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url, clock=clock)
+    jwks.set("status", status=429, headers={"Retry-After": "40"})
+    with pytest.raises(KeysUnavailableError) as info:
+        auth.prefetch()
+    assert info.value.retry_after == pytest.approx(40, abs=1)
+    clock.advance(39)
+    with pytest.raises(KeysUnavailableError):
+        auth.verify_token(fresh(key, clock))
+    assert jwks.count == 1
+    clock.advance(2)
+    jwks.set("ok")
+    assert auth.verify_token(fresh(key, clock)).user_id == "user_2abc"
+    assert jwks.count == 2
+
+
+# -- rotation ------------------------------------------------------------------------------
+
+
+def test_rotation_with_overlap(guarded: Any, jwks: JwksServer, signing_keys: Any, clock: Clock) -> None:
+    old, new = signing_keys["current"], signing_keys["next"]
+    old_token = fresh(old, clock)
+    assert ok(guarded, old_token) == 200
+    jwks.keys = [old.jwk, new.jwk]  # Clerk publishes the next key before using it
+    clock.advance(31)  # past the unknown-kid cooldown
+    assert ok(guarded, fresh(new, clock)) == 200  # unknown kid → one refetch
+    assert ok(guarded, old_token) == 200  # old tokens keep working during the overlap
+    assert jwks.count == 2
+
+
+def test_removed_key_stops_verifying_even_cached_tokens(guarded: Any, jwks: JwksServer, signing_keys: Any, clock: Clock) -> None:
+    old, new = signing_keys["current"], signing_keys["next"]
+    old_token = mint(old, exp=int(time.time()) + 3600)
+    assert ok(guarded, old_token) == 200
+    jwks.keys = [new.jwk]
+    clock.advance(301)  # next request refreshes the key set
+    out = send_token(guarded, "http_v2", old_token)
+    assert out.status == 401 and out.reason == "jwk-kid-mismatch"
+
+
+def test_refresh_with_identical_keys_keeps_cached_verdicts(jwks: JwksServer, key: SigningKey) -> None:
+    first = parse_jwks(fetch_jwks(jwks.url))
+    second = parse_jwks(fetch_jwks(jwks.url), first)
+    assert second[key.kid] is first[key.kid]
+
+
+def test_key_replaced_under_the_same_kid(guarded: Any, jwks: JwksServer, signing_keys: Any, clock: Clock) -> None:
+    current, replacement = signing_keys["current"], signing_keys["next"]
+    assert ok(guarded, fresh(current, clock)) == 200
+    jwks.keys = [dict(replacement.jwk, kid=current.kid)]
+    clock.advance(31)
+    replaced = SigningKey(current.kid, replacement.private)
+    assert ok(guarded, fresh(replaced, clock)) == 200  # bad signature → one cooldown-limited refetch
+
+
+# -- faults: the cache is never poisoned --------------------------------------------------
+
+FAULTS = [
+    ("status", {"status": 500}),
+    ("status", {"status": 503, "headers": {"Retry-After": "3"}}),
+    ("status", {"status": 429, "headers": {"Retry-After": "2"}}),
+    ("status", {"status": 404}),
+    ("garbage", {}),
+    ("no-rsa", {}),
+    ("no-keys", {}),
+    ("oversized", {}),
+    ("oversized-chunked", {}),
+    ("truncated", {}),
+    ("redirect", {}),
+    ("refuse", {}),
+    ("slow", {"delay": 1.5}),
+    ("trickle", {"delay": 0.05}),
+]
+
+
+@pytest.mark.parametrize("mode,settings", FAULTS, ids=[f"{m}-{s.get('status', '')}" for m, s in FAULTS])
+def test_fault_on_cold_start_is_503(jwks: JwksServer, key: SigningKey, mode: str, settings: dict[str, Any]) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url, fetch_timeout=1.0)
+    handler = recording_handler(auth.require_session)
+    jwks.set(mode, **settings)
+    started = time.monotonic()
+    out = send_token(handler, "http_v2", mint(key))
+    elapsed = time.monotonic() - started
+    assert out.status == 503 and out.reason == "jwk-failed-to-load"
+    assert jwks.count == 1  # no retry storm, redirects not followed
+    assert elapsed < 1.0 + 0.5  # the fetch budget holds, trickling bodies included
+    assert "session" not in handler.seen
+
+
+@pytest.mark.parametrize("mode,settings", FAULTS, ids=[f"{m}-{s.get('status', '')}" for m, s in FAULTS])
+def test_fault_on_refresh_keeps_the_good_keys(jwks: JwksServer, key: SigningKey, clock: Clock, mode: str, settings: dict[str, Any]) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url, fetch_timeout=1.0, clock=clock)
+    handler = recording_handler(auth.require_session)
+    assert ok(handler, fresh(key, clock)) == 200
+    jwks.set(mode, **settings)
+    clock.advance(301)
+    assert ok(handler, fresh(key, clock)) == 200
+    assert jwks.count == 2
+    assert auth.key_store.snapshot()["keys"] == 1
+
+
+def test_fetch_errors_name_the_problem_without_secrets(jwks: JwksServer) -> None:
+    jwks.set("status", status=401)
+    with pytest.raises(JwksFetchError) as info:
+        fetch_jwks(jwks.url, (("Authorization", "Bearer sk_test_supersecret"),))
+    assert "401" in str(info.value) and "sk_test" not in str(info.value)
+    jwks.set("garbage")
+    with pytest.raises(JwksInvalidError):
+        parse_jwks(fetch_jwks(jwks.url))
+
+
+def test_jwks_filters_unusable_keys(key: SigningKey, signing_keys: Any) -> None:
+    import json
+
+    document = {
+        "keys": [
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
+            dict(signing_keys["next"].jwk, use="enc"),
+            dict(signing_keys["attacker"].jwk, alg="RS512"),
+            {"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"},
+            {"kty": "RSA", "n": key.jwk["n"], "e": "AQAB"},  # no kid
+            SigningKey.generate("ins_small", 1024).jwk,
+            key.jwk,
+        ]
+    }
+    assert list(parse_jwks(json.dumps(document).encode())) == [key.kid]
+
+
+# -- concurrency and sources -----------------------------------------------------------------
+
+
+def test_concurrent_cold_requests_share_one_fetch(jwks: JwksServer, key: SigningKey) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url)
+    jwks.set("slow", delay=0.3)
+    token = mint(key)
+    results: list[Any] = []
+    barrier = threading.Barrier(16)
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            results.append(auth.verify_token(token).user_id)
+        except Exception as exc:  # pragma: no cover - reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["user_2abc"] * 16
+    assert jwks.count == 1
+
+
+def test_secret_key_source_calls_the_backend_api(jwks: JwksServer, key: SigningKey) -> None:
+    auth = ClerkAuth(secret_key="sk_test_abc123", api_url=jwks.base_url)
+    assert auth.verify_token(mint(key)).user_id == "user_2abc"
+    assert jwks.requests[-1]["authorization"] == "Bearer sk_test_abc123"
+    assert "sk_test_abc123" not in repr(auth) and "sk_test_abc123" not in repr(auth.key_store.snapshot())
+
+
+def test_key_stores_are_shared_per_source(jwks: JwksServer, key: SigningKey) -> None:
+    a, b = ClerkAuth(jwks_url=jwks.url), ClerkAuth(jwks_url=jwks.url, authorized_parties=["https://x.example"])
+    assert a.key_store is b.key_store
+    a.verify_token(mint(key))
+    b.prefetch()
+    assert jwks.count == 2  # prefetch always fetches; verification reused a's keys
+
+
+def test_prefetch_and_mark_stale(jwks: JwksServer, key: SigningKey) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url)
+    auth.prefetch()
+    assert jwks.count == 1
+    auth.verify_token(mint(key))
+    assert jwks.count == 1
+    auth.key_store.mark_stale()
+    auth.verify_token(mint(key))
+    assert jwks.count == 2
+
+
+def test_store_reports_events_for_metrics(jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    events: list[str] = []
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock, on_event=events.append)
+    store.keys()
+    jwks.set("status", status=500)
+    clock.advance(301)
+    store.keys()
+    store.keys()
+    assert events == ["jwks-fetch", "jwks-fetch", "jwks-stale-served", "jwks-stale-served"]
