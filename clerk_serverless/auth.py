@@ -285,6 +285,8 @@ class ClerkAuth:
         if entry is not None:
             claims, kid, key = entry
             if self.key_store.keys().get(kid) is key:
+                if claims.exp <= now - self._skew:
+                    self._cache.discard(token)  # dropped at exp
                 self._check_request_claims(claims, now, parties, policy)
                 return claims
             self._cache.discard(token)
