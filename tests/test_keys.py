@@ -295,3 +295,31 @@ def test_store_reports_events_for_metrics(jwks: JwksServer, key: SigningKey, clo
     store.keys()
     store.keys()
     assert events == ["jwks-fetch", "jwks-fetch", "jwks-stale-served", "jwks-stale-served"]
+
+
+# -- SnapStart ---------------------------------------------------------------------------
+
+
+def test_snapshot_restore_judges_prefetched_keys_by_wall_clock(jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url, clock=clock)
+    auth.prefetch()  # the init phase: these keys are captured in the snapshot
+    assert jwks.count == 1
+    clock.advance(3 * 3600)  # the snapshot is restored hours later
+    assert auth.verify_token(fresh(key, clock)).user_id == "user_2abc"
+    assert jwks.count == 2  # time.monotonic() would not have seen those hours pass
+
+
+def test_after_restore_hook_revalidates_keys(jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    snapshot_restore_py = pytest.importorskip("snapshot_restore_py")
+    auth = ClerkAuth(jwks_url=jwks.url, clock=clock)
+    auth.prefetch()
+    hooks = snapshot_restore_py.get_after_restore()
+    assert hooks, "clerk_serverless registers an after-restore hook when the module is available"
+    for hook, args, kwargs in hooks:  # what the Lambda runtime does after a restore
+        hook(*args, **kwargs)
+    auth.verify_token(fresh(key, clock))
+    assert jwks.count == 2
+    jwks.set("status", status=503)  # revalidation failing after restore: keys keep serving
+    for hook, args, kwargs in hooks:
+        hook(*args, **kwargs)
+    assert auth.verify_token(fresh(key, clock)).user_id == "user_2abc"

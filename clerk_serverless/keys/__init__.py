@@ -70,6 +70,7 @@ def key_store_for(settings: Settings, clock: Callable[[], float] = time.time) ->
             if source.kind == "pem":
                 store = StaticKeyStore(source.key)
             else:
+                _register_after_restore()
                 store = JwksKeyStore(
                     _jwks_loader(source, settings.fetch_timeout),
                     label=f"{source.label} ({source.url})",
@@ -80,6 +81,30 @@ def key_store_for(settings: Settings, clock: Callable[[], float] = time.time) ->
                 )
             _stores[ident] = store
         return store
+
+
+_hook_registered = False
+
+
+def _register_after_restore() -> None:
+    """Under Lambda SnapStart, revalidate keys captured in the snapshot as soon
+    as an execution environment is restored (wall-clock freshness already
+    covers it; this also resets failure backoff and the kid cooldown)."""
+    global _hook_registered
+    if _hook_registered:
+        return
+    _hook_registered = True
+    try:
+        from snapshot_restore_py import register_after_restore
+    except ImportError:  # not on Lambda, or a runtime without SnapStart support
+        return
+    register_after_restore(revalidate_after_restore)
+
+
+def revalidate_after_restore() -> None:
+    """Mark every key store's keys stale (the SnapStart after-restore hook)."""
+    for store in all_key_stores():
+        store.mark_stale()
 
 
 def all_key_stores() -> list[Any]:

@@ -113,6 +113,7 @@ class JwksKeyStore:
         self._retry_at = 0.0  # no attempt before this after a failure
         self._last_error: str | None = None
         self._failures = 0  # consecutive failed fetches, for the backoff
+        self._revalidate = False  # set after a snapshot restore
         self._lock = threading.Lock()
         self._in_flight: threading.Event | None = None
         self.fetch_count = 0
@@ -125,7 +126,7 @@ class JwksKeyStore:
         Raises :class:`KeysUnavailableError` when no usable keys are held.
         """
         keys = self._keys
-        if keys is not None and self._clock() - self._fetched_at < self.ttl:
+        if keys is not None and self._clock() - self._fetched_at < self.ttl and not self._revalidate:
             return keys
         return self._refresh(force=False)
 
@@ -141,8 +142,9 @@ class JwksKeyStore:
         self._refresh(force=True)
 
     def mark_stale(self) -> None:
-        """Treat the cached keys as due for revalidation (after a snapshot restore)."""
-        self._fetched_at = 0.0
+        """Treat the cached keys as due for revalidation (after a snapshot
+        restore). They still serve as stale keys if the refresh fails."""
+        self._revalidate = True
         self._attempted_at = -1e18
         self._retry_at = 0.0
 
@@ -171,7 +173,7 @@ class JwksKeyStore:
             with self._lock:
                 now = self._clock()
                 keys = self._keys
-                if not force and keys is not None and now - self._fetched_at < self.ttl:
+                if not force and keys is not None and now - self._fetched_at < self.ttl and not self._revalidate:
                     return keys  # another caller refreshed while we waited
                 if now < self._retry_at:
                     # Backing off after a failure: serve stale keys or fail fast.
@@ -230,6 +232,7 @@ class JwksKeyStore:
             self._retry_at = 0.0
             self._last_error = None
             self._failures = 0
+            self._revalidate = False
         log.info("loaded %d signing key(s) from %s", len(fresh), self.label)
         return fresh
 

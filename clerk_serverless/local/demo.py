@@ -1,63 +1,61 @@
-"""The demo: the decorators answering every kind of request, on every event
-shape, with a dev key and no network."""
+"""The demo: the sample functions of ``template.yaml``, run by the
+container-free runner on the sample events, as a table of answers."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable
 
-from ..auth import ClerkAuth
-from .devkeys import DEV_ISSUER, DEV_ORIGIN, DevKey
-from .events import SHAPES, build_event
+from .runner import InitError, LocalFunction, read_env_vars
+from .samples import ENV_FILE, EVENTS_DIR, Sample, samples, write_samples
+from .template import Template
 
 
-def scenarios(key: DevKey) -> list[tuple[str, dict[str, Any]]]:
-    """(name, request parts) for the cases every API meets."""
-    token = key.token("user_demo_1")
-    return [
-        ("signed in (Bearer)", {"headers": {"Authorization": f"Bearer {token}", "Origin": DEV_ORIGIN}}),
-        ("signed in (__session cookie)", {"cookies": [f"__session={token}", "theme=dark"]}),
-        ("no token", {"headers": {"Origin": DEV_ORIGIN}}),
-        ("expired token", {"headers": {"Authorization": f"Bearer {key.token('user_demo_1', expired=True)}", "Origin": DEV_ORIGIN}}),
-        ("wrong azp (other origin)", {"headers": {"Authorization": f"Bearer {key.token('user_demo_1', azp='https://evil.example')}", "Origin": "https://evil.example"}}),
-        ("CORS preflight", {"method": "OPTIONS", "headers": {"Origin": DEV_ORIGIN, "Access-Control-Request-Method": "GET"}}),
-    ]
-
-
-def _row(response: dict[str, Any]) -> tuple[int, str, str]:
-    headers = response.get("headers") or {k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()}
+def _answer(payload: Any) -> tuple[int | str, str, str]:
+    if not isinstance(payload, dict) or "statusCode" not in payload:
+        return "?", "", ""
+    headers = payload.get("headers") or {k: v[0] for k, v in (payload.get("multiValueHeaders") or {}).items() if v}
     reason = next((v for k, v in headers.items() if k.lower() == "x-clerk-auth-reason"), "")
     try:
-        user = json.loads(response.get("body") or "{}").get("user_id") or ""
+        body = json.loads(payload.get("body") or "{}")
     except ValueError:
-        user = ""
-    return response["statusCode"], reason, user
+        body = {}
+    user = body.get("user_id") or body.get("owner") or "" if isinstance(body, dict) else ""
+    return payload["statusCode"], reason, user or ""
 
 
-def run(print_: Callable[[str], None] = print) -> int:
-    """Print a table of function × event → status, reason, user."""
-    import tempfile
-    from pathlib import Path
+def run(root: Path | None = None, print_: Callable[[str], None] = print) -> int:
+    """Invoke every sample and print function × event → status, reason, user.
 
-    key = DevKey.load_or_create(Path(tempfile.mkdtemp()) / "dev-key.pem")
-    auth = ClerkAuth(jwt_key=key.public_pem, authorized_parties=[DEV_ORIGIN], issuer=DEV_ISSUER)
+    Returns 0 when every answer is the expected one, 1 otherwise.
+    """
+    root = (root or Path.cwd()).resolve()
+    if not (root / ENV_FILE).exists() or not (root / EVENTS_DIR).is_dir():
+        write_samples(root)
+    template = Template(root / "template.yaml")
+    env_vars = read_env_vars(root / ENV_FILE)
+    notes: list[str] = []
+    rows = samples()
+    by_function: dict[str, list[Sample]] = {}
+    for sample in rows:
+        by_function.setdefault(sample.function, []).append(sample)
 
-    @auth.require_session
-    def me(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        session = event["session"]
-        return {"statusCode": 200, "body": json.dumps({"user_id": session.user_id if session else None})}
-
-    @auth.with_session
-    def greet(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        session = event["session"]
-        return {"statusCode": 200, "body": json.dumps({"user_id": session.user_id if session else None})}
-
-    handlers = {"require_session": me, "with_session": greet}
-    print_(f"{'handler':<16} {'event':<13} {'request':<30} {'status':>6}  {'reason':<34} user")
-    for name, handler in handlers.items():
-        for shape in SHAPES:
-            for label, parts in scenarios(key):
-                event = build_event(shape, parts.get("method", "GET"), "/me", headers=parts.get("headers"), cookies=parts.get("cookies"))
-                status, reason, user = _row(handler(event, None))
-                print_(f"{name:<16} {shape:<13} {label:<30} {status:>6}  {reason:<34} {user}")
-    return 0
+    print_(f"{'function':<19} {'event':<33} {'status':>6}  {'reason':<33} {'user':<13} ok")
+    failures = 0
+    for function, cases in by_function.items():
+        with LocalFunction(template, function, env_vars=env_vars, warn=notes.append) as local:
+            for sample in cases:
+                event = json.loads((root / EVENTS_DIR / sample.event).read_text())
+                try:
+                    result = local.invoke(event)
+                    status, reason, user = _answer(result.payload) if result.ok else ("error", result.error.get("errorType", ""), "")  # type: ignore[union-attr]
+                except InitError as exc:
+                    status, reason, user = "error", str(exc)[:33], ""
+                ok = (status, reason, user) == (sample.status, sample.reason, sample.user)
+                failures += not ok
+                print_(f"{function:<19} {sample.event:<33} {status!s:>6}  {reason:<33} {user:<13} {'✓' if ok else '✗ expected ' + str(sample.status)}")
+    for note in dict.fromkeys(notes):
+        print_(f"note: {note}")
+    print_(f"{len(rows) - failures}/{len(rows)} answers as expected")
+    return 1 if failures else 0

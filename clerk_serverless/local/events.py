@@ -39,10 +39,12 @@ def rest_v1(
     query: dict[str, str],
     body: str | None = None,
     source_ip: str = "203.0.113.10",
-    resource: str = "/{proxy+}",
+    resource: str | None = None,
     stage: str = "Prod",
 ) -> dict[str, Any]:
-    """An API Gateway REST API proxy event (``aws-proxy``)."""
+    """An API Gateway REST API proxy event (``aws-proxy``), for a route whose
+    resource is ``path`` unless another ``resource`` is given."""
+    resource = resource or path
     hdrs = {"Accept": "application/json", "Host": "abc123def4.execute-api.us-east-1.amazonaws.com", "User-Agent": _BROWSER_UA,
             "X-Forwarded-For": source_ip, "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}
     hdrs.update(headers)

@@ -71,6 +71,7 @@ class JwksServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # small writes must not wait for delayed ACKs
 
             def log_message(self, *args: Any) -> None:
                 pass

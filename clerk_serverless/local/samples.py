@@ -1,0 +1,161 @@
+"""The sample events in ``events/``, the dev ``env.json``, and what each sample
+function answers to them (the demo's table and the tests' expectations).
+
+Regenerate with ``python -m clerk_serverless.local events``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .devkeys import DEV_ORIGIN, DevKey
+from .events import SHAPES, build_event
+
+DEV_KEY_FILE = Path("dev") / "clerk-dev-key.pem"
+ENV_FILE = Path("env.json")
+EVENTS_DIR = Path("events")
+USER = "user_dev_123"
+EVIL_ORIGIN = "https://evil.example"
+
+# The path each shape's generic events carry, by the function that serves it.
+SHAPE_PATHS = {"rest_v1": "/me", "http_v2": "/me", "function_url": "/api/whoami", "alb": "/me", "alb_multi": "/me"}
+CASES = ("bearer", "cookie", "no-token", "expired", "wrong-azp", "preflight")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One row of the demo: a function, an event file, the expected answer."""
+
+    function: str
+    event: str  # path under events/
+    status: int
+    reason: str = ""
+    user: str = ""
+
+
+def _generic(key: DevKey, shape: str, case: str) -> dict[str, Any]:
+    path = SHAPE_PATHS[shape]
+    token = key.token(USER, lifetime=None)
+    headers: dict[str, str] = {"Origin": DEV_ORIGIN}
+    cookies: list[str] = []
+    method = "GET"
+    if case == "bearer":
+        headers["Authorization"] = f"Bearer {token}"
+    elif case == "cookie":
+        cookies = [f"__session={token}", "__client_uat=1700000000", "theme=dark"]
+        del headers["Origin"]  # same-origin GETs carry no Origin
+    elif case == "expired":
+        headers["Authorization"] = f"Bearer {key.token(USER, expired=True)}"
+    elif case == "wrong-azp":
+        headers = {"Origin": EVIL_ORIGIN, "Authorization": f"Bearer {key.token(USER, azp=EVIL_ORIGIN, lifetime=None)}"}
+    elif case == "preflight":
+        method = "OPTIONS"
+        headers.update({"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+    return build_event(shape, method, path, headers=headers, cookies=cookies)
+
+
+def _bearer(key: DevKey, shape: str, method: str, path: str, body: str | None = None, **token: Any) -> dict[str, Any]:
+    headers = {"Origin": DEV_ORIGIN}
+    if token.pop("signed_in", True):
+        headers["Authorization"] = f"Bearer {key.token(USER, lifetime=None, **token)}"
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return build_event(shape, method, path, headers=headers, body=body)
+
+
+def specific_events(key: DevKey) -> dict[str, dict[str, Any]]:
+    """Events for the functions that route or check permissions."""
+    org = {"org": "org_acme", "org_role": "member"}
+    return {
+        "reports/with-permission.json": _bearer(key, "http_v2", "GET", "/reports", org_permissions=["org:reports:read"], **org),
+        "reports/without-permission.json": _bearer(key, "http_v2", "GET", "/reports", org_permissions=["org:invoices:read"], **org),
+        "reports/no-organization.json": _bearer(key, "http_v2", "GET", "/reports"),
+        "fastapi/item.json": _bearer(key, "function_url", "GET", "/api/items/42"),
+        "powertools/list-todos.json": _bearer(key, "http_v2", "GET", "/todos"),
+        "powertools/add-todo.json": _bearer(key, "http_v2", "POST", "/todos", body='{"title": "ship it"}'),
+        "powertools/no-token.json": _bearer(key, "http_v2", "GET", "/todos", signed_in=False),
+    }
+
+
+def all_events(key: DevKey) -> dict[str, dict[str, Any]]:
+    """``{relative path: event}`` for every sample event."""
+    events = {f"{shape}/{case}.json": _generic(key, shape, case) for shape in SHAPES for case in CASES}
+    events.update(specific_events(key))
+    return events
+
+
+def _generic_rows(function: str, shape: str, preflight_status: int = 204, **signed_in: Any) -> list[Sample]:
+    user = signed_in.get("user", USER)
+    return [
+        Sample(function, f"{shape}/bearer.json", 200, "", user),
+        Sample(function, f"{shape}/cookie.json", 200, "", user),
+        Sample(function, f"{shape}/no-token.json", 401, "session-token-missing"),
+        Sample(function, f"{shape}/expired.json", 401, "token-expired"),
+        Sample(function, f"{shape}/wrong-azp.json", 401, "token-invalid-authorized-parties"),
+        Sample(function, f"{shape}/preflight.json", preflight_status),
+    ]
+
+
+def samples() -> list[Sample]:
+    """Every (function, event) pair of the demo with its expected answer."""
+    rows: list[Sample] = []
+    for shape in ("http_v2", "rest_v1", "alb", "alb_multi"):
+        rows += _generic_rows("MeFunction", shape)
+    greet = "GreetFunction"
+    rows += [
+        Sample(greet, "rest_v1/bearer.json", 200, "", USER),
+        Sample(greet, "rest_v1/cookie.json", 200, "", USER),
+        Sample(greet, "rest_v1/no-token.json", 200),
+        Sample(greet, "rest_v1/expired.json", 200),
+        Sample(greet, "rest_v1/wrong-azp.json", 200),
+    ]
+    rows += [
+        Sample("ReportsFunction", "reports/with-permission.json", 200, "", USER),
+        Sample("ReportsFunction", "reports/without-permission.json", 403, "missing-permission"),
+        Sample("ReportsFunction", "reports/no-organization.json", 403, "missing-permission"),
+        Sample("ReportsFunction", "http_v2/expired.json", 401, "token-expired"),
+    ]
+    # The FastAPI app has no OPTIONS route: FastAPI answers 405 (on AWS the
+    # Function URL's CORS configuration answers preflights before Lambda).
+    rows += _generic_rows("FastApiFunction", "function_url", preflight_status=405)
+    rows += [Sample("FastApiFunction", "fastapi/item.json", 200, "", USER)]
+    rows += [
+        Sample("PowertoolsFunction", "powertools/list-todos.json", 200, "", USER),
+        Sample("PowertoolsFunction", "powertools/add-todo.json", 201, "", USER),
+        Sample("PowertoolsFunction", "powertools/no-token.json", 401, "session-token-missing"),
+    ]
+    return rows
+
+
+def env_json(key: DevKey) -> dict[str, Any]:
+    """``env.json`` for ``sam local invoke --env-vars``: every function verifies
+    with the dev key, networkless. Never used by ``sam deploy``."""
+    return {
+        "Parameters": {
+            "CLERK_JWT_KEY": key.public_pem,
+            "CLERK_AUTHORIZED_PARTIES": DEV_ORIGIN,
+            "CLERK_JWKS_URL": "",
+            "CLERK_PUBLISHABLE_KEY": "",
+            "CLERK_SECRET_KEY_PARAMETER": "",
+            "CLERK_SECRET_KEY_SECRET_ID": "",
+        }
+    }
+
+
+def write_samples(root: Path) -> list[Path]:
+    """(Re)write env.json and every sample event under ``root``; create the dev
+    key if it does not exist yet. Returns the files written."""
+    key = DevKey.load_or_create(root / DEV_KEY_FILE)
+    written = []
+    env_path = root / ENV_FILE
+    env_path.write_text(json.dumps(env_json(key), indent=2) + "\n")
+    written.append(env_path)
+    for relative, event in all_events(key).items():
+        path = root / EVENTS_DIR / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(event, indent=2) + "\n")
+        written.append(path)
+    return written

@@ -1,0 +1,256 @@
+"""The container-free runner, the sample events and the local CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clerk_serverless import ClerkAuth
+from clerk_serverless.local.devkeys import DEV_ISSUER, DevKey
+from clerk_serverless.local.runner import InitError, LocalFunction, read_env_vars
+from clerk_serverless.local.samples import DEV_KEY_FILE, all_events, samples
+from clerk_serverless.local.template import Template, TemplateError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    return subprocess.run([sys.executable, "-m", "clerk_serverless.local", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120, input=stdin)
+
+
+@pytest.fixture(scope="module")
+def template() -> Template:
+    return Template(ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def env_vars() -> dict[str, Any]:
+    return read_env_vars(ROOT / "env.json")
+
+
+# -- the committed samples -----------------------------------------------------------
+
+
+def test_committed_events_are_the_generated_set() -> None:
+    key = DevKey.load_or_create(ROOT / DEV_KEY_FILE)
+    expected = set(all_events(key))
+    committed = {str(p.relative_to(ROOT / "events")) for p in (ROOT / "events").rglob("*.json")}
+    assert committed == expected
+
+
+def test_signed_in_sample_tokens_verify_against_env_json(env_vars: dict[str, Any]) -> None:
+    auth = ClerkAuth(jwt_key=env_vars["Parameters"]["CLERK_JWT_KEY"], authorized_parties=["http://localhost:3000"], issuer=DEV_ISSUER)
+    for relative in ("http_v2/bearer.json", "rest_v1/bearer.json", "alb_multi/bearer.json", "function_url/bearer.json"):
+        event = json.loads((ROOT / "events" / relative).read_text())
+        assert auth.authenticate_request(event).user_id == "user_dev_123"
+
+
+def test_template_never_references_the_dev_key() -> None:
+    text = (ROOT / "template.yaml").read_text()
+    assert "dev/" not in text and "env.json" not in text and "BEGIN PUBLIC KEY" not in text
+
+
+@pytest.mark.parametrize("function", sorted({s.function for s in samples()}))
+def test_every_sample_answers_as_expected(template: Template, env_vars: dict[str, Any], function: str) -> None:
+    with LocalFunction(template, function, env_vars=env_vars, warn=lambda m: None) as local:
+        for sample in (s for s in samples() if s.function == function):
+            event = json.loads((ROOT / "events" / sample.event).read_text())
+            result = local.invoke(event)
+            assert result.ok, (sample, result.error, result.logs)
+            payload = result.payload
+            assert payload["statusCode"] == sample.status, sample
+            headers = payload.get("headers") or {k: v[0] for k, v in (payload.get("multiValueHeaders") or {}).items()}
+            assert headers.get("x-clerk-auth-reason", "") == sample.reason, sample
+            if sample.event.startswith("alb_multi/"):
+                assert "headers" not in payload or payload["statusCode"] < 300, "ALB multi-value answers need multiValueHeaders"
+
+
+def test_demo_prints_every_sample_and_succeeds() -> None:
+    started = time.monotonic()
+    out = cli("demo")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"{len(samples())}/{len(samples())} answers as expected" in out.stdout
+    assert time.monotonic() - started < 60
+
+
+# -- the runner ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def scratch_template(tmp_path: Path) -> Path:
+    """A tiny template with functions that misbehave on purpose."""
+    code = tmp_path / "src"
+    code.mkdir()
+    (code / "probe.py").write_text(textwrap.dedent('''
+        import os, sys, time
+        COUNT = {"n": 0}
+
+        def handler(event, context):
+            COUNT["n"] += 1
+            if event.get("sleep"):
+                time.sleep(event["sleep"])
+            if event.get("raise"):
+                raise ValueError("boom")
+            if event.get("exit"):
+                os._exit(3)
+            print("log line from the handler")
+            return {
+                "env": {k: os.environ.get(k) for k in ("GREETING", "OVERRIDDEN", "UNDECLARED", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER", "LAMBDA_TASK_ROOT")},
+                "request_id": context.aws_request_id,
+                "remaining": context.get_remaining_time_in_millis(),
+                "function_name": context.function_name,
+                "memory": context.memory_limit_in_mb,
+                "invocations": COUNT["n"],
+                "path0": sys.path[0],
+            }
+
+        def unserializable(event, context):
+            return {"when": object()}
+    '''))
+    (code / "broken.py").write_text("import not_a_module_anywhere\n")
+    (tmp_path / "template.yaml").write_text(textwrap.dedent('''
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Greeting: {Type: String, Default: hello}
+        Globals:
+          Function:
+            Runtime: python3.11
+            Timeout: 2
+            MemorySize: 256
+            Environment:
+              Variables:
+                GREETING: !Ref Greeting
+                OVERRIDDEN: from-template
+        Resources:
+          Probe:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: src/, Handler: probe.handler}
+          Unserializable:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: src/, Handler: probe.unserializable}
+          Broken:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: src/, Handler: broken.handler}
+          MissingHandler:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: src/, Handler: probe.nope}
+    '''))
+    return tmp_path / "template.yaml"
+
+
+def test_runner_sets_up_the_lambda_environment(scratch_template: Path) -> None:
+    before = dict(os.environ)
+    overrides = {"Parameters": {"OVERRIDDEN": "from-env-json", "UNDECLARED": "ignored, as sam local does"}}
+    with LocalFunction(Template(scratch_template), "Probe", env_vars=overrides) as probe:
+        first, second = probe.invoke({}), probe.invoke({})
+    assert os.environ == before  # nothing leaks into the caller
+    payload = first.payload
+    assert payload["env"] == {
+        "GREETING": "hello",
+        "OVERRIDDEN": "from-env-json",
+        "UNDECLARED": None,
+        "AWS_LAMBDA_FUNCTION_NAME": "Probe",
+        "_HANDLER": "probe.handler",
+        "LAMBDA_TASK_ROOT": str(scratch_template.parent / "src"),
+    }
+    assert payload["function_name"] == "Probe" and payload["memory"] == "256"
+    assert 0 < payload["remaining"] <= 2000
+    assert payload["request_id"] != second.payload["request_id"]
+    assert payload["path0"] != str(Path(sys.modules["clerk_serverless.local.runner"].__file__).parent)
+    assert first.cold_start and not second.cold_start and second.payload["invocations"] == 2  # warm reuse
+    assert "log line from the handler" in first.logs
+
+
+def test_runner_reports_errors_timeouts_and_crashes(scratch_template: Path) -> None:
+    template = Template(scratch_template)
+    with LocalFunction(template, "Probe") as probe:
+        error = probe.invoke({"raise": True})
+        assert error.error["errorType"] == "ValueError" and error.error["errorMessage"] == "boom"
+        timed_out = probe.invoke({"sleep": 5})
+        assert timed_out.error["errorType"] == "Sandbox.Timedout"
+        assert probe.invoke({}).cold_start  # a fresh environment after the timeout
+        crashed = probe.invoke({"exit": True})
+        assert crashed.error["errorType"] == "Runtime.ExitError"
+    with LocalFunction(template, "Unserializable") as function:
+        assert function.invoke({}).error["errorType"] == "Runtime.MarshalError"
+    for logical_id, error_type in (("Broken", "Runtime.ImportModuleError"), ("MissingHandler", "Runtime.HandlerNotFound")):
+        with LocalFunction(template, logical_id) as function, pytest.raises(InitError) as info:
+            function.invoke({})
+        assert info.value.error["errorType"] == error_type
+
+
+def test_awslambdaric_runtime_client_drives_the_same_api(scratch_template: Path) -> None:
+    pytest.importorskip("awslambdaric")
+    with LocalFunction(Template(scratch_template), "Probe", runtime_client="awslambdaric") as probe:
+        result = probe.invoke({})
+        again = probe.invoke({"raise": True})
+    assert result.ok and result.payload["function_name"] == "Probe" and result.payload["remaining"] > 0
+    assert again.error["errorType"] == "ValueError"
+
+
+def test_unknown_function_is_a_template_error(template: Template) -> None:
+    with pytest.raises(TemplateError, match="no function 'Nope'.*MeFunction"):
+        template.function("Nope")
+
+
+# -- the CLI ------------------------------------------------------------------------
+
+
+def test_cli_invoke_prints_the_response() -> None:
+    out = cli("invoke", "MeFunction", "-e", "events/http_v2/bearer.json", "--env-vars", "env.json")
+    assert out.returncode == 0, out.stderr
+    response = json.loads(out.stdout)
+    assert response["statusCode"] == 200 and json.loads(response["body"])["user_id"] == "user_dev_123"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("invoke", "NoSuchFunction", "-e", "events/http_v2/bearer.json"), "no function 'NoSuchFunction'"),
+        (("invoke", "MeFunction", "-e", "events/does-not-exist.json"), "cannot read event file"),
+        (("invoke", "MeFunction", "-e", "README.md"), "is not JSON"),
+        (("invoke", "MeFunction", "-e", "events/http_v2/bearer.json", "--env-vars", "README.md"), "not JSON"),
+        (("invoke", "MeFunction", "-e", "events/http_v2/bearer.json", "--parameter-overrides", "Nope=1"), "unknown parameter"),
+    ],
+)
+def test_cli_usage_errors_are_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
+    out = cli(*args)
+    assert out.returncode == 2
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert out.stdout == ""
+
+
+def test_cli_missing_handler_is_one_line_and_exit_2(scratch_template: Path) -> None:
+    event = scratch_template.parent / "event.json"
+    event.write_text("{}")
+    out = cli("invoke", "MissingHandler", "-e", str(event), "-t", str(scratch_template))
+    assert out.returncode == 2 and "Runtime.HandlerNotFound" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_cli_token_mints_verifiable_dev_tokens(env_vars: dict[str, Any]) -> None:
+    auth = ClerkAuth(jwt_key=env_vars["Parameters"]["CLERK_JWT_KEY"], issuer=DEV_ISSUER)
+    out = cli("token", "--sub", "user_123", "--org", "org_9", "--permission", "org:reports:read")
+    session = auth.verify_token(out.stdout.strip())
+    assert (session.user_id, session.org_id, session.org_role) == ("user_123", "org_9", "org:admin")
+    assert session.has(permission="org:reports:read")
+    expired = cli("token", "--expired").stdout.strip()
+    with pytest.raises(Exception, match="expired"):
+        auth.verify_token(expired)
+
+
+def test_cli_events_regenerates_into_a_fresh_directory(tmp_path: Path) -> None:
+    out = cli("events", "--root", str(tmp_path))
+    assert out.returncode == 0
+    assert (tmp_path / "dev" / "clerk-dev-key.pem").exists() and (tmp_path / "env.json").exists()
+    assert len(list((tmp_path / "events").rglob("*.json"))) == len(all_events(DevKey.load_or_create(tmp_path / DEV_KEY_FILE)))
