@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
-    n, rounds = (300, 3) if args.quick else (2000, 9)
+    n, rounds = (300, 3) if args.quick else (1000, 21)
 
     from clerk_serverless import ClerkAuth
 

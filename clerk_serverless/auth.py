@@ -18,7 +18,9 @@ from .errors import (
     TokenInvalidSignatureError,
     TokenMissingError,
 )
+from .backend_api import BackendApi
 from .keys import key_store_for
+from .observe import Observer
 from .session import Session, SessionClaims
 from .sources import Request, read_request
 from .tokencache import DEFAULT_SIZE, VerifiedTokenCache
@@ -119,6 +121,11 @@ class ClerkAuth:
         unknown_kid_cooldown: minimum seconds between refetches forced by unknown kids.
         fetch_timeout: total seconds for one JWKS fetch, connect and read (≤ 3).
         token_cache_size: verified tokens remembered (0 disables the cache).
+        secret_key_parameter: SSM parameter holding the secret key
+            (``CLERK_SECRET_KEY_PARAMETER``), read once at construction.
+        secret_key_secret_id: Secrets Manager secret holding it (``CLERK_SECRET_KEY_SECRET_ID``).
+        logger: a Powertools ``Logger`` for the audit trail (see :mod:`clerk_serverless.observe`).
+        metrics: a Powertools ``Metrics`` for outcome counters.
         clock: wall-clock function, for tests.
     """
 
@@ -138,6 +145,10 @@ class ClerkAuth:
         unknown_kid_cooldown: float = 30.0,
         fetch_timeout: float = 3.0,
         token_cache_size: int = DEFAULT_SIZE,
+        secret_key_parameter: str | None = None,
+        secret_key_secret_id: str | None = None,
+        logger: Any = None,
+        metrics: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings: Settings = resolve_settings(
@@ -153,11 +164,19 @@ class ClerkAuth:
             jwks_stale_ttl=jwks_stale_ttl,
             unknown_kid_cooldown=unknown_kid_cooldown,
             fetch_timeout=fetch_timeout,
+            secret_key_parameter=secret_key_parameter,
+            secret_key_secret_id=secret_key_secret_id,
         )
         if isinstance(token_cache_size, bool) or not isinstance(token_cache_size, int) or token_cache_size < 0:
             raise ClerkConfigError("token_cache_size", "must be a non-negative integer")
         self.key_store = key_store_for(self.settings, clock)
+        self.observer = Observer(logger, metrics) if logger is not None or metrics is not None else None
+        if metrics is not None:
+            self.key_store.subscribe(self.observer.key_event)  # type: ignore[union-attr]
+        secret = self.settings.secret_key
+        self.backend_api = BackendApi(self.settings.api_url, secret, self.settings.fetch_timeout) if secret else None
         self._cache = VerifiedTokenCache(token_cache_size)
+        self._cache_get = self._cache.get_entry
         self._clock = clock
         self._skew = self.settings.clock_skew
         self._issuer = self.settings.issuer
@@ -200,7 +219,10 @@ class ClerkAuth:
         )
         if not isinstance(token, str) or not token:
             raise TokenMissingError()
-        return Session(self._verified(token, self._clock(), self._parties_for(policy), policy), token)
+        now = self._clock()
+        claims = self._claims_for(token, now)
+        self._check_request_claims(claims, now, policy)
+        return Session(claims, token, self.backend_api)
 
     def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session:
         """Authenticate a Lambda HTTP event without a decorator.
@@ -233,7 +255,10 @@ class ClerkAuth:
 
     def token_from(self, request: Request) -> tuple[str | None, bool]:
         """``(token, from_cookie)``: the Bearer token, else the session cookie."""
-        for value in request.header_values("authorization"):
+        values = request.header_values("authorization") if request.multi_valued else (request.header("authorization"),)
+        for value in values:
+            if value is None:
+                continue
             scheme, _, rest = value.strip().partition(" ")
             if scheme.lower() == "bearer":
                 token = rest.strip()
@@ -252,13 +277,15 @@ class ClerkAuth:
         token, from_cookie = self.token_from(request)
         if token is None:
             raise TokenMissingError()
-        claims = self._verified(token, self._clock(), self._parties_for(policy), policy)
+        now = self._clock()
+        claims = self._claims_for(token, now)
+        self._check_request_claims(claims, now, policy)
         if from_cookie:
             self._check_client_uat(request, claims)
         wanted = request.query("_clerk_session_id")
         if wanted and wanted != claims.session_id:
             raise SessionIdMismatchError()
-        session = Session(claims, token)
+        session = Session(claims, token, self.backend_api)
         if policy.permissions or policy.roles:
             _check_access(session, policy)
         return session
@@ -278,22 +305,20 @@ class ClerkAuth:
         if uat <= 0 or (claims.iat is not None and uat > claims.iat):
             raise ClientUatMismatchError()
 
-    def _verified(
-        self, token: str, now: float, parties: frozenset[str] | None, policy: Policy
-    ) -> SessionClaims:
-        entry = self._cache.get(token)
+    def _claims_for(self, token: str, now: float) -> SessionClaims:
+        """The verified claims of ``token``: from the cache when its key still
+        stands, else by verifying it (and caching the result)."""
+        entry = self._cache_get(token)
         if entry is not None:
             claims, kid, key = entry
             if self.key_store.keys().get(kid) is key:
                 if claims.exp <= now - self._skew:
-                    self._cache.discard(token)  # dropped at exp
-                self._check_request_claims(claims, now, parties, policy)
+                    self._cache.discard(token)  # dropped at exp; the check below refuses it
                 return claims
             self._cache.discard(token)
         claims, kid, key = self._verify_signed(token)
         if claims.exp > now - self._skew:
             self._cache.put(token, claims, kid, key, now)
-        self._check_request_claims(claims, now, parties, policy)
         return claims
 
     def _verify_signed(self, token: str) -> tuple[SessionClaims, str, Any]:
@@ -316,11 +341,11 @@ class ClerkAuth:
         check_claims(raw, self._issuer)
         return SessionClaims(raw), kid, key
 
-    def _check_request_claims(
-        self, claims: SessionClaims, now: float, parties: frozenset[str] | None, policy: Policy
-    ) -> None:
+    def _check_request_claims(self, claims: SessionClaims, now: float, policy: Policy) -> None:
+        """What is checked on every request, cached token or not."""
+        parties = policy.authorized_parties
         check_times(claims.exp, claims.nbf, claims.iat, now, self._skew)
-        check_authorized_party(claims.azp, parties)
+        check_authorized_party(claims.azp, self._parties if parties is _UNSET else parties)
         if claims.status == "pending" and policy.treat_pending_as_signed_out:
             raise SessionPendingError()
 

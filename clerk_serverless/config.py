@@ -24,6 +24,8 @@ ENV = {
     "api_url": "CLERK_API_URL",
     "authorized_parties": "CLERK_AUTHORIZED_PARTIES",
     "issuer": "CLERK_ISSUER",
+    "secret_key_parameter": "CLERK_SECRET_KEY_PARAMETER",
+    "secret_key_secret_id": "CLERK_SECRET_KEY_SECRET_ID",
 }
 
 
@@ -220,6 +222,20 @@ def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
     return text, key
 
 
+def _secret_key_from_aws(parameter: Any, secret_id: Any) -> tuple[str | None, str]:
+    parameter, parameter_setting = _from_env("secret_key_parameter", parameter)
+    secret_id, secret_setting = _from_env("secret_key_secret_id", secret_id)
+    if parameter is not None and secret_id is not None:
+        raise ClerkConfigError(parameter_setting, f"set either it or {secret_setting}, not both")
+    if parameter is None and secret_id is None:
+        return None, "secret_key"
+    from .aws_secrets import read_secret_key
+
+    if parameter is not None:
+        return read_secret_key(parameter, kind="parameter", setting=parameter_setting), parameter_setting
+    return read_secret_key(secret_id, kind="secret", setting=secret_setting), secret_setting
+
+
 def resolve_settings(
     *,
     jwt_key: str | None = None,
@@ -234,10 +250,14 @@ def resolve_settings(
     jwks_stale_ttl: float = MIN_STALE_TTL,
     unknown_kid_cooldown: float = 30.0,
     fetch_timeout: float = 3.0,
+    secret_key_parameter: str | None = None,
+    secret_key_secret_id: str | None = None,
 ) -> Settings:
     """Merge arguments with ``CLERK_*`` environment variables and validate."""
     jwt_key, jwt_key_setting = _from_env("jwt_key", jwt_key)
     secret_key, secret_setting = _from_env("secret_key", secret_key)
+    if secret_key is None:
+        secret_key, secret_setting = _secret_key_from_aws(secret_key_parameter, secret_key_secret_id)
     jwks_url, jwks_url_setting = _from_env("jwks_url", jwks_url)
     publishable_key, pk_setting = _from_env("publishable_key", publishable_key)
     api_url, api_url_setting = _from_env("api_url", api_url)

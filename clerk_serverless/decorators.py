@@ -26,7 +26,8 @@ import logging
 import threading
 from typing import Any, Callable
 
-from .errors import AuthError, EventError, TokenInvalidError
+from .errors import EventError
+from .gate import Refusal, admit
 from .responses import error_parts
 from .sources import read_request, render_unsupported, source_of
 
@@ -58,8 +59,10 @@ def reset_default_auth() -> None:
         _default_auth = None
 
 
-def _answer(event: Any, error: AuthError | EventError, request: Any = None, **kw: Any) -> dict[str, Any]:
-    status, headers, body = error_parts(error, **kw)
+def _answer(event: Any, error: EventError, request: Any = None) -> dict[str, Any]:
+    """A 400 for an event we cannot read, in its source's format when known."""
+    log.warning("clerk_serverless: 400 %s: %s", error.reason, error)
+    status, headers, body = error_parts(error)
     if request is not None:
         return request.source.render(event, status, headers, body)
     try:
@@ -99,59 +102,31 @@ def _wrap(get_auth: Callable[[], Any], handler: Callable[..., Any], policy: Any,
             request = read_request(event)
             preflight = request.method == "OPTIONS"
         except EventError as exc:
-            log.warning("clerk_serverless: 400 %s: %s", exc.reason, exc)
             return _answer(event, exc)
         if preflight:
             event["session"] = None
             return handler(event, context)
         auth = get_auth()
         try:
-            session = auth.authenticate(request, policy)
-        except AuthError as exc:
-            return _refuse(event, request, exc, auth, policy, handler, context, required)
+            session = admit(auth, request, policy, required=required)
+        except Refusal as refusal:
+            return request.source.render(event, refusal.status, refusal.headers, refusal.body)
         except EventError as exc:
-            log.warning("clerk_serverless: 400 %s: %s", exc.reason, exc)
             return _answer(event, exc, request)
-        except Exception as exc:  # never let hostile input become a 500
-            log.error("clerk_serverless: unexpected %s while authenticating; answering 401", type(exc).__name__)
-            return _refuse(event, request, TokenInvalidError(), auth, policy, handler, context, required)
         event["session"] = session
-        return handler(event, context)
+        observer = auth.observer
+        if observer is None or session is None or not observer.bind(request, session):
+            return handler(event, context)
+        try:
+            return handler(event, context)
+        finally:
+            observer.unbind()
 
     try:
         functools.update_wrapper(wrapper, handler)
     except (AttributeError, TypeError):  # exotic callables without a __dict__
         wrapper.__wrapped__ = handler  # type: ignore[attr-defined]
     return wrapper
-
-
-def _refuse(
-    event: dict[str, Any],
-    request: Any,
-    error: AuthError,
-    auth: Any,
-    policy: Any,
-    handler: Callable[..., Any],
-    context: Any,
-    required: bool,
-) -> Any:
-    log.debug("clerk_serverless: %d %s", error.status, error.reason)
-    if not required:
-        event["session"] = None
-        return handler(event, context)
-    try:
-        token_present = auth.token_from(request)[0] is not None
-        origin = request.origin
-    except Exception:
-        token_present, origin = False, None
-    return _answer(
-        event,
-        error,
-        request,
-        token_present=token_present,
-        origin=origin,
-        allowed_origins=auth._parties_for(policy),
-    )
 
 
 def require_session(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:

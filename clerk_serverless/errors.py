@@ -169,6 +169,23 @@ class UnsupportedEventError(EventError):
     reason = Reason.EVENT_UNSUPPORTED
 
 
+class ClerkAPIError(ClerkError):
+    """A call to Clerk's Backend API failed. ``status`` is the HTTP status
+    when Clerk answered, else None."""
+
+    def __init__(self, problem: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(problem)
+
+
+class ClerkUnavailableError(ClerkAPIError):
+    """Clerk's Backend API could not be reached, timed out, or failed (5xx, 429)."""
+
+
+class UserNotFoundError(ClerkAPIError):
+    """The Backend API has no such user (404)."""
+
+
 class JwksError(ClerkError):
     """Fetching or reading a JWKS failed. ``retry_after`` is a hint in seconds
     (from a 429/503 ``Retry-After``) or ``None``."""
@@ -179,7 +196,12 @@ class JwksError(ClerkError):
 
 
 class JwksFetchError(JwksError):
-    """The HTTP request for the JWKS failed (network, status, size, redirect)."""
+    """An HTTP GET to Clerk failed (network, status, size, redirect).
+    ``status`` is the HTTP status when the server answered."""
+
+    def __init__(self, problem: str, retry_after: float | None = None, *, status: int | None = None) -> None:
+        super().__init__(problem, retry_after)
+        self.status = status
 
 
 class JwksInvalidError(JwksError):

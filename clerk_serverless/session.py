@@ -133,12 +133,13 @@ class Session:
     user's behalf; never logged, never shown by ``repr``).
     """
 
-    __slots__ = ("_c", "token", "_user")
+    __slots__ = ("_c", "token", "_user", "_api")
 
-    def __init__(self, claims: SessionClaims, token: str) -> None:
+    def __init__(self, claims: SessionClaims, token: str, api: Any = None) -> None:
         self._c = claims
         self.token = token
         self._user: Any = None
+        self._api = api
 
     user_id = property(lambda self: self._c.user_id, doc="The user's ID (``sub``).")
     session_id = property(lambda self: self._c.session_id, doc="The session's ID (``sid``).")
@@ -155,6 +156,29 @@ class Session:
     )
     claims = property(lambda self: self._c.claims, doc="Every claim of the token (read-only).")
     expires_at = property(lambda self: self._c.exp, doc="Token expiry, seconds since the epoch.")
+
+    def user(self) -> dict[str, Any]:
+        """The Clerk user object, fetched from the Backend API
+        (``GET /v1/users/{user_id}``) on first call and kept for this request,
+        like the Rack middleware's lazy ``clerk.user``.
+
+        Needs the secret key (``secret_key``, ``CLERK_SECRET_KEY`` or
+        ``secret_key_parameter``). Raises
+        :class:`~clerk_serverless.errors.ClerkUnavailableError` when Clerk
+        cannot be reached, :class:`~clerk_serverless.errors.UserNotFoundError`
+        when the user is gone.
+        """
+        if self._user is None:
+            if self._api is None:
+                from .errors import ClerkConfigError
+
+                raise ClerkConfigError(
+                    "secret_key",
+                    "session.user() calls Clerk's Backend API and needs the secret key "
+                    "(secret_key / CLERK_SECRET_KEY, or secret_key_parameter / secret_key_secret_id)",
+                )
+            self._user = self._api.get_user(self._c.user_id)
+        return self._user
 
     def has(self, *, permission: str | None = None, role: str | None = None) -> bool:
         """True when the active organization grants ``permission`` and/or

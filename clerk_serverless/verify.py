@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import binascii
 import json
+from binascii import a2b_base64
 import math
 from typing import Any
 
@@ -60,9 +61,7 @@ def b64url_decode(segment: str | bytes) -> bytes:
         except UnicodeEncodeError:
             raise TokenInvalidError("non-ASCII characters in token") from None
     try:
-        return binascii.a2b_base64(
-            segment.translate(_URLSAFE_TO_STD) + _PADDING[len(segment) % 4], strict_mode=True
-        )
+        return a2b_base64(segment.translate(_URLSAFE_TO_STD) + _PADDING[len(segment) % 4], strict_mode=True)
     except binascii.Error:
         raise TokenInvalidError("token segment is not base64url") from None
 
@@ -128,9 +127,12 @@ class UnverifiedToken:
         if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
             raise TokenInvalidError("not a JWS compact token")
         header, payload, signature = parts
-        self.kid = parse_header(header)
+        self.kid = _header_cache.get(header) or parse_header(header)
         self.payload_segment = payload
-        self.signature = b64url_decode(signature)
+        try:  # b64url_decode, inlined: this runs for every new token
+            self.signature = a2b_base64(signature.translate(_URLSAFE_TO_STD) + _PADDING[len(signature) % 4], strict_mode=True)
+        except binascii.Error:
+            raise TokenInvalidError("token segment is not base64url") from None
         self.signing_input = raw[: len(header) + len(payload) + 1]
 
 
@@ -158,7 +160,12 @@ def signature_valid(token: UnverifiedToken, key: Any) -> bool:
 
 def decode_claims(token: UnverifiedToken) -> dict[str, Any]:
     """The payload as a dict. Call only after :func:`signature_valid`."""
-    return _json_object(b64url_decode(token.payload_segment), "payload")
+    segment = token.payload_segment
+    try:
+        data = a2b_base64(segment.translate(_URLSAFE_TO_STD) + _PADDING[len(segment) % 4], strict_mode=True)
+    except binascii.Error:
+        raise TokenInvalidError("token segment is not base64url") from None
+    return _json_object(data, "payload")
 
 
 def _not_number(value: Any) -> bool:
@@ -171,13 +178,14 @@ _ABSENT: Any = object()
 
 def check_claims(claims: dict[str, Any], issuer: str | None) -> None:
     """Claims every Clerk session token must carry, independent of time."""
-    if _not_number(claims.get("exp")):
+    exp = claims.get("exp")
+    if type(exp) is not int and _not_number(exp):
         raise TokenInvalidError("exp missing or not a number")
     nbf = claims.get("nbf", _ABSENT)
-    if nbf is not _ABSENT and _not_number(nbf):
+    if nbf is not _ABSENT and type(nbf) is not int and _not_number(nbf):
         raise TokenInvalidError("nbf is not a number")
     iat = claims.get("iat", _ABSENT)
-    if iat is not _ABSENT and _not_number(iat):
+    if iat is not _ABSENT and type(iat) is not int and _not_number(iat):
         raise TokenInvalidError("iat is not a number")
     sub = claims.get("sub")
     if type(sub) is not str or not sub:

@@ -288,7 +288,8 @@ def test_prefetch_and_mark_stale(jwks: JwksServer, key: SigningKey) -> None:
 
 def test_store_reports_events_for_metrics(jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
     events: list[str] = []
-    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock, on_event=events.append)
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock)
+    store.subscribe(events.append)
     store.keys()
     jwks.set("status", status=500)
     clock.advance(301)

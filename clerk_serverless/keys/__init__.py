@@ -12,7 +12,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from ..config import KeySource, Settings
-from .fetch import MAX_JWKS_BYTES, fetch_jwks
+from ..httpget import http_get
 from .jwks import parse_jwks
 from .store import JwksKeyStore, StaticKeyStore
 
@@ -26,12 +26,17 @@ __all__ = [
 ]
 
 _stores: dict[tuple[Any, ...], Any] = {}
+
+
+def fetch_jwks(url: str, headers: tuple[tuple[str, str], ...] = (), *, timeout: float = 3.0) -> bytes:
+    """The raw JWKS document at ``url`` (bounded: 3 s, 1 MiB, no redirects)."""
+    return http_get(url, headers, timeout=timeout)
 _stores_lock = threading.Lock()
 
 
 def _jwks_loader(source: KeySource, timeout: float) -> Callable[[Mapping[str, Any] | None], Mapping[str, Any]]:
     def load(previous: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        body = fetch_jwks(source.url or "", source.headers, timeout=timeout, max_bytes=MAX_JWKS_BYTES)
+        body = fetch_jwks(source.url or "", source.headers, timeout=timeout)
         return parse_jwks(body, previous)
 
     return load

@@ -53,6 +53,10 @@ class StaticKeyStore:
         """The current key map (never fetches)."""
         return self._keys
 
+    def needs_fetch(self) -> bool:
+        """Never: the key is configured."""
+        return False
+
     def refresh_for(self, kid: str) -> Mapping[str, Any]:
         """Nothing to refresh: the same map."""
         return self._keys
@@ -65,6 +69,9 @@ class StaticKeyStore:
 
     def snapshot(self) -> dict[str, Any]:
         return {"source": "pem", "keys": 1}
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """A static key is never fetched: nothing to report."""
 
 
 class _AnyKid(dict):
@@ -98,7 +105,6 @@ class JwksKeyStore:
         stale_ttl: float = 24 * 3600.0,
         cooldown: float = 30.0,
         clock: Callable[[], float] = time.time,
-        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self._load = load
         self.label = label
@@ -106,7 +112,7 @@ class JwksKeyStore:
         self.stale_ttl = stale_ttl
         self.cooldown = cooldown
         self._clock = clock
-        self.on_event = on_event
+        self._listeners: list[Callable[[str], None]] = []
         self._keys: Mapping[str, Any] | None = None
         self._fetched_at = 0.0  # wall-clock time of the last good fetch
         self._attempted_at = -1e18  # wall-clock time of the last attempt
@@ -129,6 +135,11 @@ class JwksKeyStore:
         if keys is not None and self._clock() - self._fetched_at < self.ttl and not self._revalidate:
             return keys
         return self._refresh(force=False)
+
+    def needs_fetch(self) -> bool:
+        """True when the next :meth:`keys` call may go to the network (async
+        callers then run it in a worker thread)."""
+        return self._keys is None or self._revalidate or self._clock() - self._fetched_at >= self.ttl
 
     def refresh_for(self, kid: str) -> Mapping[str, Any]:
         """A token names a kid we do not hold (or its signature failed):
@@ -236,9 +247,15 @@ class JwksKeyStore:
         log.info("loaded %d signing key(s) from %s", len(fresh), self.label)
         return fresh
 
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener("jwks-fetch")`` on every fetch and
+        ``listener("jwks-stale-served")`` whenever stale keys serve (metrics)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
     def _emit(self, name: str) -> None:
-        if self.on_event is not None:
+        for listener in self._listeners:
             try:
-                self.on_event(name)
+                listener(name)
             except Exception:  # metrics must never break authentication
-                log.debug("key store event hook failed", exc_info=True)
+                log.debug("key store listener failed", exc_info=True)

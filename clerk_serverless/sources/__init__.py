@@ -45,6 +45,8 @@ def source_of(event: Any) -> Any:
 
 def read_request(event: Any) -> Request:
     """The :class:`Request` view of ``event``."""
+    if type(event) is dict and event.get("version") == "2.0" and not function_url.FunctionUrl.matches(event):
+        return http_v2.SOURCE.read(event)  # the most common shape, without the full dispatch
     return source_of(event).read(event)
 
 

@@ -54,7 +54,7 @@ class Request:
     count as absent.
     """
 
-    __slots__ = ("source", "event", "method", "_headers", "_multi", "_cookie_items", "_query", "_mquery", "_cookies", "_decode_query")
+    __slots__ = ("source", "event", "method", "multi_valued", "_headers", "_multi", "_cookie_items", "_query", "_mquery", "_cookies", "_decode_query")
 
     def __init__(
         self,
@@ -73,6 +73,7 @@ class Request:
         self.method = method
         self._headers = headers
         self._multi = multi
+        self.multi_valued = bool(multi)  # headers may repeat (REST v1, ALB multi-value)
         self._cookie_items = cookie_items
         self._query = query
         self._mquery = mquery

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import MalformedEventError
-from .base import Request, _str_dict, context_dict, method_of
+from .base import Request, context_dict, method_of
 
 
 class HttpApiV2:
@@ -18,22 +18,19 @@ class HttpApiV2:
     name = "http_api_v2"
 
     def read(self, event: dict[str, Any]) -> Request:
-        ctx = context_dict(event)
-        http = ctx.get("http")
-        if http is not None and not isinstance(http, dict):
+        ctx = event.get("requestContext")
+        http = ctx.get("http") if type(ctx) is dict else context_dict(event)
+        headers, cookies, query = event.get("headers"), event.get("cookies"), event.get("queryStringParameters")
+        if http is not None and type(http) is not dict:
             raise MalformedEventError("requestContext.http must be an object")
-        cookies = event.get("cookies")
-        if cookies is not None and not isinstance(cookies, list):
+        if cookies is not None and type(cookies) is not list:
             raise MalformedEventError("cookies must be a list of strings")
-        return Request(
-            self,
-            event,
-            method_of(http.get("method")) if http else "",
-            _str_dict(event, "headers"),
-            None,
-            cookies,
-            _str_dict(event, "queryStringParameters"),
-        )
+        if headers is not None and type(headers) is not dict:
+            raise MalformedEventError("headers must be an object")
+        if query is not None and type(query) is not dict:
+            raise MalformedEventError("queryStringParameters must be an object")
+        method = http.get("method") if http else None
+        return Request(self, event, method.upper() if type(method) is str else method_of(method), headers, None, cookies, query)
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}

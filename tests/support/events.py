@@ -91,5 +91,6 @@ def response_headers(shape: str, response: dict[str, Any]) -> dict[str, str]:
     if shape == "alb_multi":
         assert "headers" not in response, "ALB multi-value answers must not carry headers"
         return {k.lower(): v[0] for k, v in response.get("multiValueHeaders", {}).items()}
-    assert "multiValueHeaders" not in response
-    return {k.lower(): v for k, v in response.get("headers", {}).items()}
+    headers = {k.lower(): v[0] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
+    headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
+    return headers

@@ -1,4 +1,4 @@
-"""One bounded HTTP GET for a JWKS document.
+"""One bounded HTTP GET, for JWKS documents and Clerk's Backend API.
 
 Bounded in every direction an endpoint can misbehave: a total deadline for
 connect and read, a response size cap, no redirects, HTTPS except on loopback.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from ..config import is_loopback_host
-from ..errors import JwksFetchError
+from .config import is_loopback_host
+from .errors import JwksFetchError
 
-MAX_JWKS_BYTES = 1024 * 1024
+MAX_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
 _USER_AGENT = "clerk-serverless/0.1"
 
@@ -28,19 +28,19 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if 0 <= seconds < 86400 else None
 
 
-def fetch_jwks(
+def http_get(
     url: str,
     headers: tuple[tuple[str, str], ...] = (),
     *,
     timeout: float = 3.0,
-    max_bytes: int = MAX_JWKS_BYTES,
+    max_bytes: int = MAX_BYTES,
 ) -> bytes:
     """GET ``url`` and return the body of a 200 response.
 
     ``timeout`` bounds the whole exchange (connect, send, every read), not
-    each socket operation. Raises :class:`JwksFetchError` for anything else
-    than a complete 200 of at most ``max_bytes``; the message never contains
-    the request headers (they carry the secret key).
+    each socket operation. Raises :class:`JwksFetchError` (``status`` set for
+    HTTP answers) for anything but a complete 200 of at most ``max_bytes``;
+    the message never contains the request headers (they carry the secret key).
     """
     import http.client
     import socket
@@ -82,8 +82,8 @@ def fetch_jwks(
         if status != 200:
             hint = _retry_after(response.getheader("Retry-After"))
             if 300 <= status < 400:
-                raise JwksFetchError(f"HTTP {status} redirect refused", hint)
-            raise JwksFetchError(f"HTTP {status}", hint)
+                raise JwksFetchError(f"HTTP {status} redirect refused", hint, status=status)
+            raise JwksFetchError(f"HTTP {status}", hint, status=status)
         length = response.getheader("Content-Length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
             raise JwksFetchError(f"response larger than {max_bytes} bytes")

@@ -1,0 +1,87 @@
+"""The Clerk secret key from AWS: SSM Parameter Store or Secrets Manager.
+
+Read once, when the ``ClerkAuth`` is built (the cold start), through
+Powertools Parameters when it is installed (cached, as Powertools users
+expect) and plain boto3 otherwise (boto3 ships with the Lambda runtime). A
+missing or denied parameter is a :class:`ClerkConfigError` naming it, at cold
+start, rather than a 500 on every request.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import ClerkConfigError
+
+CACHE_SECONDS = 300
+
+
+def _error_code(exc: Exception) -> str:
+    """``ParameterNotFound``, ``AccessDeniedException`` …: the AWS error code
+    (from botocore's response, or the "(Code)" Powertools keeps in its message)."""
+    cause: Any = exc
+    for _ in range(3):
+        response = getattr(cause, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code") or type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            break
+    import re
+
+    match = re.search(r"\(([A-Za-z]+)\) when calling", str(exc))
+    return match.group(1) if match else type(exc).__name__
+
+
+def _from_secret_string(value: str) -> str:
+    """A secret holds the key itself, or JSON with a ``CLERK_SECRET_KEY`` field."""
+    if value.lstrip().startswith("{"):
+        try:
+            document = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(document, dict):
+            for name in ("CLERK_SECRET_KEY", "clerk_secret_key", "secret_key"):
+                if isinstance(document.get(name), str):
+                    return document[name]
+    return value
+
+
+def read_secret_key(name: str, *, kind: str, setting: str) -> str:
+    """The secret key stored in SSM parameter ``name`` (``kind="parameter"``)
+    or Secrets Manager secret ``name`` (``kind="secret"``)."""
+    what = "SSM parameter" if kind == "parameter" else "Secrets Manager secret"
+    try:
+        value = _read_with_powertools(name, kind)
+    except ImportError:
+        try:
+            value = _read_with_boto3(name, kind)
+        except ImportError:
+            raise ClerkConfigError(setting, f"reading the {what} needs boto3: pip install 'clerk-serverless[aws]'") from None
+        except Exception as exc:
+            raise ClerkConfigError(setting, f"cannot read {what} {name!r}: {_error_code(exc)}") from None
+    except Exception as exc:
+        raise ClerkConfigError(setting, f"cannot read {what} {name!r}: {_error_code(exc)}") from None
+    if not isinstance(value, str):
+        raise ClerkConfigError(setting, f"{what} {name!r} does not hold a string")
+    value = _from_secret_string(value).strip()
+    if not value.startswith(("sk_test_", "sk_live_")):
+        raise ClerkConfigError(setting, f"{what} {name!r} does not hold a Clerk secret key (sk_test_… or sk_live_…)")
+    return value
+
+
+def _read_with_powertools(name: str, kind: str) -> Any:
+    from aws_lambda_powertools.utilities import parameters
+
+    if kind == "parameter":
+        return parameters.get_parameter(name, decrypt=True, max_age=CACHE_SECONDS)
+    return parameters.get_secret(name, max_age=CACHE_SECONDS)
+
+
+def _read_with_boto3(name: str, kind: str) -> Any:
+    import boto3
+
+    if kind == "parameter":
+        return boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    return boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]

@@ -1,0 +1,69 @@
+"""The one decision every entry point makes: admit a request, or refuse it.
+
+Decorators, the ASGI middleware, the FastAPI dependency and the Powertools
+middleware all call :func:`admit`, so they give the same verdicts, reason
+codes, 401/403/503 semantics, audit records and metrics; they differ only in
+how they hand over the session or send the refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .errors import AuthError, EventError, TokenInvalidError
+from .responses import error_parts
+
+log = logging.getLogger("clerk_serverless")
+
+
+class Refusal(Exception):
+    """A request refused: ``status``, ``headers`` and JSON ``body`` to send."""
+
+    def __init__(self, error: AuthError, status: int, headers: dict[str, str], body: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def refusal_parts(auth: Any, request: Any, policy: Any, error: AuthError) -> tuple[int, dict[str, str], str]:
+    """Status, headers (CORS for authorized origins) and body answering ``error``."""
+    try:
+        token_present = auth.token_from(request)[0] is not None
+        origin = request.origin
+    except Exception:  # a malformed event already failed once: no token, no CORS
+        token_present, origin = False, None
+    return error_parts(error, token_present=token_present, origin=origin, allowed_origins=auth._parties_for(policy))
+
+
+def admit(auth: Any, request: Any, policy: Any, *, required: bool) -> Any:
+    """The request's :class:`~clerk_serverless.Session`; ``None`` when signed
+    out and not ``required``; otherwise raises :class:`Refusal`.
+
+    :class:`~clerk_serverless.errors.EventError` (a broken event) propagates:
+    each caller answers it with a 400 in its own way.
+    """
+    try:
+        session = auth.authenticate(request, policy)
+    except AuthError as error:
+        return _refuse(auth, request, policy, error, required)
+    except EventError:
+        raise
+    except Exception as exc:
+        # Never let hostile input become a 500; the type name carries no token.
+        log.error("clerk_serverless: unexpected %s while authenticating; answering 401", type(exc).__name__)
+        return _refuse(auth, request, policy, TokenInvalidError(), required)
+    if auth.observer is not None:
+        auth.observer.signed_in(request, session)
+    return session
+
+
+def _refuse(auth: Any, request: Any, policy: Any, error: AuthError, required: bool) -> None:
+    log.debug("clerk_serverless: %d %s", error.status, error.reason)
+    if auth.observer is not None:
+        auth.observer.refused(request, error, required=required)
+    if not required:
+        return None
+    raise Refusal(error, *refusal_parts(auth, request, policy, error))

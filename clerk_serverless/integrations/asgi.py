@@ -1,0 +1,131 @@
+"""Authenticate ASGI apps (Starlette, FastAPI) from the ASGI scope itself.
+
+Works the same under uvicorn on a laptop and under Mangum on Lambda: headers
+and cookies come from the scope, so no Lambda event is needed. The session
+lands in ``request.state.session`` (``scope["state"]["session"]``).
+
+    from starlette.applications import Starlette
+    from clerk_serverless.integrations.asgi import ClerkMiddleware
+
+    app = Starlette(routes=[...])
+    app.add_middleware(ClerkMiddleware, required=True, permissions=["org:reports:read"])
+
+With ``required=False`` every request goes through, with ``session`` None when
+signed out (``with_session`` semantics). Refusals are the same 401/403/503
+JSON answers, headers and CORS as the decorators'.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Iterable
+
+from ..auth import Policy, _check_access
+from ..decorators import default_auth
+from ..errors import AuthError, EventError
+from ..gate import Refusal, admit, refusal_parts
+from ..responses import error_parts
+from ..sources.asgi import SOURCE as ASGI
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def send_json(send: Send, status: int, headers: dict[str, str], body: str) -> None:
+    """Send a complete JSON response through ASGI."""
+    payload = body.encode()
+    raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw_headers.append((b"content-length", str(len(payload)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def session_from_lambda_event(scope: Scope) -> Any:
+    """The session ``require_session``/``with_session`` already put on the
+    Lambda event under Mangum (``scope["aws.event"]["session"]``), if any."""
+    event = scope.get("aws.event")
+    return event.get("session") if isinstance(event, dict) else None
+
+
+async def authenticate_scope(auth: Any, scope: Scope, policy: Policy, *, required: bool) -> Any:
+    """The scope's session (or None when signed out and not required);
+    raises :class:`~clerk_serverless.gate.Refusal` or ``EventError``.
+
+    Reuses a session the decorators verified on the Lambda event. A key fetch
+    (at most one per cache period) runs in a worker thread, off the event loop.
+    """
+    request = ASGI.read(scope)
+    if request.method == "OPTIONS":
+        return None
+    existing = session_from_lambda_event(scope)
+    if existing is not None:
+        try:
+            _check_access(existing, policy)
+        except AuthError as error:
+            raise Refusal(error, *refusal_parts(auth, request, policy, error)) from None
+        return existing
+    if auth.key_store.needs_fetch():
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(lambda: admit(auth, request, policy, required=required))
+    return admit(auth, request, policy, required=required)
+
+
+class ClerkMiddleware:
+    """Pure ASGI middleware: authenticate every ``http`` request.
+
+    Args:
+        app: the ASGI app to protect.
+        auth: a :class:`~clerk_serverless.ClerkAuth` (default: the one
+            configured from ``CLERK_*`` variables, built on first request).
+        required: refuse signed-out requests (default) or let them through
+            with ``request.state.session = None``.
+        exclude_paths: paths (exact, or prefixes ending in ``/``) left alone,
+            e.g. ``["/health", "/public/"]``.
+        permissions, roles, authorized_parties, treat_pending_as_signed_out:
+            as for ``require_session``.
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Awaitable[None]],
+        *,
+        auth: Any = None,
+        required: bool = True,
+        exclude_paths: Iterable[str] = (),
+        **policy: Any,
+    ) -> None:
+        self.app = app
+        self.auth = auth
+        self.required = required
+        self.exclude_paths = tuple(exclude_paths)
+        self.policy = Policy.build(**policy)
+
+    def _excluded(self, path: str) -> bool:
+        return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.exclude_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") != "http" or self._excluded(scope.get("path") or ""):
+            await self.app(scope, receive, send)
+            return
+        auth = self.auth or default_auth()
+        try:
+            session = await authenticate_scope(auth, scope, self.policy, required=self.required)
+        except Refusal as refusal:
+            await send_json(send, refusal.status, refusal.headers, refusal.body)
+            return
+        except EventError as error:
+            await send_json(send, *error_parts(error))
+            return
+        scope.setdefault("state", {})["session"] = session
+        observer = auth.observer
+        if observer is None or session is None or not observer.bind(ASGI.read(scope), session):
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            observer.unbind()
+
+
+__all__ = ["ClerkMiddleware", "authenticate_scope", "send_json", "session_from_lambda_event"]

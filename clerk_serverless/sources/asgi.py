@@ -1,0 +1,48 @@
+"""ASGI ``http`` scopes (Starlette, FastAPI, under uvicorn or Mangum).
+
+Headers arrive as a list of lowercase ``(name, value)`` byte pairs, possibly
+repeated; cookies in ``cookie`` header lines; the query as raw bytes. The
+answer is sent by the middleware through ASGI, not rendered into an event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from ..errors import MalformedEventError
+from .base import Request
+
+
+class AsgiScope:
+    """Reads an ASGI ``http`` scope into a :class:`Request`."""
+
+    name = "asgi"
+
+    def read(self, scope: dict[str, Any]) -> Request:
+        if not isinstance(scope, dict) or scope.get("type") != "http":
+            raise MalformedEventError("not an ASGI http scope")
+        headers: dict[str, list[str]] = {}
+        try:
+            for name, value in scope.get("headers") or ():
+                headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        except (TypeError, ValueError, AttributeError):
+            raise MalformedEventError("ASGI headers must be (bytes, bytes) pairs") from None
+        raw_query = scope.get("query_string") or b""
+        query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
+        method = scope.get("method")
+        return Request(self, scope, method.upper() if isinstance(method, str) else "", None, headers, None, None, query)
+
+    def render(self, scope: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        return {"statusCode": status, "headers": headers, "body": body}
+
+    def source_ip(self, request: Request) -> str | None:
+        client = request.event.get("client")
+        return client[0] if isinstance(client, (list, tuple)) and client else None
+
+    def path(self, request: Request) -> str | None:
+        path = request.event.get("path")
+        return path if isinstance(path, str) else None
+
+
+SOURCE = AsgiScope()

@@ -1,0 +1,243 @@
+"""ASGI: require_session around Mangum, the Starlette middleware and the
+FastAPI dependencies, with the real libraries (and a real uvicorn server)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI, Request
+from mangum import Mangum
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from support.calls import call
+from support.events import make_event
+from support.tokens import ORIGIN, SigningKey, mint
+
+from clerk_serverless import ClerkAuth, require_session
+from clerk_serverless.integrations.asgi import ClerkMiddleware
+from clerk_serverless.integrations.fastapi import clerk_session, optional_clerk_session, require_clerk_session
+
+V2_ORG = {"v": 2, "fea": "o:reports", "o": {"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}}
+
+
+@pytest.fixture
+def auth(make_auth: Any) -> ClerkAuth:
+    return make_auth()
+
+
+def fastapi_app(auth: ClerkAuth) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/me")
+    def me(session: Any = Depends(require_clerk_session(auth=auth))) -> dict[str, Any]:
+        return {"user_id": session.user_id}
+
+    @app.get("/reports")
+    def reports(request: Request, session: Any = Depends(require_clerk_session(auth=auth, permissions=["org:reports:read"]))) -> dict[str, Any]:
+        assert request.state.session is session
+        return {"org_id": session.org_id}
+
+    @app.get("/home")
+    def home(session: Any = Depends(require_clerk_session(auth=auth, required=False))) -> dict[str, Any]:
+        return {"user_id": session.user_id if session else None}
+
+    @app.get("/from-event")
+    def from_event(request: Request) -> dict[str, Any]:
+        return {"user_id": request.scope["aws.event"]["session"].user_id}
+
+    return app
+
+
+# -- require_session(Mangum(app)) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "rest_v1", "function_url", "alb"])
+def test_require_session_around_mangum(auth: ClerkAuth, key: SigningKey, shape: str) -> None:
+    handler = auth.require_session(Mangum(fastapi_app(auth), lifespan="off"))
+    event = make_event(shape, bearer=mint(key))
+    for field, path in (("rawPath", "/from-event"), ("path", "/from-event")):
+        if field in event:
+            event[field] = path
+    if shape in ("http_v2", "function_url"):
+        event["requestContext"]["http"]["path"] = "/from-event"
+    response = handler(event, None)
+    assert response["statusCode"] == 200, response
+    assert '"user_id":"user_2abc"' in response["body"]
+    refused = handler(make_event(shape), None)
+    assert refused["statusCode"] == 401
+
+
+def test_module_level_require_session_takes_a_mangum_instance() -> None:
+    wrapped = require_session(Mangum(FastAPI(), lifespan="off"))
+    assert isinstance(wrapped.__wrapped__, Mangum)
+
+
+# -- the FastAPI dependency -------------------------------------------------------------
+
+
+def test_fastapi_dependency_under_mangum_without_the_decorator(auth: ClerkAuth, key: SigningKey) -> None:
+    handler = Mangum(fastapi_app(auth), lifespan="off")
+
+    def get(path: str, **request: Any) -> dict[str, Any]:
+        event = make_event("http_v2", **request)
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        return handler(event, None)
+
+    assert get("/me", bearer=mint(key))["statusCode"] == 200
+    assert get("/me", cookies=[f"__session={mint(key)}"])["statusCode"] == 200  # cookies[] of the v2 event
+    refused = get("/me", bearer=mint(key, exp=1, iat=0), origin=ORIGIN)
+    assert refused["statusCode"] == 401
+    assert refused["headers"]["x-clerk-auth-reason"] == "token-expired"
+    assert refused["headers"]["access-control-allow-origin"] == ORIGIN
+    assert get("/reports", bearer=mint(key))["statusCode"] == 403
+    assert get("/reports", bearer=mint(key, **V2_ORG))["statusCode"] == 200
+    assert get("/home")["body"] == '{"user_id":null}'
+
+
+def test_fastapi_dependency_with_the_test_client(auth: ClerkAuth, key: SigningKey) -> None:
+    client = TestClient(fastapi_app(auth))
+    assert client.get("/me", headers={"Authorization": f"Bearer {mint(key)}"}).json() == {"user_id": "user_2abc"}
+    client.cookies.set("__session", mint(key))
+    assert client.get("/me").status_code == 200
+    client.cookies.clear()
+    refused = client.get("/me")
+    assert refused.status_code == 401
+    assert refused.headers["x-clerk-auth-reason"] == "session-token-missing"
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert refused.json()["detail"]["reason"] == "session-token-missing"
+    forbidden = client.get("/reports", headers={"Authorization": f"Bearer {mint(key)}"})
+    assert forbidden.status_code == 403 and forbidden.headers["x-clerk-auth-reason"] == "missing-permission"
+
+
+def test_default_dependencies_use_the_environment(monkeypatch: pytest.MonkeyPatch, jwks: Any, key: SigningKey) -> None:
+    monkeypatch.setenv("CLERK_JWKS_URL", jwks.url)
+    app = FastAPI()
+
+    @app.get("/me")
+    def me(session: Any = Depends(clerk_session)) -> Any:
+        return session.user_id
+
+    @app.get("/maybe")
+    def maybe(session: Any = Depends(optional_clerk_session)) -> Any:
+        return session and session.user_id
+
+    client = TestClient(app)
+    assert client.get("/me", headers={"Authorization": f"Bearer {mint(key)}"}).json() == "user_2abc"
+    assert client.get("/me").status_code == 401
+    assert client.get("/maybe").json() is None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_same_app_under_a_real_uvicorn_server(auth: ClerkAuth, key: SigningKey) -> None:
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(fastapi_app(auth), host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.02)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/me", headers={"Authorization": f"Bearer {mint(key)}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.read() == b'{"user_id":"user_2abc"}'
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/me", timeout=5)
+        assert info.value.code == 401 and info.value.headers["x-clerk-auth-reason"] == "session-token-missing"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+# -- the Starlette middleware --------------------------------------------------------------
+
+
+def starlette_app(auth: ClerkAuth, **options: Any) -> Starlette:
+    def me(request: Any) -> JSONResponse:
+        session = request.state.session
+        return JSONResponse({"user_id": session.user_id if session else None})
+
+    app = Starlette(routes=[Route("/me", me, methods=["GET", "OPTIONS"]), Route("/health", lambda r: JSONResponse("ok"))])
+    app.add_middleware(ClerkMiddleware, auth=auth, **options)
+    return app
+
+
+def test_middleware_required(auth: ClerkAuth, key: SigningKey) -> None:
+    client = TestClient(starlette_app(auth, exclude_paths=["/health"]))
+    assert client.get("/me", headers={"Authorization": f"Bearer {mint(key)}"}).json() == {"user_id": "user_2abc"}
+    refused = client.get("/me", headers={"Origin": ORIGIN})
+    assert refused.status_code == 401
+    assert refused.json() == {"error": "unauthorized", "reason": "session-token-missing", "message": refused.json()["message"]}
+    assert refused.headers["access-control-allow-origin"] == ORIGIN
+    assert refused.headers["access-control-allow-credentials"] == "true"
+    assert client.get("/health").status_code == 200
+    assert client.options("/me").json() == {"user_id": None}  # preflights pass
+
+
+def test_middleware_optional_and_permissions(auth: ClerkAuth, key: SigningKey) -> None:
+    optional = TestClient(starlette_app(auth, required=False))
+    assert optional.get("/me").json() == {"user_id": None}
+    assert optional.get("/me", headers={"Authorization": "Bearer x.y.z"}).json() == {"user_id": None}
+    strict = TestClient(starlette_app(auth, permissions=["org:reports:read"]))
+    assert strict.get("/me", headers={"Authorization": f"Bearer {mint(key)}"}).status_code == 403
+    assert strict.get("/me", headers={"Authorization": f"Bearer {mint(key, **V2_ORG)}"}).status_code == 200
+
+
+def test_middleware_keeps_keys_off_the_event_loop_during_a_fetch(auth: ClerkAuth, key: SigningKey, jwks: Any) -> None:
+    jwks.set("slow", delay=0.3)
+    client = TestClient(starlette_app(auth))
+    assert client.get("/me", headers={"Authorization": f"Bearer {mint(key)}"}).status_code == 200
+
+
+# -- one verdict everywhere ---------------------------------------------------------------
+
+VERDICTS = [
+    ("valid", lambda k, a: mint(k), 200, ""),
+    ("expired", lambda k, a: mint(k, exp=1, iat=0), 401, "token-expired"),
+    ("wrong-azp", lambda k, a: mint(k, azp="https://evil.example"), 401, "token-invalid-authorized-parties"),
+    ("forged", lambda k, a: mint(a, {"kid": k.kid}), 401, "token-invalid-signature"),
+    ("garbage", lambda k, a: "a.b.c", 401, "token-invalid"),
+    ("no-org", lambda k, a: mint(k, sid="sess_x"), 403, "missing-permission"),
+]
+
+
+@pytest.mark.parametrize("name,factory,status,reason", VERDICTS, ids=[v[0] for v in VERDICTS])
+def test_decorator_middleware_and_dependency_agree(auth: ClerkAuth, signing_keys: Any, name: str, factory: Any, status: int, reason: str) -> None:
+    token = factory(signing_keys["current"], signing_keys["attacker"])
+    options = {"permissions": ["org:reports:read"]} if name == "no-org" else {}
+    if status == 200:
+        token = mint(signing_keys["current"], **V2_ORG) if options else token
+
+    @auth.require_session(**options)
+    def decorated(event: Any, context: Any) -> Any:
+        return {"statusCode": 200, "body": ""}
+
+    decorator = call(decorated, "http_v2", bearer=token)
+    middleware = TestClient(starlette_app(auth, **options)).get("/me", headers={"Authorization": f"Bearer {token}"})
+    app = FastAPI()
+
+    @app.get("/me")
+    def me(session: Any = Depends(require_clerk_session(auth=auth, **options))) -> Any:
+        return session.user_id
+
+    dependency = TestClient(app).get("/me", headers={"Authorization": f"Bearer {token}"})
+    for got_status, got_reason in (
+        (decorator.status, decorator.reason or ""),
+        (middleware.status_code, middleware.headers.get("x-clerk-auth-reason", "")),
+        (dependency.status_code, dependency.headers.get("x-clerk-auth-reason", "")),
+    ):
+        assert (got_status, got_reason) == (status, reason)

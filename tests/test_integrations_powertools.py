@@ -1,0 +1,203 @@
+"""Powertools: Event Handler middleware on every resolver, the Logger audit
+trail and Metrics, with the real Powertools library."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from typing import Any
+
+import pytest
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import (
+    ALBResolver,
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    LambdaFunctionUrlResolver,
+)
+from support.events import make_event, response_headers
+from support.tokens import ORIGIN, SigningKey, mint
+
+from clerk_serverless import ClerkAuth, require_session
+from clerk_serverless.integrations.powertools import ClerkMiddleware
+
+RESOLVERS = {
+    "rest_v1": APIGatewayRestResolver,
+    "http_v2": APIGatewayHttpResolver,
+    "function_url": LambdaFunctionUrlResolver,
+    "alb": ALBResolver,
+    "alb_multi": ALBResolver,
+}
+V2_ORG = {"v": 2, "fea": "o:reports", "o": {"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}}
+
+
+class Ctx:
+    function_name = "fn"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+    aws_request_id = "req-1"
+
+
+def routed(shape: str, path: str = "/me", **request: Any) -> dict[str, Any]:
+    event = make_event(shape, **request)
+    if shape in ("http_v2", "function_url"):
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["routeKey"] = "$default"
+    else:
+        event["path"] = path
+        if shape == "rest_v1":
+            event["resource"] = event["requestContext"]["resourcePath"] = path
+    return event
+
+
+def build_app(shape: str, auth: ClerkAuth, **global_options: Any) -> Any:
+    app = RESOLVERS[shape]()
+    app.use(middlewares=[ClerkMiddleware(auth=auth, **global_options)])
+
+    @app.get("/me")
+    def me() -> dict[str, Any]:
+        return {"user_id": app.context["session"].user_id}
+
+    @app.get("/reports", middlewares=[ClerkMiddleware(auth=auth, permissions=["org:reports:read"])])
+    def reports() -> dict[str, Any]:
+        return {"org_id": app.context["session"].org_id}
+
+    return app
+
+
+@pytest.fixture
+def auth(make_auth: Any) -> ClerkAuth:
+    return make_auth()
+
+
+@pytest.mark.parametrize("shape", list(RESOLVERS))
+def test_middleware_on_every_resolver(auth: ClerkAuth, key: SigningKey, shape: str) -> None:
+    app = build_app(shape, auth)
+    ok = app.resolve(routed(shape, bearer=mint(key)), Ctx())
+    assert ok["statusCode"] == 200 and json.loads(ok["body"]) == {"user_id": "user_2abc"}
+    cookie = app.resolve(routed(shape, cookies=[f"__session={mint(key)}"]), Ctx())
+    assert cookie["statusCode"] == 200
+    refused = app.resolve(routed(shape, origin=ORIGIN, bearer=mint(key, exp=1, iat=0)), Ctx())
+    headers = response_headers(shape, refused)  # ALB multi-value answers carry multiValueHeaders only
+    assert refused["statusCode"] == 401
+    assert headers["x-clerk-auth-reason"] == "token-expired"
+    assert headers["access-control-allow-origin"] == ORIGIN
+    assert json.loads(refused["body"])["reason"] == "token-expired"
+    assert app.resolve(routed(shape, "/reports", bearer=mint(key)), Ctx())["statusCode"] == 403
+    assert app.resolve(routed(shape, "/reports", bearer=mint(key, **V2_ORG)), Ctx())["statusCode"] == 200
+
+
+def test_optional_middleware_passes_none(auth: ClerkAuth) -> None:
+    app = APIGatewayHttpResolver()
+    app.use(middlewares=[ClerkMiddleware(auth=auth, required=False)])
+
+    @app.get("/me")
+    def me() -> dict[str, Any]:
+        return {"session": app.context["session"]}
+
+    assert json.loads(app.resolve(routed("http_v2"), Ctx())["body"]) == {"session": None}
+
+
+def test_middleware_reuses_a_session_verified_by_require_session(auth: ClerkAuth, key: SigningKey, jwks: Any) -> None:
+    app = build_app("http_v2", auth)
+    handler = auth.require_session(app.resolve)
+    assert handler(routed("http_v2", bearer=mint(key)), Ctx())["statusCode"] == 200
+    assert handler(routed("http_v2", "/reports", bearer=mint(key)), Ctx())["statusCode"] == 403
+
+
+# -- Logger: the audit trail -------------------------------------------------------------------
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+
+
+def test_logger_audit_trail(jwks: Any, key: SigningKey) -> None:
+    stream = io.StringIO()
+    logger = Logger(service="audit-test", logger_handler=logging.StreamHandler(stream))
+    auth = ClerkAuth(jwks_url=jwks.url, authorized_parties=[ORIGIN], logger=logger)
+
+    @auth.require_session
+    def handler(event: Any, context: Any) -> Any:
+        logger.info("doing the work")
+        return {"statusCode": 200, "body": ""}
+
+    token = mint(key, **V2_ORG)
+    event = routed("http_v2", bearer=token, headers={"User-Agent": "Mozilla/5.0 (Test)"})
+    event["requestContext"]["http"]["sourceIp"] = "198.51.100.7"
+    handler(event, Ctx())
+    handler(routed("http_v2", bearer=mint(key, exp=1, iat=0)), Ctx())
+    logger.info("after the invocation")
+
+    lines = _lines(stream)
+    audit = [line["clerk_audit"] for line in lines if "clerk_audit" in line]
+    assert audit[0] == {
+        "outcome": "signed-in", "status": 200, "reason": None, "method": "GET", "route": "/me",
+        "user_id": "user_2abc", "session_id": "sess_2xyz", "org_id": "org_1",
+        "source_ip": "198.51.100.7", "user_agent": "Mozilla/5.0 (Test)",
+    }
+    assert audit[1]["outcome"] == "refused" and audit[1]["status"] == 401 and audit[1]["reason"] == "token-expired"
+    work = next(line for line in lines if line["message"] == "doing the work")
+    assert (work["user_id"], work["session_id"], work["org_id"], work["source_ip"]) == ("user_2abc", "sess_2xyz", "org_1", "198.51.100.7")
+    after = next(line for line in lines if line["message"] == "after the invocation")
+    assert "user_id" not in after  # removed when the handler returned: warm containers never mix users
+    assert token not in stream.getvalue()
+
+
+def test_audit_in_the_powertools_middleware(jwks: Any, key: SigningKey) -> None:
+    stream = io.StringIO()
+    logger = Logger(service="audit-middleware-test", logger_handler=logging.StreamHandler(stream))
+    auth = ClerkAuth(jwks_url=jwks.url, logger=logger)
+    app = APIGatewayRestResolver()
+    app.use(middlewares=[ClerkMiddleware(auth=auth)])
+
+    @app.get("/me")
+    def me() -> dict[str, Any]:
+        logger.info("route")
+        return {}
+
+    app.resolve(routed("rest_v1", bearer=mint(key)), Ctx())
+    lines = _lines(stream)
+    assert any(line.get("clerk_audit", {}).get("route") == "/me" for line in lines)
+    assert next(line for line in lines if line["message"] == "route")["user_id"] == "user_2abc"
+
+
+# -- Metrics -------------------------------------------------------------------------------------
+
+
+def test_metrics_count_outcomes_and_key_fetches(jwks: Any, key: SigningKey, capsys: pytest.CaptureFixture[str]) -> None:
+    metrics = Metrics(namespace="ClerkTest", service="metrics-test")
+    now = [__import__("time").time()]
+    auth = ClerkAuth(jwks_url=jwks.url, metrics=metrics, clock=lambda: now[0])
+
+    @metrics.log_metrics
+    @auth.require_session
+    def handler(event: Any, context: Any) -> Any:
+        return {"statusCode": 200, "body": ""}
+
+    handler(routed("http_v2", bearer=mint(key)), Ctx())
+    handler(routed("http_v2", bearer=mint(key, exp=1, iat=0)), Ctx())
+    handler(routed("http_v2"), Ctx())
+    jwks.set("status", status=500)
+    now[0] += 301
+    handler(routed("http_v2", bearer=mint(key, exp=int(now[0]) + 60, iat=int(now[0]))), Ctx())
+    emitted: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        record = json.loads(line)
+        for definition in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            name = definition["Name"]
+            value = record[name]
+            emitted[name] = emitted.get(name, 0) + (sum(value) if isinstance(value, list) else value)
+    assert emitted == {
+        "clerk.jwks-fetch": 2,
+        "clerk.signed-in": 2,
+        "clerk.token-expired": 1,
+        "clerk.session-token-missing": 1,
+        "clerk.jwks-stale-served": 1,
+    }
+
+
+def test_module_level_require_session_wraps_resolve() -> None:
+    app = APIGatewayHttpResolver()
+    assert require_session(app.resolve).__wrapped__ == app.resolve
