@@ -124,3 +124,10 @@ def test_python313_is_on_hand_for_make(built: dict[str, Path]) -> None:
         pytest.skip("make is not installed")
     out = subprocess.run([make, "-s", "-n", "sam-build"], cwd=ROOT, capture_output=True, text=True)
     assert "python3.13" in out.stdout and "sam build" in out.stdout
+
+
+def test_layer_holds_exactly_the_package_sources(built: dict[str, Path]) -> None:
+    layer = built["x86_64"] / "ClerkLayerX86" / "python" / "clerk_serverless"
+    shipped = {str(p.relative_to(layer)) for p in layer.rglob("*.py")}
+    source = {str(p.relative_to(ROOT / "clerk_serverless")) for p in (ROOT / "clerk_serverless").rglob("*.py")}
+    assert shipped == source  # nothing stale from an earlier in-tree build, nothing missing
