@@ -14,7 +14,7 @@ PYTHON313 ?= $(shell for c in python3.13 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/
 	p=$$(command -v $$c 2>/dev/null) && $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo $$p; break; }; done)
 NEED313 = @test -n "$(PYTHON313)" || { echo "CPython 3.13 is needed here (the python3.13 Lambda runtime) but none was found on PATH or under pyenv. Install it (pyenv install 3.13) or pass PYTHON313=/path/to/python3.13." >&2; exit 1; }
 
-.PHONY: demo test test-313 sam-validate sam-build bench clean
+.PHONY: demo test test-313 fuzz sam-validate sam-build bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, found " + sys.version.split()[0] + ": run make with PYTHON=/path/to/python3.11")'
@@ -27,6 +27,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	PYTHON313="$(PYTHON313)" $(PY) -m pytest $(PYTEST_ARGS)
+
+# The hostile-input properties with a long profile.
+fuzz: $(VENV)/.installed
+	CLERK_FUZZ_EXAMPLES=$${CLERK_FUZZ_EXAMPLES:-50000} $(PY) -m pytest -m fuzz -q
 
 # The suite again on Python 3.13, in its own environment.
 test-313:
@@ -43,6 +47,8 @@ sam-build: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py
 	$(PY) bench/importtime.py
+	$(PY) bench/coldstart.py
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) .venv-3.13 .aws-sam .pytest_cache .hypothesis build *.egg-info

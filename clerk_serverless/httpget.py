@@ -7,6 +7,7 @@ connect and read, a response size cap, no redirects, HTTPS except on loopback.
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from .config import is_loopback_host
@@ -15,6 +16,20 @@ from .errors import JwksFetchError
 MAX_BYTES = 1024 * 1024
 _CHUNK = 64 * 1024
 _USER_AGENT = "clerk-serverless/0.1"
+
+
+_context: Any = None
+
+
+def _tls_context() -> Any:
+    """One verifying TLS context for the process: loading the CA bundle costs
+    ~20 ms, too much to pay on every key refresh."""
+    global _context
+    if _context is None:
+        import ssl
+
+        _context = ssl.create_default_context()
+    return _context
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -48,10 +63,8 @@ def http_get(
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme == "https":
-        import ssl
-
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, parts.port, timeout=timeout, context=ssl.create_default_context()
+            host, parts.port, timeout=timeout, context=_tls_context()
         )
     elif parts.scheme == "http" and is_loopback_host(host):
         conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)

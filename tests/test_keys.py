@@ -324,3 +324,18 @@ def test_after_restore_hook_revalidates_keys(jwks: JwksServer, key: SigningKey, 
     for hook, args, kwargs in hooks:
         hook(*args, **kwargs)
     assert auth.verify_token(fresh(key, clock)).user_id == "user_2abc"
+
+
+def test_connection_refused_is_503_then_recovers(signing_keys: Any, clock: Clock) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    auth = ClerkAuth(jwks_url=f"http://127.0.0.1:{port}/jwks", clock=clock)
+    started = time.monotonic()
+    with pytest.raises(KeysUnavailableError) as info:
+        auth.verify_token(fresh(signing_keys["current"], clock))
+    assert time.monotonic() - started < 1.0 and "ConnectionRefusedError" in str(info.value.detail)
+    assert auth.key_store.snapshot() == {"source": f"jwks_url (http://127.0.0.1:{port}/jwks)", "keys": 0, "age": None,
+                                         "fetch_count": 1, "last_error": str(info.value.detail)}

@@ -37,6 +37,8 @@ class JwksServer:
         self.headers: dict[str, str] = {}
         self.delay = 0.0
         self.count = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.requests: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._httpd = QuietServer(("127.0.0.1", 0), self._handler())
@@ -91,7 +93,16 @@ class JwksServer:
             def do_GET(self) -> None:  # noqa: N802
                 with server._lock:
                     server.count += 1
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     server.requests.append({k.lower(): v for k, v in self.headers.items()})
+                try:
+                    self._answer()
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self) -> None:
                 mode = server.mode
                 if mode == "refuse":
                     self.close_connection = True
