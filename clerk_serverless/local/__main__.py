@@ -2,6 +2,7 @@
 
   demo                 run the sample functions on the sample events, print a table
   invoke ID -e FILE    run one function of template.yaml on one event (no Docker)
+  serve                serve the template's APIs on 127.0.0.1 like API Gateway (no Docker)
   events               (re)write env.json and events/ signed with the dev key
   token                mint a dev session token for curl or a browser
 """
@@ -56,6 +57,35 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from .gateway import LocalGateway
+    from .runner import read_env_vars
+    from .template import Template, TemplateError
+
+    try:
+        template = Template(args.template, _overrides(args.parameter_overrides or []))
+        env_vars = read_env_vars(args.env_vars) if args.env_vars else {}
+        gateway = LocalGateway(template, env_vars=env_vars, host=args.host, port=args.port, static_dir=args.static,
+                               log=lambda line: print(line, file=sys.stderr, flush=True), python=args.python)
+    except (TemplateError, ValueError, OSError) as exc:
+        return _fail(str(exc))
+    with gateway:
+        for route in gateway.routes:
+            prefix = f"/{route.stage}" if route.api == "rest" else ""
+            print(f"{route.method:>6} {gateway.urls['api']}{prefix}{route.path} -> {route.function} ({route.api} API)", file=sys.stderr)
+        for function in gateway.url_functions:
+            print(f"   URL {gateway.urls[function]}/ -> {function} (Function URL)", file=sys.stderr)
+        print("serving; Ctrl+C to stop", file=sys.stderr, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     from .samples import write_samples
 
@@ -103,6 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("--runtime-client", choices=["bootstrap", "awslambdaric"], default="bootstrap")
     invoke.add_argument("--build-dir", help="sam build output to run from (default: .aws-sam/build when present)")
     invoke.set_defaults(run=cmd_invoke)
+
+    serve = commands.add_parser("serve", help="serve the template's APIs over HTTP on 127.0.0.1, like sam local start-api")
+    serve.add_argument("-p", "--port", type=int, default=3001, help="API port (Function URLs take the next ones); default 3001")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    serve.add_argument("-t", "--template", default="template.yaml")
+    serve.add_argument("-n", "--env-vars", help="JSON file of environment overrides (sam local format), e.g. env.json")
+    serve.add_argument("--parameter-overrides", nargs="*", metavar="NAME=VALUE")
+    serve.add_argument("--static", help="serve files from this directory for paths no route matches")
+    serve.add_argument("--python", help="interpreter to run functions with")
+    serve.set_defaults(run=cmd_serve)
 
     events = commands.add_parser("events", help="(re)write env.json and the sample events")
     events.add_argument("--root", default=".")

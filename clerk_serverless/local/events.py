@@ -11,18 +11,25 @@ sends only ``multiValueHeaders`` (one cookie per line here).
 from __future__ import annotations
 
 import base64
-import time
-import uuid
 from typing import Any, Callable
 from urllib.parse import quote, urlencode
+
+from .payloads import HttpRequest, http_api_v2, rest_api_v1
 
 SHAPES = ("rest_v1", "http_v2", "function_url", "alb", "alb_multi")
 
 _BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
 
-def _request_id() -> str:
-    return str(uuid.uuid4())
+def _request(method: str, path: str, headers: dict[str, str], cookies: list[str], query: dict[str, str],
+             body: str | None, source_ip: str, defaults: dict[str, str]) -> HttpRequest:
+    """A synthetic browser request: ``defaults`` (Accept, Host, User-Agent …)
+    then the given headers, the cookies in one ``Cookie`` header."""
+    merged = {**defaults, **headers}
+    pairs = list(merged.items())
+    if cookies:
+        pairs.append(("Cookie", "; ".join(cookies)))
+    return HttpRequest(method, path, urlencode(query, quote_via=quote), pairs, (body or "").encode(), source_ip)
 
 
 def _body_fields(body: str | None) -> tuple[str | None, bool]:
@@ -31,113 +38,37 @@ def _body_fields(body: str | None) -> tuple[str | None, bool]:
     return base64.b64encode(body.encode()).decode(), True
 
 
-def rest_v1(
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    cookies: list[str],
-    query: dict[str, str],
-    body: str | None = None,
-    source_ip: str = "203.0.113.10",
-    resource: str | None = None,
-    stage: str = "Prod",
-) -> dict[str, Any]:
-    """An API Gateway REST API proxy event (``aws-proxy``), for a route whose
-    resource is ``path`` unless another ``resource`` is given."""
-    resource = resource or path
-    hdrs = {"Accept": "application/json", "Host": "abc123def4.execute-api.us-east-1.amazonaws.com", "User-Agent": _BROWSER_UA,
-            "X-Forwarded-For": source_ip, "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}
-    hdrs.update(headers)
-    if cookies:
-        hdrs["Cookie"] = "; ".join(cookies)
-    encoded, is_b64 = _body_fields(body)
-    now = time.time()
-    return {
-        "body": encoded,
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "isBase64Encoded": is_b64,
-        "queryStringParameters": dict(query) or None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
-        "pathParameters": {"proxy": path.lstrip("/")} if "{proxy+}" in resource else None,
-        "stageVariables": None,
-        "headers": hdrs,
-        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
-        "requestContext": {
-            "accountId": "123456789012",
-            "resourceId": "abc123",
-            "stage": stage,
-            "requestId": _request_id(),
-            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "requestTimeEpoch": int(now * 1000),
-            "identity": {"sourceIp": source_ip, "userAgent": hdrs.get("User-Agent"), "accessKey": None, "caller": None, "user": None, "userArn": None},
-            "path": f"/{stage}{path}",
-            "resourcePath": resource,
-            "httpMethod": method,
-            "apiId": "abc123def4",
-            "protocol": "HTTP/1.1",
-        },
-    }
+_API_DOMAIN = "abc123def4.execute-api.us-east-1.amazonaws.com"
+_URL_DOMAIN = "abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws"
 
 
-def _v2(
-    domain: str,
-    method: str,
-    path: str,
-    headers: dict[str, str],
-    cookies: list[str],
-    query: dict[str, str],
-    body: str | None,
-    source_ip: str,
-    route_key: str,
-) -> dict[str, Any]:
-    hdrs = {"accept": "application/json", "host": domain, "user-agent": _BROWSER_UA, "x-forwarded-for": source_ip,
-            "x-forwarded-port": "443", "x-forwarded-proto": "https"}
-    hdrs.update({k.lower(): v for k, v in headers.items()})
-    encoded, is_b64 = _body_fields(body)
-    now = time.time()
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": urlencode(query, quote_via=quote),
-        "headers": hdrs,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": domain.split(".")[0],
-            "domainName": domain,
-            "domainPrefix": domain.split(".")[0],
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip, "userAgent": hdrs["user-agent"]},
-            "requestId": _request_id(),
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "isBase64Encoded": is_b64,
-    }
-    if cookies:
-        event["cookies"] = list(cookies)
-    if query:
-        event["queryStringParameters"] = dict(query)
-    if encoded is not None:
-        event["body"] = encoded
-    return event
+def rest_v1(method: str, path: str, headers: dict[str, str], cookies: list[str], query: dict[str, str],
+            body: str | None = None, source_ip: str = "203.0.113.10") -> dict[str, Any]:
+    """An API Gateway REST API proxy event (``aws-proxy``) for the route ``path``."""
+    defaults = {"Accept": "application/json", "Host": _API_DOMAIN, "User-Agent": _BROWSER_UA,
+                "X-Forwarded-For": source_ip, "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"}
+    request = _request(method, path, headers, cookies, query, body, source_ip, defaults)
+    return rest_api_v1(request, resource=path, stage="Prod", domain=_API_DOMAIN)
+
+
+def _v2(domain: str, method: str, path: str, headers: dict[str, str], cookies: list[str], query: dict[str, str],
+        body: str | None, source_ip: str, route_key: str) -> dict[str, Any]:
+    defaults = {"accept": "application/json", "host": domain, "user-agent": _BROWSER_UA, "x-forwarded-for": source_ip,
+                "x-forwarded-port": "443", "x-forwarded-proto": "https"}
+    request = _request(method, path, headers, cookies, query, body, source_ip, defaults)
+    return http_api_v2(request, domain=domain, route_key=route_key)
 
 
 def http_v2(method: str, path: str, headers: dict[str, str], cookies: list[str], query: dict[str, str],
             body: str | None = None, source_ip: str = "203.0.113.10", route_key: str | None = None) -> dict[str, Any]:
     """An API Gateway HTTP API event, payload format 2.0."""
-    return _v2("abc123def4.execute-api.us-east-1.amazonaws.com", method, path, headers, cookies, query, body, source_ip,
-               route_key or f"{method} {path}")
+    return _v2(_API_DOMAIN, method, path, headers, cookies, query, body, source_ip, route_key or f"{method} {path}")
 
 
 def function_url(method: str, path: str, headers: dict[str, str], cookies: list[str], query: dict[str, str],
                  body: str | None = None, source_ip: str = "203.0.113.10") -> dict[str, Any]:
     """A Lambda Function URL event (payload 2.0 on a ``lambda-url`` domain)."""
-    return _v2("abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws", method, path, headers, cookies, query, body,
-               source_ip, "$default")
+    return _v2(_URL_DOMAIN, method, path, headers, cookies, query, body, source_ip, "$default")
 
 
 def _alb_base(method: str, path: str, body: str | None) -> dict[str, Any]:
