@@ -124,6 +124,11 @@ class ClerkAuth:
         secret_key_parameter: SSM parameter holding the secret key
             (``CLERK_SECRET_KEY_PARAMETER``), read once at construction.
         secret_key_secret_id: Secrets Manager secret holding it (``CLERK_SECRET_KEY_SECRET_ID``).
+        trust_authorizer: take the session from the context our Lambda
+            authorizer (:mod:`clerk_serverless.authorizer`) left on the event,
+            without verifying again. Safe **only** for functions reachable
+            solely through API Gateway routes guarded by that authorizer: a
+            direct invocation can put anything in ``requestContext``.
         logger: a Powertools ``Logger`` for the audit trail (see :mod:`clerk_serverless.observe`).
         metrics: a Powertools ``Metrics`` for outcome counters.
         clock: wall-clock function, for tests.
@@ -147,6 +152,7 @@ class ClerkAuth:
         token_cache_size: int = DEFAULT_SIZE,
         secret_key_parameter: str | None = None,
         secret_key_secret_id: str | None = None,
+        trust_authorizer: bool = False,
         logger: Any = None,
         metrics: Any = None,
         clock: Callable[[], float] = time.time,
@@ -170,6 +176,7 @@ class ClerkAuth:
         if isinstance(token_cache_size, bool) or not isinstance(token_cache_size, int) or token_cache_size < 0:
             raise ClerkConfigError("token_cache_size", "must be a non-negative integer")
         self.key_store = key_store_for(self.settings, clock)
+        self.trust_authorizer = bool(trust_authorizer)
         self.observer = Observer(logger, metrics) if logger is not None or metrics is not None else None
         if metrics is not None:
             self.key_store.subscribe(self.observer.key_event)  # type: ignore[union-attr]
@@ -274,6 +281,10 @@ class ClerkAuth:
 
     def authenticate(self, request: Request, policy: Policy = DEFAULT_POLICY) -> Session:
         """Find, verify and check the request's session token against ``policy``."""
+        if self.trust_authorizer:
+            trusted = self._from_authorizer(request, policy)
+            if trusted is not None:
+                return trusted
         token, from_cookie = self.token_from(request)
         if token is None:
             raise TokenMissingError()
@@ -286,6 +297,39 @@ class ClerkAuth:
         if wanted and wanted != claims.session_id:
             raise SessionIdMismatchError()
         session = Session(claims, token, self.backend_api)
+        if policy.permissions or policy.roles:
+            _check_access(session, policy)
+        return session
+
+    def _from_authorizer(self, request: Request, policy: Policy) -> Session | None:
+        """The session our authorizer verified for this request, or None when
+        the event carries no context of ours (then the token is verified)."""
+        ctx = request.event.get("requestContext") if isinstance(request.event, dict) else None
+        ctx = ctx.get("authorizer") if isinstance(ctx, dict) else None
+        if isinstance(ctx, dict) and isinstance(ctx.get("lambda"), dict):
+            ctx = ctx["lambda"]  # HTTP API simple responses nest the context
+        if not isinstance(ctx, dict) or ctx.get("clerk_auth") != "verified" or not ctx.get("user_id"):
+            return None
+        try:
+            exp = float(ctx["exp"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        permissions = str(ctx.get("org_permissions") or "")
+        claims = SessionClaims({
+            "sub": str(ctx["user_id"]),
+            "sid": str(ctx.get("session_id") or ""),
+            "exp": exp,
+            "org_id": ctx.get("org_id") or None,
+            "org_role": ctx.get("org_role") or None,
+            "org_slug": ctx.get("org_slug") or None,
+            "org_permissions": [p for p in permissions.split(",") if p],
+        })
+        # A cached authorizer result can outlive the token it was for.
+        check_times(claims.exp, None, None, self._clock(), self._skew)
+        wanted = request.query("_clerk_session_id")
+        if wanted and wanted != claims.session_id:
+            raise SessionIdMismatchError()
+        session = Session(claims, self.token_from(request)[0] or "", self.backend_api)
         if policy.permissions or policy.roles:
             _check_access(session, policy)
         return session

@@ -200,3 +200,24 @@ def test_the_sample_template_routes(tmp_path: Path) -> None:
     assert ("http", "ANY", "/todos/{proxy+}", "PowertoolsFunction") in keys
     assert list(urls) == ["FastApiFunction"]
     assert [r.path for r in routes].index("/todos") < [r.path for r in routes].index("/todos/{proxy+}")
+
+
+def test_routes_behind_the_clerk_authorizer() -> None:
+    from clerk_serverless.local.devkeys import DevKey
+    from clerk_serverless.local.samples import DEV_KEY_FILE
+
+    root = Path(__file__).resolve().parent.parent
+    key = DevKey.load_or_create(root / DEV_KEY_FILE)
+    env = {"Parameters": {"CLERK_JWT_KEY": key.public_pem}}
+    lines: list[str] = []
+    with LocalGateway(Template(root / "template.yaml"), env_vars=env, port=0, ephemeral_url_ports=True, log=lines.append, warn=lambda m: None) as gw:
+        base = gw.urls["api"]
+        token = key.token("user_dev_123")
+        for path in ("/secure", "/Prod/secure"):
+            status, _, body = request(base, "GET", path, [("Authorization", f"Bearer {token}")])
+            assert status == 200 and json.loads(body)["verified_by"] == "authorizer"
+            status, _, _ = request(base, "GET", path, [("Cookie", f"__session={token}")])
+            assert status == 200
+        assert request(base, "GET", "/secure")[0] == 403  # HTTP API: isAuthorized false
+        assert request(base, "GET", "/Prod/secure")[0] == 401  # REST: "Unauthorized"
+    assert any("(authorizer) 401" in line for line in lines)

@@ -50,7 +50,8 @@ def test_committed_events_are_the_generated_set() -> None:
 
 def test_signed_in_sample_tokens_verify_against_env_json(env_vars: dict[str, Any]) -> None:
     auth = ClerkAuth(jwt_key=env_vars["Parameters"]["CLERK_JWT_KEY"], authorized_parties=["http://localhost:3000"], issuer=DEV_ISSUER)
-    for relative in ("http_v2/bearer.json", "rest_v1/bearer.json", "alb_multi/bearer.json", "function_url/bearer.json"):
+    for relative in ("http_v2/bearer.json", "rest_v1/bearer.json", "alb_multi/bearer.json", "function_url/bearer.json",
+                     "authorizer/http_v2-cookie.json", "authorizer/rest-bearer.json"):
         event = json.loads((ROOT / "events" / relative).read_text())
         assert auth.authenticate_request(event).user_id == "user_dev_123"
 
@@ -66,8 +67,17 @@ def test_every_sample_answers_as_expected(template: Template, env_vars: dict[str
         for sample in (s for s in samples() if s.function == function):
             event = json.loads((ROOT / "events" / sample.event).read_text())
             result = local.invoke(event)
+            if sample.status == "Unauthorized":  # a REST authorizer's 401, by contract an error
+                assert result.error and result.error["errorMessage"] == "Unauthorized", sample
+                continue
             assert result.ok, (sample, result.error, result.logs)
             payload = result.payload
+            if sample.status in ("allow", "deny"):
+                allowed = payload["isAuthorized"] if "isAuthorized" in payload else payload["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+                assert allowed == (sample.status == "allow"), sample
+                if allowed:
+                    assert payload["context"]["user_id"] == sample.user
+                continue
             assert payload["statusCode"] == sample.status, sample
             headers = payload.get("headers") or {k: v[0] for k, v in (payload.get("multiValueHeaders") or {}).items()}
             assert headers.get("x-clerk-auth-reason", "") == sample.reason, sample

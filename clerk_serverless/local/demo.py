@@ -12,7 +12,18 @@ from .samples import ENV_FILE, EVENTS_DIR, Sample, samples, write_samples
 from .template import Template
 
 
+def _authorizer_answer(payload: dict[str, Any]) -> tuple[str, str, str]:
+    """``allow``/``deny`` and the user of an authorizer's response."""
+    if "isAuthorized" in payload:
+        allowed = payload["isAuthorized"] is True
+    else:
+        allowed = payload["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    return ("allow" if allowed else "deny"), "", (payload.get("context") or {}).get("user_id", "") if allowed else ""
+
+
 def _answer(payload: Any) -> tuple[int | str, str, str]:
+    if isinstance(payload, dict) and ("isAuthorized" in payload or "policyDocument" in payload):
+        return _authorizer_answer(payload)
     if not isinstance(payload, dict) or "statusCode" not in payload:
         return "?", "", ""
     headers = payload.get("headers") or {k: v[0] for k, v in (payload.get("multiValueHeaders") or {}).items() if v}
@@ -41,7 +52,9 @@ def run(root: Path | None = None, print_: Callable[[str], None] = print) -> int:
     for sample in rows:
         by_function.setdefault(sample.function, []).append(sample)
 
-    print_(f"{'function':<19} {'event':<33} {'status':>6}  {'reason':<33} {'user':<13} ok")
+    fw = max(len(s.function) for s in rows)
+    ew = max(len(s.event) for s in rows)
+    print_(f"{'function':<{fw}}  {'event':<{ew}}  {'status':>12}  {'reason':<34} {'user':<13} ok")
     failures = 0
     for function, cases in by_function.items():
         with LocalFunction(template, function, env_vars=env_vars, warn=notes.append) as local:
@@ -49,12 +62,16 @@ def run(root: Path | None = None, print_: Callable[[str], None] = print) -> int:
                 event = json.loads((root / EVENTS_DIR / sample.event).read_text())
                 try:
                     result = local.invoke(event)
-                    status, reason, user = _answer(result.payload) if result.ok else ("error", result.error.get("errorType", ""), "")  # type: ignore[union-attr]
+                    if result.ok:
+                        status, reason, user = _answer(result.payload)
+                    else:  # an authorizer's "Unauthorized" is an error by contract
+                        error = result.error or {}
+                        status, reason, user = (error.get("errorMessage") if error.get("errorMessage") == "Unauthorized" else "error"), "" if error.get("errorMessage") == "Unauthorized" else error.get("errorType", ""), ""
                 except InitError as exc:
                     status, reason, user = "error", str(exc)[:33], ""
                 ok = (status, reason, user) == (sample.status, sample.reason, sample.user)
                 failures += not ok
-                print_(f"{function:<19} {sample.event:<33} {status!s:>6}  {reason:<33} {user:<13} {'✓' if ok else '✗ expected ' + str(sample.status)}")
+                print_(f"{function:<{fw}}  {sample.event:<{ew}}  {status!s:>12}  {reason:<34} {user:<13} {'✓' if ok else '✗ expected ' + str(sample.status)}")
     for note in dict.fromkeys(notes):
         print_(f"note: {note}")
     print_(f"{len(rows) - failures}/{len(rows)} answers as expected")

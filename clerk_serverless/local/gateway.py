@@ -99,6 +99,26 @@ def cors_from_rest_api(config: Any) -> Cors | None:
                 _list(config.get("AllowMethods")), (), int(max_age[0]) if max_age else None, False)
 
 
+@dataclass(frozen=True)
+class Authorizer:
+    """A Lambda authorizer guarding a route: its function and response format."""
+
+    function: str
+    simple_responses: bool
+
+
+def _authorizer(template: Template, api: dict[str, Any], event_props: dict[str, Any]) -> Authorizer | None:
+    name = (event_props.get("Auth") or {}).get("Authorizer") or (api.get("Auth") or {}).get("DefaultAuthorizer")
+    if not name or name == "NONE":
+        return None
+    config = ((api.get("Auth") or {}).get("Authorizers") or {}).get(name) or {}
+    arn = config.get("FunctionArn")
+    function = arn.get("Fn::GetAtt", [None])[0] if isinstance(arn, dict) else None
+    if function is None:
+        return None
+    return Authorizer(function, bool(template.resolve(config.get("EnableSimpleResponses"))))
+
+
 @dataclass
 class Route:
     """One API route of the template."""
@@ -110,9 +130,11 @@ class Route:
     stage: str
     cors: Cors | None
     pattern: re.Pattern[str]
+    authorizer: Authorizer | None = None
 
     @classmethod
-    def make(cls, api: str, method: str, path: str, function: str, stage: str, cors: Cors | None) -> "Route":
+    def make(cls, api: str, method: str, path: str, function: str, stage: str, cors: Cors | None,
+             authorizer: Authorizer | None = None) -> "Route":
         regex = ""
         for segment in path.strip("/").split("/") if path.strip("/") else []:
             if segment.startswith("{") and segment.endswith("+}"):
@@ -121,7 +143,7 @@ class Route:
                 regex += f"/(?P<{segment[1:-1]}>[^/]+)"
             else:
                 regex += "/" + re.escape(segment)
-        return cls(api, method.upper(), path, function, stage, cors, re.compile(f"^{regex or '/'}/?$"))
+        return cls(api, method.upper(), path, function, stage, cors, re.compile(f"^{regex or '/'}/?$"), authorizer)
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -159,13 +181,15 @@ def collect_routes(template: Template) -> tuple[list[Route], dict[str, Cors | No
                 api = (resources.get(api_id) or {}).get("Properties") or {} if api_id else {}
                 cors = cors_from_http_api(template.resolve(api.get("CorsConfiguration")))
                 path, method = eprops.get("Path"), eprops.get("Method", "ANY")
-                routes.append(Route.make("http", method if path else "ANY", path or "/{proxy+}", function, "$default", cors))
+                routes.append(Route.make("http", method if path else "ANY", path or "/{proxy+}", function, "$default", cors,
+                                         _authorizer(template, api, eprops)))
             elif kind == "Api":
                 api_id = _ref(eprops.get("RestApiId"))
                 api = (resources.get(api_id) or {}).get("Properties") or {} if api_id else {}
                 stage = str(template.resolve(api.get("StageName")) or "Prod")
                 cors = cors_from_rest_api(template.resolve(api.get("Cors")))
-                routes.append(Route.make("rest", eprops.get("Method", "ANY"), eprops["Path"], function, stage, cors))
+                routes.append(Route.make("rest", eprops.get("Method", "ANY"), eprops["Path"], function, stage, cors,
+                                         _authorizer(template, api, eprops)))
         if props.get("FunctionUrlConfig") is not None:
             urls[function] = cors_from_http_api(template.resolve((props["FunctionUrlConfig"] or {}).get("Cors")))
     routes.sort(key=lambda r: r.specificity)
@@ -277,13 +301,48 @@ class LocalGateway:
             return self._static(request), "static" if self.static_dir else "no route"
         if route.api == "http":
             event = http_api_v2(request, domain="localhost", route_key=route.route_key, path_parameters=params)
-            response = self._invoke(route.function, event, True)
         else:
             local = HttpRequest(request.method, request.path.removeprefix(f"/{route.stage}") or "/", request.query,
                                 request.headers, request.body, request.source_ip)
             event = rest_api_v1(local, resource=route.path, stage=route.stage, domain="localhost", path_parameters=params)
-            response = self._invoke(route.function, event, False)
-        return self._with_cors(response, route.cors, origin), f"{route.function} ({route.api})"
+        label = f"{route.function} ({route.api})"
+        if route.authorizer is not None:
+            refused = self._authorize(route, event)
+            if refused is not None:
+                return self._with_cors(refused, route.cors, origin), f"{route.authorizer.function} (authorizer)"
+        response = self._invoke(route.function, event, route.api == "http")
+        return self._with_cors(response, route.cors, origin), label
+
+    def _authorize(self, route: Route, event: dict[str, Any]) -> HttpResponse | None:
+        """Run the route's Lambda authorizer as API Gateway does; None lets the
+        request through (with the authorizer's context on the event)."""
+        assert route.authorizer is not None
+        arn = f"arn:aws:execute-api:us-east-1:123456789012:local/{route.stage}/{event.get('httpMethod') or route.method}{route.path}"
+        probe = dict(event, type="REQUEST", **({"routeArn": arn, "identitySource": []} if route.api == "http" else {"methodArn": arn}))
+        function, lock = self._function(route.authorizer.function)
+        json_type = [("Content-Type", "application/json")]
+        with lock:
+            try:
+                result = function.invoke(probe)
+            except InitError:
+                return HttpResponse(500, json_type, b'{"message":"Internal Server Error"}')
+        if result.error is not None:
+            if result.error.get("errorMessage") == "Unauthorized":
+                return HttpResponse(401, json_type, b'{"message":"Unauthorized"}')
+            return HttpResponse(500, json_type, b'{"message":"Internal Server Error"}')
+        answer = result.payload if isinstance(result.payload, dict) else {}
+        if route.api == "http" and route.authorizer.simple_responses:
+            allowed, context = answer.get("isAuthorized") is True, answer.get("context") or {}
+        else:
+            statements = (answer.get("policyDocument") or {}).get("Statement") or [{}]
+            allowed, context = statements[0].get("Effect") == "Allow", answer.get("context") or {}
+        if not allowed:
+            return HttpResponse(403, json_type, b'{"message":"Forbidden"}')
+        if route.api == "http":
+            event["requestContext"]["authorizer"] = {"lambda": context}
+        else:
+            event["requestContext"]["authorizer"] = {"principalId": answer.get("principalId"), **context}
+        return None
 
     def _route(self, request: HttpRequest, any_method: bool = False) -> tuple[Route | None, dict[str, str] | None]:
         for route in self.routes:

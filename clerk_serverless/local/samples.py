@@ -27,11 +27,14 @@ CASES = ("bearer", "cookie", "no-token", "expired", "wrong-azp", "preflight")
 
 @dataclass(frozen=True)
 class Sample:
-    """One row of the demo: a function, an event file, the expected answer."""
+    """One row of the demo: a function, an event file, the expected answer.
+
+    ``status`` is the HTTP status of a proxy response; for the authorizer it
+    is ``allow`` / ``deny`` or the error it raises (``Unauthorized``)."""
 
     function: str
     event: str  # path under events/
-    status: int
+    status: int | str
     reason: str = ""
     user: str = ""
 
@@ -80,10 +83,53 @@ def specific_events(key: DevKey) -> dict[str, dict[str, Any]]:
     }
 
 
+ROUTE_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123def4/$default/GET/secure"
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123def4/Prod/GET/secure"
+
+
+def authorizer_events(key: DevKey) -> dict[str, dict[str, Any]]:
+    """What API Gateway sends the authorizer, and the guarded function afterwards."""
+    from ..authorizer import authorizer_context
+    from ..session import Session, SessionClaims
+
+    def v2(**parts: Any) -> dict[str, Any]:
+        event = _bearer(key, "http_v2", "GET", "/secure", **parts) if parts.pop("bearer", True) else \
+            build_event("http_v2", "GET", "/secure", headers={"Origin": DEV_ORIGIN}, cookies=parts.pop("cookies", []))
+        event.update({"type": "REQUEST", "routeArn": ROUTE_ARN, "identitySource": []})
+        return event
+
+    def rest(**parts: Any) -> dict[str, Any]:
+        event = _bearer(key, "rest_v1", "GET", "/secure", **parts) if parts.pop("bearer", True) else \
+            build_event("rest_v1", "GET", "/secure", headers={"Origin": DEV_ORIGIN}, cookies=parts.pop("cookies", []))
+        event.update({"type": "REQUEST", "methodArn": METHOD_ARN})
+        return event
+
+    token = key.token(USER, lifetime=None)
+    claims = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[1] + "==").decode())
+    context = authorizer_context(Session(SessionClaims(claims), token))
+    secure_v2 = _bearer(key, "http_v2", "GET", "/secure")
+    secure_v2["requestContext"]["authorizer"] = {"lambda": context}
+    secure_rest = _bearer(key, "rest_v1", "GET", "/secure")
+    secure_rest["requestContext"]["authorizer"] = {"principalId": USER, "integrationLatency": 12, **context}
+    return {
+        "authorizer/http_v2-bearer.json": v2(),
+        "authorizer/http_v2-cookie.json": v2(bearer=False, cookies=[f"__session={token}"]),
+        "authorizer/http_v2-no-token.json": v2(signed_in=False),
+        "authorizer/http_v2-expired.json": v2(bearer=False, cookies=[f"__session={key.token(USER, expired=True)}"]),
+        "authorizer/rest-bearer.json": rest(),
+        "authorizer/rest-cookie.json": rest(bearer=False, cookies=[f"__session={token}"]),
+        "authorizer/rest-no-token.json": rest(signed_in=False),
+        "authorizer/rest-wrong-azp.json": rest(azp=EVIL_ORIGIN),
+        "secure/http_v2-authorized.json": secure_v2,
+        "secure/rest-authorized.json": secure_rest,
+    }
+
+
 def all_events(key: DevKey) -> dict[str, dict[str, Any]]:
     """``{relative path: event}`` for every sample event."""
     events = {f"{shape}/{case}.json": _generic(key, shape, case) for shape in SHAPES for case in CASES}
     events.update(specific_events(key))
+    events.update(authorizer_events(key))
     return events
 
 
@@ -122,6 +168,18 @@ def samples() -> list[Sample]:
     # Function URL's CORS configuration answers preflights before Lambda).
     rows += _generic_rows("FastApiFunction", "function_url", preflight_status=405)
     rows += [Sample("FastApiFunction", "fastapi/item.json", 200, "", USER)]
+    rows += [
+        Sample("ClerkAuthorizerFunction", "authorizer/http_v2-bearer.json", "allow", "", USER),
+        Sample("ClerkAuthorizerFunction", "authorizer/http_v2-cookie.json", "allow", "", USER),
+        Sample("ClerkAuthorizerFunction", "authorizer/http_v2-no-token.json", "deny"),
+        Sample("ClerkAuthorizerFunction", "authorizer/http_v2-expired.json", "deny"),
+        Sample("ClerkAuthorizerFunction", "authorizer/rest-bearer.json", "allow", "", USER),
+        Sample("ClerkAuthorizerFunction", "authorizer/rest-cookie.json", "allow", "", USER),
+        Sample("ClerkAuthorizerFunction", "authorizer/rest-no-token.json", "Unauthorized"),
+        Sample("ClerkAuthorizerFunction", "authorizer/rest-wrong-azp.json", "Unauthorized"),
+        Sample("SecureFunction", "secure/http_v2-authorized.json", 200, "", USER),
+        Sample("SecureFunction", "secure/rest-authorized.json", 200, "", USER),
+    ]
     rows += [
         Sample("PowertoolsFunction", "powertools/list-todos.json", 200, "", USER),
         Sample("PowertoolsFunction", "powertools/add-todo.json", 201, "", USER),

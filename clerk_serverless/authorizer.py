@@ -1,0 +1,148 @@
+"""Lambda authorizers: authenticate once at API Gateway instead of in every function.
+
+API Gateway's built-in JWT authorizer cannot read cookies and requires an
+``aud`` claim Clerk session tokens lack. This one reads the Bearer token or
+the ``__session`` cookie and verifies it exactly as the decorators do (same
+key cache, same reason codes in the logs and audit trail).
+
+    # template.yaml: Handler: clerk_serverless.authorizer.handler (from the layer)
+    from clerk_serverless.authorizer import make_authorizer
+    handler = make_authorizer(permissions=["org:reports:read"])
+
+Answers, per API Gateway's contract:
+
+=====================  ==================================  ===============================
+outcome                HTTP API (payload 2.0, simple)       REST API (REQUEST or TOKEN)
+=====================  ==================================  ===============================
+signed in              ``isAuthorized: true`` + context    Allow policy, ``principalId``
+no / invalid token     ``isAuthorized: false`` (403)       raises ``Unauthorized`` (401)
+lacks permission/role  ``isAuthorized: false`` (403)       Deny policy (403)
+keys unavailable       raises (API Gateway answers 500;    raises (500; not cached)
+                       nothing is cached)
+=====================  ==================================  ===============================
+
+The context carries strings only (REST's rule): ``user_id``, ``session_id``,
+``org_id``, ``org_role``, ``org_slug``, ``org_permissions`` (comma-joined),
+``exp`` (the token's, epoch seconds) and ``clerk_auth: "verified"``. A
+downstream ``ClerkAuth(trust_authorizer=True)`` turns it into the
+``Session`` without verifying again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .auth import Policy
+from .decorators import default_auth
+from .errors import EventError, KeysUnavailableError
+from .gate import Refusal, admit
+from .sources import read_request
+
+MARKER = "clerk_auth"
+VERIFIED = "verified"
+
+
+class Unauthorized(Exception):
+    """Raised with the exact message ``Unauthorized``: REST API Gateway then
+    answers 401 (and caches nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def authorizer_context(session: Any) -> dict[str, str]:
+    """The context a downstream function receives (string values only)."""
+    return {
+        MARKER: VERIFIED,
+        "user_id": session.user_id,
+        "session_id": session.session_id,
+        "org_id": session.org_id or "",
+        "org_role": session.org_role or "",
+        "org_slug": session.org_slug or "",
+        "org_permissions": ",".join(session.org_permissions),
+        "exp": str(int(session.expires_at)),
+    }
+
+
+def _api_wildcard(method_arn: str) -> str:
+    """``arn:…:api-id/stage/*``: one cached policy then covers every route of
+    the stage (a policy naming only this method would deny the next route)."""
+    prefix, _, path = method_arn.partition(":execute-api:")
+    parts = path.split("/")
+    if not prefix or len(parts) < 2:
+        return method_arn
+    return f"{prefix}:execute-api:{parts[0]}/{parts[1]}/*"
+
+
+def _policy(principal: str, effect: str, method_arn: str, context: dict[str, str] | None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "principalId": principal,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": _api_wildcard(method_arn)}],
+        },
+    }
+    if context is not None:
+        response["context"] = context
+    return response
+
+
+def _token_event_as_request(event: dict[str, Any]) -> dict[str, Any]:
+    """A REST TOKEN authorizer event seen as a request with that Authorization header."""
+    return {"httpMethod": "GET", "headers": {"Authorization": event.get("authorizationToken") or ""},
+            "requestContext": {}, "methodArn": event.get("methodArn")}
+
+
+def make_authorizer(
+    auth: Any = None,
+    *,
+    simple_responses: bool = True,
+    **policy_options: Any,
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda authorizer handler.
+
+    Args:
+        auth: a :class:`~clerk_serverless.ClerkAuth` (default: configured from
+            ``CLERK_*`` variables on first use).
+        simple_responses: for HTTP APIs, answer ``{"isAuthorized": …}``
+            (``EnableSimpleResponses: true``); ``False`` answers IAM policies.
+        permissions, roles, authorized_parties, treat_pending_as_signed_out:
+            as for ``require_session``.
+    """
+    policy = Policy.build(**policy_options)
+
+    def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        clerk = auth or default_auth()
+        is_v2 = isinstance(event, dict) and event.get("version") == "2.0"
+        method_arn = str((event.get("routeArn") if is_v2 else event.get("methodArn")) or "") if isinstance(event, dict) else ""
+        simple = is_v2 and simple_responses
+
+        def deny(status: int) -> dict[str, Any]:
+            if simple:
+                return {"isAuthorized": False}
+            if status == 401 and not is_v2:
+                raise Unauthorized()
+            return _policy("anonymous", "Deny", method_arn, None)
+
+        try:
+            request_event = _token_event_as_request(event) if isinstance(event, dict) and event.get("type") == "TOKEN" else event
+            request = read_request(request_event)
+            session = admit(clerk, request, policy, required=True)
+        except EventError:
+            return deny(401)
+        except Refusal as refusal:
+            if refusal.status == 503:
+                # Our outage: an error, which API Gateway neither caches nor
+                # turns into an allow (nor into a 401 that signs users out).
+                raise KeysUnavailableError(retry_after=getattr(refusal.error, "retry_after", 5.0)) from None
+            return deny(refusal.status)
+        ctx = authorizer_context(session)
+        if simple:
+            return {"isAuthorized": True, "context": ctx}
+        return _policy(session.user_id, "Allow", method_arn, ctx)
+
+    return handler
+
+
+#: The authorizer with the default, environment-configured ``ClerkAuth``.
+handler = make_authorizer()
