@@ -134,22 +134,29 @@ def fuzz_auth(module_keys: dict[str, SigningKey]) -> ClerkAuth:
     return ClerkAuth(jwt_key=module_keys["current"].public_pem, authorized_parties=[ORIGIN])
 
 
+def _through(decorator: Any, event: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """Run ``event`` through a handler wrapped by ``decorator``: the response
+    (checked for form) and the sessions the handler saw."""
+    seen: list[Any] = []
+
+    @decorator
+    def handler(ev: Any, context: Any) -> Any:
+        seen.append(ev["session"])
+        return {"statusCode": 299, "body": "handler"}
+
+    original = copy.deepcopy(event)
+    response = handler(event, None)
+    _well_formed(original, response)
+    assert seen in ([], [None])  # no valid token in these events: never a session
+    return response, seen
+
+
 def test_require_session_never_raises_and_never_admits_without_a_valid_token(fuzz_auth: ClerkAuth, module_keys: dict[str, SigningKey]) -> None:
     @FUZZ
     @given(event=mutated_events(module_keys))
     def run(event: dict[str, Any]) -> None:
-        seen: list[Any] = []
-
-        @fuzz_auth.require_session
-        def handler(ev: Any, context: Any) -> Any:
-            seen.append(ev["session"])
-            return {"statusCode": 299, "body": "handler"}
-
-        original = copy.deepcopy(event)
-        response = handler(event, None)
-        _well_formed(original, response)
-        assert seen in ([], [None])  # only preflights pass, and without a session
-        if seen:
+        response, seen = _through(fuzz_auth.require_session, event)
+        if seen:  # only preflights pass
             assert response == {"statusCode": 299, "body": "handler"}
 
     run()
@@ -159,17 +166,7 @@ def test_with_session_never_raises_and_never_makes_up_a_session(fuzz_auth: Clerk
     @FUZZ
     @given(event=mutated_events(module_keys))
     def run(event: dict[str, Any]) -> None:
-        seen: list[Any] = []
-
-        @fuzz_auth.with_session
-        def handler(ev: Any, context: Any) -> Any:
-            seen.append(ev["session"])
-            return {"statusCode": 299, "body": "handler"}
-
-        original = copy.deepcopy(event)
-        response = handler(event, None)
-        _well_formed(original, response)
-        assert seen in ([], [None])
+        response, seen = _through(fuzz_auth.with_session, event)
         assert seen or response["statusCode"] == 400  # only a broken event keeps the handler from running
 
     run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Request, _str_dict, method_of, status_line
+from .base import Request, read_proxy_v1, status_line
 
 
 def _unquote(value: str) -> str:
@@ -31,17 +31,7 @@ class Alb:
     name = "alb"
 
     def read(self, event: dict[str, Any]) -> Request:
-        return Request(
-            self,
-            event,
-            method_of(event.get("httpMethod")),
-            _str_dict(event, "headers"),
-            _str_dict(event, "multiValueHeaders"),
-            None,
-            _str_dict(event, "queryStringParameters"),
-            _str_dict(event, "multiValueQueryStringParameters"),
-            _unquote,
-        )
+        return read_proxy_v1(self, event, _unquote)
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         response: dict[str, Any] = {

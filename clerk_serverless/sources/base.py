@@ -93,6 +93,13 @@ class Request:
                         return candidate
         return value
 
+    def _single(self, name: str) -> str | None:
+        headers = self._headers
+        value = self._lookup(headers, name) if headers else None
+        if value is not None and not isinstance(value, str):
+            raise MalformedEventError("header values must be strings")
+        return value
+
     def header_values(self, name: str) -> list[str]:
         """Every value of header ``name`` (lowercase), in order."""
         multi = self._multi
@@ -102,26 +109,16 @@ class Request:
                 if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                     raise MalformedEventError("multiValueHeaders values must be lists of strings")
                 return values
-        headers = self._headers
-        if headers:
-            value = self._lookup(headers, name)
-            if value is not None:
-                if not isinstance(value, str):
-                    raise MalformedEventError("header values must be strings")
-                return [value]
-        return []
+        value = self._single(name)
+        return [] if value is None else [value]
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lowercase), or None."""
-        headers = self._headers
-        if headers:
-            value = self._lookup(headers, name)
-            if value is not None:
-                if not isinstance(value, str):
-                    raise MalformedEventError("header values must be strings")
-                return value
-        values = self.header_values(name) if self._multi else ()
-        return values[0] if values else None
+        value = self._single(name)
+        if value is None and self._multi:
+            values = self.header_values(name)
+            return values[0] if values else None
+        return value
 
     # -- cookies and query ---------------------------------------------------
 
@@ -180,6 +177,22 @@ class Request:
         return self.source.path(self)
 
 
+def read_proxy_v1(source: Any, event: dict[str, Any], decode_query: Callable[[str], str] | None = None) -> Request:
+    """The payload 1.0 layout REST APIs and ALBs share: ``httpMethod``, single-
+    and multi-value headers and query parameters."""
+    return Request(
+        source,
+        event,
+        method_of(event.get("httpMethod")),
+        _str_dict(event, "headers"),
+        _str_dict(event, "multiValueHeaders"),
+        None,
+        _str_dict(event, "queryStringParameters"),
+        _str_dict(event, "multiValueQueryStringParameters"),
+        decode_query,
+    )
+
+
 def status_line(status: int) -> str:
     """``"401 Unauthorized"``, as ALB wants in ``statusDescription``."""
     from http import HTTPStatus
@@ -209,4 +222,4 @@ def method_of(value: Any) -> str:
     return value.upper()
 
 
-__all__ = ["Request", "parse_cookies", "status_line", "context_dict", "method_of", "_str_dict"]
+__all__ = ["Request", "parse_cookies", "read_proxy_v1", "status_line", "context_dict", "method_of", "_str_dict"]

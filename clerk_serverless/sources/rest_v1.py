@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Request, _str_dict, context_dict, method_of
+from .base import Request, context_dict, read_proxy_v1
 
 
 class RestApiV1:
@@ -18,16 +18,7 @@ class RestApiV1:
     name = "rest_api_v1"
 
     def read(self, event: dict[str, Any]) -> Request:
-        return Request(
-            self,
-            event,
-            method_of(event.get("httpMethod")),
-            _str_dict(event, "headers"),
-            _str_dict(event, "multiValueHeaders"),
-            None,
-            _str_dict(event, "queryStringParameters"),
-            _str_dict(event, "multiValueQueryStringParameters"),
-        )
+        return read_proxy_v1(self, event)
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
