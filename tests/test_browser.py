@@ -64,7 +64,9 @@ def _axios(directory: Path) -> Path:
     """axios's browser build, from the npm registry."""
     npm = shutil.which("npm")
     if npm is None:
-        pytest.fail("npm is needed to fetch axios from the npm registry")
+        if os.environ.get("CI"):
+            pytest.fail("npm is needed in CI to fetch axios from the npm registry")
+        pytest.skip("npm is not installed: axios cannot be fetched from the npm registry")
     out = subprocess.run([npm, "pack", "axios@1", "--silent", "--pack-destination", str(directory)],
                          capture_output=True, text=True, timeout=300, cwd=directory)
     if out.returncode != 0:
