@@ -396,6 +396,8 @@ class LocalGateway:
                     response, label = gateway.handle(request, url_function)
                 except TemplateError as exc:
                     response, label = HttpResponse(500, [("Content-Type", "text/plain")], str(exc).encode()), "error"
+                # Logged before answering, so the line exists once the client has its answer.
+                gateway.log(f"{self.command} {self.path} -> {label} {response.status} {(time.monotonic() - started) * 1000:.1f} ms")
                 self.send_response(response.status)
                 for name, value in response.headers:
                     if name.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -404,7 +406,6 @@ class LocalGateway:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
-                gateway.log(f"{self.command} {self.path} -> {label} {response.status} {(time.monotonic() - started) * 1000:.1f} ms")
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
