@@ -208,4 +208,4 @@ class JwksInvalidError(JwksError):
     """The JWKS response is not a JSON key set with a usable RS256 key."""
 
 
-__all__ = [name for name in dir() if name[0].isupper()]
+__all__ = [name for name, value in list(globals().items()) if isinstance(value, type) and value.__module__ == __name__]

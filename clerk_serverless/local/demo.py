@@ -64,9 +64,10 @@ def run(root: Path | None = None, print_: Callable[[str], None] = print) -> int:
                     result = local.invoke(event)
                     if result.ok:
                         status, reason, user = _answer(result.payload)
-                    else:  # an authorizer's "Unauthorized" is an error by contract
-                        error = result.error or {}
-                        status, reason, user = (error.get("errorMessage") if error.get("errorMessage") == "Unauthorized" else "error"), "" if error.get("errorMessage") == "Unauthorized" else error.get("errorType", ""), ""
+                    elif (result.error or {}).get("errorMessage") == "Unauthorized":
+                        status, reason, user = "Unauthorized", "", ""  # a REST authorizer's 401, an error by contract
+                    else:
+                        status, reason, user = "error", (result.error or {}).get("errorType", ""), ""
                 except InitError as exc:
                     status, reason, user = "error", str(exc)[:33], ""
                 ok = (status, reason, user) == (sample.status, sample.reason, sample.user)
