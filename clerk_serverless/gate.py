@@ -38,6 +38,19 @@ def refusal_parts(auth: Any, request: Any, policy: Any, error: AuthError) -> tup
     return error_parts(error, token_present=token_present, origin=origin, allowed_origins=auth._parties_for(policy))
 
 
+def readmit(auth: Any, request: Any, policy: Any, session: Any) -> Any:
+    """A session already verified upstream (``require_session`` around a
+    Mangum app or a resolver), checked against this entry point's
+    permissions and roles; raises :class:`Refusal` (403) otherwise."""
+    from .auth import _check_access
+
+    try:
+        _check_access(session, policy)
+    except AuthError as error:
+        raise Refusal(error, *refusal_parts(auth, request, policy, error)) from None
+    return session
+
+
 def admit(auth: Any, request: Any, policy: Any, *, required: bool) -> Any:
     """The request's :class:`~clerk_serverless.Session`; ``None`` when signed
     out and not ``required``; otherwise raises :class:`Refusal`.

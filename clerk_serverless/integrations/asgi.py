@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Iterable
 
-from ..auth import Policy, _check_access
+from ..auth import Policy
 from ..decorators import default_auth
-from ..errors import AuthError, EventError
-from ..gate import Refusal, admit, refusal_parts
+from ..errors import EventError
+from ..gate import Refusal, admit, readmit
 from ..responses import error_parts
 from ..sources.asgi import SOURCE as ASGI
 
@@ -47,28 +47,25 @@ def session_from_lambda_event(scope: Scope) -> Any:
     return event.get("session") if isinstance(event, dict) else None
 
 
-async def authenticate_scope(auth: Any, scope: Scope, policy: Policy, *, required: bool) -> Any:
-    """The scope's session (or None when signed out and not required);
-    raises :class:`~clerk_serverless.gate.Refusal` or ``EventError``.
+async def authenticate_scope(auth: Any, scope: Scope, policy: Policy, *, required: bool) -> tuple[Any, Any]:
+    """``(request, session)``: the scope's request view and its session (None
+    when signed out and not required); raises
+    :class:`~clerk_serverless.gate.Refusal` or ``EventError``.
 
     Reuses a session the decorators verified on the Lambda event. A key fetch
     (at most one per cache period) runs in a worker thread, off the event loop.
     """
     request = ASGI.read(scope)
     if request.method == "OPTIONS":
-        return None
+        return request, None
     existing = session_from_lambda_event(scope)
     if existing is not None:
-        try:
-            _check_access(existing, policy)
-        except AuthError as error:
-            raise Refusal(error, *refusal_parts(auth, request, policy, error)) from None
-        return existing
+        return request, readmit(auth, request, policy, existing)
     if auth.key_store.needs_fetch():
         import anyio.to_thread
 
-        return await anyio.to_thread.run_sync(lambda: admit(auth, request, policy, required=required))
-    return admit(auth, request, policy, required=required)
+        return request, await anyio.to_thread.run_sync(lambda: admit(auth, request, policy, required=required))
+    return request, admit(auth, request, policy, required=required)
 
 
 class ClerkMiddleware:
@@ -110,7 +107,7 @@ class ClerkMiddleware:
             return
         auth = self.auth or default_auth()
         try:
-            session = await authenticate_scope(auth, scope, self.policy, required=self.required)
+            request, session = await authenticate_scope(auth, scope, self.policy, required=self.required)
         except Refusal as refusal:
             await send_json(send, refusal.status, refusal.headers, refusal.body)
             return
@@ -119,7 +116,7 @@ class ClerkMiddleware:
             return
         scope.setdefault("state", {})["session"] = session
         observer = auth.observer
-        if observer is None or session is None or not observer.bind(ASGI.read(scope), session):
+        if observer is None or session is None or not observer.bind(request, session):
             await self.app(scope, receive, send)
             return
         try:

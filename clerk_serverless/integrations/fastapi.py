@@ -32,7 +32,6 @@ from ..decorators import default_auth
 from ..errors import EventError
 from ..gate import Refusal
 from ..responses import error_parts
-from ..sources.asgi import SOURCE as ASGI
 from .asgi import authenticate_scope
 
 
@@ -53,7 +52,7 @@ def require_clerk_session(
     async def dependency(request: Request) -> AsyncIterator[Any]:
         clerk = auth or default_auth()
         try:
-            session = await authenticate_scope(clerk, request.scope, policy, required=required)
+            view, session = await authenticate_scope(clerk, request.scope, policy, required=required)
         except Refusal as refusal:
             raise HTTPException(refusal.status, detail=json.loads(refusal.body), headers=refusal.headers) from None
         except EventError as error:
@@ -61,7 +60,7 @@ def require_clerk_session(
             raise HTTPException(status, detail=json.loads(body), headers=headers) from None
         request.state.session = session
         observer = clerk.observer
-        bound = observer is not None and session is not None and observer.bind(ASGI.read(request.scope), session)
+        bound = observer is not None and session is not None and observer.bind(view, session)
         try:
             yield session
         finally:

@@ -26,10 +26,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
-from ..auth import Policy, _check_access
+from ..auth import Policy
 from ..decorators import default_auth
-from ..errors import AuthError, EventError
-from ..gate import Refusal, admit, refusal_parts
+from ..errors import EventError
+from ..gate import Refusal, admit, readmit
 from ..responses import error_parts
 from ..sources import read_request
 
@@ -69,11 +69,7 @@ class ClerkMiddleware(BaseMiddlewareHandler):
         existing = event.get("session")  # already verified by require_session around resolve()
         try:
             if existing is not None:
-                try:
-                    _check_access(existing, self.policy)
-                except AuthError as error:
-                    raise Refusal(error, *refusal_parts(auth, request, self.policy, error)) from None
-                session = existing
+                session = readmit(auth, request, self.policy, existing)
             else:
                 session = admit(auth, request, self.policy, required=self.required)
         except Refusal as refusal:
