@@ -16,14 +16,14 @@ NEED313 = @test -n "$(PYTHON313)" || { echo "CPython 3.13 is needed here (the py
 
 .PHONY: demo test test-313 fuzz sam-validate sam-build bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml local/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, found " + sys.version.split()[0] + ": run make with PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e ./local
 	@touch $@
 
 demo: $(VENV)/.installed
-	$(PY) -m clerk_serverless.local demo
+	$(PY) -m clerk_serverless_local demo
 
 test: $(VENV)/.installed
 	PYTHON313="$(PYTHON313)" $(PY) -m pytest $(PYTEST_ARGS)

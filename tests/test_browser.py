@@ -31,11 +31,11 @@ from typing import Any, Iterator
 
 import pytest
 
-from clerk_serverless.local.devkeys import DevKey
-from clerk_serverless.local.gateway import LocalGateway
-from clerk_serverless.local.runtime_api import QuietServer
-from clerk_serverless.local.samples import DEV_KEY_FILE
-from clerk_serverless.local.template import Template
+from clerk_serverless_local.devkeys import DevKey
+from clerk_serverless_local.gateway import LocalGateway
+from clerk_serverless_local.runtime_api import QuietServer
+from clerk_serverless_local.samples import DEV_KEY_FILE
+from clerk_serverless_local.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = Path(__file__).resolve().parent / "browser" / "page.html"

@@ -11,8 +11,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from clerk_serverless.local.gateway import LocalGateway
-from clerk_serverless.local.template import Template
+from clerk_serverless_local.gateway import LocalGateway
+from clerk_serverless_local.template import Template
 
 ECHO = '''
 import base64, json
@@ -191,7 +191,7 @@ def test_static_files_404s_and_one_log_line_per_request(gateway: LocalGateway) -
 
 
 def test_the_sample_template_routes(tmp_path: Path) -> None:
-    from clerk_serverless.local.gateway import collect_routes
+    from clerk_serverless_local.gateway import collect_routes
 
     root = Path(__file__).resolve().parent.parent
     routes, urls = collect_routes(Template(root / "template.yaml"))
@@ -203,8 +203,8 @@ def test_the_sample_template_routes(tmp_path: Path) -> None:
 
 
 def test_routes_behind_the_clerk_authorizer() -> None:
-    from clerk_serverless.local.devkeys import DevKey
-    from clerk_serverless.local.samples import DEV_KEY_FILE
+    from clerk_serverless_local.devkeys import DevKey
+    from clerk_serverless_local.samples import DEV_KEY_FILE
 
     root = Path(__file__).resolve().parent.parent
     key = DevKey.load_or_create(root / DEV_KEY_FILE)

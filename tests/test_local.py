@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 
 from clerk_serverless import ClerkAuth
-from clerk_serverless.local.devkeys import DEV_ISSUER, DevKey
-from clerk_serverless.local.runner import InitError, LocalFunction, read_env_vars
-from clerk_serverless.local.samples import DEV_KEY_FILE, all_events, samples
-from clerk_serverless.local.template import Template, TemplateError
+from clerk_serverless_local.devkeys import DEV_ISSUER, DevKey
+from clerk_serverless_local.runner import InitError, LocalFunction, read_env_vars
+from clerk_serverless_local.samples import DEV_KEY_FILE, all_events, samples
+from clerk_serverless_local.template import Template, TemplateError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
-    return subprocess.run([sys.executable, "-m", "clerk_serverless.local", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "clerk_serverless_local", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, input=stdin)
 
 
@@ -176,7 +176,7 @@ def test_runner_sets_up_the_lambda_environment(scratch_template: Path) -> None:
     assert payload["function_name"] == "Probe" and payload["memory"] == "256"
     assert 0 < payload["remaining"] <= 2000
     assert payload["request_id"] != second.payload["request_id"]
-    assert payload["path0"] != str(Path(sys.modules["clerk_serverless.local.runner"].__file__).parent)
+    assert payload["path0"] != str(Path(sys.modules["clerk_serverless_local.runner"].__file__).parent)
     assert first.cold_start and not second.cold_start and second.payload["invocations"] == 2  # warm reuse
     assert "log line from the handler" in first.logs
 

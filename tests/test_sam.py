@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from clerk_serverless.local.runner import LocalFunction, find_python, read_env_vars
-from clerk_serverless.local.template import Template
+from clerk_serverless_local.runner import LocalFunction, find_python, read_env_vars
+from clerk_serverless_local.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 SAM = Path(sys.executable).with_name("sam")

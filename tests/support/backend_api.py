@@ -7,7 +7,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 
-from clerk_serverless.local.runtime_api import QuietServer
+from clerk_serverless_local.runtime_api import QuietServer
 from typing import Any
 
 USER = {

@@ -1,7 +1,7 @@
 """The sample events in ``events/``, the dev ``env.json``, and what each sample
 function answers to them (the demo's table and the tests' expectations).
 
-Regenerate with ``python -m clerk_serverless.local events``.
+Regenerate with ``python -m clerk_serverless_local events``.
 """
 
 from __future__ import annotations
@@ -89,8 +89,8 @@ METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123def4/Prod/GET/sec
 
 def authorizer_events(key: DevKey) -> dict[str, dict[str, Any]]:
     """What API Gateway sends the authorizer, and the guarded function afterwards."""
-    from ..authorizer import authorizer_context
-    from ..session import Session, SessionClaims
+    from clerk_serverless.authorizer import authorizer_context
+    from clerk_serverless.session import Session, SessionClaims
 
     def v2(**parts: Any) -> dict[str, Any]:
         event = _bearer(key, "http_v2", "GET", "/secure", **parts) if parts.pop("bearer", True) else \

@@ -1,4 +1,4 @@
-"""python -m clerk_serverless.local — local tools for Clerk-authenticated Lambdas.
+"""python -m clerk_serverless_local — local tools for Clerk-authenticated Lambdas.
 
   demo                 run the sample functions on the sample events, print a table
   invoke ID -e FILE    run one function of template.yaml on one event (no Docker)
@@ -115,7 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clerk_serverless.local", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m clerk_serverless_local", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -1,6 +1,6 @@
 """A local API Gateway for a SAM template, without containers.
 
-``python -m clerk_serverless.local serve`` routes real HTTP requests on
+``python -m clerk_serverless_local serve`` routes real HTTP requests on
 127.0.0.1 to the template's functions the way API Gateway would — what
 ``sam local start-api`` does, without Docker:
 
