@@ -9,7 +9,7 @@ Importing stays light: ``cryptography``, HTTP and the optional integrations
 (Powertools, Mangum, boto3) load on first use.
 """
 
-from .auth import ClerkAuth, Policy
+from .auth import ClerkAuth
 from .decorators import require_session, with_session
 from .errors import (
     AuthError,
@@ -17,9 +17,11 @@ from .errors import (
     ClerkError,
     EventError,
     KeysUnavailableError,
+    OriginInvalidError,
     PermissionDeniedError,
     Reason,
 )
+from .policy import Policy
 from .session import Session
 
 __version__ = "0.1.0"
@@ -35,6 +37,7 @@ __all__ = [
     "ClerkError",
     "EventError",
     "KeysUnavailableError",
+    "OriginInvalidError",
     "PermissionDeniedError",
     "Reason",
 ]

@@ -1,98 +1,49 @@
-"""``ClerkAuth``: settings, key store and verified-token cache in one object."""
+"""``ClerkAuth``: settings, key store and verified-token cache in one object.
+
+The request path, in order: :mod:`~clerk_serverless.lookup` finds the token,
+:meth:`ClerkAuth.authenticate` verifies it (:mod:`~clerk_serverless.verify`
+with keys from :mod:`~clerk_serverless.keys`, remembered by
+:mod:`~clerk_serverless.tokencache`) and :mod:`~clerk_serverless.policy`
+decides whether the route admits it.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-from typing import Any, Callable, Iterable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, overload
 
-from .config import Settings, parse_authorized_parties, resolve_settings
+from .backend_api import BackendApi
+from .config import Settings, resolve_settings
 from .errors import (
     ClerkConfigError,
     ClientUatMismatchError,
+    ClientUatMissingError,
     KidMismatchError,
-    PermissionDeniedError,
-    RoleDeniedError,
     SessionIdMismatchError,
     SessionPendingError,
     TokenInvalidSignatureError,
     TokenMissingError,
 )
-from .backend_api import BackendApi
+from .handler import HandlerOptions, P, R, wrap
 from .keys import key_store_for
+from .lookup import CookieRules, find_token
 from .observe import Observer
+from .policy import DEFAULT_POLICY, INHERIT, Inherit, Policy, check_access, check_origin
 from .session import Session, SessionClaims
 from .sources import Request, read_request
 from .tokencache import DEFAULT_SIZE, VerifiedTokenCache
 from .verify import (
     UnverifiedToken,
     check_authorized_party,
-    check_claims,
+    check_session_claims,
+    check_session_header,
     check_times,
-    decode_claims,
     signature_valid,
 )
 
-log = logging.getLogger("clerk_serverless")
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<inherit>"
-
-
-_UNSET: Any = _Unset()
-
-
-class Policy(NamedTuple):
-    """Per-decorator requirements, validated when the decorator is applied.
-
-    ``authorized_parties`` overrides the ``ClerkAuth`` setting when given;
-    every entry of ``permissions`` is required; any one of ``roles`` is enough.
-    """
-
-    authorized_parties: Any = _UNSET
-    permissions: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()
-    treat_pending_as_signed_out: bool = True
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        authorized_parties: Iterable[str] | str | None = _UNSET,
-        permissions: Iterable[str] | None = None,
-        roles: Iterable[str] | None = None,
-        treat_pending_as_signed_out: bool = True,
-    ) -> "Policy":
-        """Validate decorator options (raises :class:`ClerkConfigError`)."""
-        parties = (
-            _UNSET
-            if authorized_parties is _UNSET
-            else parse_authorized_parties(authorized_parties, "authorized_parties")
-        )
-        return cls(
-            parties,
-            _names(permissions, "permissions"),
-            _names(roles, "roles"),
-            bool(treat_pending_as_signed_out),
-        )
-
-
-def _names(values: Iterable[str] | None, setting: str) -> tuple[str, ...]:
-    if values is None:
-        return ()
-    if isinstance(values, str):
-        values = [values]
-    try:
-        names = tuple(values)
-    except TypeError:
-        raise ClerkConfigError(setting, "must be a list of strings") from None
-    if not all(isinstance(v, str) and v for v in names):
-        raise ClerkConfigError(setting, "must be a list of non-empty strings")
-    return names
-
-
-DEFAULT_POLICY = Policy()
+if TYPE_CHECKING:
+    from typing import Unpack
 
 
 class ClerkAuth:
@@ -101,6 +52,7 @@ class ClerkAuth:
     Every argument falls back to its ``CLERK_*`` environment variable, and all
     of them are validated here, once: a mistake raises
     :class:`~clerk_serverless.errors.ClerkConfigError` naming the setting.
+    An argument always beats the environment, key source included.
 
     Key sources, first configured wins: ``jwt_key`` (PEM, networkless),
     ``jwks_url``, ``publishable_key`` (the Frontend API's JWKS; also pins
@@ -113,10 +65,14 @@ class ClerkAuth:
         publishable_key: ``pk_test_…``/``pk_live_…`` (``CLERK_PUBLISHABLE_KEY``).
         api_url: Backend API base, default ``https://api.clerk.com`` (``CLERK_API_URL``).
         authorized_parties: origins allowed in ``azp`` (``CLERK_AUTHORIZED_PARTIES``,
-            comma-separated). Also the origins that may read our 401/403/503s.
+            comma-separated). Also the origins that may read our answers, send
+            credentialed CORS requests and write with the session cookie.
         clock_skew: seconds of leeway for ``exp``/``nbf``/``iat`` (0 means none).
         jwks_cache_ttl: seconds keys stay fresh before a refresh is tried.
         issuer: expected ``iss`` (``CLERK_ISSUER``); derived from the publishable key.
+        audience: expected ``aud`` (a string or a list), for instances that add
+            ``aud`` through a JWT template; a token without ``aud`` still passes,
+            as with @clerk/backend's ``verifyToken``.
         jwks_stale_ttl: how long the last good keys serve while refreshes fail (≥ 24 h).
         unknown_kid_cooldown: minimum seconds between refetches forced by unknown kids.
         fetch_timeout: total seconds for one JWKS fetch, connect and read (≤ 3).
@@ -146,6 +102,7 @@ class ClerkAuth:
         jwks_cache_ttl: float = 300.0,
         *,
         issuer: str | None = None,
+        audience: str | Iterable[str] | None = None,
         jwks_stale_ttl: float = 24 * 3600.0,
         unknown_kid_cooldown: float = 30.0,
         fetch_timeout: float = 3.0,
@@ -165,6 +122,7 @@ class ClerkAuth:
             api_url=api_url,
             authorized_parties=authorized_parties,
             issuer=issuer,
+            audience=audience,
             clock_skew=clock_skew,
             jwks_cache_ttl=jwks_cache_ttl,
             jwks_stale_ttl=jwks_stale_ttl,
@@ -177,25 +135,37 @@ class ClerkAuth:
             raise ClerkConfigError("token_cache_size", "must be a non-negative integer")
         self.key_store = key_store_for(self.settings, clock)
         self.trust_authorizer = bool(trust_authorizer)
-        self.observer = Observer(logger, metrics) if logger is not None or metrics is not None else None
-        if metrics is not None:
-            self.key_store.subscribe(self.observer.key_event)  # type: ignore[union-attr]
-        secret = self.settings.secret_key
-        self.backend_api = BackendApi(self.settings.api_url, secret, self.settings.fetch_timeout) if secret else None
+        self.observer: Observer | None = None
+        if logger is not None or metrics is not None:
+            self.observer = Observer(logger, metrics)
+            if metrics is not None:
+                self.key_store.subscribe(self.observer.key_event)
+        settings = self.settings
+        secret = settings.secret_key
+        self.backend_api = BackendApi(settings.api_url, secret, settings.fetch_timeout) if secret else None
         self._cache = VerifiedTokenCache(token_cache_size)
-        self._cache_get = self._cache.get_entry
         self._clock = clock
-        self._skew = self.settings.clock_skew
-        self._issuer = self.settings.issuer
-        self._parties = self.settings.authorized_parties
-        suffix = self.settings.cookie_suffix
-        self._session_cookies = (f"__session_{suffix}", "__session") if suffix else ("__session",)
-        self._uat_cookies = (f"__client_uat_{suffix}", "__client_uat") if suffix else ("__client_uat",)
+        self._skew = settings.clock_skew
+        self._parties = settings.authorized_parties
+        self._cookie_rules = CookieRules(
+            settings.cookie_suffix,
+            settings.frontend_api,
+            bool(settings.publishable_key and settings.publishable_key.startswith("pk_live_")),
+        )
 
     def __repr__(self) -> str:
         return f"ClerkAuth({self.settings!r})"
 
     # -- public API ------------------------------------------------------------
+
+    @property
+    def authorized_parties(self) -> frozenset[str] | None:
+        """The configured authorized parties (None: any ``azp``, no CORS grants)."""
+        return self._parties
+
+    def parties_for(self, policy: Policy) -> frozenset[str] | None:
+        """The authorized parties a route with ``policy`` enforces."""
+        return policy.parties(self._parties)
 
     def prefetch(self) -> None:
         """Load signing keys now, e.g. at module level so the Lambda init phase
@@ -209,7 +179,7 @@ class ClerkAuth:
         self,
         token: str,
         *,
-        authorized_parties: Iterable[str] | str | None = _UNSET,
+        authorized_parties: Iterable[str] | str | None | Inherit = INHERIT,
         treat_pending_as_signed_out: bool = True,
     ) -> Session:
         """Verify a session token (no request context) and return its :class:`Session`.
@@ -218,7 +188,7 @@ class ClerkAuth:
         """
         policy = (
             DEFAULT_POLICY
-            if authorized_parties is _UNSET and treat_pending_as_signed_out
+            if isinstance(authorized_parties, Inherit) and treat_pending_as_signed_out
             else Policy.build(
                 authorized_parties=authorized_parties,
                 treat_pending_as_signed_out=treat_pending_as_signed_out,
@@ -228,7 +198,7 @@ class ClerkAuth:
             raise TokenMissingError()
         now = self._clock()
         claims = self._claims_for(token, now)
-        self._check_request_claims(claims, now, policy)
+        self._check_claims(claims, now, policy)
         return Session(claims, token, self.backend_api)
 
     def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session:
@@ -240,44 +210,38 @@ class ClerkAuth:
         """
         return self.authenticate(read_request(event), policy)
 
+    @overload
+    def require_session(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    @overload
+    def require_session(
+        self, handler: None = None, /, **options: Unpack[HandlerOptions]
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
     def require_session(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-        """Decorator: 401/403/503 unless the request carries a valid session;
-        the handler finds it in ``event["session"]``. Options: see :class:`Policy`."""
-        from .decorators import decorate
+        """Decorator: 401/403/503 unless the request carries a valid session
+        meeting the options; the handler finds it in ``event["session"]``.
+        Options: see :class:`~clerk_serverless.handler.HandlerOptions`."""
+        return wrap(self._self, handler, options, required=True)
 
-        return decorate(lambda: self, handler, options, required=True)
-
+    @overload
+    def with_session(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    @overload
+    def with_session(
+        self, handler: None = None, /, **options: Unpack[HandlerOptions]
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
     def with_session(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """Decorator: the handler always runs, with ``event["session"]`` set to
         the :class:`Session` or ``None`` when signed out (or keys unavailable)."""
-        from .decorators import decorate
+        return wrap(self._self, handler, options, required=False)
 
-        return decorate(lambda: self, handler, options, required=False)
+    def _self(self) -> ClerkAuth:
+        return self
 
     # -- the request path --------------------------------------------------------
 
-    def _parties_for(self, policy: Policy) -> frozenset[str] | None:
-        parties = policy.authorized_parties
-        return self._parties if parties is _UNSET else parties
-
     def token_from(self, request: Request) -> tuple[str | None, bool]:
-        """``(token, from_cookie)``: the Bearer token, else the session cookie."""
-        values = request.header_values("authorization") if request.multi_valued else (request.header("authorization"),)
-        for value in values:
-            if value is None:
-                continue
-            scheme, _, rest = value.strip().partition(" ")
-            if scheme.lower() == "bearer":
-                token = rest.strip()
-                if token:
-                    return token, False
-        cookies = request.cookies()
-        if cookies:
-            for name in self._session_cookies:
-                token = cookies.get(name)
-                if token:
-                    return token, True
-        return None, False
+        """``(token, from_cookie)``: the header's token, else the session cookie's."""
+        found = find_token(request, self._cookie_rules, self._clock())
+        return found.token, found.from_cookie
 
     def authenticate(self, request: Request, policy: Policy = DEFAULT_POLICY) -> Session:
         """Find, verify and check the request's session token against ``policy``."""
@@ -285,26 +249,39 @@ class ClerkAuth:
             trusted = self._from_authorizer(request, policy)
             if trusted is not None:
                 return trusted
-        token, from_cookie = self.token_from(request)
+        now = self._clock()
+        found = find_token(request, self._cookie_rules, now)
+        token = found.token
         if token is None:
             raise TokenMissingError()
-        now = self._clock()
-        claims = self._claims_for(token, now)
-        self._check_request_claims(claims, now, policy)
-        if from_cookie:
-            self._check_client_uat(request, claims)
+        unverified = None
+        if found.from_cookie:
+            check_origin(request.method, request.origin, policy.parties(self._parties))
+            entry = self._cache.get(token)
+            if entry is not None:
+                iat = entry[0].iat
+            else:
+                unverified = UnverifiedToken(token)
+                raw_iat = unverified.claims().get("iat")
+                iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
+            _check_client_uat(found.client_uat, iat)
+        claims = self._claims_for(token, now, unverified)
+        self._check_claims(claims, now, policy)
         wanted = request.query("_clerk_session_id")
         if wanted and wanted != claims.session_id:
             raise SessionIdMismatchError()
         session = Session(claims, token, self.backend_api)
-        if policy.permissions or policy.roles:
-            _check_access(session, policy)
+        if policy.checks_access:
+            check_access(session, policy)
         return session
 
     def _from_authorizer(self, request: Request, policy: Policy) -> Session | None:
         """The session our authorizer verified for this request, or None when
         the event carries no context of ours (then the token is verified)."""
-        ctx = request.event.get("requestContext") if isinstance(request.event, dict) else None
+        event = request.event
+        if request.source.name == "asgi":
+            event = event.get("aws.event")  # Mangum keeps the Lambda event in the scope
+        ctx = event.get("requestContext") if isinstance(event, dict) else None
         ctx = ctx.get("authorizer") if isinstance(ctx, dict) else None
         if isinstance(ctx, dict) and isinstance(ctx.get("lambda"), dict):
             ctx = ctx["lambda"]  # HTTP API simple responses nest the context
@@ -329,44 +306,30 @@ class ClerkAuth:
         wanted = request.query("_clerk_session_id")
         if wanted and wanted != claims.session_id:
             raise SessionIdMismatchError()
-        session = Session(claims, self.token_from(request)[0] or "", self.backend_api)
-        if policy.permissions or policy.roles:
-            _check_access(session, policy)
+        session = Session(claims, find_token(request, self._cookie_rules, self._clock()).token or "", self.backend_api)
+        if policy.checks_access:
+            check_access(session, policy)
         return session
 
-    def _check_client_uat(self, request: Request, claims: SessionClaims) -> None:
-        cookies = request.cookies()
-        for name in self._uat_cookies:
-            raw = cookies.get(name)
-            if raw is not None:
-                break
-        else:
-            return  # cross-origin APIs often never see __client_uat: tolerated
-        try:
-            uat = int(raw)
-        except ValueError:
-            return  # unreadable: ignore rather than sign the user out
-        if uat <= 0 or (claims.iat is not None and uat > claims.iat):
-            raise ClientUatMismatchError()
-
-    def _claims_for(self, token: str, now: float) -> SessionClaims:
+    def _claims_for(self, token: str, now: float, unverified: UnverifiedToken | None = None) -> SessionClaims:
         """The verified claims of ``token``: from the cache when its key still
         stands, else by verifying it (and caching the result)."""
-        entry = self._cache_get(token)
+        cache = self._cache
+        entry = cache.get(token)
         if entry is not None:
             claims, kid, key = entry
             if self.key_store.keys().get(kid) is key:
                 if claims.exp <= now - self._skew:
-                    self._cache.discard(token)  # dropped at exp; the check below refuses it
+                    cache.discard(token)  # dropped at exp; the time check refuses it
                 return claims
-            self._cache.discard(token)
-        claims, kid, key = self._verify_signed(token)
+            cache.discard(token)
+        claims, kid, key = self._verify_signed(unverified or UnverifiedToken(token))
         if claims.exp > now - self._skew:
-            self._cache.put(token, claims, kid, key, now)
+            cache.put(token, claims, kid, key, now)
         return claims
 
-    def _verify_signed(self, token: str) -> tuple[SessionClaims, str, Any]:
-        unverified = UnverifiedToken(token)
+    def _verify_signed(self, unverified: UnverifiedToken) -> tuple[SessionClaims, str, Any]:
+        check_session_header(unverified.header)
         kid = unverified.kid
         store = self.key_store
         key = store.keys().get(kid)
@@ -381,22 +344,32 @@ class ClerkAuth:
             if fresh is None or fresh is key or not signature_valid(unverified, fresh):
                 raise TokenInvalidSignatureError()
             key = fresh
-        raw = decode_claims(unverified)
-        check_claims(raw, self._issuer)
+        raw = unverified.claims()
+        check_session_claims(raw, self.settings.issuer, self.settings.audience)
         return SessionClaims(raw), kid, key
 
-    def _check_request_claims(self, claims: SessionClaims, now: float, policy: Policy) -> None:
-        """What is checked on every request, cached token or not."""
-        parties = policy.authorized_parties
+    def _check_claims(self, claims: SessionClaims, now: float, policy: Policy) -> None:
+        """What is checked on every request, cached token or not, in
+        @clerk/backend's order: ``azp``, then the times, then the status."""
+        check_authorized_party(claims.azp, policy.parties(self._parties))
         check_times(claims.exp, claims.nbf, claims.iat, now, self._skew)
-        check_authorized_party(claims.azp, self._parties if parties is _UNSET else parties)
         if claims.status == "pending" and policy.treat_pending_as_signed_out:
             raise SessionPendingError()
 
 
-def _check_access(session: Session, policy: Policy) -> None:
-    for permission in policy.permissions:
-        if not session.has(permission=permission):
-            raise PermissionDeniedError()
-    if policy.roles and not any(session.has(role=role) for role in policy.roles):
-        raise RoleDeniedError()
+def _check_client_uat(raw: str | None, iat: float | None) -> None:
+    """``__client_uat`` against the cookie token's ``iat``, as @clerk/backend:
+    ``0`` (or unreadable) means no active client; a time after ``iat`` means
+    the user signed out or in again since. A missing cookie is tolerated
+    (deliberately: APIs on another domain may never receive it)."""
+    if raw is None:
+        return
+    digits = raw.strip()
+    end = 0
+    while end < len(digits) and digits[end] in "0123456789" and end < 16:
+        end += 1
+    uat = int(digits[:end]) if end else 0  # Number.parseInt semantics, as Clerk reads it
+    if uat <= 0:
+        raise ClientUatMissingError()
+    if iat is not None and iat < uat:
+        raise ClientUatMismatchError()

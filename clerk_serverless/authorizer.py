@@ -32,11 +32,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .auth import Policy
-from .decorators import default_auth
+from .defaults import default_auth
 from .errors import EventError, KeysUnavailableError
-from .gate import Refusal, admit
+from .gate import Authenticator, Refusal, admit
+from .policy import Policy
 from .sources import read_request
+from .sources.rest_v1 import SOURCE as REST_V1
 
 MARKER = "clerk_auth"
 VERIFIED = "verified"
@@ -87,14 +88,18 @@ def _policy(principal: str, effect: str, method_arn: str, context: dict[str, str
     return response
 
 
-def _token_event_as_request(event: dict[str, Any]) -> dict[str, Any]:
+def _token_event_as_request(event: dict[str, Any]) -> Any:
     """A REST TOKEN authorizer event seen as a request with that Authorization header."""
-    return {"httpMethod": "GET", "headers": {"Authorization": event.get("authorizationToken") or ""},
-            "requestContext": {}, "methodArn": event.get("methodArn")}
+    token = event.get("authorizationToken")
+    return REST_V1.read({
+        "httpMethod": "GET",
+        "headers": {"Authorization": token if isinstance(token, str) else ""},
+        "requestContext": {},
+    })
 
 
 def make_authorizer(
-    auth: Any = None,
+    auth: Authenticator | None = None,
     *,
     simple_responses: bool = True,
     **policy_options: Any,
@@ -125,8 +130,10 @@ def make_authorizer(
             return _policy("anonymous", "Deny", method_arn, None)
 
         try:
-            request_event = _token_event_as_request(event) if isinstance(event, dict) and event.get("type") == "TOKEN" else event
-            request = read_request(request_event)
+            if isinstance(event, dict) and event.get("type") == "TOKEN":
+                request = _token_event_as_request(event)
+            else:
+                request = read_request(event)
             session = admit(clerk, request, policy, required=True)
         except EventError:
             return deny(401)

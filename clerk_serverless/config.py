@@ -63,6 +63,8 @@ class Settings(NamedTuple):
     secret_key: str | None
     publishable_key: str | None
     cookie_suffix: str | None
+    frontend_api: str | None = None
+    audience: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -71,6 +73,29 @@ class Settings(NamedTuple):
             f"issuer={self.issuer!r}, clock_skew={self.clock_skew!r}, "
             f"jwks_cache_ttl={self.jwks_cache_ttl!r})"
         )
+
+
+_logged: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _logged:
+        _logged.add(message)
+        import logging
+
+        logging.getLogger("clerk_serverless").warning(message)
+
+
+def parse_audience(value: Any) -> frozenset[str] | None:
+    """``audience``: one string or a list of them (``aud`` must name one)."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not items:
+        raise ClerkConfigError("audience", "must be a string or a non-empty list of strings")
+    if not all(isinstance(a, str) and a for a in items):
+        raise ClerkConfigError("audience", "must be a string or a non-empty list of strings")
+    return frozenset(items)
 
 
 def _from_env(name: str, value: Any) -> tuple[Any, str]:
@@ -222,9 +247,9 @@ def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
     return text, key
 
 
-def _secret_key_from_aws(parameter: Any, secret_id: Any) -> tuple[str | None, str]:
-    parameter, parameter_setting = _from_env("secret_key_parameter", parameter)
-    secret_id, secret_setting = _from_env("secret_key_secret_id", secret_id)
+def _secret_key_from_aws(parameter: Any, secret_id: Any, use_env: bool) -> tuple[str | None, str]:
+    parameter, parameter_setting = _from_env("secret_key_parameter", parameter) if use_env else (parameter, "secret_key_parameter")
+    secret_id, secret_setting = _from_env("secret_key_secret_id", secret_id) if use_env else (secret_id, "secret_key_secret_id")
     if parameter is not None and secret_id is not None:
         raise ClerkConfigError(parameter_setting, f"set either it or {secret_setting}, not both")
     if parameter is None and secret_id is None:
@@ -252,17 +277,55 @@ def resolve_settings(
     fetch_timeout: float = 3.0,
     secret_key_parameter: str | None = None,
     secret_key_secret_id: str | None = None,
+    audience: str | Iterable[str] | None = None,
 ) -> Settings:
-    """Merge arguments with ``CLERK_*`` environment variables and validate."""
+    """Merge arguments with ``CLERK_*`` environment variables and validate.
+
+    An argument always beats the environment: for its own setting, and in
+    choosing the key source, where any key source given as an argument is
+    preferred to every one found in the environment (logged once).
+    """
+    explicit_secret = secret_key is not None or secret_key_parameter is not None or secret_key_secret_id is not None
+    if secret_key is not None:
+        secret_setting = "secret_key"
+    elif explicit_secret:
+        secret_key, secret_setting = _secret_key_from_aws(secret_key_parameter, secret_key_secret_id, use_env=False)
+    else:
+        secret_key, secret_setting = _from_env("secret_key", None)
+        if secret_key is None:
+            secret_key, secret_setting = _secret_key_from_aws(None, None, use_env=True)
+    explicit_sources = [
+        name
+        for name, value in (("jwt_key", jwt_key), ("jwks_url", jwks_url), ("publishable_key", publishable_key))
+        if value is not None
+    ] + (["secret_key"] if explicit_secret else [])
     jwt_key, jwt_key_setting = _from_env("jwt_key", jwt_key)
-    secret_key, secret_setting = _from_env("secret_key", secret_key)
-    if secret_key is None:
-        secret_key, secret_setting = _secret_key_from_aws(secret_key_parameter, secret_key_secret_id)
     jwks_url, jwks_url_setting = _from_env("jwks_url", jwks_url)
     publishable_key, pk_setting = _from_env("publishable_key", publishable_key)
     api_url, api_url_setting = _from_env("api_url", api_url)
     parties_raw, parties_setting = _from_env("authorized_parties", authorized_parties)
     issuer, issuer_setting = _from_env("issuer", issuer)
+    if explicit_sources:
+        # Key sources from the environment do not compete with one given in code.
+        ignored = [
+            setting
+            for name, (value, setting) in {
+                "jwt_key": (jwt_key, jwt_key_setting),
+                "jwks_url": (jwks_url, jwks_url_setting),
+                "publishable_key": (publishable_key, pk_setting),
+                "secret_key": (secret_key, secret_setting),
+            }.items()
+            if value is not None and setting.startswith("CLERK_") and name not in explicit_sources
+        ]
+        if "jwt_key" not in explicit_sources:
+            jwt_key = None
+        if "jwks_url" not in explicit_sources:
+            jwks_url = None
+        if ignored:
+            _log_once(
+                f"clerk_serverless: the key source given as an argument ({explicit_sources[0]}) "
+                f"is used; {', '.join(ignored)} from the environment is not a key source here"
+            )
 
     if secret_key is not None and (
         not isinstance(secret_key, str) or not secret_key.startswith(("sk_test_", "sk_live_"))
@@ -288,7 +351,7 @@ def resolve_settings(
         source = KeySource("pem", jwt_key_setting, pem=pem, key=key)
     elif jwks_url is not None:
         source = KeySource("jwks", jwks_url_setting, url=validate_key_url(jwks_url, jwks_url_setting))
-    elif frontend_api is not None:
+    elif frontend_api is not None and (not explicit_sources or "publishable_key" in explicit_sources):
         source = KeySource("jwks", pk_setting, url=f"https://{frontend_api}/.well-known/jwks.json")
     elif secret_key is not None:
         source = KeySource(
@@ -326,4 +389,6 @@ def resolve_settings(
         secret_key=secret_key,
         publishable_key=publishable_key,
         cookie_suffix=cookie_suffix(publishable_key) if publishable_key else None,
+        frontend_api=frontend_api,
+        audience=parse_audience(audience),
     )

@@ -13,23 +13,35 @@ from enum import StrEnum
 
 
 class Reason(StrEnum):
-    """Reason codes, as Clerk's SDKs spell them (plus a few of our own)."""
+    """Reason codes: @clerk/backend's ``TokenVerificationErrorReason`` and
+    ``AuthErrorReason`` names where Clerk has one, ours where it has none."""
 
+    # -- Clerk's names ---------------------------------------------------------
     SESSION_TOKEN_MISSING = "session-token-missing"
     TOKEN_EXPIRED = "token-expired"
     TOKEN_NOT_ACTIVE_YET = "token-not-active-yet"
     TOKEN_IAT_IN_THE_FUTURE = "token-iat-in-the-future"
+    TOKEN_INVALID = "token-invalid"
+    TOKEN_INVALID_ALGORITHM = "token-invalid-algorithm"
     TOKEN_INVALID_SIGNATURE = "token-invalid-signature"
     TOKEN_INVALID_AUTHORIZED_PARTIES = "token-invalid-authorized-parties"
-    TOKEN_INVALID = "token-invalid"
+    TOKEN_VERIFICATION_FAILED = "token-verification-failed"
+    TOKEN_TYPE_MISMATCH = "token-type-mismatch"
     JWK_KID_MISMATCH = "jwk-kid-mismatch"
-    SESSION_ID_MISMATCH = "session-id-mismatch"
-    JWK_FAILED_TO_LOAD = "jwk-failed-to-load"
+    JWK_REMOTE_FAILED_TO_LOAD = "jwk-remote-failed-to-load"
+    JWK_FAILED_TO_LOAD = "jwk-remote-failed-to-load"  # the name before 0.2; an alias
     # Cookie path: the browser's __client_uat says the user signed out (or in
-    # again) after this token was issued.
+    # again) after this token was issued, or that no client is active.
     SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT = "session-token-iat-before-client-uat"
+    SESSION_TOKEN_WITHOUT_CLIENT_UAT = "session-token-but-no-client-uat"
+    # -- ours (Clerk's SDKs have no code for these) -----------------------------
+    # `_clerk_session_id` in the query names another session than the token's.
+    SESSION_ID_MISMATCH = "session-id-mismatch"
     # The session still has pending tasks (`sts: "pending"`).
     SESSION_PENDING = "session-pending"
+    # A cookie-authenticated write (not GET/HEAD/OPTIONS) from an Origin that is
+    # not an authorized party: cross-site request forgery (403).
+    ORIGIN_INVALID = "origin-invalid"
     # 403s
     MISSING_PERMISSION = "missing-permission"
     MISSING_ROLE = "missing-role"
@@ -74,6 +86,29 @@ class TokenInvalidError(AuthError):
     message = "The session token is malformed or not a Clerk session token."
 
 
+class TokenInvalidAlgorithmError(TokenInvalidError):
+    """The header's ``alg`` is not on the allow-list (RS256 only)."""
+
+    reason = Reason.TOKEN_INVALID_ALGORITHM
+    message = "The token's signing algorithm is not allowed."
+
+
+class TokenVerificationFailedError(AuthError):
+    """The signature verifies but a required claim is missing or malformed
+    (``sub``, ``exp``, ``nbf``, ``iat``, ``iss``, ``aud``)."""
+
+    reason = Reason.TOKEN_VERIFICATION_FAILED
+    message = "The token's claims do not verify."
+
+
+class TokenTypeMismatchError(AuthError):
+    """A valid token of another kind than the entry point accepts (a machine
+    token or JWT-template token where a session token is expected, or the reverse)."""
+
+    reason = Reason.TOKEN_TYPE_MISMATCH
+    message = "This kind of token is not accepted here."
+
+
 class TokenExpiredError(AuthError):
     reason = Reason.TOKEN_EXPIRED
     message = "The session token has expired."
@@ -114,6 +149,14 @@ class ClientUatMismatchError(AuthError):
     message = "The session cookie predates the client's last sign-in or sign-out."
 
 
+class ClientUatMissingError(ClientUatMismatchError):
+    """The ``__client_uat`` cookie is ``0`` (or unreadable): no active client,
+    so the session cookie is stale."""
+
+    reason = Reason.SESSION_TOKEN_WITHOUT_CLIENT_UAT
+    message = "The session cookie belongs to a client that has signed out."
+
+
 class SessionPendingError(AuthError):
     reason = Reason.SESSION_PENDING
     message = "The session has pending tasks and is treated as signed out."
@@ -134,6 +177,16 @@ class RoleDeniedError(PermissionDeniedError):
     message = "The session has none of the required roles."
 
 
+class OriginInvalidError(AuthError):
+    """A write (any method but GET, HEAD, OPTIONS) authenticated by the session
+    cookie, sent from an ``Origin`` that is not an authorized party (403):
+    the browser attached the cookie to a cross-site request."""
+
+    status = 403
+    reason = Reason.ORIGIN_INVALID
+    message = "Cookie-authenticated writes are accepted only from authorized origins."
+
+
 class KeysUnavailableError(AuthError):
     """Signing keys could not be loaded and none are cached (503).
 
@@ -142,7 +195,7 @@ class KeysUnavailableError(AuthError):
     """
 
     status = 503
-    reason = Reason.JWK_FAILED_TO_LOAD
+    reason = Reason.JWK_REMOTE_FAILED_TO_LOAD
     message = "Signing keys are unavailable; try again shortly."
 
     def __init__(self, detail: str | None = None, retry_after: float = 5.0) -> None:

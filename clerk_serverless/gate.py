@@ -1,20 +1,45 @@
 """The one decision every entry point makes: admit a request, or refuse it.
 
-Decorators, the ASGI middleware, the FastAPI dependency and the Powertools
-middleware all call :func:`admit`, so they give the same verdicts, reason
-codes, 401/403/503 semantics, audit records and metrics; they differ only in
-how they hand over the session or send the refusal.
+Decorators, the ASGI middleware, the FastAPI dependency, the Powertools
+middleware and the Lambda authorizer all call :func:`admit`, each with its own
+``ClerkAuth`` and :class:`~clerk_serverless.policy.Policy`, so they give the
+same verdicts, reason codes, 401/403/503 semantics, audit records and
+metrics; they differ only in how they hand over the session or send the
+refusal. An entry point nested inside another (a FastAPI dependency behind
+``require_session(Mangum(app))``) decides again, with its own whole policy:
+a verified-token cache hit keeps that cheap.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import AuthError, EventError, TokenInvalidError
 from .responses import error_parts
 
+if TYPE_CHECKING:
+    from .observe import Observer
+    from .policy import Policy
+    from .session import Session
+    from .sources import Request
+
 log = logging.getLogger("clerk_serverless")
+
+
+class Authenticator(Protocol):
+    """What entry points need of a :class:`~clerk_serverless.ClerkAuth`."""
+
+    observer: Observer | None
+
+    def authenticate(self, request: Request, policy: Policy) -> Session:
+        """The request's session under ``policy``, or an ``AuthError``."""
+
+    def token_from(self, request: Request) -> tuple[str | None, bool]:
+        """``(token, from_cookie)`` of the request."""
+
+    def parties_for(self, policy: Policy) -> frozenset[str] | None:
+        """The authorized parties in force for ``policy``."""
 
 
 class Refusal(Exception):
@@ -28,30 +53,17 @@ class Refusal(Exception):
         self.body = body
 
 
-def refusal_parts(auth: Any, request: Any, policy: Any, error: AuthError) -> tuple[int, dict[str, str], str]:
+def refusal_parts(auth: Authenticator, request: Request, policy: Policy, error: AuthError) -> tuple[int, dict[str, str], str]:
     """Status, headers (CORS for authorized origins) and body answering ``error``."""
     try:
         token_present = auth.token_from(request)[0] is not None
         origin = request.origin
     except Exception:  # a malformed event already failed once: no token, no CORS
         token_present, origin = False, None
-    return error_parts(error, token_present=token_present, origin=origin, allowed_origins=auth._parties_for(policy))
+    return error_parts(error, token_present=token_present, origin=origin, allowed_origins=auth.parties_for(policy))
 
 
-def readmit(auth: Any, request: Any, policy: Any, session: Any) -> Any:
-    """A session already verified upstream (``require_session`` around a
-    Mangum app or a resolver), checked against this entry point's
-    permissions and roles; raises :class:`Refusal` (403) otherwise."""
-    from .auth import _check_access
-
-    try:
-        _check_access(session, policy)
-    except AuthError as error:
-        raise Refusal(error, *refusal_parts(auth, request, policy, error)) from None
-    return session
-
-
-def admit(auth: Any, request: Any, policy: Any, *, required: bool) -> Any:
+def admit(auth: Authenticator, request: Request, policy: Policy, *, required: bool) -> Session | None:
     """The request's :class:`~clerk_serverless.Session`; ``None`` when signed
     out and not ``required``; otherwise raises :class:`Refusal`.
 
@@ -73,10 +85,13 @@ def admit(auth: Any, request: Any, policy: Any, *, required: bool) -> Any:
     return session
 
 
-def _refuse(auth: Any, request: Any, policy: Any, error: AuthError, required: bool) -> None:
+def _refuse(auth: Authenticator, request: Request, policy: Policy, error: AuthError, required: bool) -> None:
     log.debug("clerk_serverless: %d %s", error.status, error.reason)
     if auth.observer is not None:
         auth.observer.refused(request, error, required=required)
     if not required:
         return None
     raise Refusal(error, *refusal_parts(auth, request, policy, error))
+
+
+__all__ = ["Authenticator", "Refusal", "admit", "refusal_parts"]

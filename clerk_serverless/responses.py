@@ -11,22 +11,10 @@ import json
 import math
 from typing import Any
 
+from .cors import cors_headers
 from .errors import AuthError, EventError, KeysUnavailableError
 
 _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 503: "service_unavailable"}
-_EXPOSED = "WWW-Authenticate, Retry-After, x-clerk-auth-status, x-clerk-auth-reason"
-
-
-def cors_headers(origin: str | None, allowed: frozenset[str] | None) -> dict[str, str]:
-    """Credentialed CORS headers for ``origin`` when it is allowed (never ``*``)."""
-    if origin is None or not allowed or origin not in allowed:
-        return {}
-    return {
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Credentials": "true",
-        "Access-Control-Expose-Headers": _EXPOSED,
-        "Vary": "Origin",
-    }
 
 
 def error_parts(

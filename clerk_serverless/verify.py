@@ -1,13 +1,17 @@
-"""Pure verification of Clerk session tokens: no I/O, no clock of its own.
+"""Pure verification of Clerk JWTs: no I/O, no clock of its own.
 
 The order is deliberate and each step only runs if the previous one passed:
 
-1. size cap and JWS compact shape (before any decoding);
+1. size cap and JWS compact shape, every segment canonical base64url (no
+   padding, no stray characters, unused trailing bits zero: one token has
+   exactly one spelling);
 2. protected header: ``alg`` on the allow-list (RS256 only, before any key is
-   touched), ``typ`` JWT if present, ``cat`` the session category if present,
-   a ``kid``; ``jku``/``x5u``/``jwk`` are ignored (keys come from config only);
+   touched), a ``kid``, no ``crit``; ``jku``/``x5u``/``jwk`` are ignored (keys
+   come from configuration only). ``typ`` and ``cat`` are read here and judged
+   by the caller, which knows what kind of token it expects;
 3. the RS256 signature, with a key the caller chose by ``kid``;
-4. only then the claims (:func:`check_claims`, :func:`check_times`).
+4. only then the claims (:func:`check_session_claims`, :func:`check_times`,
+   :func:`check_authorized_party`, :func:`check_audience`).
 
 Signature verification calls ``cryptography`` directly; a differential test
 runs the same corpus through PyJWT's ``jwt.decode``.
@@ -17,69 +21,83 @@ from __future__ import annotations
 
 import binascii
 import json
-from binascii import a2b_base64
 import math
-from typing import Any
+from binascii import a2b_base64
+from typing import Any, NamedTuple
 
 from .errors import (
     TokenExpiredError,
     TokenIatInTheFutureError,
+    TokenInvalidAlgorithmError,
     TokenInvalidAuthorizedPartiesError,
     TokenInvalidError,
     TokenNotActiveYetError,
+    TokenTypeMismatchError,
+    TokenVerificationFailedError,
 )
 
 MAX_TOKEN_LENGTH = 8192
 ALLOWED_ALGORITHMS = frozenset({"RS256"})
-# JOSE header `cat` values that mark a session token (see clerk/javascript
-# packages/backend/src/tokens/jwtCategories.ts). Absent `cat` is accepted:
-# tokens minted before the category rollout have none.
+# JOSE header `cat` values (clerk/javascript packages/backend/src/tokens/jwtCategories.ts).
+# An absent `cat` is accepted: tokens minted before the category rollout have none.
 SESSION_TOKEN_CATEGORY = "cl_B7d4PD111AAA"
-IGNORE_CATEGORY = "cl_I7d4PD111III"
-_SESSION_CATEGORIES = frozenset({SESSION_TOKEN_CATEGORY, IGNORE_CATEGORY})
+JWT_TEMPLATE_CATEGORY = "cl_B7d4PD222AAA"
+M2M_TOKEN_CATEGORY = "cl_B7d4PD333AAA"
+IGNORE_CATEGORY = "cl_I7d4PD111III"  # stamped on every class by some instances: no class info
+SESSION_CATEGORIES = frozenset({SESSION_TOKEN_CATEGORY, IGNORE_CATEGORY})
+# RFC 9068 access-token `typ` values (OAuth access tokens as JWTs).
+OAUTH_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+
 # base64url → standard alphabet; "+", "/" and "=" become "*", which the
-# strict decoder rejects, so only canonical unpadded base64url passes.
+# strict decoder rejects, so only unpadded base64url gets through.
 _URLSAFE_TO_STD = bytes.maketrans(b"-_+/=", b"+/***")
 _PADDING = (b"", b"*", b"==", b"=")  # by length mod 4; 1 is never valid
+# A segment of length 2 or 3 mod 4 ends in a character carrying 4 or 2 unused
+# bits; canonical encoders leave them zero (RFC 4648 §3.5), so only these may end it.
+_CANONICAL_LAST = {
+    2: frozenset(b"AQgw"),
+    3: frozenset(b"AEIMQUYcgkosw048"),
+}
 _HEADER_CACHE_SIZE = 64
-
-# Parsed headers by their base64url text: Clerk tokens of one instance share a
-# handful of headers, so this skips a base64 + JSON decode per request.
-_header_cache: dict[bytes, str] = {}
-_scan_once = json.JSONDecoder().scan_once
 
 _pkcs1v15: Any = None
 _sha256: Any = None
 _invalid_signature: Any = None
 
 
+class Header(NamedTuple):
+    """What the protected header says, once ``alg`` is known to be RS256."""
+
+    kid: str
+    typ: str | None
+    cat: str | None
+
+
+# Parsed headers by their base64url text: the tokens of one instance share a
+# handful of headers, so this skips a base64 + JSON decode per new token.
+_header_cache: dict[bytes, Header] = {}
+
+
 def b64url_decode(segment: str | bytes) -> bytes:
-    """Strict unpadded base64url (RFC 7515 §2): no padding, no stray bytes."""
-    if type(segment) is str:
+    """Strict, canonical, unpadded base64url (RFC 7515 §2, RFC 4648 §3.5)."""
+    if isinstance(segment, str):
         try:
             segment = segment.encode("ascii")
         except UnicodeEncodeError:
             raise TokenInvalidError("non-ASCII characters in token") from None
+    rest = len(segment) % 4
+    if rest > 1 and segment[-1] not in _CANONICAL_LAST[rest]:
+        raise TokenInvalidError("token segment is not canonical base64url")
     try:
-        return a2b_base64(segment.translate(_URLSAFE_TO_STD) + _PADDING[len(segment) % 4], strict_mode=True)
+        return a2b_base64(segment.translate(_URLSAFE_TO_STD) + _PADDING[rest], strict_mode=True)
     except binascii.Error:
         raise TokenInvalidError("token segment is not base64url") from None
 
 
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
-    """Parse UTF-8 JSON text that must hold an object.
-
-    Calls the C scanner directly (``json.loads`` wraps it in Python code that
-    costs as much again); anything unusual falls back to ``json.loads``.
-    """
+def json_object(data: bytes, what: str) -> dict[str, Any]:
+    """Parse UTF-8 JSON text that must hold an object."""
     try:
-        text = data.decode("utf-8")
-        try:
-            value, end = _scan_once(text, 0)
-            if end != len(text):
-                value = json.loads(text)
-        except StopIteration:
-            value = json.loads(text)
+        value = json.loads(data)
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
         raise TokenInvalidError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
@@ -87,35 +105,35 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def parse_header(segment: bytes) -> str:
-    """Check the protected header; return its ``kid``."""
-    kid = _header_cache.get(segment)
-    if kid is not None:
-        return kid
-    header = _json_object(b64url_decode(segment), "header")
+def parse_header(segment: bytes) -> Header:
+    """Check the protected header's ``alg``, ``kid`` and ``crit``; return it."""
+    cached = _header_cache.get(segment)
+    if cached is not None:
+        return cached
+    header = json_object(b64url_decode(segment), "header")
     if header.get("alg") not in ALLOWED_ALGORITHMS:
-        raise TokenInvalidError("algorithm not allowed (RS256 only)")
-    typ = header.get("typ")
-    if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
-        raise TokenInvalidError("typ is not JWT")
-    cat = header.get("cat")
-    if cat is not None and cat not in _SESSION_CATEGORIES:
-        raise TokenInvalidError("not a session token (header cat)")
+        raise TokenInvalidAlgorithmError("algorithm not allowed (RS256 only)")
     if "crit" in header:
         raise TokenInvalidError("unsupported critical header parameters")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenInvalidError("header has no kid")
+    typ, cat = header.get("typ"), header.get("cat")
+    if typ is not None and not isinstance(typ, str):
+        raise TokenInvalidError("typ is not a string")
+    if cat is not None and not isinstance(cat, str):
+        raise TokenInvalidError("cat is not a string")
+    parsed = Header(kid, typ, cat)
     if len(_header_cache) >= _HEADER_CACHE_SIZE:
         _header_cache.clear()
-    _header_cache[segment] = kid
-    return kid
+    _header_cache[segment] = parsed
+    return parsed
 
 
 class UnverifiedToken:
     """A token split into its parts; nothing in it is trusted yet."""
 
-    __slots__ = ("kid", "signing_input", "signature", "payload_segment")
+    __slots__ = ("header", "signing_input", "signature", "payload_segment", "_claims")
 
     def __init__(self, token: str) -> None:
         if len(token) > MAX_TOKEN_LENGTH:
@@ -124,16 +142,28 @@ class UnverifiedToken:
             raise TokenInvalidError("non-ASCII characters in token")
         raw = token.encode("ascii")
         parts = raw.split(b".")
-        if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
+        if len(parts) != 3 or not parts[0] or not parts[1]:
             raise TokenInvalidError("not a JWS compact token")
         header, payload, signature = parts
-        self.kid = _header_cache.get(header) or parse_header(header)
+        self.header = _header_cache.get(header) or parse_header(header)
         self.payload_segment = payload
-        try:  # b64url_decode, inlined: this runs for every new token
-            self.signature = a2b_base64(signature.translate(_URLSAFE_TO_STD) + _PADDING[len(signature) % 4], strict_mode=True)
-        except binascii.Error:
-            raise TokenInvalidError("token segment is not base64url") from None
+        self.signature = b64url_decode(signature)  # empty: refused by the signature check
         self.signing_input = raw[: len(header) + len(payload) + 1]
+        self._claims: dict[str, Any] | None = None
+
+    @property
+    def kid(self) -> str:
+        """The header's ``kid``."""
+        return self.header.kid
+
+    def claims(self) -> dict[str, Any]:
+        """The payload as a dict, decoded once. Untrusted until
+        :func:`signature_valid` has said yes; use it before that only to
+        tell token kinds apart."""
+        claims = self._claims
+        if claims is None:
+            claims = self._claims = json_object(b64url_decode(self.payload_segment), "payload")
+        return claims
 
 
 def _load_crypto() -> None:
@@ -158,16 +188,6 @@ def signature_valid(token: UnverifiedToken, key: Any) -> bool:
     return True
 
 
-def decode_claims(token: UnverifiedToken) -> dict[str, Any]:
-    """The payload as a dict. Call only after :func:`signature_valid`."""
-    segment = token.payload_segment
-    try:
-        data = a2b_base64(segment.translate(_URLSAFE_TO_STD) + _PADDING[len(segment) % 4], strict_mode=True)
-    except binascii.Error:
-        raise TokenInvalidError("token segment is not base64url") from None
-    return _json_object(data, "payload")
-
-
 def _not_number(value: Any) -> bool:
     kind = type(value)
     return kind is not int and (kind is not float or not math.isfinite(value))
@@ -176,33 +196,70 @@ def _not_number(value: Any) -> bool:
 _ABSENT: Any = object()
 
 
-def check_claims(claims: dict[str, Any], issuer: str | None) -> None:
-    """Claims every Clerk session token must carry, independent of time."""
+def check_time_claims(claims: dict[str, Any]) -> None:
+    """``exp`` present and numeric; ``nbf``/``iat`` numeric when present."""
     exp = claims.get("exp")
     if type(exp) is not int and _not_number(exp):
-        raise TokenInvalidError("exp missing or not a number")
+        raise TokenVerificationFailedError("exp missing or not a number")
     nbf = claims.get("nbf", _ABSENT)
     if nbf is not _ABSENT and type(nbf) is not int and _not_number(nbf):
-        raise TokenInvalidError("nbf is not a number")
+        raise TokenVerificationFailedError("nbf is not a number")
     iat = claims.get("iat", _ABSENT)
     if iat is not _ABSENT and type(iat) is not int and _not_number(iat):
-        raise TokenInvalidError("iat is not a number")
-    sub = claims.get("sub")
-    if type(sub) is not str or not sub:
-        raise TokenInvalidError("sub missing")
-    if sub.startswith("mch_"):
-        raise TokenInvalidError("machine token, not a session token")
-    sid = claims.get("sid")
-    if type(sid) is not str or not sid:
-        raise TokenInvalidError("sid missing: not a session token")
+        raise TokenVerificationFailedError("iat is not a number")
+
+
+def check_issuer(claims: dict[str, Any], issuer: str | None) -> None:
+    """``iss`` an https URL, and the configured one when there is one."""
     iss = claims.get("iss")
     if type(iss) is not str or not iss.startswith("https://"):
-        raise TokenInvalidError("iss missing or not https")
+        raise TokenVerificationFailedError("iss missing or not https")
     if issuer is not None and iss != issuer and iss.rstrip("/") != issuer:
-        raise TokenInvalidError("iss does not match the configured issuer")
+        raise TokenVerificationFailedError("iss does not match the configured issuer")
+
+
+def check_session_header(header: Header) -> None:
+    """Refuse headers of other token kinds where a session token is expected."""
+    if header.typ in OAUTH_ACCESS_TOKEN_TYPES:
+        raise TokenTypeMismatchError("an OAuth access token, not a session token")
+    if header.typ is not None and header.typ != "JWT":
+        raise TokenInvalidError("typ is not JWT")
+    if header.cat is not None and header.cat not in SESSION_CATEGORIES:
+        raise TokenTypeMismatchError("not a session token (header cat)")
+
+
+def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: frozenset[str] | None) -> None:
+    """Claims every Clerk session token carries, independent of time and request."""
+    sub = claims.get("sub")
+    if type(sub) is not str or not sub:
+        raise TokenVerificationFailedError("sub missing")
+    if sub.startswith("mch_"):
+        raise TokenTypeMismatchError("machine token, not a session token")
+    sid = claims.get("sid")
+    if type(sid) is not str or not sid:
+        # JWT-template tokens: validly signed, but no session behind them.
+        raise TokenTypeMismatchError("sid missing: not a session token")
+    check_audience(claims.get("aud", _ABSENT), audience)
+    check_time_claims(claims)
+    check_issuer(claims, issuer)
     azp = claims.get("azp")
     if azp is not None and type(azp) is not str:
-        raise TokenInvalidError("azp is not a string")
+        raise TokenVerificationFailedError("azp is not a string")
+
+
+def check_audience(aud: Any, audience: frozenset[str] | None) -> None:
+    """``aud`` (a string or a list of strings) must name one of ``audience``
+    when both are set, as @clerk/backend's ``verifyToken`` checks it; a token
+    without ``aud`` passes (Clerk session tokens carry ``azp`` instead)."""
+    if not audience or aud is _ABSENT or aud is None or aud == "" or aud == []:
+        return
+    if isinstance(aud, str):
+        if aud in audience:
+            return
+    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        if any(a in audience for a in aud):
+            return
+    raise TokenVerificationFailedError("aud does not name this audience")
 
 
 def check_times(exp: float, nbf: float | None, iat: float | None, now: float, skew: float) -> None:

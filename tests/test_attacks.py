@@ -44,18 +44,27 @@ def _padded(keys: Keys) -> str:
     return f"{header}.{payload}.{signature}=="
 
 
+def _non_canonical(keys: Keys) -> str:
+    """The same signature with its unused trailing bits set: a second spelling
+    of one token, which canonical base64url refuses."""
+    header, payload, signature = mint(keys["current"]).split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    return f"{header}.{payload}.{signature[:-1]}{alphabet[last | 1]}"
+
+
 def _current(keys: Keys, headers: dict[str, Any] | None = None, **kw: Any) -> str:
     return mint(keys["current"], headers, **kw)
 
 
 # (id, token factory, expected reason)
 CORPUS: list[tuple[str, Callable[[Keys], str], str]] = [
-    ("alg-none", lambda k: raw_token({"alg": "none", "kid": k["current"].kid}, claims()), "token-invalid"),
-    ("alg-none-with-sig", lambda k: raw_token({"alg": "none", "kid": k["current"].kid}, claims(), b"x" * 256), "token-invalid"),
-    ("alg-lowercase", lambda k: sign_raw(k["current"], {"alg": "rs256", "kid": k["current"].kid}, claims()), "token-invalid"),
-    ("alg-RS512", lambda k: raw_token({"alg": "RS512", "kid": k["current"].kid}, claims(), b"x" * 256), "token-invalid"),
-    ("alg-PS256", lambda k: raw_token({"alg": "PS256", "kid": k["current"].kid}, claims(), b"x" * 256), "token-invalid"),
-    ("hs256-public-key-as-secret", _hs256_with_public_key, "token-invalid"),
+    ("alg-none", lambda k: raw_token({"alg": "none", "kid": k["current"].kid}, claims()), "token-invalid-algorithm"),
+    ("alg-none-with-sig", lambda k: raw_token({"alg": "none", "kid": k["current"].kid}, claims(), b"x" * 256), "token-invalid-algorithm"),
+    ("alg-lowercase", lambda k: sign_raw(k["current"], {"alg": "rs256", "kid": k["current"].kid}, claims()), "token-invalid-algorithm"),
+    ("alg-RS512", lambda k: raw_token({"alg": "RS512", "kid": k["current"].kid}, claims(), b"x" * 256), "token-invalid-algorithm"),
+    ("alg-PS256", lambda k: raw_token({"alg": "PS256", "kid": k["current"].kid}, claims(), b"x" * 256), "token-invalid-algorithm"),
+    ("hs256-public-key-as-secret", _hs256_with_public_key, "token-invalid-algorithm"),
     ("tampered-payload", _tampered, "token-invalid-signature"),
     ("foreign-key-known-kid", lambda k: mint(k["attacker"], {"kid": k["current"].kid}), "token-invalid-signature"),
     ("random-kid", lambda k: mint(k["attacker"], {"kid": "ins_random_1"}), "jwk-kid-mismatch"),
@@ -64,19 +73,19 @@ CORPUS: list[tuple[str, Callable[[Keys], str], str]] = [
     ("embedded-jwk", lambda k: mint(k["attacker"], {"kid": k["current"].kid, "jwk": k["attacker"].jwk}), "token-invalid-signature"),
     ("missing-kid", lambda k: mint(k["current"], {"kid": None}), "token-invalid"),
     ("empty-kid", lambda k: mint(k["current"], {"kid": ""}), "token-invalid"),
-    ("missing-exp", lambda k: _current(k, exp=None), "token-invalid"),
-    ("string-exp", lambda k: _current(k, exp=str(int(time.time()) + 60)), "token-invalid"),
-    ("bool-exp", lambda k: _current(k, exp=True), "token-invalid"),
-    ("string-iat", lambda k: _current(k, iat="0"), "token-invalid"),
-    ("missing-sub", lambda k: _current(k, sub=None), "token-invalid"),
-    ("missing-sid", lambda k: _current(k, sid=None), "token-invalid"),
-    ("machine-sub", lambda k: _current(k, sub="mch_2abc"), "token-invalid"),
-    ("typ-at+jwt", lambda k: _current(k, {"typ": "at+jwt"}), "token-invalid"),
-    ("cat-jwt-template", lambda k: _current(k, {"cat": "cl_B7d4PD222AAA"}), "token-invalid"),
-    ("cat-m2m", lambda k: _current(k, {"cat": "cl_B7d4PD333AAA"}), "token-invalid"),
+    ("missing-exp", lambda k: _current(k, exp=None), "token-verification-failed"),
+    ("string-exp", lambda k: _current(k, exp=str(int(time.time()) + 60)), "token-verification-failed"),
+    ("bool-exp", lambda k: _current(k, exp=True), "token-verification-failed"),
+    ("string-iat", lambda k: _current(k, iat="0"), "token-verification-failed"),
+    ("missing-sub", lambda k: _current(k, sub=None), "token-verification-failed"),
+    ("missing-sid", lambda k: _current(k, sid=None), "token-type-mismatch"),
+    ("machine-sub", lambda k: _current(k, sub="mch_2abc"), "token-type-mismatch"),
+    ("typ-at+jwt", lambda k: _current(k, {"typ": "at+jwt"}), "token-type-mismatch"),
+    ("cat-jwt-template", lambda k: _current(k, {"cat": "cl_B7d4PD222AAA"}), "token-type-mismatch"),
+    ("cat-m2m", lambda k: _current(k, {"cat": "cl_B7d4PD333AAA"}), "token-type-mismatch"),
     ("crit-header", lambda k: _current(k, {"crit": ["exp"]}), "token-invalid"),
-    ("wrong-issuer", lambda k: _current(k, iss="https://clerk.other-instance.example"), "token-invalid"),
-    ("http-issuer", lambda k: _current(k, iss="http://clerk.test-instance.example"), "token-invalid"),
+    ("wrong-issuer", lambda k: _current(k, iss="https://clerk.other-instance.example"), "token-verification-failed"),
+    ("http-issuer", lambda k: _current(k, iss="http://clerk.test-instance.example"), "token-verification-failed"),
     ("expired", lambda k: _current(k, exp=int(time.time()) - 30, iat=int(time.time()) - 90), "token-expired"),
     ("nbf-future", lambda k: _current(k, nbf=int(time.time()) + 60), "token-not-active-yet"),
     ("iat-future", lambda k: _current(k, iat=int(time.time()) + 60), "token-iat-in-the-future"),
@@ -90,8 +99,9 @@ CORPUS: list[tuple[str, Callable[[Keys], str], str]] = [
     ("a.b.c", lambda k: "a.b.c", "token-invalid"),
     ("two-segments", lambda k: ".".join(mint(k["current"]).split(".")[:2]), "token-invalid"),
     ("five-segments-jwe", lambda k: "a.b.c.d.e", "token-invalid"),
-    ("empty-signature", _strip_signature, "token-invalid"),
+    ("empty-signature", _strip_signature, "token-invalid-signature"),
     ("padded-signature", _padded, "token-invalid"),
+    ("non-canonical-signature", _non_canonical, "token-invalid"),
     ("non-ascii", lambda k: mint(k["current"]) + "é", "token-invalid"),
     ("control-chars", lambda k: mint(k["current"])[:-4] + "\x00\x01\x02\x03", "token-invalid"),
     ("not-a-jwt", lambda k: "sk_live_notatoken", "token-invalid"),

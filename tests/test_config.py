@@ -12,6 +12,7 @@ from support.calls import call, recording_handler
 from support.tokens import ISSUER, ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, require_session, with_session
+from clerk_serverless.errors import TokenVerificationFailedError
 
 PK = "pk_test_Y2xlcmsudGVzdC1pbnN0YW5jZS5leGFtcGxlJA"
 
@@ -130,7 +131,7 @@ def test_non_rsa_pem_is_refused() -> None:
 def test_issuer_from_publishable_key_is_enforced(key: SigningKey) -> None:
     auth = ClerkAuth(jwt_key=key.public_pem, publishable_key=PK)
     assert auth.verify_token(mint(key, iss="https://clerk.test-instance.example")).user_id
-    with pytest.raises(Exception, match="malformed"):
+    with pytest.raises(TokenVerificationFailedError, match="issuer"):
         auth.verify_token(mint(key, iss="https://clerk.someone-else.example"))
 
 

@@ -185,7 +185,9 @@ def test_middleware_required(auth: ClerkAuth, key: SigningKey) -> None:
     assert refused.headers["access-control-allow-origin"] == ORIGIN
     assert refused.headers["access-control-allow-credentials"] == "true"
     assert client.get("/health").status_code == 200
-    assert client.options("/me").json() == {"user_id": None}  # preflights pass
+    assert client.options("/me").status_code == 401  # an OPTIONS that is no preflight is authenticated
+    preflight = client.options("/me", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == ORIGIN
 
 
 def test_middleware_optional_and_permissions(auth: ClerkAuth, key: SigningKey) -> None:

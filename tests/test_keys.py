@@ -72,7 +72,7 @@ def test_cold_start_outage_is_503_never_401(guarded: Any, jwks: JwksServer, key:
     jwks.set("status", status=503)
     out = send_token(guarded, "http_v2", mint(key))
     assert out.status == 503
-    assert out.reason == "jwk-failed-to-load"
+    assert out.reason == "jwk-remote-failed-to-load"
     assert int(out.headers["retry-after"]) >= 1
     assert "x-clerk-auth-status" not in out.headers  # a frontend must not read this as signed out
 
@@ -189,7 +189,7 @@ def test_fault_on_cold_start_is_503(jwks: JwksServer, key: SigningKey, mode: str
     started = time.monotonic()
     out = send_token(handler, "http_v2", mint(key))
     elapsed = time.monotonic() - started
-    assert out.status == 503 and out.reason == "jwk-failed-to-load"
+    assert out.status == 503 and out.reason == "jwk-remote-failed-to-load"
     assert jwks.count == 1  # no retry storm, redirects not followed
     assert elapsed < 1.0 + 0.5  # the fetch budget holds, trickling bodies included
     assert "session" not in handler.seen

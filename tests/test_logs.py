@@ -51,7 +51,7 @@ def test_no_secret_material_in_any_log(jwks: Any, signing_keys: dict[str, Signin
     guarded({"Records": [{"body": good}]}, None)
 
     text = stream.getvalue() + caplog.text + repr([r.__dict__ for r in caplog.records])
-    assert "clerk auth" in stream.getvalue() and "jwk-failed-to-load" in text  # the logs did record things
+    assert "clerk auth" in stream.getvalue() and "jwk-remote-failed-to-load" in text  # the logs did record things
     for secret in presented:
         for fragment in _fragments(secret):
             assert fragment not in text, f"a fragment of {secret[:12]}… was logged"

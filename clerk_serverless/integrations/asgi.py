@@ -17,13 +17,18 @@ JSON answers, headers and CORS as the decorators'.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from ..auth import Policy
-from ..decorators import default_auth
+from ..cors import is_preflight, preflight_parts
+from ..defaults import default_auth
 from ..errors import EventError
-from ..gate import Refusal, admit, readmit
+from ..gate import Authenticator, Refusal, admit
+from ..handler import PreflightMode, split_options
+from ..policy import Policy
 from ..responses import error_parts
+from ..session import Session
+from ..sources import Request
 from ..sources.asgi import SOURCE as ASGI
 
 Scope = dict[str, Any]
@@ -40,32 +45,30 @@ async def send_json(send: Send, status: int, headers: dict[str, str], body: str)
     await send({"type": "http.response.body", "body": payload})
 
 
-def session_from_lambda_event(scope: Scope) -> Any:
-    """The session ``require_session``/``with_session`` already put on the
-    Lambda event under Mangum (``scope["aws.event"]["session"]``), if any."""
-    event = scope.get("aws.event")
-    return event.get("session") if isinstance(event, dict) else None
+async def admit_async(auth: Authenticator, request: Request, policy: Policy, *, required: bool) -> Session | None:
+    """:func:`~clerk_serverless.gate.admit`, with a key fetch (at most one per
+    cache period) run in a worker thread, off the event loop."""
+    store = getattr(auth, "key_store", None)
+    if store is not None and store.needs_fetch():
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(lambda: admit(auth, request, policy, required=required))
+    return admit(auth, request, policy, required=required)
 
 
-async def authenticate_scope(auth: Any, scope: Scope, policy: Policy, *, required: bool) -> tuple[Any, Any]:
+async def authenticate_scope(
+    auth: Authenticator, scope: Scope, policy: Policy, *, required: bool
+) -> tuple[Request, Session | None]:
     """``(request, session)``: the scope's request view and its session (None
     when signed out and not required); raises
     :class:`~clerk_serverless.gate.Refusal` or ``EventError``.
 
-    Reuses a session the decorators verified on the Lambda event. A key fetch
-    (at most one per cache period) runs in a worker thread, off the event loop.
+    Decides with this entry point's own ``auth`` and whole ``policy``, even
+    when ``require_session`` already admitted the Lambda event around Mangum
+    (a verified-token cache hit keeps that cheap).
     """
     request = ASGI.read(scope)
-    if request.method == "OPTIONS":
-        return request, None
-    existing = session_from_lambda_event(scope)
-    if existing is not None:
-        return request, readmit(auth, request, policy, existing)
-    if auth.key_store.needs_fetch():
-        import anyio.to_thread
-
-        return request, await anyio.to_thread.run_sync(lambda: admit(auth, request, policy, required=required))
-    return request, admit(auth, request, policy, required=required)
+    return request, await admit_async(auth, request, policy, required=required)
 
 
 class ClerkMiddleware:
@@ -79,6 +82,9 @@ class ClerkMiddleware:
             with ``request.state.session = None``.
         exclude_paths: paths (exact, or prefixes ending in ``/``) left alone,
             e.g. ``["/health", "/public/"]``.
+        preflight: ``"answer"`` (default) answers real CORS preflights here
+            (204, CORS grant for authorized origins); ``"handler"`` passes them
+            to the app (e.g. Starlette's ``CORSMiddleware`` inside this one).
         permissions, roles, authorized_parties, treat_pending_as_signed_out:
             as for ``require_session``.
     """
@@ -87,16 +93,19 @@ class ClerkMiddleware:
         self,
         app: Callable[..., Awaitable[None]],
         *,
-        auth: Any = None,
+        auth: Authenticator | None = None,
         required: bool = True,
         exclude_paths: Iterable[str] = (),
+        preflight: PreflightMode = "answer",
         **policy: Any,
     ) -> None:
         self.app = app
         self.auth = auth
-        self.required = required
+        self.required = bool(required)
         self.exclude_paths = tuple(exclude_paths)
-        self.policy = Policy.build(**policy)
+        self.policy, self.preflight, _ = split_options(
+            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware"
+        )
 
     def _excluded(self, path: str) -> bool:
         return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.exclude_paths)
@@ -107,7 +116,14 @@ class ClerkMiddleware:
             return
         auth = self.auth or default_auth()
         try:
-            request, session = await authenticate_scope(auth, scope, self.policy, required=self.required)
+            request = ASGI.read(scope)
+            if is_preflight(request):
+                if self.preflight == "answer":
+                    await send_json(send, *preflight_parts(request, auth.parties_for(self.policy)))
+                    return
+                session = None  # opted in: the app answers preflights (sent without credentials)
+            else:
+                session = await admit_async(auth, request, self.policy, required=self.required)
         except Refusal as refusal:
             await send_json(send, refusal.status, refusal.headers, refusal.body)
             return
@@ -125,4 +141,4 @@ class ClerkMiddleware:
             observer.unbind()
 
 
-__all__ = ["ClerkMiddleware", "authenticate_scope", "send_json", "session_from_lambda_event"]
+__all__ = ["ClerkMiddleware", "admit_async", "authenticate_scope", "send_json"]

@@ -23,36 +23,48 @@ the event is reused). The session is also ``request.state.session``.
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from fastapi import HTTPException, Request
 
-from ..auth import Policy
-from ..decorators import default_auth
+from ..cors import is_preflight, preflight_parts
+from ..defaults import default_auth
 from ..errors import EventError
-from ..gate import Refusal
+from ..gate import Authenticator, Refusal
+from ..handler import split_options
+from ..session import Session
+from ..sources.asgi import SOURCE as ASGI
 from ..responses import error_parts
-from .asgi import authenticate_scope
+from .asgi import admit_async
 
 
 def require_clerk_session(
     *,
-    auth: Any = None,
+    auth: Authenticator | None = None,
     required: bool = True,
     **policy_options: Any,
-) -> Callable[..., AsyncIterator[Any]]:
+) -> Callable[..., AsyncIterator[Session | None]]:
     """A dependency returning the :class:`~clerk_serverless.Session`.
 
     ``permissions``, ``roles``, ``authorized_parties`` and
     ``treat_pending_as_signed_out`` work as in ``require_session``;
     ``required=False`` returns None for signed-out requests instead of a 401.
+    The route's whole policy is applied with this dependency's own ``auth``,
+    even behind ``require_session(Mangum(app))``. A real CORS preflight that
+    reaches a route (one declaring ``OPTIONS``) is answered 204 with the CORS
+    grant for authorized origins; any other ``OPTIONS`` is authenticated.
     """
-    policy = Policy.build(**policy_options)
+    policy, _, _ = split_options(policy_options, required=True, who="require_clerk_session")
 
-    async def dependency(request: Request) -> AsyncIterator[Any]:
+    async def dependency(request: Request) -> AsyncIterator[Session | None]:
         clerk = auth or default_auth()
         try:
-            view, session = await authenticate_scope(clerk, request.scope, policy, required=required)
+            view = ASGI.read(request.scope)
+            if is_preflight(view):
+                status, headers, _ = preflight_parts(view, clerk.parties_for(policy))
+                raise HTTPException(status, headers=headers)
+            session = await admit_async(clerk, view, policy, required=required)
         except Refusal as refusal:
             raise HTTPException(refusal.status, detail=json.loads(refusal.body), headers=refusal.headers) from None
         except EventError as error:

@@ -26,17 +26,19 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
 
-from ..auth import Policy
-from ..decorators import default_auth
+from ..cors import is_preflight, preflight_parts
+from ..defaults import default_auth
 from ..errors import EventError
-from ..gate import Refusal, admit, readmit
+from ..gate import Authenticator, Refusal, admit
+from ..handler import PreflightMode, split_options
 from ..responses import error_parts
 from ..sources import read_request
 
 
-def _response(status: int, headers: dict[str, str], body: str) -> Response:
+def _response(status: int, headers: dict[str, str], body: str) -> Response[str]:
     headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-    return Response(status_code=status, content_type="application/json", body=body, headers=headers)
+    content_type = "application/json" if body else None
+    return Response(status_code=status, content_type=content_type, body=body, headers=headers)
 
 
 class ClerkMiddleware(BaseMiddlewareHandler):
@@ -46,15 +48,25 @@ class ClerkMiddleware(BaseMiddlewareHandler):
         auth: a :class:`~clerk_serverless.ClerkAuth` (default: configured from
             ``CLERK_*`` variables, built on first request).
         required: refuse signed-out requests (default), or pass None on.
+        preflight: ``"answer"`` (default) answers real CORS preflights that
+            reach a route (204, CORS grant for authorized origins); ``"handler"``
+            passes them on with a None session.
         permissions, roles, authorized_parties, treat_pending_as_signed_out:
             as for ``require_session``.
+
+    Each middleware decides with its own ``auth`` and whole policy, even when
+    ``require_session`` already admitted the event around ``app.resolve``.
     """
 
-    def __init__(self, *, auth: Any = None, required: bool = True, **policy: Any) -> None:
+    def __init__(
+        self, *, auth: Authenticator | None = None, required: bool = True, preflight: PreflightMode = "answer", **policy: Any
+    ) -> None:
         super().__init__()
         self.auth = auth
-        self.required = required
-        self.policy = Policy.build(**policy)
+        self.required = bool(required)
+        self.policy, self.preflight, _ = split_options(
+            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware"
+        )
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response:
         event = app.current_event.raw_event
@@ -63,22 +75,20 @@ class ClerkMiddleware(BaseMiddlewareHandler):
             request = read_request(event)
         except EventError as error:
             return _response(*error_parts(error))
-        if request.method == "OPTIONS":
-            app.append_context(session=None)
-            return next_middleware(app)
-        existing = event.get("session")  # already verified by require_session around resolve()
         try:
-            if existing is not None:
-                session = readmit(auth, request, self.policy, existing)
-            else:
-                session = admit(auth, request, self.policy, required=self.required)
+            if is_preflight(request):
+                if self.preflight == "answer":
+                    return _response(*preflight_parts(request, auth.parties_for(self.policy)))
+                app.append_context(session=None)
+                return next_middleware(app)
+            session = admit(auth, request, self.policy, required=self.required)
         except Refusal as refusal:
             return _response(refusal.status, refusal.headers, refusal.body)
         except EventError as error:
             return _response(*error_parts(error))
         app.append_context(session=session)
         observer = auth.observer
-        if existing is not None or observer is None or session is None or not observer.bind(request, session):
+        if observer is None or session is None or not observer.bind(request, session):
             return next_middleware(app)
         try:
             return next_middleware(app)

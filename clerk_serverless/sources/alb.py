@@ -29,9 +29,14 @@ class Alb:
     """Reads ALB events; answers in the mode (single/multi-value) they came in."""
 
     name = "alb"
+    adds_cors = True  # its gateway adds no CORS headers to proxy answers
 
     def read(self, event: dict[str, Any]) -> Request:
         return read_proxy_v1(self, event, _unquote)
+
+    def answers_multi_value(self, event: dict[str, Any]) -> bool:
+        """True in multi-value mode: answers must carry ``multiValueHeaders`` only."""
+        return _is_multi_value(event)
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         response: dict[str, Any] = {
@@ -47,8 +52,12 @@ class Alb:
         return response
 
     def source_ip(self, request: Request) -> str | None:
-        forwarded = request.header("x-forwarded-for")
-        return forwarded.split(",")[0].strip() or None if forwarded else None
+        """The address the ALB appended to ``X-Forwarded-For`` (the rightmost
+        entry; everything left of it was written by the client)."""
+        lines = request.header_values("x-forwarded-for")
+        if not lines:
+            return None
+        return lines[-1].rsplit(",", 1)[-1].strip() or None
 
     def path(self, request: Request) -> str | None:
         path = request.event.get("path")

@@ -18,6 +18,7 @@ class AsgiScope:
     """Reads an ASGI ``http`` scope into a :class:`Request`."""
 
     name = "asgi"
+    adds_cors = False  # CORS comes from the gateway's (or app's) configuration
 
     def read(self, scope: dict[str, Any]) -> Request:
         if not isinstance(scope, dict) or scope.get("type") != "http":
@@ -32,6 +33,10 @@ class AsgiScope:
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         method = scope.get("method")
         return Request(self, scope, method.upper() if isinstance(method, str) else "", None, headers, None, None, query)
+
+    def answers_multi_value(self, event: dict[str, Any]) -> bool:
+        """False: answers may carry ``headers``."""
+        return False
 
     def render(self, scope: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         return {"statusCode": status, "headers": headers, "body": body}

@@ -16,6 +16,7 @@ class HttpApiV2:
     """Reads HTTP API v2 events and answers in the v2 response format."""
 
     name = "http_api_v2"
+    adds_cors = False  # CORS comes from the gateway's (or app's) configuration
 
     def read(self, event: dict[str, Any]) -> Request:
         ctx = event.get("requestContext")
@@ -31,6 +32,10 @@ class HttpApiV2:
             raise MalformedEventError("queryStringParameters must be an object")
         method = http.get("method") if http else None
         return Request(self, event, method.upper() if type(method) is str else method_of(method), headers, None, cookies, query)
+
+    def answers_multi_value(self, event: dict[str, Any]) -> bool:
+        """False: answers may carry ``headers``."""
+        return False
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}

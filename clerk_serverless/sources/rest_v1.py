@@ -16,9 +16,14 @@ class RestApiV1:
     """Reads REST API proxy events and answers in their response format."""
 
     name = "rest_api_v1"
+    adds_cors = True  # its gateway adds no CORS headers to proxy answers
 
     def read(self, event: dict[str, Any]) -> Request:
         return read_proxy_v1(self, event)
+
+    def answers_multi_value(self, event: dict[str, Any]) -> bool:
+        """False: answers may carry ``headers``."""
+        return False
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
         return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}

@@ -14,8 +14,6 @@ auth = ClerkAuth(trust_authorizer=True)
 @auth.require_session
 def handler(event, context):
     session = event["session"]
-    if session is None:  # an OPTIONS preflight
-        return {"statusCode": 204, "body": ""}
     return {
         "statusCode": 200,
         "headers": {"Content-Type": "application/json"},

@@ -164,9 +164,9 @@ def samples() -> list[Sample]:
         Sample("ReportsFunction", "reports/no-organization.json", 403, "missing-permission"),
         Sample("ReportsFunction", "http_v2/expired.json", 401, "token-expired"),
     ]
-    # The FastAPI app has no OPTIONS route: FastAPI answers 405 (on AWS the
-    # Function URL's CORS configuration answers preflights before Lambda).
-    rows += _generic_rows("FastApiFunction", "function_url", preflight_status=405)
+    # require_session answers the preflight itself (on AWS the Function URL's
+    # CORS configuration answers it before Lambda is called).
+    rows += _generic_rows("FastApiFunction", "function_url")
     rows += [Sample("FastApiFunction", "fastapi/item.json", 200, "", USER)]
     rows += [
         Sample("ClerkAuthorizerFunction", "authorizer/http_v2-bearer.json", "allow", "", USER),

@@ -1,0 +1,177 @@
+"""Wrapping a Lambda handler: what ``require_session`` and ``with_session`` do.
+
+Both work bare (``@require_session``) and called
+(``@require_session(permissions=[...])``), on any callable taking
+``(event, context)`` — a plain function, a Powertools resolver's
+``resolve``, or a ``Mangum(app)`` instance — and keep its signature.
+
+What the wrapped handler sees and what the caller gets:
+
+==========================  ==========================  ==========================
+request                     ``require_session``         ``with_session``
+==========================  ==========================  ==========================
+valid session               handler, ``event["session"]`` set (both)
+no / invalid token          401                         handler, session ``None``
+lacks permission/role       403                         (no such options)
+cookie write, foreign       403 ``origin-invalid``      handler, session ``None``
+``Origin``
+keys unavailable            503 + ``Retry-After``       handler, session ``None``
+CORS preflight              204 answered here, handler not called (both)
+other ``OPTIONS``           authenticated like any other method (both)
+not an HTTP event           400 (never an exception out of the handler)
+==========================  ==========================  ==========================
+
+A ``require_session`` handler therefore never sees ``event["session"] is
+None`` — unless it opts in to ``preflight="handler"`` (an app answering its
+own preflights, e.g. FastAPI's ``CORSMiddleware`` behind Mangum), and then only
+for real preflights, which browsers send without credentials.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
+
+from .cors import add_cors_headers, is_preflight, preflight_parts
+from .errors import ClerkConfigError, EventError
+from .gate import Authenticator, Refusal, admit
+from .policy import Inherit, Policy
+from .responses import error_parts
+from .sources import Request, read_request, render_unsupported, source_of
+
+log = logging.getLogger("clerk_serverless")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+PreflightMode = Literal["answer", "handler"]
+
+
+class HandlerOptions(TypedDict, total=False):
+    """Options of ``require_session`` / ``with_session`` (and of the
+    middleware and dependencies, which take the same names).
+
+    Attributes:
+        permissions: every one required (``org:<feature>:<permission>``); 403 otherwise.
+        roles: any one of them required; 403 otherwise.
+        authorized_parties: overrides the ``ClerkAuth`` setting for this route.
+        treat_pending_as_signed_out: ``False`` lets sessions with pending tasks through.
+        preflight: ``"answer"`` (default): real CORS preflights are answered
+            here with 204 and, for authorized origins, the CORS grant;
+            ``"handler"``: passed to the handler (with ``event["session"] = None``)
+            for apps that answer preflights themselves.
+        cors: add CORS headers for authorized origins to the handler's own
+            answers. Default ``None``: on for sources whose gateway adds none
+            (REST API, ALB, VPC Lattice), off for HTTP APIs and Function URLs,
+            whose CORS configuration adds them.
+    """
+
+    permissions: Iterable[str] | str
+    roles: Iterable[str] | str
+    authorized_parties: Iterable[str] | str | None | Inherit
+    treat_pending_as_signed_out: bool
+    preflight: PreflightMode
+    cors: bool | None
+
+
+_POLICY_OPTIONS = frozenset({"permissions", "roles", "authorized_parties", "treat_pending_as_signed_out"})
+_ENTRY_OPTIONS = frozenset({"preflight", "cors"})
+
+
+def split_options(options: dict[str, Any], *, required: bool, who: str) -> tuple[Policy, PreflightMode, bool | None]:
+    """Validate ``options`` once: the route's :class:`Policy`, preflight mode
+    and CORS mode. Unknown or misplaced options raise :class:`ClerkConfigError`."""
+    unknown = options.keys() - _POLICY_OPTIONS - _ENTRY_OPTIONS
+    if unknown:
+        raise ClerkConfigError(sorted(unknown)[0], f"is not an option of {who}")
+    if not required and ({"permissions", "roles"} & options.keys()):
+        raise TypeError(f"{who} takes no permissions/roles; use the required form for those")
+    preflight = options.get("preflight", "answer")
+    if preflight not in ("answer", "handler"):
+        raise ClerkConfigError("preflight", "must be 'answer' or 'handler'")
+    cors = options.get("cors")
+    if cors is not None and not isinstance(cors, bool):
+        raise ClerkConfigError("cors", "must be True, False or None (by event source)")
+    policy = Policy.build(**{k: v for k, v in options.items() if k in _POLICY_OPTIONS})
+    return policy, preflight, cors
+
+
+def wrap(get_auth: Callable[[], Authenticator], handler: Any, options: dict[str, Any], *, required: bool) -> Any:
+    """The decorator (bare or called form) for ``require_session``/``with_session``."""
+    who = "require_session" if required else "with_session"
+    if handler is not None and not callable(handler):
+        raise TypeError(f"{who} decorates a callable handler(event, context)")
+    policy, preflight, cors = split_options(options, required=required, who=who)
+
+    def apply(fn: Any) -> Any:
+        if not callable(fn):
+            raise TypeError(f"{who} decorates a callable handler(event, context)")
+        return _wrapped(get_auth, fn, policy, preflight, cors, required)
+
+    return apply(handler) if handler is not None else apply
+
+
+def answer_event_error(event: Any, error: EventError, request: Request | None = None) -> dict[str, Any]:
+    """A 400 for an event we cannot read, in its source's format when known."""
+    log.warning("clerk_serverless: 400 %s: %s", error.reason, error)
+    status, headers, body = error_parts(error)
+    if request is not None:
+        return request.source.render(event, status, headers, body)
+    try:
+        source = source_of(event)
+    except EventError:
+        return render_unsupported(status, headers, body)
+    return source.render(event, status, headers, body)
+
+
+def _wrapped(
+    get_auth: Callable[[], Authenticator],
+    handler: Callable[..., Any],
+    policy: Policy,
+    preflight: PreflightMode,
+    cors: bool | None,
+    required: bool,
+) -> Callable[..., Any]:
+    def wrapper(event: Any, context: Any = None) -> Any:
+        try:
+            request = read_request(event)
+        except EventError as exc:
+            return answer_event_error(event, exc)
+        auth = get_auth()
+        try:
+            if is_preflight(request):
+                if preflight == "answer":
+                    return request.source.render(event, *preflight_parts(request, auth.parties_for(policy)))
+                event["session"] = None  # opted in: the app answers its own preflights
+                return handler(event, context)
+            session = admit(auth, request, policy, required=required)
+        except Refusal as refusal:
+            return request.source.render(event, refusal.status, refusal.headers, refusal.body)
+        except EventError as exc:
+            return answer_event_error(event, exc, request)
+        event["session"] = session
+        observer = auth.observer
+        bound = observer is not None and session is not None and observer.bind(request, session)
+        try:
+            response = handler(event, context)
+        finally:
+            if bound and observer is not None:
+                observer.unbind()
+        if cors if cors is not None else request.source.adds_cors:
+            try:
+                add_cors_headers(
+                    response, request.origin, auth.parties_for(policy), request.source.answers_multi_value(event)
+                )
+            except EventError:
+                pass  # the Origin header was unreadable: no CORS grant
+        return response
+
+    try:
+        functools.update_wrapper(wrapper, handler)
+    except (AttributeError, TypeError):  # exotic callables without a __dict__
+        wrapper.__wrapped__ = handler  # type: ignore[attr-defined]
+    return wrapper
+
+
+__all__ = ["HandlerOptions", "P", "R", "answer_event_error", "split_options", "wrap"]

@@ -1,0 +1,158 @@
+"""Where the token is: the ``Authorization`` header, else the session cookie.
+
+Follows @clerk/backend's ``AuthenticateContext`` (clerk/javascript,
+packages/backend/src/tokens/authenticateContext.ts):
+
+* ``Authorization: Bearer <token>``, or a value without a scheme taken whole
+  as the token. Another scheme (``Basic …``) is no token, and does not hide
+  the cookie. ``Bearer null`` / ``Bearer undefined`` / ``Bearer`` (what
+  ``Bearer ${await getToken()}`` sends when signed out) count as no token.
+  Unlike @clerk/backend, the scheme is matched case-insensitively (RFC 9110 §11.1).
+* Otherwise the ``__session`` cookie. With a publishable key configured, the
+  instance's suffixed cookies (``__session_<suffix>``, ``__client_uat_<suffix>``)
+  are chosen over the plain ones exactly when @clerk/backend's
+  ``usesSuffixedCookies()`` would (several apps on one domain, ClerkJS
+  downgrades): see :func:`uses_suffixed_cookies`.
+
+Nothing here trusts the token: cookie selection peeks at unverified claims
+(``iss``, ``iat``, ``exp``) only to choose which cookie to verify.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any, NamedTuple
+
+from .sources import Request
+
+SESSION_COOKIE = "__session"
+CLIENT_UAT_COOKIE = "__client_uat"
+_NO_TOKEN = frozenset({"", "null", "undefined"})
+_SCHEMES = re.compile(r"https?://", re.IGNORECASE)
+
+
+class CookieRules(NamedTuple):
+    """What cookie selection needs from the settings: the instance's cookie
+    suffix and Frontend API host (from the publishable key), and whether the
+    instance is a production one (``pk_live_``)."""
+
+    suffix: str | None = None
+    frontend_api: str | None = None
+    production: bool = False
+
+
+class TokenLookup(NamedTuple):
+    """The request's token, whether it came from a cookie, and the raw
+    ``__client_uat`` cookie chosen with it (None when absent)."""
+
+    token: str | None
+    from_cookie: bool = False
+    client_uat: str | None = None
+
+
+NOTHING = TokenLookup(None)
+
+
+def token_in_header(request: Request) -> str | None:
+    """The token of the ``Authorization`` header, or None."""
+    values = request.header_values("authorization") if request.multi_valued else (request.header("authorization"),)
+    for value in values:
+        if not value:
+            continue
+        parts = value.split(None, 1)
+        if not parts:
+            continue
+        if len(parts) == 1:
+            token = parts[0]  # no scheme: the whole value is the token, as Clerk's SDKs take it
+        elif parts[0].lower() == "bearer":
+            token = parts[1].strip()
+        else:
+            continue  # Basic, Digest…: not ours, and the cookie stays usable
+        if token.lower() == "bearer" or token in _NO_TOKEN:
+            continue
+        return token
+    return None
+
+
+def find_token(request: Request, rules: CookieRules, now: float) -> TokenLookup:
+    """The request's token: the header's, else the session cookie's."""
+    token = token_in_header(request)
+    if token is not None:
+        return TokenLookup(token)
+    cookies = request.cookies()
+    if not cookies:
+        return NOTHING
+    session_name, uat_name = SESSION_COOKIE, CLIENT_UAT_COOKIE
+    if rules.suffix and uses_suffixed_cookies(cookies, rules, now):
+        session_name, uat_name = f"{SESSION_COOKIE}_{rules.suffix}", f"{CLIENT_UAT_COOKIE}_{rules.suffix}"
+    token = cookies.get(session_name) or None
+    uat = cookies.get(uat_name) or None
+    if token is None:
+        return TokenLookup(None, False, uat)
+    return TokenLookup(token, True, uat)
+
+
+def uses_suffixed_cookies(cookies: dict[str, str], rules: CookieRules, now: float) -> bool:
+    """@clerk/backend's ``usesSuffixedCookies()``: read the suffixed
+    ``__session_<suffix>`` / ``__client_uat_<suffix>`` pair, or the plain one."""
+    suffix = rules.suffix
+    suffixed_uat = cookies.get(f"{CLIENT_UAT_COOKIE}_{suffix}") or None
+    uat = cookies.get(CLIENT_UAT_COOKIE) or None
+    suffixed_session = cookies.get(f"{SESSION_COOKIE}_{suffix}") or ""
+    session = cookies.get(SESSION_COOKIE) or ""
+    session_payload = peek_payload(session) if session else None
+    if session and not (session_payload is not None and session_payload.get("iss")):
+        return False  # a malformed plain cookie: signed out, not a suffixed lookup
+    if session and not _belongs_to_instance(session_payload, rules.frontend_api):
+        return True  # the plain cookie is another app's on this domain
+    if not suffixed_uat and not suffixed_session:
+        return False
+    suffixed_payload = peek_payload(suffixed_session) if suffixed_session else None
+    session_iat = _number(session_payload, "iat")
+    suffixed_iat = _number(suffixed_payload, "iat")
+    if suffixed_uat != "0" and uat != "0" and session_iat > suffixed_iat:
+        return False  # both signed in, the plain one newer
+    if suffixed_uat == "0" and uat != "0":
+        return False  # old ClerkJS still writes the plain cookies
+    if (
+        not rules.production
+        and suffixed_uat != "0"
+        and uat == "0"
+        and _expired(suffixed_payload, now)
+    ):
+        return False  # a development instance after a ClerkJS downgrade
+    return not (not suffixed_uat and suffixed_session)
+
+
+def _belongs_to_instance(payload: dict[str, Any] | None, frontend_api: str | None) -> bool:
+    iss = payload.get("iss") if payload is not None else None
+    if not isinstance(iss, str) or frontend_api is None:
+        return False
+    return _SCHEMES.sub("", iss) == frontend_api
+
+
+def _expired(payload: dict[str, Any] | None, now: float) -> bool:
+    exp = payload.get("exp") if payload is not None else None
+    return isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp <= int(now)
+
+
+def _number(payload: dict[str, Any] | None, claim: str) -> float:
+    value = payload.get(claim) if payload is not None else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def peek_payload(token: str) -> dict[str, Any] | None:
+    """The unverified payload of a JWT, leniently decoded, or None when it is
+    not one. Never trusted: for choosing a cookie only."""
+    parts = token.split(".")
+    if len(parts) != 3 or len(token) > 16384:
+        return None
+    segment = parts[1]
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
