@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "events"
-SHAPES = ("rest_v1", "http_v2", "function_url", "alb", "alb_multi")
+SHAPES = ("rest_v1", "http_v2", "function_url", "alb", "alb_multi", "vpc_lattice_v2", "vpc_lattice")
 _cache: dict[str, dict[str, Any]] = {}
 
 
@@ -81,6 +81,20 @@ def make_event(
         for name, values in hdrs.items():
             event["multiValueHeaders"][name.lower()] = list(values)
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    elif shape == "vpc_lattice_v2":
+        event["method"] = method
+        if cookies:
+            hdrs["Cookie"] = ["; ".join(cookies)]
+        for name, values in hdrs.items():
+            event["headers"][name.lower()] = list(values)
+        event["queryStringParameters"] = {k: [v] for k, v in query.items()}
+    elif shape == "vpc_lattice":
+        event["method"] = method
+        if cookies:
+            hdrs["Cookie"] = ["; ".join(cookies)]
+        for name, values in hdrs.items():
+            event["headers"][name.lower()] = ",".join(values)
+        event["query_string_parameters"] = dict(query)
     else:
         raise ValueError(shape)
     return event
