@@ -72,3 +72,19 @@ def make_auth(jwks: JwksServer) -> Any:
 def caplog_all(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+from support.clerk_api import ClerkBackendApi, fail_on_violations  # noqa: E402
+
+
+@pytest.fixture
+def clerk_api(signing_keys: dict[str, SigningKey]) -> Iterator[ClerkBackendApi]:
+    """A loopback Clerk Backend API (``support.clerk_api.ClerkBackendApi``) that
+    checks every request and answer against Clerk's published OpenAPI spec;
+    ``/v1/jwks`` publishes the current key. The test fails at teardown if a
+    violation is left (take expected ones with ``take_violations()``)."""
+    server = ClerkBackendApi().start()
+    server.keys = [signing_keys["current"].jwk]
+    yield server
+    server.stop()
+    fail_on_violations(server)
