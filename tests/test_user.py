@@ -1,35 +1,33 @@
-"""session.user(): the Rack middleware's lazy user, against a loopback Backend API."""
+"""session.user(): the Rack middleware's lazy user, against a loopback Backend API
+that answers as Clerk's spec says (support.clerk_api, the ``clerk_api`` fixture)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from support.backend_api import USER, BackendApiServer
 from support.calls import recording_handler, send_token
+from support.clerk_api import ClerkBackendApi
 from support.tokens import SigningKey, mint
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.errors import ClerkAPIError, ClerkUnavailableError, UserNotFoundError
 
-SECRET = "sk_test_backendapi123"
+
+@pytest.fixture
+def user(clerk_api: ClerkBackendApi) -> dict[str, Any]:
+    # the subject of mint()'s tokens
+    return clerk_api.add_user("user_2abc", first_name="Ada", last_name="Lovelace", public_metadata={"plan": "pro"})
 
 
 @pytest.fixture
-def api() -> Iterator[BackendApiServer]:
-    server = BackendApiServer(SECRET)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def auth(key: SigningKey, api: BackendApiServer) -> ClerkAuth:
+def auth(key: SigningKey, clerk_api: ClerkBackendApi) -> ClerkAuth:
     # Networkless verification with the PEM; the secret key only serves user().
-    return ClerkAuth(jwt_key=key.public_pem, secret_key=SECRET, api_url=api.url, fetch_timeout=1.0)
+    return ClerkAuth(jwt_key=key.public_pem, secret_key=clerk_api.secret_key, api_url=clerk_api.url, fetch_timeout=1.0)
 
 
-def test_user_is_fetched_on_first_access_only(auth: ClerkAuth, key: SigningKey, api: BackendApiServer) -> None:
+def test_user_is_fetched_on_first_access_only(auth: ClerkAuth, key: SigningKey, clerk_api: ClerkBackendApi, user: dict[str, Any]) -> None:
     seen: dict[str, Any] = {}
 
     @auth.require_session
@@ -40,16 +38,16 @@ def test_user_is_fetched_on_first_access_only(auth: ClerkAuth, key: SigningKey, 
 
     token = mint(key)
     assert send_token(handler, "http_v2", token).status == 200
-    assert seen["first"] == USER and seen["again"] is seen["first"]
-    assert api.requests == ["/v1/users/user_2abc"]
+    assert seen["first"] == user and seen["again"] is seen["first"]
+    assert clerk_api.paths() == ["/v1/users/user_2abc"]
     send_token(handler, "http_v2", token)  # the next invocation fetches again (cached per invocation)
-    assert len(api.requests) == 2
+    assert clerk_api.count("GetUser") == 2
 
 
-def test_requests_that_never_ask_cost_nothing(auth: ClerkAuth, key: SigningKey, api: BackendApiServer) -> None:
+def test_requests_that_never_ask_cost_nothing(auth: ClerkAuth, key: SigningKey, clerk_api: ClerkBackendApi, user: dict[str, Any]) -> None:
     handler = recording_handler(auth.require_session)
     assert send_token(handler, "http_v2", mint(key)).status == 200
-    assert api.requests == []
+    assert clerk_api.calls == []
 
 
 @pytest.mark.parametrize(
@@ -62,24 +60,22 @@ def test_requests_that_never_ask_cost_nothing(auth: ClerkAuth, key: SigningKey, 
         ("slow", {"delay": 2.0}, ClerkUnavailableError),
     ],
 )
-def test_backend_api_failures_are_typed_errors(auth: ClerkAuth, key: SigningKey, api: BackendApiServer, mode: str, settings: dict[str, Any], error: type[Exception]) -> None:
-    api.mode = mode
-    for name, value in settings.items():
-        setattr(api, name, value)
+def test_backend_api_failures_are_typed_errors(auth: ClerkAuth, key: SigningKey, clerk_api: ClerkBackendApi, user: dict[str, Any], mode: str, settings: dict[str, Any], error: type[Exception]) -> None:
+    clerk_api.fault("GetUser", mode, **settings)
     session = auth.verify_token(mint(key))
     started = time.monotonic()
     with pytest.raises(error) as info:
         session.user()
     assert time.monotonic() - started < 1.8  # fetch_timeout=1.0 is honoured
-    assert SECRET not in str(info.value)
+    assert clerk_api.secret_key not in str(info.value)
 
 
-def test_unknown_user_and_unreachable_api(key: SigningKey, api: BackendApiServer) -> None:
-    api.users = {}
-    auth = ClerkAuth(jwt_key=key.public_pem, secret_key=SECRET, api_url=api.url)
+def test_unknown_user_and_unreachable_api(key: SigningKey, clerk_api: ClerkBackendApi) -> None:
+    # no user registered
+    auth = ClerkAuth(jwt_key=key.public_pem, secret_key=clerk_api.secret_key, api_url=clerk_api.url)
     with pytest.raises(UserNotFoundError):
         auth.verify_token(mint(key)).user()
-    api.stop()
+    clerk_api.stop()
     with pytest.raises(ClerkUnavailableError):
         auth.verify_token(mint(key, sid="sess_other")).user()
 
