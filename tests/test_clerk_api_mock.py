@@ -394,3 +394,15 @@ def test_the_log_keeps_each_request_and_the_counters_count(clerk_api: ClerkBacke
     assert (call.method, call.path, call.operation, call.status) == ("POST", "/v1/api_keys/verify", "verifyApiKey", 200)
     assert call.json == {"secret": key.secret} and call.bearer == clerk_api.secret_key
     assert call.headers["clerk-api-version"] == SPEC_VERSION and call.headers["content-type"] == "application/json"
+
+
+def test_a_stopped_server_answers_nothing_even_on_a_kept_alive_connection(clerk_api: ClerkBackendApi) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", clerk_api.port, timeout=3)
+    try:
+        assert send(clerk_api, "GET", "/v1/jwks", conn=conn).status == 200
+        clerk_api.stop()
+        with pytest.raises(OSError):  # RemoteDisconnected, reset or refused
+            send(clerk_api, "GET", "/v1/jwks", conn=conn)
+    finally:
+        conn.close()
+    assert clerk_api.count() == 1

@@ -38,10 +38,12 @@ a careful client must refuse.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import secrets
+import socket
 import string
 import threading
 import time
@@ -358,6 +360,7 @@ class ClerkBackendApi:
         self.faults: dict[str, Fault] = {}
         self._lock = threading.Lock()
         self._released = threading.Event()
+        self._connections: set[socket.socket] = set()
         self._httpd = QuietServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -390,6 +393,11 @@ class ClerkBackendApi:
         self._released.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:  # kept-alive connections too: a stopped server answers nothing
+            connections, self._connections = self._connections, set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> ClerkBackendApi:
         return self.start()
@@ -659,10 +667,19 @@ class ClerkBackendApi:
         )
 
     def _check_request(self, call: Call, v1_path: str) -> None:
-        for error in openapi().iter_request_errors(self._spec_request(call, v1_path)):
-            self._violate("request", call, _flatten(error))
+        try:
+            for error in openapi().iter_request_errors(self._spec_request(call, v1_path)):
+                self._violate("request", call, _flatten(error))
+        except Exception as exc:  # noqa: BLE001 - a validator crash must not pass silently
+            self._violate("request", call, f"the validator failed: {_flatten(exc)}")
 
     def _check_response(self, call: Call, v1_path: str, status: int, body: bytes) -> None:
+        try:
+            self._validate_response(call, v1_path, status, body)
+        except Exception as exc:  # noqa: BLE001 - a validator crash must not pass silently
+            self._violate("response", call, f"the validator failed: {_flatten(exc)}")
+
+    def _validate_response(self, call: Call, v1_path: str, status: int, body: bytes) -> None:
         from openapi_core.testing import MockResponse
 
         method, template = OPERATIONS[call.operation or ""]
@@ -779,6 +796,17 @@ class ClerkBackendApi:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with server._lock:
+                    server._connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
 
             def do_GET(self) -> None:  # noqa: N802
                 self._serve()
