@@ -1,21 +1,71 @@
-"""One bounded HTTP GET, for JWKS documents and Clerk's Backend API.
+"""Bounded HTTP/1.1 requests, for JWKS documents and Clerk's Backend API.
 
-Bounded in every direction an endpoint can misbehave: a total deadline for
-connect and read, a response size cap, no redirects, HTTPS except on loopback.
+Bounded in every direction an endpoint can misbehave: one total deadline for
+the whole exchange, a response size cap, no redirects, HTTPS except on
+loopback.
+
+**Why a small HTTP/1.1 reader and not** :mod:`http.client`. A wall-time bound
+must hold on *every* blocking call: name resolution, connect, the TLS
+handshake, each send, and each receive of the status line, the headers, the
+chunk framing and the body. :mod:`http.client` reads the status line and the
+headers through a buffered file whose socket timeout applies per ``recv``, so
+a server trickling one byte at a time holds a request for the timeout *per
+byte*; bounding it would mean wrapping the socket and relying on which socket
+methods :mod:`http.client` happens to call, which its documentation does not
+promise. Here every blocking call goes through :class:`_Channel`, which sets
+the socket timeout to the time left before each call; together with Python's
+documented guarantees (``connect``, ``SSLSocket.do_handshake`` and each
+``SSLSocket`` read or write treat the timeout as a total for the call, not
+per byte), no step can outlast the deadline. It also keeps ``import
+http.client`` (and the :mod:`email` package behind it, several ms) off a
+Lambda's cold start.
+
+What it speaks: one request per connection (``Connection: close``), responses
+framed by ``Content-Length``, ``Transfer-Encoding: chunked`` or the end of the
+connection (RFC 9112 §6.3), interim 1xx responses skipped, header and line
+lengths capped, ``identity`` content only.
 """
 
 from __future__ import annotations
 
+import re
+import socket
+import threading
 import time
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from .config import is_loopback_host
 from .errors import JwksFetchError
 
+if TYPE_CHECKING:
+    import ssl
+
+__all__ = ["MAX_BYTES", "HttpResponse", "http_get", "http_request"]
+
 MAX_BYTES = 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024  # status line and header section of one response
+MAX_HEADERS = 100
+MAX_LINE = 8 * 1024  # one status, header, chunk-size or trailer line
+MAX_INTERIM = 8  # 1xx responses skipped before the final one
 _CHUNK = 64 * 1024
 _USER_AGENT = "clerk-serverless/0.1"
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_METHOD = re.compile(r"[A-Z]+")
+_STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: .*)?")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# Headers this module writes itself; a caller cannot override the framing.
+_MANAGED = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
+
+
+class HttpResponse(NamedTuple):
+    """A complete HTTP response: any status, header names in lowercase
+    (repeated headers joined with ``", "``), the whole body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
 _context: Any = None
@@ -43,80 +93,345 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if 0 <= seconds < 86400 else None
 
 
+class _Deadline:
+    """The one wall-time budget of an exchange (monotonic clock)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.at = time.monotonic() + timeout
+
+    def left(self) -> float:
+        """Seconds left; raises :class:`JwksFetchError` once none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise JwksFetchError(f"timed out after {self.timeout:g}s")
+        return left
+
+
+class _Channel:
+    """A connected socket whose every blocking call is bounded by the deadline,
+    with a receive buffer for line and length reads."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.buffer = bytearray()
+        self.eof = False
+
+    def send_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            self.sock.settimeout(self.deadline.left())
+            sent = self.sock.send(view)
+            view = view[sent:]
+
+    def _fill(self) -> bool:
+        """Receive once; False at the end of the stream."""
+        if self.eof:
+            return False
+        self.sock.settimeout(self.deadline.left())
+        data = self.sock.recv(_CHUNK)
+        if not data:
+            self.eof = True
+            return False
+        self.buffer += data
+        return True
+
+    def line(self, limit: int = MAX_LINE) -> bytes:
+        """One line without its CRLF (a bare LF is accepted, RFC 9112 §2.2)."""
+        searched = 0
+        while True:
+            end = self.buffer.find(b"\n", searched)
+            if end >= 0:
+                if end > limit:
+                    raise JwksFetchError("malformed response: line too long")
+                line = bytes(self.buffer[:end])
+                del self.buffer[: end + 1]
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(self.buffer) > limit:
+                raise JwksFetchError("malformed response: line too long")
+            searched = len(self.buffer)
+            if not self._fill():
+                raise JwksFetchError("truncated response")
+
+    def exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            if not self._fill():
+                raise JwksFetchError("truncated response")
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def until_close(self, limit: int) -> bytes:
+        while len(self.buffer) <= limit and self._fill():
+            pass
+        if len(self.buffer) > limit:
+            raise JwksFetchError(f"response larger than {limit} bytes")
+        return bytes(self.buffer)
+
+
+def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
+    """Addresses for ``host``. IP literals resolve in place; names resolve in
+    a helper thread, so that a stuck resolver (``getaddrinfo`` takes no
+    timeout) cannot hold the request past its deadline."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass
+    outcome: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=resolve, name="clerk-serverless-resolve", daemon=True)
+    thread.start()
+    thread.join(deadline.left())
+    if not outcome:
+        deadline.left()  # raises when the budget is spent
+        raise JwksFetchError(f"timed out after {deadline.timeout:g}s")
+    if isinstance(outcome[0], OSError):
+        raise outcome[0]
+    addresses: list[Any] = outcome[0]
+    return addresses
+
+
+def _connect(host: str, port: int, tls: bool, deadline: _Deadline) -> socket.socket:
+    addresses = _resolve(host, port, deadline)
+    if not tls:  # plain http is for loopback only, whatever the name resolves to
+        addresses = [a for a in addresses if is_loopback_host(str(a[4][0]))]
+        if not addresses:
+            raise JwksFetchError("refusing plain http to a non-loopback address")
+    error: OSError | None = None
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(deadline.left())
+            sock.connect(address)
+        except BaseException as exc:
+            sock.close()
+            if isinstance(exc, OSError):
+                error = exc
+                continue
+            raise
+        break
+    else:
+        raise error or JwksFetchError(f"no address for {host}")
+    if not tls:
+        return sock
+    try:
+        secure: ssl.SSLSocket = _tls_context().wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        secure.settimeout(deadline.left())
+        secure.do_handshake()  # the timeout bounds the whole handshake (Python ≥ 3.5)
+    except BaseException:
+        sock.close()
+        raise
+    return secure
+
+
+def _head(channel: _Channel) -> tuple[int, dict[str, str]]:
+    """One status line and header section."""
+    line = channel.line()
+    match = _STATUS_LINE.fullmatch(line)
+    if match is None:
+        raise JwksFetchError("malformed response: bad status line")
+    status = int(match.group(1))
+    if status < 100:
+        raise JwksFetchError("malformed response: bad status code")
+    headers: dict[str, str] = {}
+    size, count, last = len(line), 0, ""
+    while True:
+        line = channel.line()
+        size += len(line) + 2
+        if size > MAX_HEADER_BYTES:
+            raise JwksFetchError("malformed response: header section too large")
+        if not line:
+            return status, headers
+        if line[:1] in (b" ", b"\t"):  # obs-fold: continues the previous field (RFC 9112 §5.2)
+            if not last:
+                raise JwksFetchError("malformed response: bad header line")
+            headers[last] += " " + line.strip(b" \t").decode("latin-1")
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or _TOKEN.fullmatch(name) is None:
+            raise JwksFetchError("malformed response: bad header line")
+        count += 1
+        if count > MAX_HEADERS:
+            raise JwksFetchError("malformed response: too many headers")
+        last = name.decode("ascii").lower()
+        text = value.strip(b" \t").decode("latin-1")
+        headers[last] = f"{headers[last]}, {text}" if last in headers else text
+
+
+def _chunked(channel: _Channel, max_bytes: int) -> bytes:
+    body = bytearray()
+    while True:
+        size_field = channel.line().split(b";", 1)[0].strip(b" \t")
+        if _HEX.fullmatch(size_field) is None:
+            raise JwksFetchError("malformed response: bad chunk size")
+        size = int(size_field, 16)
+        if size == 0:
+            break
+        if len(body) + size > max_bytes:
+            raise JwksFetchError(f"response larger than {max_bytes} bytes")
+        body += channel.exactly(size)
+        if channel.line(limit=2):
+            raise JwksFetchError("malformed response: bad chunk end")
+    for _ in range(MAX_HEADERS + 1):  # trailer section, read and ignored
+        if not channel.line():
+            return bytes(body)
+    raise JwksFetchError("malformed response: too many trailers")
+
+
+def _body(channel: _Channel, method: str, status: int, headers: dict[str, str], max_bytes: int) -> bytes:
+    """The response content, framed as RFC 9112 §6.3 says."""
+    if method == "HEAD" or status in (204, 304):
+        return b""
+    coding = headers.get("transfer-encoding")
+    if coding is not None:  # takes precedence over Content-Length
+        codings = [c.strip().lower() for c in coding.split(",") if c.strip()]
+        if codings != ["chunked"]:
+            raise JwksFetchError("unsupported transfer coding")
+        return _chunked(channel, max_bytes)
+    length = headers.get("content-length")
+    if length is not None:
+        values = {v.strip() for v in length.split(",")}
+        value = values.pop() if len(values) == 1 else ""
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            raise JwksFetchError("malformed response: bad Content-Length")
+        if int(value) > max_bytes:
+            raise JwksFetchError(f"response larger than {max_bytes} bytes")
+        return channel.exactly(int(value))
+    return channel.until_close(max_bytes)
+
+
+def _request_head(method: str, target: str, host_header: str, headers: Iterable[tuple[str, str]], body: bytes | None) -> bytes:
+    own = {"accept": "application/json", "accept-encoding": "identity", "user-agent": _USER_AGENT}
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
+    for name, value in headers:
+        if not isinstance(name, str) or _TOKEN.fullmatch(name.encode("latin-1", "replace")) is None:
+            raise JwksFetchError("invalid request header name")
+        if name.lower() in _MANAGED:
+            raise JwksFetchError(f"request header {name!r} is set by http_request")
+        if not isinstance(value, str) or any(c in value for c in "\r\n\0") or not value.isascii():
+            raise JwksFetchError(f"invalid value for request header {name!r}")
+        own.pop(name.lower(), None)
+        lines.append(f"{name}: {value}")
+    lines.extend(f"{name.title()}: {value}" for name, value in own.items())
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+def _exchange(
+    method: str,
+    url: str,
+    headers: Iterable[tuple[str, str]],
+    body: bytes | None,
+    timeout: float,
+    max_bytes: int,
+    read_body: Callable[[int], bool],
+) -> HttpResponse:
+    deadline = _Deadline(timeout)
+    if not isinstance(method, str) or _METHOD.fullmatch(method) is None:
+        raise JwksFetchError("invalid request method")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise JwksFetchError("invalid URL") from None
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        tls = True
+    elif parts.scheme == "http" and is_loopback_host(host):
+        tls = False
+    else:
+        raise JwksFetchError("refusing a non-https URL")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
+        raise JwksFetchError("invalid URL")
+    port = port or (443 if tls else 80)
+    authority = f"[{host}]" if ":" in host else host
+    if port != (443 if tls else 80):
+        authority += f":{port}"
+    payload = _request_head(method, target, authority, headers, body) + (body or b"")
+
+    sock: socket.socket | None = None
+    try:
+        sock = _connect(host, port, tls, deadline)
+        channel = _Channel(sock, deadline)
+        channel.send_all(payload)
+        for _ in range(MAX_INTERIM + 1):
+            status, response_headers = _head(channel)
+            if status >= 200:
+                break
+            if status == 101:
+                raise JwksFetchError("malformed response: unexpected 101")
+        else:
+            raise JwksFetchError("malformed response: too many interim responses")
+        content = _body(channel, method, status, response_headers, max_bytes) if read_body(status) else b""
+        return HttpResponse(status, response_headers, content)
+    except JwksFetchError:
+        raise
+    except TimeoutError:
+        raise JwksFetchError(f"timed out after {timeout:g}s") from None
+    except OSError as exc:
+        raise JwksFetchError(f"{type(exc).__name__} talking to {host}") from None
+    except (ValueError, UnicodeError):
+        raise JwksFetchError("malformed response") from None
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+def http_request(
+    method: str,
+    url: str,
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes | None = None,
+    *,
+    timeout: float = 3.0,
+    max_bytes: int = MAX_BYTES,
+) -> HttpResponse:
+    """Send one HTTP request and return the response, whatever its status.
+
+    ``timeout`` bounds the whole exchange — name resolution, connect, TLS
+    handshake, sending, and every read of the status line, headers, chunk
+    framing and body — not each socket operation. Redirects are returned as
+    they are, never followed. ``https://`` only, except ``http://`` to a
+    loopback host. ``body`` is sent with its ``Content-Length``; pass its
+    ``Content-Type`` in ``headers``. ``Accept: application/json`` unless
+    ``headers`` say otherwise.
+
+    Raises :class:`JwksFetchError` (``status`` None) when no complete response
+    of at most ``max_bytes`` arrives in time: network failure, timeout,
+    malformed or oversized answer, refused URL. Its message never contains the
+    request headers or body (they carry the secret key and tokens).
+    """
+    return _exchange(method, url, headers, body, timeout, max_bytes, lambda status: True)
+
+
 def http_get(
     url: str,
-    headers: tuple[tuple[str, str], ...] = (),
+    headers: Iterable[tuple[str, str]] = (),
     *,
     timeout: float = 3.0,
     max_bytes: int = MAX_BYTES,
 ) -> bytes:
     """GET ``url`` and return the body of a 200 response.
 
-    ``timeout`` bounds the whole exchange (connect, send, every read), not
-    each socket operation. Raises :class:`JwksFetchError` (``status`` set for
-    HTTP answers) for anything but a complete 200 of at most ``max_bytes``;
-    the message never contains the request headers (they carry the secret key).
+    Bounded as :func:`http_request`. Raises :class:`JwksFetchError` for
+    anything but a complete 200 of at most ``max_bytes``; for an HTTP answer
+    ``status`` is set and ``retry_after`` holds its ``Retry-After`` seconds.
     """
-    import http.client
-    import socket
-
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, parts.port, timeout=timeout, context=_tls_context()
-        )
-    elif parts.scheme == "http" and is_loopback_host(host):
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
-    else:
-        raise JwksFetchError("refusing a non-https JWKS URL")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    deadline = time.monotonic() + timeout
-
-    def remaining() -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise JwksFetchError(f"timed out after {timeout:g}s")
-        return left
-
-    try:
-        conn.timeout = remaining()
-        conn.connect()
-        sock = conn.sock
-        sock.settimeout(remaining())
-        conn.putrequest("GET", path, skip_accept_encoding=True)
-        conn.putheader("Accept", "application/json")
-        conn.putheader("User-Agent", _USER_AGENT)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        status = response.status
-        if status != 200:
-            hint = _retry_after(response.getheader("Retry-After"))
-            if 300 <= status < 400:
-                raise JwksFetchError(f"HTTP {status} redirect refused", hint, status=status)
-            raise JwksFetchError(f"HTTP {status}", hint, status=status)
-        length = response.getheader("Content-Length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            raise JwksFetchError(f"response larger than {max_bytes} bytes")
-        body = bytearray()
-        while not response.isclosed():
-            sock.settimeout(remaining())
-            chunk = response.read1(min(_CHUNK, max_bytes + 1 - len(body)))
-            if not chunk:
-                break
-            body += chunk
-            if len(body) > max_bytes:
-                raise JwksFetchError(f"response larger than {max_bytes} bytes")
-        return bytes(body)
-    except JwksFetchError:
-        raise
-    except (socket.timeout, TimeoutError):
-        raise JwksFetchError(f"timed out after {timeout:g}s") from None
-    except http.client.IncompleteRead:
-        raise JwksFetchError("truncated response") from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise JwksFetchError(f"{type(exc).__name__} talking to {host}") from None
-    finally:
-        conn.close()
+    response = _exchange("GET", url, headers, None, timeout, max_bytes, lambda status: status == 200)
+    status = response.status
+    if status != 200:
+        hint = _retry_after(response.headers.get("retry-after"))
+        if 300 <= status < 400:
+            raise JwksFetchError(f"HTTP {status} redirect refused", hint, status=status)
+        raise JwksFetchError(f"HTTP {status}", hint, status=status)
+    return response.body
