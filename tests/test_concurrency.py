@@ -53,7 +53,9 @@ def test_cold_cache_under_load(jwks: JwksServer, signing_keys: dict[str, Signing
     assert not [o for o in outcomes if str(o).startswith("EXCEPTION")]
     assert {o for i, o in enumerate(outcomes)} == {"user_2abc", "token-invalid-signature"}
     assert outcomes.count("user_2abc") == sum(1 for i in range(THREADS * ROUNDS) if i % 3)
-    assert jwks.count == 1 and jwks.max_in_flight == 1
+    # The cold load, then one refetch forced by the forged tokens' bad
+    # signatures (the first load does not start the unknown-kid cooldown).
+    assert jwks.count == 2 and jwks.max_in_flight == 1
 
 
 def test_rotation_under_load(jwks: JwksServer, signing_keys: dict[str, SigningKey]) -> None:
@@ -82,3 +84,59 @@ def test_rotation_under_load(jwks: JwksServer, signing_keys: dict[str, SigningKe
     assert verdicts == {("old", "user_2abc"), ("new", "user_2abc"), ("forged", "token-invalid-signature")}
     assert jwks.max_in_flight == 1
     assert jwks.count == 2  # the prefetch, then one refresh shared by every thread
+
+
+BUDGET = 1.0
+MARGIN = 1.0  # an upper bound is the behaviour under test, not a speed claim
+
+
+def timed_in_threads(work: Callable[[], Any], count: int = 8) -> list[tuple[Any, float]]:
+    """``work()`` in ``count`` threads at once: each outcome and its wall time."""
+    results: list[tuple[Any, float]] = []
+    barrier = threading.Barrier(count)
+
+    def run() -> None:
+        barrier.wait()
+        started = time.monotonic()
+        try:
+            outcome = work()
+        except AuthError as exc:
+            outcome = exc.reason
+        except Exception as exc:
+            outcome = f"EXCEPTION {type(exc).__name__}"
+        results.append((outcome, time.monotonic() - started))
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_stale_keys_answer_within_the_budget_while_the_refresh_trickles(
+    jwks: JwksServer, signing_keys: dict[str, SigningKey]
+) -> None:
+    now = [time.time()]
+    auth = ClerkAuth(jwks_url=jwks.url, clock=lambda: now[0], fetch_timeout=BUDGET)
+    auth.prefetch()
+    jwks.set("trickle-status", delay=0.2)  # the status line alone would take 3.4 s
+    now[0] += 301  # every thread holds valid keys, due for refresh
+    issued = int(now[0])
+    token = mint(signing_keys["current"], iat=issued, nbf=issued - 5, exp=issued + 60)
+    results = timed_in_threads(lambda: auth.verify_token(token).user_id)
+    assert [outcome for outcome, _ in results] == ["user_2abc"] * 8
+    assert max(elapsed for _, elapsed in results) < BUDGET + MARGIN
+    assert jwks.count == 2 and jwks.max_in_flight == 1  # the prefetch, then one refresh
+
+
+def test_cold_start_against_a_stalled_server_answers_503_within_the_budget(
+    jwks: JwksServer, signing_keys: dict[str, SigningKey]
+) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url, fetch_timeout=BUDGET)
+    jwks.set("stall")
+    token = mint(signing_keys["current"])
+    results = timed_in_threads(lambda: auth.verify_token(token).user_id)
+    assert [outcome for outcome, _ in results] == ["jwk-failed-to-load"] * 8
+    assert max(elapsed for _, elapsed in results) < BUDGET + MARGIN
+    assert jwks.count == 1

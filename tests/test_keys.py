@@ -161,6 +161,107 @@ def test_key_replaced_under_the_same_kid(guarded: Any, jwks: JwksServer, signing
     assert ok(guarded, fresh(replaced, clock)) == 200  # bad signature → one cooldown-limited refetch
 
 
+# -- refetch after a cold start -------------------------------------------------------------
+
+
+def test_key_replaced_right_after_a_cold_start_is_picked_up_by_one_refetch(
+    guarded: Any, jwks: JwksServer, signing_keys: Any, clock: Clock
+) -> None:
+    current, replacement = signing_keys["current"], signing_keys["next"]
+    assert ok(guarded, fresh(current, clock)) == 200  # the cold start's first load
+    jwks.keys = [dict(replacement.jwk, kid=current.kid)]
+    clock.advance(1)  # well within the unknown-kid cooldown
+    replaced = SigningKey(current.kid, replacement.private)
+    assert ok(guarded, fresh(replaced, clock)) == 200  # bad signature → one refetch
+    assert jwks.count == 2
+    forged = mint(signing_keys["attacker"], {"kid": current.kid}, iat=int(clock.now), exp=int(clock.now) + 60)
+    assert send_token(guarded, "http_v2", forged).reason == "token-invalid-signature"
+    assert jwks.count == 2  # that refetch started the cooldown window
+
+
+def test_kid_published_right_after_a_cold_start_is_picked_up(
+    guarded: Any, jwks: JwksServer, signing_keys: Any, clock: Clock
+) -> None:
+    old, new = signing_keys["current"], signing_keys["next"]
+    assert ok(guarded, fresh(old, clock)) == 200
+    jwks.keys = [old.jwk, new.jwk]
+    clock.advance(1)
+    assert ok(guarded, fresh(new, clock)) == 200  # unknown kid → one refetch
+    assert jwks.count == 2
+
+
+def test_forged_tokens_cost_one_extra_fetch_per_cooldown_window(
+    guarded: Any, jwks: JwksServer, signing_keys: Any, clock: Clock
+) -> None:
+    current, attacker = signing_keys["current"], signing_keys["attacker"]
+
+    def attack() -> None:
+        now = int(clock.now)
+        claims = {"iat": now - 2, "nbf": now - 7, "exp": now + 60}
+        assert send_token(guarded, "http_v2", mint(attacker, {"kid": current.kid}, **claims)).status == 401
+        assert send_token(guarded, "http_v2", mint(attacker, {"kid": f"ins_{now}"}, **claims)).status == 401
+
+    attack()  # cold: the first load, then one refetch
+    assert jwks.count == 2
+    for _ in range(14):  # 28 s: inside the window that refetch started
+        clock.advance(2)
+        attack()
+    assert jwks.count == 2
+    clock.advance(3)  # the window is over: one more refetch, then quiet again
+    for _ in range(10):
+        attack()
+    assert jwks.count == 3
+
+
+def test_waiters_never_wait_past_the_fetch_budget(jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+    """However long the fetch in flight takes (this loader allows itself 4 s),
+    callers waiting on it give up at the store's budget: stale keys when held,
+    else 503."""
+
+    def slow_load(previous: Any) -> Any:
+        return parse_jwks(fetch_jwks(jwks.url, timeout=4.0), previous)
+
+    def waiters_meanwhile(store: JwksKeyStore) -> list[Any]:
+        fetcher = threading.Thread(target=lambda: _quietly(store.keys))
+        before = jwks.count
+        fetcher.start()
+        while jwks.count == before:  # the fetch is in flight, stalled at the server
+            time.sleep(0.01)
+        outcomes: list[Any] = []
+
+        def wait() -> None:
+            started = time.monotonic()
+            outcomes.append((_quietly(store.keys), time.monotonic() - started))
+
+        threads = [threading.Thread(target=wait) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        jwks.release()
+        fetcher.join()
+        return outcomes
+
+    warm = JwksKeyStore(slow_load, label="warm", clock=clock, fetch_timeout=0.5)
+    warm.keys()
+    jwks.set("stall")
+    clock.advance(301)  # due for refresh
+    for keys, elapsed in waiters_meanwhile(warm):
+        assert list(keys) == [key.kid] and elapsed < 0.5 + 1.0
+
+    jwks.set("stall")
+    cold = JwksKeyStore(slow_load, label="cold", clock=clock, fetch_timeout=0.5)
+    for outcome, elapsed in waiters_meanwhile(cold):
+        assert isinstance(outcome, KeysUnavailableError) and elapsed < 0.5 + 1.0
+
+
+def _quietly(call: Any) -> Any:
+    try:
+        return call()
+    except KeysUnavailableError as exc:
+        return exc
+
+
 # -- faults: the cache is never poisoned --------------------------------------------------
 
 FAULTS = [

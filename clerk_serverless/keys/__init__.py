@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..config import KeySource, Settings
 from ..httpget import http_get
@@ -83,6 +84,7 @@ def key_store_for(settings: Settings, clock: Callable[[], float] = time.time) ->
                     stale_ttl=settings.jwks_stale_ttl,
                     cooldown=settings.unknown_kid_cooldown,
                     clock=clock,
+                    fetch_timeout=settings.fetch_timeout,
                 )
             _stores[ident] = store
         return store
@@ -100,7 +102,7 @@ def _register_after_restore() -> None:
         return
     _hook_registered = True
     try:
-        from snapshot_restore_py import register_after_restore
+        from snapshot_restore_py import register_after_restore  # type: ignore[import-untyped]
     except ImportError:  # not on Lambda, or a runtime without SnapStart support
         return
     register_after_restore(revalidate_after_restore)

@@ -11,9 +11,13 @@
   request;
 * an unknown ``kid`` (or a bad signature) may force a refetch at most once per
   ``cooldown`` window for the whole process: forged tokens cannot turn into a
-  fetch storm against Clerk;
+  fetch storm against Clerk. Refreshes and forced refetches start that window;
+  the first load (no keys held yet) does not, so a key replaced right after a
+  cold start is still picked up by one refetch;
 * one fetch in flight at a time; concurrent callers wait for it and share its
-  result (single flight);
+  result (single flight), but never past that fetch's own budget
+  (``fetch_timeout``): then they serve the keys they hold (stale or not), or
+  fail with :class:`KeysUnavailableError` when there are none;
 * a response that is not a valid key set never replaces good keys.
 
 Times are wall-clock (``time.time``), not ``time.monotonic``: a Lambda
@@ -25,7 +29,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..errors import JwksError, KeysUnavailableError
 
@@ -74,7 +79,7 @@ class StaticKeyStore:
         """A static key is never fetched: nothing to report."""
 
 
-class _AnyKid(dict):
+class _AnyKid(dict[str, Any]):
     """A key map answering every kid with the one configured key."""
 
     __slots__ = ("_key",)
@@ -105,23 +110,26 @@ class JwksKeyStore:
         stale_ttl: float = 24 * 3600.0,
         cooldown: float = 30.0,
         clock: Callable[[], float] = time.time,
+        fetch_timeout: float = 3.0,
     ) -> None:
         self._load = load
         self.label = label
         self.ttl = ttl
         self.stale_ttl = stale_ttl
         self.cooldown = cooldown
+        self.fetch_timeout = fetch_timeout
         self._clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self._keys: Mapping[str, Any] | None = None
         self._fetched_at = 0.0  # wall-clock time of the last good fetch
-        self._attempted_at = -1e18  # wall-clock time of the last attempt
+        self._cooldown_from = -1e18  # wall-clock start of the unknown-kid cooldown window
         self._retry_at = 0.0  # no attempt before this after a failure
         self._last_error: str | None = None
         self._failures = 0  # consecutive failed fetches, for the backoff
         self._revalidate = False  # set after a snapshot restore
         self._lock = threading.Lock()
         self._in_flight: threading.Event | None = None
+        self._in_flight_until = 0.0  # time.monotonic() deadline of the fetch in flight
         self.fetch_count = 0
 
     # -- what requests call -------------------------------------------------
@@ -143,10 +151,10 @@ class JwksKeyStore:
 
     def refresh_for(self, kid: str) -> Mapping[str, Any]:
         """A token names a kid we do not hold (or its signature failed):
-        refetch, unless another fetch happened within the cooldown window."""
-        if self._clock() - self._attempted_at < self.cooldown:
+        refetch, unless a refresh or refetch started within the cooldown window."""
+        if self._clock() - self._cooldown_from < self.cooldown:
             return self.keys()
-        return self._refresh(force=True)
+        return self._refresh(force=True, limited=True)
 
     def prefetch(self) -> None:
         """Load keys now (e.g. during the Lambda init phase)."""
@@ -156,7 +164,7 @@ class JwksKeyStore:
         """Treat the cached keys as due for revalidation (after a snapshot
         restore). They still serve as stale keys if the refresh fails."""
         self._revalidate = True
-        self._attempted_at = -1e18
+        self._cooldown_from = -1e18
         self._retry_at = 0.0
 
     def snapshot(self) -> dict[str, Any]:
@@ -179,11 +187,15 @@ class JwksKeyStore:
         retry = max(1.0, self._retry_at - now)
         raise KeysUnavailableError(self._last_error or "keys not loaded", retry_after=retry)
 
-    def _refresh(self, *, force: bool) -> Mapping[str, Any]:
+    def _refresh(self, *, force: bool, limited: bool = False) -> Mapping[str, Any]:
+        """Fetch if due (or ``force``d; a ``limited`` force only outside the
+        cooldown window), one fetch at a time."""
         while True:
             with self._lock:
                 now = self._clock()
                 keys = self._keys
+                if force and limited and now - self._cooldown_from < self.cooldown:
+                    force = False  # a refetch started within the window: no new one
                 if not force and keys is not None and now - self._fetched_at < self.ttl and not self._revalidate:
                     return keys  # another caller refreshed while we waited
                 if now < self._retry_at:
@@ -194,12 +206,27 @@ class JwksKeyStore:
                 waiter = self._in_flight
                 if waiter is None:
                     self._in_flight = threading.Event()
-                    self._attempted_at = now
+                    self._in_flight_until = time.monotonic() + self.fetch_timeout
+                    if keys is not None:  # the first load does not use up the refetch allowance
+                        self._cooldown_from = now
                     break
-            # Someone else is fetching: wait for them, then take their result.
-            waiter.wait()
+                wait = self._in_flight_until - time.monotonic()
+            # Someone else is fetching: wait for them, at most until their fetch
+            # is past its budget, then take their result.
+            if not waiter.wait(max(0.0, wait)):
+                with self._lock:
+                    now = self._clock()
+                    keys = self._keys
+                    if keys is None or now - self._fetched_at >= self.stale_ttl:
+                        raise KeysUnavailableError(
+                            self._last_error or "timed out waiting for the key fetch in flight",
+                            retry_after=max(1.0, self._retry_at - now),
+                        )
+                    if now - self._fetched_at >= self.ttl or self._revalidate:
+                        self._emit("jwks-stale-served")
+                    return keys
             force = False
-            if self._keys is not None and self._clock() - self._attempted_at < self.cooldown:
+            if self._keys is not None and self._clock() - self._cooldown_from < self.cooldown:
                 with self._lock:
                     return self._usable_or_raise(self._clock())
 

@@ -50,7 +50,8 @@ class JwksServer:
     ``chunked``       200 with ``Transfer-Encoding: chunked``: 7-byte chunks with
                       extensions, then a trailer (a correct, unusual answer)
     ``interim``       a ``103 Early Hints`` before the 200
-    ``stall``         reads the request, then never answers
+    ``stall``         reads the request, then never answers (until
+                      :meth:`release` or :meth:`stop`)
     ``trickle-status``  the status line one byte every ``delay`` seconds
     ``trickle-headers`` the status line, then the headers one byte every ``delay``
     ``trickle-chunked`` chunked; the first chunk-size line (with a long extension)
@@ -72,6 +73,7 @@ class JwksServer:
         self.requests: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._released = threading.Event()
         self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
         self.scheme = "http"
@@ -96,13 +98,20 @@ class JwksServer:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        """End every stall now: stalled answers close without a response."""
+        self._released.set()
+
     def stop(self) -> None:
         self._stopped.set()
+        self._released.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
     def set(self, mode: str = "ok", **kw: Any) -> None:
         self.mode = mode
+        if not self._stopped.is_set():
+            self._released.clear()  # stalls stall again
         for name, value in kw.items():
             setattr(self, name, value)
 
@@ -215,7 +224,8 @@ class JwksServer:
                     self.wfile.write(self._head(103, {"Link": "</style.css>; rel=preload"}))
                     self._send(200, document, json_type, len(document))
                 elif mode == "stall":
-                    server._stopped.wait(STALL_LIMIT)
+                    server._released.wait(STALL_LIMIT)
+                    self.close_connection = True
                 elif mode == "trickle-status":
                     head = self._head(200, {**json_type, "Content-Length": str(len(document)), "Connection": "close"})
                     line, rest = head.split(b"\r\n", 1)
