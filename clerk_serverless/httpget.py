@@ -29,8 +29,6 @@ lengths capped, ``identity`` content only.
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -39,7 +37,8 @@ from urllib.parse import urlsplit
 from .config import is_loopback_host
 from .errors import JwksFetchError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # socket and ssl load on the first fetch, not with the package
+    import socket
     import ssl
 
 __all__ = ["MAX_BYTES", "HttpResponse", "http_get", "http_request"]
@@ -174,6 +173,9 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
     """Addresses for ``host``. IP literals resolve in place; names resolve in
     a helper thread, so that a stuck resolver (``getaddrinfo`` takes no
     timeout) cannot hold the request past its deadline."""
+    import socket
+    import threading
+
     try:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except socket.gaierror:
@@ -199,6 +201,8 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
 
 
 def _connect(host: str, port: int, tls: bool, deadline: _Deadline) -> socket.socket:
+    import socket
+
     addresses = _resolve(host, port, deadline)
     if not tls:  # plain http is for loopback only, whatever the name resolves to
         addresses = [a for a in addresses if is_loopback_host(str(a[4][0]))]

@@ -14,8 +14,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from support.jwks_server import JwksServer, SilentServer, TrickleRelay, tls_files

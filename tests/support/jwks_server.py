@@ -4,6 +4,7 @@ server sends; throwaway TLS certificates."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -13,9 +14,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 from clerk_serverless_local.runtime_api import QuietServer
-from typing import Any
 
 STALL_LIMIT = 30.0  # a stalling handler gives up after this long (or when the server stops)
 
@@ -94,7 +95,7 @@ class JwksServer:
     def base_url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self) -> "JwksServer":
+    def start(self) -> JwksServer:
         self._thread.start()
         return self
 
@@ -275,7 +276,7 @@ class SilentServer:
     def url(self, scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.port}/jwks"
 
-    def start(self) -> "SilentServer":
+    def start(self) -> SilentServer:
         self._listener.settimeout(0.05)
         self._thread.start()
         return self
@@ -317,7 +318,7 @@ class TrickleRelay:
     def url(self, scheme: str = "https") -> str:
         return f"{scheme}://127.0.0.1:{self.port}/jwks"
 
-    def start(self) -> "TrickleRelay":
+    def start(self) -> TrickleRelay:
         self._listener.settimeout(0.05)
         threading.Thread(target=self._accept, daemon=True).start()
         return self
@@ -349,10 +350,8 @@ class TrickleRelay:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def stop(self) -> None:
         self._stopped.set()
@@ -370,7 +369,7 @@ def tls_files(directory: Path) -> tuple[Path, ssl.SSLContext]:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "clerk-serverless test CA")])
     ca = (
