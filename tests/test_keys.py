@@ -3,18 +3,21 @@ rotation, faults, single flight."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.calls import recording_handler, send_token
 from support.jwks_server import JwksServer
 from support.tokens import SigningKey, mint
 
 from clerk_serverless import ClerkAuth, KeysUnavailableError
-from clerk_serverless.keys import JwksKeyStore, fetch_jwks, parse_jwks
 from clerk_serverless.errors import JwksFetchError, JwksInvalidError
+from clerk_serverless.keys import JwksKeyStore, fetch_jwks, parse_jwks, rsa_public_key
 
 
 class Clock:
@@ -440,3 +443,138 @@ def test_connection_refused_is_503_then_recovers(signing_keys: Any, clock: Clock
     assert time.monotonic() - started < 1.0 and "ConnectionRefusedError" in str(info.value.detail)
     assert auth.key_store.snapshot() == {"source": f"jwks_url (http://127.0.0.1:{port}/jwks)", "keys": 0, "age": None,
                                          "fetch_count": 1, "last_error": str(info.value.detail)}
+
+
+# -- JWK → RSA key, with PyJWT's PyJWK as the reference ----------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _uint(value: int, pad: int = 0) -> str:
+    return _b64(b"\0" * pad + value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
+
+
+def _reference(n: Any, e: Any) -> Any:
+    """PyJWT's conversion, or None when it refuses."""
+    import jwt
+
+    try:
+        return jwt.PyJWK({"kty": "RSA", "kid": "k", "n": n, "e": e}, "RS256").key.public_numbers()
+    except Exception:
+        return None
+
+
+def _ours_numbers(n: Any, e: Any) -> Any:
+    try:
+        return rsa_public_key({"n": n, "e": e}).public_numbers()
+    except JwksInvalidError:
+        return None
+
+
+def _jwk_cases(signing_keys: dict[str, SigningKey]) -> list[tuple[str, Any, Any, bool]]:
+    """(name, n, e, we accept?)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa as rsa_keys
+
+    def numbers(bits: int, e: int = 65537) -> Any:
+        return rsa_keys.generate_private_key(public_exponent=e, key_size=bits).public_key().public_numbers()
+
+    good = signing_keys["current"].jwk
+    n = int.from_bytes(base64.urlsafe_b64decode(good["n"] + "=="), "big")
+    last = good["n"][-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 256 octets = 2048 bits: the last character carries 4 unused bits.
+    non_canonical = good["n"][:-1] + alphabet[alphabet.index(last) | 1]
+    cases = [
+        ("2048, e=65537", good["n"], good["e"], True),
+        ("one leading zero octet in n", _uint(n, pad=1), "AQAB", True),
+        ("one leading zero octet in e", good["n"], _uint(65537, pad=1), True),
+        ("two leading zero octets in n", _uint(n, pad=2), "AQAB", False),
+        ("padded n", good["n"] + "==", "AQAB", False),
+        ("padded e", good["n"], "AQAB=", False),
+        ("whitespace in n", good["n"][:100] + "\n" + good["n"][100:], "AQAB", False),
+        ("standard alphabet", good["n"].replace("-", "+").replace("_", "/"), "AQAB", "-" not in good["n"] + good["e"] and "_" not in good["n"]),
+        ("non-alphabet characters", good["n"][:-4] + "!!!!", "AQAB", False),
+        ("non-canonical trailing bits", non_canonical, "AQAB", non_canonical == good["n"]),
+        ("length 1 mod 4", good["n"] + "A", "AQAB", False),
+        ("empty n", "", "AQAB", False),
+        ("empty e", good["n"], "", False),
+        ("garbage n", "!!", "AQAB", False),
+        ("e = 0", good["n"], "AA", False),
+        ("e = 1", good["n"], "AQ", False),
+        ("e = 2", good["n"], "Ag", False),
+        ("e even", good["n"], _uint(65536), False),
+        ("e of 64 bits", good["n"], _uint(2**64 + 1), False),
+        ("e of 33 bits", good["n"], _uint(2**32 + 15), True),
+        ("n even", _uint(n + 1), "AQAB", False),
+        ("n of 1024 bits", _uint(numbers(1024).n), "AQAB", False),
+        ("n of 2047 bits", _uint(n >> 1 | 1), "AQAB", False),
+        ("n of 9000 bits", _uint(2**8999 + 1), "AQAB", False),
+        ("n of 2**20 bits", "_" * 174763, "AQAB", False),
+        ("n not a string", n, "AQAB", False),
+        ("e not a string", good["n"], 65537, False),
+        ("n missing", None, "AQAB", False),
+    ]
+    for bits, e in ((3072, 65537), (4096, 65537), (2048, 3)):
+        key = numbers(bits, e)
+        cases.append((f"{bits}, e={e}", _uint(key.n), _uint(key.e), True))
+    return cases
+
+
+def test_jwk_conversion_matches_pyjwt_and_is_stricter(signing_keys: dict[str, SigningKey]) -> None:
+    for name, n, e, accepted in _jwk_cases(signing_keys):
+        ours, reference = _ours_numbers(n, e), _reference(n, e)
+        assert (ours is not None) == accepted, name
+        if ours is not None:  # never accept what PyJWT refuses, never read another key
+            assert ours == reference, name
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    n=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/ \n!", min_size=338, max_size=346),
+    e=st.sampled_from(["AQAB", "Aw", "AQAB=", "AQA", "AAEAAQ", "AAAAAQAB", "Ag", "AQ", "EQ", "_____w", "AQABAQABAQ"]),
+)
+def test_jwk_conversion_never_accepts_what_pyjwt_reads_differently(n: str, e: str) -> None:
+    ours = _ours_numbers(n, e)
+    if ours is not None:
+        assert ours == _reference(n, e)
+
+
+def test_the_runtime_never_imports_pyjwt(jwks: JwksServer, key: SigningKey) -> None:
+    """``import clerk_serverless`` and a verified request through ClerkAuth on a
+    JWKS URL, in a fresh interpreter: ``jwt`` never enters ``sys.modules``."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from support.events import make_event
+    from support.tokens import ISSUER, ORIGIN
+
+    script = """
+import json, sys
+import clerk_serverless
+after_import = sorted(m for m in sys.modules if m.split(".")[0] == "jwt")
+from clerk_serverless import ClerkAuth
+auth = ClerkAuth(jwks_url=sys.argv[1], authorized_parties=[sys.argv[2]], issuer=sys.argv[3])
+
+@auth.require_session
+def handler(event, context):
+    return {"statusCode": 200, "body": event["session"].user_id}
+
+out = handler(json.load(sys.stdin), None)
+print(json.dumps({"status": out["statusCode"], "body": out["body"], "after_import": after_import,
+                  "after_request": sorted(m for m in sys.modules if m.split(".")[0] == "jwt")}))
+"""
+    event = make_event("http_v2", bearer=mint(key))
+    run = subprocess.run([sys.executable, "-c", script, jwks.url, ORIGIN, ISSUER], input=json.dumps(event),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"status": 200, "body": "user_2abc", "after_import": [], "after_request": []}
+    assert jwks.count == 1
+    package = Path(__file__).resolve().parent.parent / "clerk_serverless"
+    imports = [f"{path.relative_to(package)}:{number}" for path in package.rglob("*.py")
+               for number, line in enumerate(path.read_text().splitlines(), 1)
+               if line.strip().startswith(("import jwt", "from jwt"))]
+    assert imports == []

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import KeySource, Settings
 from ..httpget import http_get
-from .jwks import parse_jwks
+from .jwks import parse_jwks, rsa_public_key
 from .store import JwksKeyStore, StaticKeyStore
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "StaticKeyStore",
     "fetch_jwks",
     "parse_jwks",
+    "rsa_public_key",
     "key_store_for",
     "reset_key_stores",
 ]
