@@ -225,12 +225,13 @@ def _connect(host: str, port: int, tls: bool, deadline: _Deadline) -> socket.soc
         raise error or JwksFetchError(f"no address for {host}")
     if not tls:
         return sock
+    secure: ssl.SSLSocket | None = None
     try:
-        secure: ssl.SSLSocket = _tls_context().wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+        secure = _tls_context().wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
         secure.settimeout(deadline.left())
         secure.do_handshake()  # the timeout bounds the whole handshake (Python ≥ 3.5)
     except BaseException:
-        sock.close()
+        (secure or sock).close()  # wrap_socket takes over the descriptor
         raise
     return secure
 
