@@ -138,6 +138,6 @@ def test_cold_start_against_a_stalled_server_answers_503_within_the_budget(
     jwks.set("stall")
     token = mint(signing_keys["current"])
     results = timed_in_threads(lambda: auth.verify_token(token).user_id)
-    assert [outcome for outcome, _ in results] == ["jwk-failed-to-load"] * 8
+    assert [outcome for outcome, _ in results] == ["jwk-remote-failed-to-load"] * 8
     assert max(elapsed for _, elapsed in results) < BUDGET + MARGIN
     assert jwks.count == 1
