@@ -2,63 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
+from .authorization import Authorization, Reverification, ReverificationConfig, authorization_from_claims
 
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _with_org_prefix(name: str) -> str:
-    return name if name.startswith("org:") else f"org:{name}"
-
-
-def v2_org_permissions(claims: Mapping[str, Any]) -> list[str]:
-    """Decode the compact v2 ``o.per`` / ``o.fpm`` / ``fea`` claims into
-    ``org:<feature>:<permission>`` strings, the way clerk-backend-api's
-    ``authenticate_request`` does.
-
-    ``fea`` lists scoped features (``o:reports,u:billing``); ``o.per`` the
-    permission names; ``o.fpm`` one bitmask per entry of ``fea``, whose bit
-    ``i`` (least significant first) grants ``per[i]``. Entries whose scope
-    does not include ``o`` are skipped.
-    """
-    features_str = claims.get("fea")
-    org = claims.get("o")
-    if not isinstance(features_str, str) or not isinstance(org, dict):
-        return []
-    permissions_str, mappings_str = org.get("per"), org.get("fpm")
-    if not isinstance(permissions_str, str) or not isinstance(mappings_str, str):
-        return []
-    features = features_str.split(",")
-    permissions = permissions_str.split(",")
-    granted: list[str] = []
-    for index, mapping in enumerate(mappings_str.split(",")):
-        if index >= len(features):
-            continue
-        scoped = features[index].split(":")
-        if len(scoped) != 2 or "o" not in scoped[0]:
-            continue
-        try:
-            bits = bin(int(mapping))[2:].lstrip("0")
-        except ValueError:
-            continue
-        for position, bit in enumerate(reversed(bits)):
-            if bit == "1" and position < len(permissions):
-                granted.append(f"org:{scoped[1]}:{permissions[position]}")
-    return granted
+if TYPE_CHECKING:
+    from .backend_api import BackendApi
 
 
 class SessionClaims:
     """What a verified token says, decoded once and shared by every request
     that presents the same token (see :class:`~clerk_serverless.tokencache.VerifiedTokenCache`).
 
-    Organization fields are decoded on first access: most requests never
-    look at them, and the v2 permission bitmasks are the costliest part.
+    The organization, features, plans and ``fva`` are decoded on first access
+    (:func:`~clerk_serverless.authorization.authorization_from_claims`): most
+    requests never look at them, and the v2 permission masks are the costliest part.
     """
 
-    __slots__ = ("user_id", "session_id", "azp", "exp", "nbf", "iat", "status", "_raw", "_org")
+    __slots__ = ("user_id", "session_id", "azp", "exp", "nbf", "iat", "status", "_raw", "_authorization")
 
     def __init__(self, claims: dict[str, Any]) -> None:
         self.user_id: str = claims["sub"]
@@ -70,7 +33,7 @@ class SessionClaims:
         sts = claims.get("sts")
         self.status: str | None = sts if type(sts) is str else None
         self._raw = claims
-        self._org: tuple[Any, ...] | None = None
+        self._authorization: Authorization | None = None
 
     @property
     def claims(self) -> Mapping[str, Any]:
@@ -79,83 +42,109 @@ class SessionClaims:
 
     @property
     def actor(self) -> Mapping[str, Any] | None:
+        """The ``act`` claim (impersonation), read-only."""
         act = self._raw.get("act")
         return MappingProxyType(act) if isinstance(act, dict) else None
 
     @property
-    def factor_verification_age(self) -> tuple[Any, ...] | None:
-        fva = self._raw.get("fva")
-        return tuple(fva) if isinstance(fva, list) else None
-
-    def _organization(self) -> tuple[Any, ...]:
-        org = self._org
-        if org is None:
-            org = self._org = _decode_org(self._raw)
-        return org
-
-    org_id = property(lambda self: self._organization()[0])
-    org_role = property(lambda self: self._organization()[1])
-    org_slug = property(lambda self: self._organization()[2])
-    org_permissions = property(lambda self: self._organization()[3])
-
-
-def _decode_org(claims: Mapping[str, Any]) -> tuple[str | None, str | None, str | None, tuple[str, ...]]:
-    """``(org_id, org_role, org_slug, org_permissions)`` from v1 or v2 claims;
-    v2's ``rol`` becomes ``org:<rol>`` as in Clerk's JS and Go SDKs."""
-    if claims.get("v") == 2:
-        org = claims.get("o")
-        if not isinstance(org, dict) or not org:
-            return None, None, None, ()
-        role = _str_or_none(org.get("rol"))
-        return (
-            _str_or_none(org.get("id")),
-            _with_org_prefix(role) if role else None,
-            _str_or_none(org.get("slg")),
-            tuple(v2_org_permissions(claims)),
-        )
-    perms = claims.get("org_permissions")
-    return (
-        _str_or_none(claims.get("org_id")),
-        _str_or_none(claims.get("org_role")),
-        _str_or_none(claims.get("org_slug")),
-        tuple(p for p in perms if isinstance(p, str)) if isinstance(perms, list) else (),
-    )
+    def authorization(self) -> Authorization:
+        """Organization, permissions, features, plans and ``fva``, decoded once."""
+        decoded = self._authorization
+        if decoded is None:
+            decoded = self._authorization = authorization_from_claims(self._raw)
+        return decoded
 
 
 class Session:
-    """A verified Clerk session.
+    """A verified Clerk session: what a handler finds in ``event["session"]``
+    (and ``event["auth"]``).
 
-    Attributes: ``user_id`` (``sub``), ``session_id`` (``sid``), ``org_id``,
-    ``org_role`` (``org:<role>``), ``org_slug``, ``org_permissions``,
-    ``actor`` (impersonation ``act`` claim), ``status`` (``sts``),
-    ``factor_verification_age`` (``fva``), ``claims`` (read-only mapping of
-    every claim) and ``token`` (the raw session token, for calling Clerk on the
-    user's behalf; never logged, never shown by ``repr``).
+    Attributes: ``token_type`` (``"session_token"``), ``user_id`` (``sub``),
+    ``session_id`` (``sid``), ``org_id``, ``org_role`` (``org:<role>``),
+    ``org_slug``, ``org_permissions``, ``actor`` (impersonation ``act``
+    claim), ``status`` (``sts``), ``factor_verification_age`` (``fva``),
+    ``claims`` (read-only mapping of every claim), ``expires_at`` and
+    ``token`` (the raw session token, for calling Clerk on the user's behalf;
+    never logged, never shown by ``repr``).
     """
 
     __slots__ = ("_c", "token", "_user", "_api")
 
-    def __init__(self, claims: SessionClaims, token: str, api: Any = None) -> None:
+    token_type = "session_token"
+
+    def __init__(self, claims: SessionClaims, token: str, api: BackendApi | None = None) -> None:
         self._c = claims
         self.token = token
-        self._user: Any = None
+        self._user: dict[str, Any] | None = None
         self._api = api
 
-    user_id = property(lambda self: self._c.user_id, doc="The user's ID (``sub``).")
-    session_id = property(lambda self: self._c.session_id, doc="The session's ID (``sid``).")
-    org_id = property(lambda self: self._c.org_id, doc="Active organization ID, or None.")
-    org_role = property(lambda self: self._c.org_role, doc="Role in the active organization (``org:<role>``).")
-    org_slug = property(lambda self: self._c.org_slug, doc="Active organization slug, or None.")
-    org_permissions = property(
-        lambda self: self._c.org_permissions, doc="Permissions in the active organization (tuple)."
-    )
-    actor = property(lambda self: self._c.actor, doc="The ``act`` claim when impersonated, else None.")
-    status = property(lambda self: self._c.status, doc="Session status (``sts``): active, pending or None.")
-    factor_verification_age = property(
-        lambda self: self._c.factor_verification_age, doc="Minutes since first/second factor verification."
-    )
-    claims = property(lambda self: self._c.claims, doc="Every claim of the token (read-only).")
-    expires_at = property(lambda self: self._c.exp, doc="Token expiry, seconds since the epoch.")
+    @property
+    def user_id(self) -> str:
+        """The user's ID (``sub``)."""
+        return self._c.user_id
+
+    @property
+    def session_id(self) -> str:
+        """The session's ID (``sid``)."""
+        return self._c.session_id
+
+    @property
+    def org_id(self) -> str | None:
+        """Active organization ID, or None."""
+        return self._c.authorization.org_id
+
+    @property
+    def org_role(self) -> str | None:
+        """Role in the active organization (``org:<role>``; v1 tokens as issued)."""
+        return self._c.authorization.org_role
+
+    @property
+    def org_slug(self) -> str | None:
+        """Active organization slug, or None."""
+        return self._c.authorization.org_slug
+
+    @property
+    def org_permissions(self) -> tuple[str, ...]:
+        """Permissions in the active organization."""
+        return self._c.authorization.org_permissions
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Features of the user's and the organization's plans (``fea``), scoped
+        ``user:<name>`` / ``org:<name>``."""
+        a = self._c.authorization
+        return tuple(f"user:{f}" for f in a.user_features) + tuple(f"org:{f}" for f in a.org_features)
+
+    @property
+    def plans(self) -> tuple[str, ...]:
+        """The user's and the organization's plans (``pla``), scoped ``user:``/``org:``."""
+        a = self._c.authorization
+        return tuple(f"user:{p}" for p in a.user_plans) + tuple(f"org:{p}" for p in a.org_plans)
+
+    @property
+    def actor(self) -> Mapping[str, Any] | None:
+        """The ``act`` claim when impersonated, else None."""
+        return self._c.actor
+
+    @property
+    def status(self) -> str | None:
+        """Session status (``sts``): ``active``, ``pending`` or None."""
+        return self._c.status
+
+    @property
+    def factor_verification_age(self) -> tuple[float, float] | None:
+        """Minutes since first and second factor verification (``fva``; -1: never)."""
+        return self._c.authorization.factor_verification_age
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        """Every claim of the token (read-only)."""
+        return self._c.claims
+
+    @property
+    def expires_at(self) -> float:
+        """Token expiry, seconds since the epoch."""
+        return self._c.exp
 
     def user(self) -> dict[str, Any]:
         """The Clerk user object, fetched from the Backend API
@@ -180,35 +169,46 @@ class Session:
             self._user = self._api.get_user(self._c.user_id)
         return self._user
 
-    def has(self, *, permission: str | None = None, role: str | None = None) -> bool:
-        """True when the active organization grants ``permission`` and/or
-        ``role`` (``org:`` prefix optional, as in Clerk's ``has()``)."""
-        c = self._c
-        if c.org_id is None or (permission is None and role is None):
-            return False
-        if permission is not None and _with_org_prefix(permission) not in c.org_permissions:
-            return False
-        if role is not None and c.org_role != _with_org_prefix(role):
-            return False
-        return True
+    def has(
+        self,
+        *,
+        permission: str | None = None,
+        role: str | None = None,
+        feature: str | None = None,
+        plan: str | None = None,
+        reverification: ReverificationConfig | Reverification | None = None,
+    ) -> bool:
+        """Clerk's ``has()``, decided exactly as @clerk/shared does: true when
+        every condition asked for holds (none asked: false).
+
+        ``permission``/``role`` need an active organization (``org:`` prefix
+        optional, legacy v1 roles included); ``feature``/``plan`` read ``fea``
+        and ``pla`` (``org:``/``user:`` prefix picks the scope, bare names
+        match either); ``reverification`` (``"strict"``, ``"strict_mfa"``,
+        ``"moderate"``, ``"lax"`` or ``{"level": …, "after_minutes": …}``)
+        reads ``fva``. See :mod:`clerk_serverless.authorization`.
+        """
+        return self._c.authorization.has(
+            permission=permission, role=role, feature=feature, plan=plan, reverification=reverification
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready identity fields (no token, no raw claims)."""
-        c = self._c
+        actor = self.actor
         return {
-            "user_id": c.user_id,
-            "session_id": c.session_id,
-            "org_id": c.org_id,
-            "org_role": c.org_role,
-            "org_slug": c.org_slug,
-            "org_permissions": list(c.org_permissions),
-            "actor": dict(c.actor) if c.actor is not None else None,
-            "status": c.status,
+            "token_type": self.token_type,
+            "user_id": self.user_id,
+            "session_id": self.session_id,
+            "org_id": self.org_id,
+            "org_role": self.org_role,
+            "org_slug": self.org_slug,
+            "org_permissions": list(self.org_permissions),
+            "actor": dict(actor) if actor is not None else None,
+            "status": self.status,
         }
 
     def __repr__(self) -> str:
-        c = self._c
-        return f"Session(user_id={c.user_id!r}, session_id={c.session_id!r}, org_id={c.org_id!r}, token=<redacted>)"
+        return f"Session(user_id={self.user_id!r}, session_id={self.session_id!r}, org_id={self.org_id!r}, token=<redacted>)"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Session) and other.token == self.token
