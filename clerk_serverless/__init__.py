@@ -10,7 +10,7 @@ Importing stays light: ``cryptography``, HTTP and the optional integrations
 """
 
 from .auth import ClerkAuth
-from .decorators import require_session, with_session
+from .decorators import require_auth, require_session, with_auth, with_session
 from .errors import (
     AuthError,
     ClerkConfigError,
@@ -22,6 +22,7 @@ from .errors import (
     Reason,
 )
 from .policy import Policy
+from .machine import MachineAuth
 from .session import Session
 
 __version__ = "0.1.0"
@@ -30,8 +31,11 @@ __all__ = [
     "ClerkAuth",
     "Policy",
     "Session",
+    "MachineAuth",
     "with_session",
     "require_session",
+    "with_auth",
+    "require_auth",
     "AuthError",
     "ClerkConfigError",
     "ClerkError",

@@ -20,30 +20,45 @@ from .errors import (
     ClientUatMismatchError,
     ClientUatMissingError,
     KidMismatchError,
+    MachineTokenMissingError,
     SessionIdMismatchError,
     SessionPendingError,
+    TokenInvalidError,
     TokenInvalidSignatureError,
     TokenMissingError,
+    TokenTypeMismatchError,
+    TokenVerificationFailedError,
 )
-from .handler import HandlerOptions, P, R, wrap
+from .handler import AuthOptions, HandlerOptions, P, R, wrap
 from .keys import key_store_for
-from .lookup import CookieRules, find_token
+from .lookup import CookieRules, find_token, token_in_header
+from .machine import MachineAuth
 from .observe import Observer
+from .opaque_tokens import OpaqueTokenVerifier
 from .policy import DEFAULT_POLICY, INHERIT, Inherit, Policy, check_access, check_origin
 from .session import Session, SessionClaims
 from .sources import Request, read_request
+from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, classify, is_jwt_format
 from .tokencache import DEFAULT_SIZE, VerifiedTokenCache
 from .verify import (
+    M2M_TOKEN_CATEGORY,
+    IGNORE_CATEGORY,
     UnverifiedToken,
+    check_audience,
     check_authorized_party,
     check_session_claims,
     check_session_header,
+    check_time_claims,
     check_times,
     signature_valid,
 )
 
 if TYPE_CHECKING:
     from typing import Unpack
+
+# Session-only routes (the common case) skip classifying the header token:
+# a machine JWT there is refused by the session checks themselves.
+_SESSION_ONLY = DEFAULT_POLICY.accepts
 
 
 class ClerkAuth:
@@ -80,6 +95,11 @@ class ClerkAuth:
         secret_key_parameter: SSM parameter holding the secret key
             (``CLERK_SECRET_KEY_PARAMETER``), read once at construction.
         secret_key_secret_id: Secrets Manager secret holding it (``CLERK_SECRET_KEY_SECRET_ID``).
+        machine_secret_key: ``ak_…`` (``CLERK_MACHINE_SECRET_KEY``): verifies opaque
+            M2M tokens in place of the secret key, as Clerk's SDKs do.
+        machine_token_cache_ttl: seconds a verified opaque machine token is
+            remembered (default 60, at most 300, never past its expiration;
+            0: ask Clerk every time).
         trust_authorizer: take the session from the context our Lambda
             authorizer (:mod:`clerk_serverless.authorizer`) left on the event,
             without verifying again. Safe **only** for functions reachable
@@ -109,6 +129,8 @@ class ClerkAuth:
         token_cache_size: int = DEFAULT_SIZE,
         secret_key_parameter: str | None = None,
         secret_key_secret_id: str | None = None,
+        machine_secret_key: str | None = None,
+        machine_token_cache_ttl: float = 60.0,
         trust_authorizer: bool = False,
         logger: Any = None,
         metrics: Any = None,
@@ -130,6 +152,7 @@ class ClerkAuth:
             fetch_timeout=fetch_timeout,
             secret_key_parameter=secret_key_parameter,
             secret_key_secret_id=secret_key_secret_id,
+            machine_secret_key=machine_secret_key,
         )
         if isinstance(token_cache_size, bool) or not isinstance(token_cache_size, int) or token_cache_size < 0:
             raise ClerkConfigError("token_cache_size", "must be a non-negative integer")
@@ -142,7 +165,27 @@ class ClerkAuth:
                 self.key_store.subscribe(self.observer.key_event)
         settings = self.settings
         secret = settings.secret_key
-        self.backend_api = BackendApi(settings.api_url, secret, settings.fetch_timeout) if secret else None
+        machine_secret = settings.machine_secret_key
+        self.backend_api = (
+            BackendApi(settings.api_url, secret, settings.fetch_timeout, machine_secret)
+            if secret or machine_secret
+            else None
+        )
+        if (
+            isinstance(machine_token_cache_ttl, bool)
+            or not isinstance(machine_token_cache_ttl, (int, float))
+            or not 0 <= machine_token_cache_ttl <= 300
+        ):
+            raise ClerkConfigError("machine_token_cache_ttl", "must be a number of seconds from 0 to 300")
+        self._opaque: OpaqueTokenVerifier | None = None
+        if self.backend_api is not None:
+            self._opaque = OpaqueTokenVerifier(
+                self.backend_api.verify_machine_token,
+                timeout=settings.fetch_timeout,
+                ttl=float(machine_token_cache_ttl),
+                size=token_cache_size,
+                clock=clock,
+            )
         self._cache = VerifiedTokenCache(token_cache_size)
         self._clock = clock
         self._skew = settings.clock_skew
@@ -179,24 +222,35 @@ class ClerkAuth:
         self,
         token: str,
         *,
+        accepts_token: str | Iterable[str] = SESSION_TOKEN,
         authorized_parties: Iterable[str] | str | None | Inherit = INHERIT,
         treat_pending_as_signed_out: bool = True,
-    ) -> Session:
-        """Verify a session token (no request context) and return its :class:`Session`.
+    ) -> Session | MachineAuth:
+        """Verify a token without a request, as @clerk/backend's ``verifyToken``
+        (and, for machine tokens, ``verifyMachineAuthToken``) does.
 
-        Raises an :class:`~clerk_serverless.errors.AuthError` subclass on failure.
+        Returns the :class:`Session` (session tokens, the default
+        ``accepts_token``) or :class:`~clerk_serverless.machine.MachineAuth`;
+        raises an :class:`~clerk_serverless.errors.AuthError` subclass.
         """
         policy = (
             DEFAULT_POLICY
-            if isinstance(authorized_parties, Inherit) and treat_pending_as_signed_out
+            if isinstance(authorized_parties, Inherit) and treat_pending_as_signed_out and accepts_token == SESSION_TOKEN
             else Policy.build(
+                accepts_token=accepts_token,
                 authorized_parties=authorized_parties,
                 treat_pending_as_signed_out=treat_pending_as_signed_out,
             )
         )
         if not isinstance(token, str) or not token:
             raise TokenMissingError()
+        kind = classify(token)
+        if kind not in policy.accepts:
+            raise TokenTypeMismatchError()
         now = self._clock()
+        if kind != SESSION_TOKEN:
+            self._check_keys_for(policy.accepts)
+            return self._machine_auth(kind, token, now, policy)
         claims = self._claims_for(token, now)
         self._check_claims(claims, now, policy)
         return Session(claims, token, self.backend_api)
@@ -220,7 +274,7 @@ class ClerkAuth:
         """Decorator: 401/403/503 unless the request carries a valid session
         meeting the options; the handler finds it in ``event["session"]``.
         Options: see :class:`~clerk_serverless.handler.HandlerOptions`."""
-        return wrap(self._self, handler, options, required=True)
+        return wrap(self._self, handler, options, required=True, check_now=True)
 
     @overload
     def with_session(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
@@ -231,7 +285,51 @@ class ClerkAuth:
     def with_session(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """Decorator: the handler always runs, with ``event["session"]`` set to
         the :class:`Session` or ``None`` when signed out (or keys unavailable)."""
-        return wrap(self._self, handler, options, required=False)
+        return wrap(self._self, handler, options, required=False, check_now=True)
+
+    @overload
+    def require_auth(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    @overload
+    def require_auth(
+        self, handler: None = None, /, **options: Unpack[AuthOptions]
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+    def require_auth(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Decorator: like :meth:`require_session`, for the token types in
+        ``accepts_token`` (``"session_token"`` by default, ``"api_key"``,
+        ``"m2m_token"``, ``"oauth_token"``, a list of them or ``"any"``); the
+        handler finds a :class:`Session` or :class:`~clerk_serverless.machine.MachineAuth`
+        in ``event["auth"]`` (and the session, if any, in ``event["session"]``).
+        ``scopes=[…]`` are required of machine tokens."""
+        return wrap(self._self, handler, options, required=True, any_token=True, check_now=True)
+
+    @overload
+    def with_auth(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    @overload
+    def with_auth(
+        self, handler: None = None, /, **options: Unpack[AuthOptions]
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+    def with_auth(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Decorator: like :meth:`with_session`, for the token types in
+        ``accepts_token``; ``event["auth"]`` is None when no accepted token verifies."""
+        return wrap(self._self, handler, options, required=False, any_token=True, check_now=True)
+
+    def check_policy(self, policy: Policy) -> None:
+        """Raise :class:`ClerkConfigError` when ``policy`` accepts machine tokens
+        this instance has no key to verify (called when a decorator is applied)."""
+        self._check_keys_for(policy.accepts)
+
+    def _check_keys_for(self, accepts: frozenset[str]) -> None:
+        machine = accepts & MACHINE_TOKEN_TYPES
+        if not machine:
+            return
+        api = self.backend_api
+        if api is None or not all(api.can_verify(kind) for kind in machine):
+            raise ClerkConfigError(
+                "CLERK_SECRET_KEY",
+                f"accepting {', '.join(sorted(machine))} needs the secret key (secret_key / CLERK_SECRET_KEY"
+                + (", or CLERK_MACHINE_SECRET_KEY for M2M tokens" if M2M_TOKEN in machine else "")
+                + "): Clerk's Backend API verifies opaque machine tokens",
+            )
 
     def _self(self) -> ClerkAuth:
         return self
@@ -243,19 +341,50 @@ class ClerkAuth:
         found = find_token(request, self._cookie_rules, self._clock())
         return found.token, found.from_cookie
 
-    def authenticate(self, request: Request, policy: Policy = DEFAULT_POLICY) -> Session:
-        """Find, verify and check the request's session token against ``policy``."""
+    def authenticate(self, request: Request, policy: Policy = DEFAULT_POLICY) -> Session | MachineAuth:
+        """Find, verify and check the request's token against ``policy``.
+
+        As @clerk/backend: a token in the ``Authorization`` header is the only
+        one considered (the cookie is not consulted); its type must be one
+        ``policy`` accepts. Without one, the session cookie, when session
+        tokens are accepted. Machine tokens are never read from cookies.
+        """
         if self.trust_authorizer:
             trusted = self._from_authorizer(request, policy)
             if trusted is not None:
                 return trusted
         now = self._clock()
+        accepts = policy.accepts
+        token = token_in_header(request)
+        if token is not None:
+            kind = SESSION_TOKEN if accepts == _SESSION_ONLY else classify(token)
+            if kind not in accepts:
+                raise TokenTypeMismatchError()
+            if kind != SESSION_TOKEN:
+                auth = self._machine_auth(kind, token, now, policy)
+                if policy.checks_access:
+                    check_access(auth, policy)
+                return auth
+            return self._session(request, token, None, now, policy)
+        if SESSION_TOKEN not in accepts:
+            raise MachineTokenMissingError()
         found = find_token(request, self._cookie_rules, now)
-        token = found.token
-        if token is None:
+        if found.token is None:
             raise TokenMissingError()
+        return self._session(request, found.token, found.client_uat, now, policy, from_cookie=True)
+
+    def _session(
+        self,
+        request: Request,
+        token: str,
+        client_uat: str | None,
+        now: float,
+        policy: Policy,
+        *,
+        from_cookie: bool = False,
+    ) -> Session:
         unverified = None
-        if found.from_cookie:
+        if from_cookie:
             check_origin(request.method, request.origin, policy.parties(self._parties))
             entry = self._cache.get(token)
             if entry is not None:
@@ -264,7 +393,7 @@ class ClerkAuth:
                 unverified = UnverifiedToken(token)
                 raw_iat = unverified.claims().get("iat")
                 iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
-            _check_client_uat(found.client_uat, iat)
+            _check_client_uat(client_uat, iat)
         claims = self._claims_for(token, now, unverified)
         self._check_claims(claims, now, policy)
         wanted = request.query("_clerk_session_id")
@@ -274,6 +403,38 @@ class ClerkAuth:
         if policy.checks_access:
             check_access(session, policy)
         return session
+
+    def _machine_auth(self, kind: str, token: str, now: float, policy: Policy) -> MachineAuth:
+        """A machine token of type ``kind``: a JWT verified here, an opaque one by Clerk."""
+        if is_jwt_format(token):
+            return self._machine_jwt(kind, token, now, policy)
+        if self._opaque is None:
+            raise TokenInvalidError("no secret key to verify machine tokens with")
+        return self._opaque.verify(kind, token)
+
+    def _machine_jwt(self, kind: str, token: str, now: float, policy: Policy) -> MachineAuth:
+        """An M2M or OAuth access token JWT, verified with the instance's keys,
+        as @clerk/backend's ``verifyMachineJwt``: the header type of its kind,
+        the signature, then ``sub``, ``aud``, ``azp`` (when it has one) and the times."""
+        unverified = UnverifiedToken(token)
+        header = unverified.header
+        if kind == M2M_TOKEN:
+            if header.cat is not None and header.cat not in (M2M_TOKEN_CATEGORY, IGNORE_CATEGORY):
+                raise TokenInvalidError("not an M2M token (header cat)")
+            if header.typ is not None and header.typ != "JWT":
+                raise TokenInvalidError("typ is not JWT")
+        self._key_for(unverified)  # the signature verifies
+        claims = unverified.claims()
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub:
+            raise TokenVerificationFailedError("sub missing")
+        check_audience(claims.get("aud"), self.settings.audience)
+        azp = claims.get("azp")
+        if azp is not None:
+            check_authorized_party(azp if isinstance(azp, str) else None, policy.parties(self._parties))
+        check_time_claims(claims)
+        check_times(claims["exp"], claims.get("nbf"), claims.get("iat"), now, self._skew)
+        return MachineAuth.from_jwt(kind, claims, token)
 
     def _from_authorizer(self, request: Request, policy: Policy) -> Session | None:
         """The session our authorizer verified for this request, or None when
@@ -328,8 +489,9 @@ class ClerkAuth:
             cache.put(token, claims, kid, key, now)
         return claims
 
-    def _verify_signed(self, unverified: UnverifiedToken) -> tuple[SessionClaims, str, Any]:
-        check_session_header(unverified.header)
+    def _key_for(self, unverified: UnverifiedToken) -> Any:
+        """The key whose signature ``unverified`` carries; refetches at most
+        once per cooldown window when its kid is unknown or its key changed."""
         kid = unverified.kid
         store = self.key_store
         key = store.keys().get(kid)
@@ -344,9 +506,14 @@ class ClerkAuth:
             if fresh is None or fresh is key or not signature_valid(unverified, fresh):
                 raise TokenInvalidSignatureError()
             key = fresh
+        return key
+
+    def _verify_signed(self, unverified: UnverifiedToken) -> tuple[SessionClaims, str, Any]:
+        check_session_header(unverified.header)
+        key = self._key_for(unverified)
         raw = unverified.claims()
         check_session_claims(raw, self.settings.issuer, self.settings.audience)
-        return SessionClaims(raw), kid, key
+        return SessionClaims(raw), unverified.kid, key
 
     def _check_claims(self, claims: SessionClaims, now: float, policy: Policy) -> None:
         """What is checked on every request, cached token or not, in

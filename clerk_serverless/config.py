@@ -26,6 +26,7 @@ ENV = {
     "issuer": "CLERK_ISSUER",
     "secret_key_parameter": "CLERK_SECRET_KEY_PARAMETER",
     "secret_key_secret_id": "CLERK_SECRET_KEY_SECRET_ID",
+    "machine_secret_key": "CLERK_MACHINE_SECRET_KEY",
 }
 
 
@@ -65,6 +66,7 @@ class Settings(NamedTuple):
     cookie_suffix: str | None
     frontend_api: str | None = None
     audience: frozenset[str] | None = None
+    machine_secret_key: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -278,6 +280,7 @@ def resolve_settings(
     secret_key_parameter: str | None = None,
     secret_key_secret_id: str | None = None,
     audience: str | Iterable[str] | None = None,
+    machine_secret_key: str | None = None,
 ) -> Settings:
     """Merge arguments with ``CLERK_*`` environment variables and validate.
 
@@ -331,6 +334,11 @@ def resolve_settings(
         not isinstance(secret_key, str) or not secret_key.startswith(("sk_test_", "sk_live_"))
     ):
         raise ClerkConfigError(secret_setting, "must start with sk_test_ or sk_live_")
+    machine_secret_key, machine_setting = _from_env("machine_secret_key", machine_secret_key)
+    if machine_secret_key is not None and (
+        not isinstance(machine_secret_key, str) or not machine_secret_key.startswith("ak_")
+    ):
+        raise ClerkConfigError(machine_setting, "must be a machine secret key (ak_…)")
     api_url = validate_key_url(api_url or DEFAULT_API_URL, api_url_setting).rstrip("/")
 
     frontend_api = None
@@ -391,4 +399,5 @@ def resolve_settings(
         cookie_suffix=cookie_suffix(publishable_key) if publishable_key else None,
         frontend_api=frontend_api,
         audience=parse_audience(audience),
+        machine_secret_key=machine_secret_key,
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
 from .defaults import default_auth, reset_default_auth
-from .handler import HandlerOptions, P, R, wrap
+from .handler import AuthOptions, HandlerOptions, P, R, wrap
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -44,4 +44,31 @@ def with_session(handler: Callable[..., Any] | None = None, /, **options: Any) -
     return wrap(default_auth, handler, options, required=False)
 
 
-__all__ = ["default_auth", "require_session", "reset_default_auth", "with_session"]
+@overload
+def require_auth(handler: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def require_auth(
+    handler: None = None, /, **options: Unpack[AuthOptions]
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def require_auth(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """:meth:`ClerkAuth.require_auth <clerk_serverless.ClerkAuth.require_auth>`
+    on the default, environment-configured ``ClerkAuth``: the token types of
+    ``accepts_token`` (sessions by default; ``"api_key"``, ``"m2m_token"``,
+    ``"oauth_token"``, a list, or ``"any"``), found in ``event["auth"]``."""
+    return wrap(default_auth, handler, options, required=True, any_token=True)
+
+
+@overload
+def with_auth(handler: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def with_auth(
+    handler: None = None, /, **options: Unpack[AuthOptions]
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def with_auth(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """:meth:`ClerkAuth.with_auth <clerk_serverless.ClerkAuth.with_auth>` on the
+    default ``ClerkAuth``: the handler always runs, ``event["auth"]`` None when
+    no accepted token verifies."""
+    return wrap(default_auth, handler, options, required=False, any_token=True)
+
+
+__all__ = ["default_auth", "require_auth", "require_session", "reset_default_auth", "with_auth", "with_session"]

@@ -34,6 +34,13 @@ class Reason(StrEnum):
     # again) after this token was issued, or that no client is active.
     SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT = "session-token-iat-before-client-uat"
     SESSION_TOKEN_WITHOUT_CLIENT_UAT = "session-token-but-no-client-uat"
+    # Clerk's Backend API answered our secret key with 401 (a 503 here: the
+    # caller is not at fault), or could not be reached / failed (5xx, 429).
+    SECRET_KEY_INVALID = "secret-key-invalid"
+    UNEXPECTED_ERROR = "unexpected-error"
+    # The session's last factor verification is too old for this route (403,
+    # with the body Clerk's useReverification() recognises).
+    REVERIFICATION_ERROR = "reverification-error"
     # -- ours (Clerk's SDKs have no code for these) -----------------------------
     # `_clerk_session_id` in the query names another session than the token's.
     SESSION_ID_MISMATCH = "session-id-mismatch"
@@ -45,6 +52,9 @@ class Reason(StrEnum):
     # 403s
     MISSING_PERMISSION = "missing-permission"
     MISSING_ROLE = "missing-role"
+    MISSING_FEATURE = "missing-feature"
+    MISSING_PLAN = "missing-plan"
+    MISSING_SCOPE = "missing-scope"
     # 400s: the Lambda event itself is not an HTTP request we can read.
     EVENT_MALFORMED = "event-malformed"
     EVENT_UNSUPPORTED = "event-unsupported"
@@ -77,8 +87,17 @@ class AuthError(ClerkError):
 
 
 class TokenMissingError(AuthError):
+    """No token in the request."""
+
     reason = Reason.SESSION_TOKEN_MISSING
     message = "No session token: send `Authorization: Bearer <token>` or the __session cookie."
+
+
+class MachineTokenMissingError(TokenMissingError):
+    """No token in the ``Authorization`` header of a route that accepts
+    machine tokens only (they are never read from cookies)."""
+
+    message = "No token: send `Authorization: Bearer <token>`."
 
 
 class TokenInvalidError(AuthError):
@@ -177,6 +196,40 @@ class RoleDeniedError(PermissionDeniedError):
     message = "The session has none of the required roles."
 
 
+class FeatureDeniedError(PermissionDeniedError):
+    """Signed in, but the user's or organization's plan lacks a required feature (403)."""
+
+    reason = Reason.MISSING_FEATURE
+    message = "The subscription lacks a required feature."
+
+
+class PlanDeniedError(PermissionDeniedError):
+    """Signed in, but on none of the accepted plans (403)."""
+
+    reason = Reason.MISSING_PLAN
+    message = "The subscription is on none of the required plans."
+
+
+class ScopeDeniedError(PermissionDeniedError):
+    """A token without a required scope (403); session tokens carry none."""
+
+    reason = Reason.MISSING_SCOPE
+    message = "The token lacks a required scope."
+
+
+class ReverificationRequiredError(PermissionDeniedError):
+    """Signed in, but the last factor verification is too old for this route
+    (403). Answered with Clerk's reverification body, which
+    ``useReverification()`` recognises: the frontend prompts and retries."""
+
+    reason = Reason.REVERIFICATION_ERROR
+    message = "This action needs a recent verification; verify again and retry."
+
+    def __init__(self, body: dict[str, object] | None = None) -> None:
+        super().__init__()
+        self.body = body
+
+
 class OriginInvalidError(AuthError):
     """A write (any method but GET, HEAD, OPTIONS) authenticated by the session
     cookie, sent from an ``Origin`` that is not an authorized party (403):
@@ -201,6 +254,22 @@ class KeysUnavailableError(AuthError):
     def __init__(self, detail: str | None = None, retry_after: float = 5.0) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class BackendApiUnavailableError(KeysUnavailableError):
+    """Clerk's Backend API could not verify a machine token: unreachable,
+    timed out, 5xx or 429 (503 + ``Retry-After``, never a 401)."""
+
+    reason = Reason.UNEXPECTED_ERROR
+    message = "Clerk's Backend API is unavailable; try again shortly."
+
+
+class SecretKeyInvalidError(KeysUnavailableError):
+    """Clerk's Backend API refused our secret key (503: a misconfiguration
+    of ours, not the caller's fault)."""
+
+    reason = Reason.SECRET_KEY_INVALID
+    message = "The service cannot verify this token right now."
 
 
 class EventError(ClerkError):

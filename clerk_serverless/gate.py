@@ -19,6 +19,7 @@ from .errors import AuthError, EventError, TokenInvalidError
 from .responses import error_parts
 
 if TYPE_CHECKING:
+    from .machine import MachineAuth
     from .observe import Observer
     from .policy import Policy
     from .session import Session
@@ -32,14 +33,17 @@ class Authenticator(Protocol):
 
     observer: Observer | None
 
-    def authenticate(self, request: Request, policy: Policy) -> Session:
-        """The request's session under ``policy``, or an ``AuthError``."""
+    def authenticate(self, request: Request, policy: Policy) -> Session | MachineAuth:
+        """The request's session or machine identity under ``policy``, or an ``AuthError``."""
 
     def token_from(self, request: Request) -> tuple[str | None, bool]:
         """``(token, from_cookie)`` of the request."""
 
     def parties_for(self, policy: Policy) -> frozenset[str] | None:
         """The authorized parties in force for ``policy``."""
+
+    def check_policy(self, policy: Policy) -> None:
+        """Raise ``ClerkConfigError`` for a policy this instance cannot serve."""
 
 
 class Refusal(Exception):
@@ -63,8 +67,8 @@ def refusal_parts(auth: Authenticator, request: Request, policy: Policy, error: 
     return error_parts(error, token_present=token_present, origin=origin, allowed_origins=auth.parties_for(policy))
 
 
-def admit(auth: Authenticator, request: Request, policy: Policy, *, required: bool) -> Session | None:
-    """The request's :class:`~clerk_serverless.Session`; ``None`` when signed
+def admit(auth: Authenticator, request: Request, policy: Policy, *, required: bool) -> Session | MachineAuth | None:
+    """The request's :class:`~clerk_serverless.Session` (or machine identity); ``None`` when signed
     out and not ``required``; otherwise raises :class:`Refusal`.
 
     :class:`~clerk_serverless.errors.EventError` (a broken event) propagates:

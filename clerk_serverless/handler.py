@@ -37,8 +37,10 @@ from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
 from .cors import add_cors_headers, is_preflight, preflight_parts
 from .errors import ClerkConfigError, EventError
 from .gate import Authenticator, Refusal, admit
+from .authorization import Reverification, ReverificationConfig
 from .policy import Inherit, Policy
 from .responses import error_parts
+from .session import Session
 from .sources import Request, read_request, render_unsupported, source_of
 
 log = logging.getLogger("clerk_serverless")
@@ -55,6 +57,12 @@ class HandlerOptions(TypedDict, total=False):
     Attributes:
         permissions: every one required (``org:<feature>:<permission>``); 403 otherwise.
         roles: any one of them required; 403 otherwise.
+        features: every one required (``fea``: ``org:<name>``, ``user:<name>`` or bare); 403.
+        plans: any one of them required (``pla``, scoped likewise); 403.
+        reverification: ``"strict"``, ``"strict_mfa"``, ``"moderate"``, ``"lax"``
+            or ``{"level": …, "after_minutes": …}``: a recent enough factor
+            verification (``fva``); otherwise 403 with Clerk's reverification
+            body, which ``useReverification()`` turns into a prompt and a retry.
         authorized_parties: overrides the ``ClerkAuth`` setting for this route.
         treat_pending_as_signed_out: ``False`` lets sessions with pending tasks through.
         preflight: ``"answer"`` (default): real CORS preflights are answered
@@ -69,45 +77,86 @@ class HandlerOptions(TypedDict, total=False):
 
     permissions: Iterable[str] | str
     roles: Iterable[str] | str
+    features: Iterable[str] | str
+    plans: Iterable[str] | str
+    reverification: ReverificationConfig | Reverification
     authorized_parties: Iterable[str] | str | None | Inherit
     treat_pending_as_signed_out: bool
     preflight: PreflightMode
     cors: bool | None
 
 
-_POLICY_OPTIONS = frozenset({"permissions", "roles", "authorized_parties", "treat_pending_as_signed_out"})
+class AuthOptions(HandlerOptions, total=False):
+    """Options of ``require_auth`` / ``with_auth``: those of
+    :class:`HandlerOptions`, and:
+
+    Attributes:
+        accepts_token: ``"session_token"`` (default), ``"api_key"``,
+            ``"m2m_token"``, ``"oauth_token"``, a list of them, or ``"any"``.
+            Another type is refused with 401 ``token-type-mismatch``.
+        scopes: every one required of a machine token (403 ``missing-scope``);
+            session tokens carry no scopes.
+    """
+
+    accepts_token: str | Iterable[str]
+    scopes: Iterable[str] | str
+
+
+_SESSION_POLICY = frozenset({
+    "permissions", "roles", "features", "plans", "reverification", "authorized_parties", "treat_pending_as_signed_out",
+})
+_AUTH_POLICY = _SESSION_POLICY | {"accepts_token", "scopes"}
+_REQUIREMENTS = frozenset({"permissions", "roles", "features", "plans", "reverification", "scopes"})
 _ENTRY_OPTIONS = frozenset({"preflight", "cors"})
 
 
-def split_options(options: dict[str, Any], *, required: bool, who: str) -> tuple[Policy, PreflightMode, bool | None]:
+def split_options(
+    options: dict[str, Any], *, required: bool, who: str, any_token: bool = False
+) -> tuple[Policy, PreflightMode, bool | None]:
     """Validate ``options`` once: the route's :class:`Policy`, preflight mode
     and CORS mode. Unknown or misplaced options raise :class:`ClerkConfigError`."""
-    unknown = options.keys() - _POLICY_OPTIONS - _ENTRY_OPTIONS
+    allowed = _AUTH_POLICY if any_token else _SESSION_POLICY
+    unknown = options.keys() - allowed - _ENTRY_OPTIONS
     if unknown:
-        raise ClerkConfigError(sorted(unknown)[0], f"is not an option of {who}")
-    if not required and ({"permissions", "roles"} & options.keys()):
-        raise TypeError(f"{who} takes no permissions/roles; use the required form for those")
+        name = sorted(unknown)[0]
+        hint = "; require_auth/with_auth take it" if name in _AUTH_POLICY else ""
+        raise ClerkConfigError(name, f"is not an option of {who}{hint}")
+    if not required and (_REQUIREMENTS & options.keys()):
+        raise TypeError(f"{who} takes no {'/'.join(sorted(_REQUIREMENTS & options.keys()))}; use the required form")
     preflight = options.get("preflight", "answer")
     if preflight not in ("answer", "handler"):
         raise ClerkConfigError("preflight", "must be 'answer' or 'handler'")
     cors = options.get("cors")
     if cors is not None and not isinstance(cors, bool):
         raise ClerkConfigError("cors", "must be True, False or None (by event source)")
-    policy = Policy.build(**{k: v for k, v in options.items() if k in _POLICY_OPTIONS})
+    policy = Policy.build(**{k: v for k, v in options.items() if k in allowed})
     return policy, preflight, cors
 
 
-def wrap(get_auth: Callable[[], Authenticator], handler: Any, options: dict[str, Any], *, required: bool) -> Any:
-    """The decorator (bare or called form) for ``require_session``/``with_session``."""
-    who = "require_session" if required else "with_session"
+def wrap(
+    get_auth: Callable[[], Authenticator],
+    handler: Any,
+    options: dict[str, Any],
+    *,
+    required: bool,
+    any_token: bool = False,
+    check_now: bool = False,
+) -> Any:
+    """The decorator (bare or called form) for ``require_session``/``with_session``
+    and ``require_auth``/``with_auth``. ``check_now``: ``get_auth()`` is built
+    already, so a policy it cannot serve fails at decoration time."""
+    noun = "auth" if any_token else "session"
+    who = f"require_{noun}" if required else f"with_{noun}"
     if handler is not None and not callable(handler):
         raise TypeError(f"{who} decorates a callable handler(event, context)")
-    policy, preflight, cors = split_options(options, required=required, who=who)
+    policy, preflight, cors = split_options(options, required=required, who=who, any_token=any_token)
+    if check_now:
+        get_auth().check_policy(policy)
 
     def apply(fn: Any) -> Any:
         if not callable(fn):
             raise TypeError(f"{who} decorates a callable handler(event, context)")
-        return _wrapped(get_auth, fn, policy, preflight, cors, required)
+        return _wrapped(get_auth, fn, policy, preflight, cors, required, checked=check_now)
 
     return apply(handler) if handler is not None else apply
 
@@ -132,27 +181,36 @@ def _wrapped(
     preflight: PreflightMode,
     cors: bool | None,
     required: bool,
+    *,
+    checked: bool,
 ) -> Callable[..., Any]:
+    policy_checked = checked
+
     def wrapper(event: Any, context: Any = None) -> Any:
+        nonlocal policy_checked
         try:
             request = read_request(event)
         except EventError as exc:
             return answer_event_error(event, exc)
         auth = get_auth()
+        if not policy_checked:
+            auth.check_policy(policy)  # ClerkConfigError on the first request: the default auth is lazy
+            policy_checked = True
         try:
             if is_preflight(request):
                 if preflight == "answer":
                     return request.source.render(event, *preflight_parts(request, auth.parties_for(policy)))
-                event["session"] = None  # opted in: the app answers its own preflights
+                event["session"] = event["auth"] = None  # opted in: the app answers its own preflights
                 return handler(event, context)
-            session = admit(auth, request, policy, required=required)
+            identity = admit(auth, request, policy, required=required)
         except Refusal as refusal:
             return request.source.render(event, refusal.status, refusal.headers, refusal.body)
         except EventError as exc:
             return answer_event_error(event, exc, request)
-        event["session"] = session
+        event["auth"] = identity
+        event["session"] = identity if isinstance(identity, Session) else None
         observer = auth.observer
-        bound = observer is not None and session is not None and observer.bind(request, session)
+        bound = observer is not None and identity is not None and observer.bind(request, identity)
         try:
             response = handler(event, context)
         finally:
@@ -174,4 +232,4 @@ def _wrapped(
     return wrapper
 
 
-__all__ = ["HandlerOptions", "P", "R", "answer_event_error", "split_options", "wrap"]
+__all__ = ["AuthOptions", "HandlerOptions", "P", "R", "answer_event_error", "split_options", "wrap"]

@@ -28,7 +28,7 @@ from .errors import AuthError
 
 log = logging.getLogger("clerk_serverless")
 
-CONTEXT_KEYS = ("user_id", "session_id", "org_id", "source_ip", "user_agent")
+CONTEXT_KEYS = ("token_type", "subject", "user_id", "session_id", "org_id", "source_ip", "user_agent")
 _MAX_UA = 256
 
 
@@ -107,13 +107,18 @@ class Observer:
             source_ip, user_agent = request.source_ip, request.user_agent
         except Exception:
             source_ip = user_agent = None
-        return {
+        identity = {
+            "token_type": getattr(session, "token_type", None),
             "user_id": getattr(session, "user_id", None),
             "session_id": getattr(session, "session_id", None),
             "org_id": getattr(session, "org_id", None),
             "source_ip": _printable(source_ip, 64),
             "user_agent": _printable(user_agent, _MAX_UA),
         }
+        subject = getattr(session, "subject", None)
+        if subject is not None:  # machine tokens: who the token acts for
+            identity["subject"] = subject
+        return identity
 
     def _record(self, request: Any, outcome: str, status: int | None, reason: str | None, session: Any) -> None:
         if self.logger is None:

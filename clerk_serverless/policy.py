@@ -11,10 +11,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from .authorization import Reverification, ReverificationConfig, parse_reverification, reverification_error_body
 from .config import parse_authorized_parties
-from .errors import ClerkConfigError, OriginInvalidError, PermissionDeniedError, RoleDeniedError
+from .errors import (
+    ClerkConfigError,
+    FeatureDeniedError,
+    OriginInvalidError,
+    PermissionDeniedError,
+    PlanDeniedError,
+    ReverificationRequiredError,
+    RoleDeniedError,
+    ScopeDeniedError,
+)
+from .token_types import SESSION_TOKEN, parse_accepts
 
 if TYPE_CHECKING:
+    from .machine import MachineAuth
     from .session import Session
 
 #: Methods that must not change state, so need no cross-site request check.
@@ -42,25 +54,41 @@ INHERIT: Final = Inherit()
 class Policy:
     """A route's requirements. Build it with :meth:`build`, which validates.
 
-    ``authorized_parties`` overrides the ``ClerkAuth`` setting when given;
-    every entry of ``permissions`` is required; any one of ``roles`` is enough.
+    ``accepts_token``: the token types admitted (default session tokens only).
+    ``authorized_parties`` overrides the ``ClerkAuth`` setting when given.
+    Every entry of ``permissions``, ``features`` and ``scopes`` is required;
+    any one of ``roles`` and of ``plans`` is enough; ``reverification`` asks
+    for a recent enough factor verification. Each requirement applies to
+    every token admitted, and fails closed on a token that cannot carry it:
+    machine tokens hold no permissions, roles, features, plans or ``fva``;
+    session tokens hold no scopes.
     """
 
+    accepts: frozenset[str] = frozenset({SESSION_TOKEN})
     authorized_parties: frozenset[str] | None | Inherit = INHERIT
     permissions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    reverification: Reverification | None = None
     treat_pending_as_signed_out: bool = True
 
     @classmethod
     def build(
         cls,
         *,
+        accepts_token: str | Iterable[str] = SESSION_TOKEN,
         authorized_parties: Iterable[str] | str | None | Inherit = INHERIT,
         permissions: Iterable[str] | str | None = None,
         roles: Iterable[str] | str | None = None,
+        features: Iterable[str] | str | None = None,
+        plans: Iterable[str] | str | None = None,
+        scopes: Iterable[str] | str | None = None,
+        reverification: ReverificationConfig | Reverification | None = None,
         treat_pending_as_signed_out: bool = True,
     ) -> Policy:
-        """Validate decorator options (raises :class:`ClerkConfigError`)."""
+        """Validate route options (raises :class:`ClerkConfigError`)."""
         parties = (
             authorized_parties
             if isinstance(authorized_parties, Inherit)
@@ -68,7 +96,17 @@ class Policy:
         )
         if not isinstance(treat_pending_as_signed_out, bool):
             raise ClerkConfigError("treat_pending_as_signed_out", "must be True or False")
-        return cls(parties, names(permissions, "permissions"), names(roles, "roles"), treat_pending_as_signed_out)
+        return cls(
+            parse_accepts(accepts_token),
+            parties,
+            names(permissions, "permissions"),
+            names(roles, "roles"),
+            names(features, "features"),
+            names(plans, "plans"),
+            names(scopes, "scopes"),
+            parse_reverification(reverification) if reverification is not None else None,
+            treat_pending_as_signed_out,
+        )
 
     def parties(self, default: frozenset[str] | None) -> frozenset[str] | None:
         """The authorized parties in force: this policy's, else ``default``."""
@@ -78,7 +116,9 @@ class Policy:
     @property
     def checks_access(self) -> bool:
         """True when :func:`check_access` has anything to check."""
-        return bool(self.permissions or self.roles)
+        return bool(
+            self.permissions or self.roles or self.features or self.plans or self.scopes or self.reverification
+        )
 
 
 DEFAULT_POLICY: Final = Policy()
@@ -99,13 +139,25 @@ def names(values: Iterable[str] | str | None, setting: str) -> tuple[str, ...]:
     return items
 
 
-def check_access(session: Session, policy: Policy) -> None:
-    """Every permission, and one of the roles, of ``policy`` (403 otherwise)."""
+def check_access(auth: Session | MachineAuth, policy: Policy) -> None:
+    """Every requirement of ``policy`` (403 otherwise), reverification last:
+    re-verifying cannot grant a missing permission."""
     for permission in policy.permissions:
-        if not session.has(permission=permission):
+        if not auth.has(permission=permission):
             raise PermissionDeniedError()
-    if policy.roles and not any(session.has(role=role) for role in policy.roles):
+    if policy.roles and not any(auth.has(role=role) for role in policy.roles):
         raise RoleDeniedError()
+    for feature in policy.features:
+        if not auth.has(feature=feature):
+            raise FeatureDeniedError()
+    if policy.plans and not any(auth.has(plan=plan) for plan in policy.plans):
+        raise PlanDeniedError()
+    if policy.scopes:
+        granted = getattr(auth, "scopes", ())
+        if not all(scope in granted for scope in policy.scopes):
+            raise ScopeDeniedError()
+    if policy.reverification is not None and not auth.has(reverification=policy.reverification):
+        raise ReverificationRequiredError(reverification_error_body(policy.reverification))
 
 
 def check_origin(method: str, origin: str | None, parties: frozenset[str] | None) -> None:

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from .cors import cors_headers
-from .errors import AuthError, EventError, KeysUnavailableError
+from .errors import AuthError, EventError, KeysUnavailableError, ReverificationRequiredError
 
 _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 503: "service_unavailable"}
 
@@ -43,6 +43,8 @@ def error_parts(
     headers.update(cors_headers(origin, allowed_origins))
     message = error.message if isinstance(error, AuthError) else _event_message(error)
     body: dict[str, Any] = {"error": _ERROR_NAMES.get(status, "error"), "reason": reason, "message": message}
+    if isinstance(error, ReverificationRequiredError) and error.body:
+        body = {**error.body, **body}  # Clerk's clerk_error shape, for useReverification()
     return status, headers, json.dumps(body)
 
 

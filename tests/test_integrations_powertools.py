@@ -134,14 +134,14 @@ def test_logger_audit_trail(jwks: Any, key: SigningKey) -> None:
     audit = [line["clerk_audit"] for line in lines if "clerk_audit" in line]
     assert audit[0] == {
         "outcome": "signed-in", "status": 200, "reason": None, "method": "GET", "route": "/me",
-        "user_id": "user_2abc", "session_id": "sess_2xyz", "org_id": "org_1",
+        "token_type": "session_token", "user_id": "user_2abc", "session_id": "sess_2xyz", "org_id": "org_1",
         "source_ip": "198.51.100.7", "user_agent": "Mozilla/5.0 (Test)",
     }
     assert audit[1]["outcome"] == "refused" and audit[1]["status"] == 401 and audit[1]["reason"] == "token-expired"
     work = next(line for line in lines if line["message"] == "doing the work")
     assert (work["user_id"], work["session_id"], work["org_id"], work["source_ip"]) == ("user_2abc", "sess_2xyz", "org_1", "198.51.100.7")
     after = next(line for line in lines if line["message"] == "after the invocation")
-    assert "user_id" not in after  # removed when the handler returned: warm containers never mix users
+    assert "user_id" not in after and "token_type" not in after  # removed when the handler returned: warm containers never mix users
     assert token not in stream.getvalue()
 
 

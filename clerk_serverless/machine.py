@@ -1,0 +1,150 @@
+"""``MachineAuth``: a verified Clerk API key, M2M token or OAuth access token.
+
+What a handler finds in ``event["auth"]`` for a machine token, with the
+fields @clerk/backend's machine auth objects have (snake_case here):
+
+===============  =============================================================
+token_type       ``"api_key"``, ``"m2m_token"`` or ``"oauth_token"``
+id               the token's ID (``ak_…``/``mt_…``/``oat_…``; a JWT's ``jti``)
+subject          who it acts for: ``user_…``, ``org_…`` or ``mch_…``
+scopes           granted scopes (list)
+claims           custom claims, or None
+user_id          API keys of a user, OAuth tokens: the subject; else None
+org_id           API keys of an organization: the subject; else None
+machine_id       M2M tokens: the subject; else None
+client_id        OAuth tokens: the OAuth application; else None
+name             API keys: the key's name; else None
+expiration       expiry, seconds since the epoch, or None (never expires)
+===============  =============================================================
+
+``has()`` is always False, as for Clerk's machine auth objects: machines
+hold no organization permissions or roles (use ``scopes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from .token_types import API_KEY, M2M_TOKEN, OAUTH_TOKEN
+
+_REGISTERED = frozenset({"iss", "sub", "exp", "nbf", "iat", "jti"})
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [s for s in value.split(" ") if s]
+    if isinstance(value, list):
+        return [s for s in value if isinstance(s, str) and s]
+    return []
+
+
+def _seconds_from_ms(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value / 1000.0
+    return None
+
+
+class MachineAuth:
+    """A verified machine token. Attributes: see the module documentation."""
+
+    __slots__ = (
+        "token_type", "id", "subject", "scopes", "claims", "user_id", "org_id",
+        "machine_id", "client_id", "name", "expiration", "token",
+    )
+
+    def __init__(
+        self,
+        token_type: str,
+        *,
+        id: str,
+        subject: str,
+        scopes: list[str],
+        claims: Mapping[str, Any] | None,
+        expiration: float | None,
+        token: str,
+        client_id: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.token_type = token_type
+        self.id = id
+        self.subject = subject
+        self.scopes: tuple[str, ...] = tuple(scopes)
+        self.claims: Mapping[str, Any] | None = MappingProxyType(dict(claims)) if claims is not None else None
+        self.expiration = expiration
+        self.token = token
+        self.client_id = client_id if token_type == OAUTH_TOKEN else None
+        self.name = name if token_type == API_KEY else None
+        self.user_id = subject if (token_type == OAUTH_TOKEN or subject.startswith("user_")) and token_type != M2M_TOKEN else None
+        self.org_id = subject if token_type == API_KEY and subject.startswith("org_") else None
+        self.machine_id = subject if token_type == M2M_TOKEN else None
+
+    @classmethod
+    def from_backend_api(cls, token_type: str, data: Mapping[str, Any], token: str) -> MachineAuth:
+        """From a Backend API verify answer (``POST /…/verify``; times in ms)."""
+        claims = data.get("claims")
+        return cls(
+            token_type,
+            id=_str(data.get("id")) or "",
+            subject=_str(data.get("subject")) or "",
+            scopes=_str_list(data.get("scopes")),
+            claims=claims if isinstance(claims, dict) else None,
+            expiration=_seconds_from_ms(data.get("expiration")),
+            token=token,
+            client_id=_str(data.get("client_id")),
+            name=_str(data.get("name")),
+        )
+
+    @classmethod
+    def from_jwt(cls, token_type: str, payload: Mapping[str, Any], token: str) -> MachineAuth:
+        """From the verified payload of an M2M or OAuth access token JWT."""
+        if token_type == M2M_TOKEN:
+            scopes = _str_list(payload.get("scopes")) or _str_list(payload.get("aud"))
+        else:
+            scopes = _str_list(payload.get("scp")) or _str_list(payload.get("scope"))
+        custom = {k: v for k, v in payload.items() if k not in _REGISTERED}
+        exp = payload.get("exp")
+        return cls(
+            token_type,
+            id=_str(payload.get("jti")) or "",
+            subject=_str(payload.get("sub")) or "",
+            scopes=scopes,
+            claims=custom or None,
+            expiration=float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
+            token=token,
+            client_id=_str(payload.get("client_id")),
+        )
+
+    def has(self, **_: Any) -> bool:
+        """Always False: machine tokens carry no organization permissions,
+        roles, features or plans (check ``scopes``)."""
+        return False
+
+    def has_scopes(self, scopes: tuple[str, ...]) -> bool:
+        """True when every one of ``scopes`` was granted."""
+        granted = self.scopes
+        return all(scope in granted for scope in scopes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready identity fields (no token)."""
+        return {
+            "token_type": self.token_type,
+            "id": self.id,
+            "subject": self.subject,
+            "scopes": list(self.scopes),
+            "claims": dict(self.claims) if self.claims is not None else None,
+            "user_id": self.user_id,
+            "org_id": self.org_id,
+            "machine_id": self.machine_id,
+            "client_id": self.client_id,
+            "name": self.name,
+            "expiration": self.expiration,
+        }
+
+    def __repr__(self) -> str:
+        return f"MachineAuth(token_type={self.token_type!r}, id={self.id!r}, subject={self.subject!r}, token=<redacted>)"

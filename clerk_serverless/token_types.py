@@ -1,0 +1,100 @@
+"""The kinds of token Clerk issues, and telling them apart before verifying.
+
+============  ===================================================  ==========================
+token type    looks like                                           verified
+============  ===================================================  ==========================
+session       a JWT (``typ`` JWT or none, ``sub`` ``user_…``)       locally, JWKS or PEM
+m2m_token     ``mt_…``, or a JWT whose ``sub`` is ``mch_…``          Backend API / locally
+oauth_token   ``oat_…``, or a JWT with ``typ`` ``at+jwt``            Backend API / locally
+api_key       ``ak_…``                                             Backend API
+============  ===================================================  ==========================
+
+As in @clerk/backend (packages/backend/src/tokens/machine.ts), an M2M JWT is
+recognised before an OAuth one, and the prefixes are case-sensitive. The
+classification reads unverified parts only to choose a verifier; nothing is
+trusted until that verifier says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable
+from typing import Any, Final, Literal
+
+from .errors import ClerkConfigError
+
+TokenType = Literal["session_token", "api_key", "m2m_token", "oauth_token"]
+SESSION_TOKEN: Final = "session_token"
+API_KEY: Final = "api_key"
+M2M_TOKEN: Final = "m2m_token"
+OAUTH_TOKEN: Final = "oauth_token"
+TOKEN_TYPES: Final[frozenset[str]] = frozenset({SESSION_TOKEN, API_KEY, M2M_TOKEN, OAUTH_TOKEN})
+MACHINE_TOKEN_TYPES: Final[frozenset[str]] = frozenset({API_KEY, M2M_TOKEN, OAUTH_TOKEN})
+#: ``accepts_token="any"``.
+ANY: Final = "any"
+
+M2M_PREFIX: Final = "mt_"
+OAUTH_PREFIX: Final = "oat_"
+API_KEY_PREFIX: Final = "ak_"
+M2M_SUBJECT_PREFIX: Final = "mch_"
+OAUTH_ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+_JWT_FORMAT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+def parse_accepts(value: Any, setting: str = "accepts_token") -> frozenset[str]:
+    """``accepts_token`` as a set of token types: one name, a list of them,
+    or ``"any"``. Anything else raises :class:`ClerkConfigError`."""
+    if value == ANY:
+        return TOKEN_TYPES
+    items: Iterable[Any] = [value] if isinstance(value, str) else value
+    try:
+        names = frozenset(items)
+    except TypeError:
+        raise ClerkConfigError(setting, "must be a token type, a list of them, or 'any'") from None
+    unknown = sorted(str(n) for n in names if n not in TOKEN_TYPES)
+    if unknown or not names:
+        choices = ", ".join(sorted(TOKEN_TYPES))
+        raise ClerkConfigError(setting, f"{', '.join(unknown) or 'an empty list'} is not a token type; use {choices} or 'any'")
+    return names
+
+
+def is_jwt_format(token: str) -> bool:
+    """Three base64url segments joined by dots (the signature may be empty)."""
+    return _JWT_FORMAT.match(token) is not None
+
+
+def classify(token: str) -> str:
+    """The token type ``token`` claims to be (unverified)."""
+    if _JWT_FORMAT.match(token):
+        header, payload = _peek(token)
+        sub = payload.get("sub") if payload is not None else None
+        if isinstance(sub, str) and sub.startswith(M2M_SUBJECT_PREFIX):
+            return M2M_TOKEN
+        if header is not None and header.get("typ") in OAUTH_ACCESS_TOKEN_TYPES:
+            return OAUTH_TOKEN
+        return SESSION_TOKEN
+    if token.startswith(M2M_PREFIX):
+        return M2M_TOKEN
+    if token.startswith(OAUTH_PREFIX):
+        return OAUTH_TOKEN
+    if token.startswith(API_KEY_PREFIX):
+        return API_KEY
+    return SESSION_TOKEN  # not a token we know: the session verifier refuses it
+
+
+def _peek(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    if len(token) > 16384:
+        return None, None
+    header_segment, payload_segment, _ = token.split(".")
+    return _segment(header_segment), _segment(payload_segment)
+
+
+def _segment(segment: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
