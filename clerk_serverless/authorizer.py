@@ -21,21 +21,31 @@ keys unavailable       raises (API Gateway answers 500;    raises (500; not cach
                        nothing is cached)
 =====================  ==================================  ===============================
 
-The context carries strings only (REST's rule): ``user_id``, ``session_id``,
-``org_id``, ``org_role``, ``org_slug``, ``org_permissions`` (comma-joined),
-``exp`` (the token's, epoch seconds) and ``clerk_auth: "verified"``. A
-downstream ``ClerkAuth(trust_authorizer=True)`` turns it into the
-``Session`` without verifying again.
+The context carries strings only (REST's rule): ``clerk_auth: "verified"``,
+``token_type``, ``exp`` (the token's, epoch seconds) and, for a session,
+``user_id``, ``session_id``, ``org_id``, ``org_role``, ``org_slug``,
+``org_permissions`` (comma-joined), ``azp``, ``sts``, ``fea``, ``pla``,
+``fva`` and ``token_carrier`` (``cookie`` or ``header``); for a machine token
+(``accepts_token=…``), ``token_id``, ``subject``, ``user_id``, ``org_id``,
+``machine_id``, ``client_id``, ``name``, ``scopes`` (space-separated) and
+``claims`` (JSON). A downstream ``ClerkAuth(trust_authorizer=True)`` rebuilds
+the same ``Session`` or ``MachineAuth`` without verifying again, and still
+applies its own route's whole policy (token type, ``azp``, pending, the
+cookie-write origin rule, permissions, scopes…).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import json
+from collections.abc import Callable
+from typing import Any
 
 from .defaults import default_auth
 from .errors import EventError, KeysUnavailableError
 from .gate import Authenticator, Refusal, admit
+from .machine import MachineAuth
 from .policy import Policy
+from .session import Session
 from .sources import read_request
 from .sources.rest_v1 import SOURCE as REST_V1
 
@@ -51,18 +61,47 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-def authorizer_context(session: Any) -> dict[str, str]:
-    """The context a downstream function receives (string values only)."""
+def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False) -> dict[str, str]:
+    """The context a downstream function receives (string values only), from
+    which ``ClerkAuth(trust_authorizer=True)`` rebuilds the same object."""
+    if isinstance(auth, MachineAuth):
+        return {
+            MARKER: VERIFIED,
+            "token_type": auth.token_type,
+            "token_id": auth.id,
+            "subject": auth.subject,
+            "user_id": auth.user_id or "",
+            "org_id": auth.org_id or "",
+            "machine_id": auth.machine_id or "",
+            "client_id": auth.client_id or "",
+            "name": auth.name or "",
+            "scopes": " ".join(auth.scopes),
+            "claims": json.dumps(dict(auth.claims), separators=(",", ":")) if auth.claims is not None else "",
+            "exp": str(int(auth.expiration)) if auth.expiration is not None else "",
+        }
+    claims = auth.claims
+    fva = auth.factor_verification_age
     return {
         MARKER: VERIFIED,
-        "user_id": session.user_id,
-        "session_id": session.session_id,
-        "org_id": session.org_id or "",
-        "org_role": session.org_role or "",
-        "org_slug": session.org_slug or "",
-        "org_permissions": ",".join(session.org_permissions),
-        "exp": str(int(session.expires_at)),
+        "token_type": auth.token_type,
+        "token_carrier": "cookie" if from_cookie else "header",
+        "user_id": auth.user_id,
+        "session_id": auth.session_id,
+        "org_id": auth.org_id or "",
+        "org_role": auth.org_role or "",
+        "org_slug": auth.org_slug or "",
+        "org_permissions": ",".join(auth.org_permissions),
+        "azp": _str_claim(claims.get("azp")),
+        "sts": auth.status or "",
+        "fea": _str_claim(claims.get("fea")),
+        "pla": _str_claim(claims.get("pla")),
+        "fva": ",".join(f"{age:g}" for age in fva) if fva is not None else "",
+        "exp": str(int(auth.expires_at)),
     }
+
+
+def _str_claim(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _api_wildcard(method_arn: str) -> str:
@@ -111,10 +150,13 @@ def make_authorizer(
             ``CLERK_*`` variables on first use).
         simple_responses: for HTTP APIs, answer ``{"isAuthorized": …}``
             (``EnableSimpleResponses: true``); ``False`` answers IAM policies.
-        permissions, roles, authorized_parties, treat_pending_as_signed_out:
-            as for ``require_session``.
+        accepts_token, scopes, permissions, roles, features, plans,
+            reverification, authorized_parties, treat_pending_as_signed_out:
+            as for ``require_auth`` (session tokens only by default).
     """
     policy = Policy.build(**policy_options)
+    if auth is not None:
+        auth.check_policy(policy)
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         clerk = auth or default_auth()
@@ -134,7 +176,7 @@ def make_authorizer(
                 request = _token_event_as_request(event)
             else:
                 request = read_request(event)
-            session = admit(clerk, request, policy, required=True)
+            identity = admit(clerk, request, policy, required=True)
         except EventError:
             return deny(401)
         except Refusal as refusal:
@@ -143,10 +185,13 @@ def make_authorizer(
                 # turns into an allow (nor into a 401 that signs users out).
                 raise KeysUnavailableError(retry_after=getattr(refusal.error, "retry_after", 5.0)) from None
             return deny(refusal.status)
-        ctx = authorizer_context(session)
+        assert identity is not None  # required=True: refused otherwise
+        from_cookie = isinstance(identity, Session) and clerk.token_from(request)[1]
+        ctx = authorizer_context(identity, from_cookie=from_cookie)
         if simple:
             return {"isAuthorized": True, "context": ctx}
-        return _policy(session.user_id, "Allow", method_arn, ctx)
+        principal = identity.user_id if isinstance(identity, Session) else identity.subject
+        return _policy(principal, "Allow", method_arn, ctx)
 
     return handler
 

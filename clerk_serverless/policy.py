@@ -160,12 +160,27 @@ def check_access(auth: Session | MachineAuth, policy: Policy) -> None:
         raise ReverificationRequiredError(reverification_error_body(policy.reverification))
 
 
-def check_origin(method: str, origin: str | None, parties: frozenset[str] | None) -> None:
-    """Refuse a cookie-authenticated write from an origin that is not an
-    authorized party (``null`` included): the browser attached the cookie to a
-    cross-site request. Safe methods, requests without ``Origin`` (not from a
-    browser page) and instances without authorized parties pass."""
-    if origin is None or parties is None or method in SAFE_METHODS:
+def check_origin(
+    method: str, origins: frozenset[str], parties: frozenset[str] | None, fetch_site: str | None = None
+) -> None:
+    """Refuse a cookie-authenticated write the browser made for another site:
+    a method that is not GET/HEAD/OPTIONS with an ``Origin`` that is not an
+    authorized party (any one of several, ``null`` included), or, with no
+    ``Origin``, with ``Sec-Fetch-Site: cross-site``.
+
+    Requests without either header (not from a browser page) pass. Without
+    authorized parties every origin may call (``azp`` is not checked either),
+    so only ``null`` — sandboxed frames, ``data:`` and ``file:`` pages, which no
+    app is served from — is refused.
+    """
+    if method in SAFE_METHODS:
         return
-    if origin not in parties:
+    if parties is None:
+        if "null" in origins:
+            raise OriginInvalidError()
+        return
+    if origins:
+        if not origins <= parties:
+            raise OriginInvalidError()
+    elif fetch_site is not None and fetch_site.strip().lower() == "cross-site":
         raise OriginInvalidError()

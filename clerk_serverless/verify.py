@@ -111,7 +111,8 @@ def parse_header(segment: bytes) -> Header:
     if cached is not None:
         return cached
     header = json_object(b64url_decode(segment), "header")
-    if header.get("alg") not in ALLOWED_ALGORITHMS:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
         raise TokenInvalidAlgorithmError("algorithm not allowed (RS256 only)")
     if "crit" in header:
         raise TokenInvalidError("unsupported critical header parameters")

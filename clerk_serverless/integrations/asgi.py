@@ -111,10 +111,14 @@ class ClerkMiddleware:
         return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.exclude_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http" or self._excluded(scope.get("path") or ""):
-            await self.app(scope, receive, send)
+        kind = scope.get("type")
+        if kind not in ("http", "websocket") or self._excluded(scope.get("path") or ""):
+            await self.app(scope, receive, send)  # lifespan, and paths left alone
             return
         auth = self.auth or default_auth()
+        if kind == "websocket":
+            await self._websocket(auth, scope, receive, send)
+            return
         try:
             request = ASGI.read(scope)
             if is_preflight(request):
@@ -130,7 +134,9 @@ class ClerkMiddleware:
         except EventError as error:
             await send_json(send, *error_parts(error))
             return
-        scope.setdefault("state", {})["session"] = session
+        state = scope.setdefault("state", {})
+        state["auth"] = session
+        state["session"] = session if isinstance(session, Session) else None
         observer = auth.observer
         if observer is None or session is None or not observer.bind(request, session):
             await self.app(scope, receive, send)
@@ -139,6 +145,24 @@ class ClerkMiddleware:
             await self.app(scope, receive, send)
         finally:
             observer.unbind()
+
+
+    async def _websocket(self, auth: Authenticator, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake is authenticated like a request (a cookie one
+        needs an authorized ``Origin``); refused, it is closed before it is
+        accepted (1008, which servers answer with HTTP 403)."""
+        try:
+            request = ASGI.read(scope)
+            session = await admit_async(auth, request, self.policy, required=self.required)
+        except (Refusal, EventError):
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        state = scope.setdefault("state", {})
+        state["auth"] = session
+        state["session"] = session if isinstance(session, Session) else None
+        await self.app(scope, receive, send)
 
 
 __all__ = ["ClerkMiddleware", "admit_async", "authenticate_scope", "send_json"]

@@ -14,6 +14,10 @@ from ..errors import MalformedEventError
 from .base import Request
 
 
+#: The method a WebSocket handshake is checked as.
+WEBSOCKET = "WEBSOCKET"
+
+
 class AsgiScope:
     """Reads an ASGI ``http`` scope into a :class:`Request`."""
 
@@ -21,8 +25,12 @@ class AsgiScope:
     adds_cors = False  # CORS comes from the gateway's (or app's) configuration
 
     def read(self, scope: dict[str, Any]) -> Request:
-        if not isinstance(scope, dict) or scope.get("type") != "http":
-            raise MalformedEventError("not an ASGI http scope")
+        """The request view of an ``http`` or ``websocket`` scope. A WebSocket
+        handshake reads as method ``WEBSOCKET``: browsers send cookies with
+        cross-site handshakes, so it is checked as a state-changing request."""
+        kind = scope.get("type") if isinstance(scope, dict) else None
+        if kind not in ("http", "websocket"):
+            raise MalformedEventError("not an ASGI http or websocket scope")
         headers: dict[str, list[str]] = {}
         try:
             for name, value in scope.get("headers") or ():
@@ -31,8 +39,8 @@ class AsgiScope:
             raise MalformedEventError("ASGI headers must be (bytes, bytes) pairs") from None
         raw_query = scope.get("query_string") or b""
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
-        method = scope.get("method")
-        return Request(self, scope, method.upper() if isinstance(method, str) else "", None, headers, None, None, query)
+        method = scope.get("method") if kind == "http" else WEBSOCKET
+        return Request(self, scope, method if isinstance(method, str) else "", None, headers, None, None, query)
 
     def answers_multi_value(self, event: dict[str, Any]) -> bool:
         """False: answers may carry ``headers``."""

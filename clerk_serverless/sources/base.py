@@ -156,10 +156,36 @@ class Request:
 
     # -- for CORS, logs and audit --------------------------------------------
 
+    def all_header_values(self, name: str) -> list[str]:
+        """Every value of header ``name`` (lowercase) under any spelling of
+        its name, single- and multi-value fields alike: for checks that must
+        not be fooled by a duplicate (``Origin: good`` beside ``origin: evil``)."""
+        values: list[str] = []
+        for mapping in (self._headers, self._multi):
+            if not mapping:
+                continue
+            for key, value in mapping.items():
+                if not isinstance(key, str) or key.lower() != name:
+                    continue
+                if isinstance(value, str):
+                    values.append(value)
+                elif isinstance(value, list):
+                    values.extend(v for v in value if isinstance(v, str))
+        return values
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Every distinct ``Origin`` the request carries (a browser sends one;
+        duplicates, or comma-joined values, come from elsewhere)."""
+        return frozenset(o.strip() for v in self.all_header_values("origin") for o in v.split(","))
+
     @property
     def origin(self) -> str | None:
-        """The ``Origin`` header."""
-        return self.header("origin")
+        """The ``Origin`` header, or None when absent or ambiguous (several values)."""
+        origin = self.header("origin")
+        if origin is not None and len(self.origins) > 1:
+            return None
+        return origin
 
     @property
     def user_agent(self) -> str | None:
@@ -214,12 +240,13 @@ def context_dict(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def method_of(value: Any) -> str:
-    """An HTTP method string, upper-cased ("" when absent)."""
+    """The HTTP method as sent ("" when absent). Methods are case-sensitive
+    (RFC 9110 §9.1): ``options`` is no preflight, ``get`` no safe method."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise MalformedEventError("the HTTP method must be a string")
-    return value.upper()
+    return value
 
 
 __all__ = ["Request", "parse_cookies", "read_proxy_v1", "status_line", "context_dict", "method_of", "_str_dict"]
