@@ -6,8 +6,8 @@ from __future__ import annotations
 import http.client
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
 
 import pytest
 
@@ -221,3 +221,313 @@ def test_routes_behind_the_clerk_authorizer() -> None:
         assert request(base, "GET", "/secure")[0] == 403  # HTTP API: isAuthorized false
         assert request(base, "GET", "/Prod/secure")[0] == 401  # REST: "Unauthorized"
     assert any("(authorizer) 401" in line for line in lines)
+
+
+# -- REST OPTIONS, gateway responses, authorizer answers ------------------------------------
+
+AUTH_CODE = '''
+import json
+
+def echo(event, context):
+    return {"statusCode": 200, "headers": {"X-Method": event.get("httpMethod") or event["requestContext"]["http"]["method"]},
+            "body": json.dumps({"authorizer": event["requestContext"].get("authorizer")})}
+
+def crash(event, context):
+    raise RuntimeError("boom")
+
+def allow(event, context):
+    if "routeArn" in event:
+        return {"isAuthorized": True, "context": {"who": "u1"}}
+    return {"principalId": "u1", "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}]}, "context": {"who": "u1"}}
+
+def deny(event, context):
+    if "routeArn" in event:
+        return {"isAuthorized": False}
+    return {"principalId": "u1", "policyDocument": {"Version": "2012-10-17", "Statement": [
+        {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": event["methodArn"]}]}}
+
+def unauthorized(event, context):
+    raise Exception("Unauthorized")
+
+def broken(event, context):
+    raise RuntimeError("keys cannot be loaded")
+'''
+
+AUTH_TEMPLATE = '''
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Origins: {Type: CommaDelimitedList, Default: "http://first.example,http://second.example"}
+Globals:
+  Function: {Runtime: python3.11, Timeout: 5, CodeUri: src/}
+Resources:
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        Authorizers:
+          Deny: {FunctionArn: !GetAtt Denier.Arn, AuthorizerPayloadFormatVersion: "2.0", EnableSimpleResponses: true}
+          Broken: {FunctionArn: !GetAtt Breaker.Arn, AuthorizerPayloadFormatVersion: "2.0", EnableSimpleResponses: true}
+          NeedsKey:
+            FunctionArn: !GetAtt Allower.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+            Identity: {Headers: [X-Key], ReauthorizeEvery: 60}
+      CorsConfiguration: {AllowOrigins: !Ref Origins, AllowCredentials: true, AllowHeaders: [authorization], AllowMethods: [GET]}
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      Auth:
+        Authorizers:
+          Deny: {FunctionPayloadType: REQUEST, FunctionArn: !GetAtt Denier.Arn, Identity: {ReauthorizeEvery: 0}}
+          Unauthorized: {FunctionPayloadType: REQUEST, FunctionArn: !GetAtt Refuser.Arn, Identity: {ReauthorizeEvery: 0}}
+          Broken: {FunctionPayloadType: REQUEST, FunctionArn: !GetAtt Breaker.Arn, Identity: {ReauthorizeEvery: 0}}
+          Token: {FunctionArn: !GetAtt Allower.Arn, Identity: {Header: X-Token, ValidationExpression: "tok_[a-z]+"}}
+      GatewayResponses:
+        UNAUTHORIZED:
+          ResponseParameters:
+            Headers:
+              Access-Control-Allow-Origin: !Sub ["'${First}'", {First: !Select [0, !Ref Origins]}]
+              Access-Control-Allow-Credentials: "'true'"
+              Vary: "'Origin'"
+              WWW-Authenticate: "'Bearer'"
+        DEFAULT_4XX:
+          ResponseParameters:
+            Headers:
+              Access-Control-Allow-Origin: !Sub ["'${First}'", {First: !Select [0, !Ref Origins]}]
+              X-Asked: method.request.querystring.q
+        DEFAULT_5XX:
+          StatusCode: 503
+          ResponseParameters:
+            Headers: {Access-Control-Allow-Origin: !Sub ["'${First}'", {First: !Select [0, !Ref Origins]}]}
+          ResponseTemplates:
+            application/json: '{"error": $context.error.messageString, "type": "$context.error.responseType"}'
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.echo
+      Events:
+        HttpDeny: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /deny, Method: GET, Auth: {Authorizer: Deny}}}
+        HttpBroken: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /broken, Method: GET, Auth: {Authorizer: Broken}}}
+        HttpKey: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /key, Method: GET, Auth: {Authorizer: NeedsKey}}}
+        RestGet: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: "/things/{id}", Method: GET}}
+        RestOptions: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: "/things/{id}", Method: OPTIONS}}
+        RestOnlyGet: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /only-get, Method: GET}}
+        RestDeny: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /deny, Method: GET, Auth: {Authorizer: Deny}}}
+        RestUnauthorized: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /unauthorized, Method: GET, Auth: {Authorizer: Unauthorized}}}
+        RestBroken: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /broken, Method: GET, Auth: {Authorizer: Broken}}}
+        RestToken: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /token, Method: GET, Auth: {Authorizer: Token}}}
+  Crash:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.crash
+      Events:
+        RestCrash: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /crash, Method: GET}}
+  Denier: {Type: AWS::Serverless::Function, Properties: {Handler: app.deny}}
+  Allower: {Type: AWS::Serverless::Function, Properties: {Handler: app.allow}}
+  Refuser: {Type: AWS::Serverless::Function, Properties: {Handler: app.unauthorized}}
+  Breaker: {Type: AWS::Serverless::Function, Properties: {Handler: app.broken}}
+'''
+FIRST, SECOND, EVIL = "http://first.example", "http://second.example", "http://evil.example"
+
+
+@pytest.fixture(scope="module")
+def auth_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
+    root = tmp_path_factory.mktemp("auth-gateway")
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text(AUTH_CODE)
+    (root / "template.yaml").write_text(textwrap.dedent(AUTH_TEMPLATE))
+    lines: list[str] = []
+    with LocalGateway(Template(root / "template.yaml"), port=0, log=lines.append, warn=lambda m: None) as gw:
+        gw.lines = lines  # type: ignore[attr-defined]
+        yield gw
+
+
+def test_rest_options_go_to_the_function_routed_for_them(auth_gateway: LocalGateway) -> None:
+    ask = [("Origin", SECOND), ("Access-Control-Request-Method", "GET")]
+    status, headers, _ = request(auth_gateway.urls["api"], "OPTIONS", "/Prod/things/1", ask)
+    assert status == 200 and header(headers, "X-Method") == ["OPTIONS"]  # the function answered, not a mock
+    assert auth_gateway.lines[-1].startswith("OPTIONS /Prod/things/1 -> Echo (rest) 200")  # type: ignore[attr-defined]
+    # A REST path without an OPTIONS method (and no SAM Cors): API Gateway's 403.
+    status, headers, body = request(auth_gateway.urls["api"], "OPTIONS", "/Prod/only-get", ask)
+    assert status == 403 and json.loads(body) == {"message": "Missing Authentication Token"}
+    assert header(headers, "Access-Control-Allow-Origin") == [FIRST]  # DEFAULT_4XX
+
+
+def test_rest_authorizer_refusals_use_the_gateway_responses(auth_gateway: LocalGateway) -> None:
+    base = auth_gateway.urls["api"]
+    for origin in (FIRST, SECOND, EVIL):
+        status, headers, body = request(base, "GET", "/Prod/unauthorized", [("Origin", origin)])
+        assert status == 401 and json.loads(body) == {"message": "Unauthorized"}
+        # Never the request's origin: the first authorized party, whoever asks.
+        assert header(headers, "Access-Control-Allow-Origin") == [FIRST]
+        assert header(headers, "Access-Control-Allow-Credentials") == ["true"] and header(headers, "WWW-Authenticate") == ["Bearer"]
+    status, headers, body = request(base, "GET", "/Prod/deny?q=why", [("Origin", FIRST)])
+    assert status == 403 and "explicit deny" in json.loads(body)["message"]
+    assert header(headers, "Access-Control-Allow-Origin") == [FIRST] and header(headers, "X-Asked") == ["why"]  # DEFAULT_4XX
+    status, headers, body = request(base, "GET", "/Prod/broken", [("Origin", FIRST)])
+    assert status == 503  # DEFAULT_5XX's StatusCode, over the authorizer error's 500
+    assert json.loads(body) == {"error": None, "type": "AUTHORIZER_CONFIGURATION_ERROR"}
+    assert header(headers, "Access-Control-Allow-Origin") == [FIRST]
+
+
+def test_rest_function_failures_use_the_gateway_responses(auth_gateway: LocalGateway) -> None:
+    status, headers, body = request(auth_gateway.urls["api"], "GET", "/Prod/crash")
+    assert status == 503 and json.loads(body) == {"error": "Internal server error", "type": "DEFAULT_5XX"}
+    assert header(headers, "Access-Control-Allow-Origin") == [FIRST]
+
+
+def test_rest_token_authorizer_needs_its_header(auth_gateway: LocalGateway) -> None:
+    base = auth_gateway.urls["api"]
+    assert request(base, "GET", "/Prod/token")[0] == 401  # no X-Token: the authorizer is not called
+    assert request(base, "GET", "/Prod/token", [("X-Token", "not valid!")])[0] == 401  # ValidationExpression
+    status, _, body = request(base, "GET", "/Prod/token", [("X-Token", "tok_abc")])
+    assert status == 200 and json.loads(body)["authorizer"] == {"principalId": "u1", "who": "u1"}
+
+
+def test_http_api_authorizer_answers_and_their_cors(auth_gateway: LocalGateway) -> None:
+    base = auth_gateway.urls["api"]
+    status, headers, body = request(base, "GET", "/deny", [("Origin", SECOND)])
+    assert status == 403 and json.loads(body) == {"message": "Forbidden"}
+    # The HTTP API's CORS configuration covers its authorizers' refusals: any authorized origin reads them...
+    assert header(headers, "Access-Control-Allow-Origin") == [SECOND]
+    # ...and no other origin.
+    assert not header(request(base, "GET", "/deny", [("Origin", EVIL)])[1], "Access-Control-Allow-Origin")
+    status, headers, body = request(base, "GET", "/broken", [("Origin", FIRST)])
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+    assert header(headers, "Access-Control-Allow-Origin") == [FIRST]
+    # A configured identity source missing: 401, the authorizer never called.
+    status, _, body = request(base, "GET", "/key", [("Origin", FIRST)])
+    assert status == 401 and json.loads(body) == {"message": "Unauthorized"}
+    status, _, body = request(base, "GET", "/key", [("X-Key", "k")])
+    assert status == 200 and json.loads(body)["authorizer"] == {"lambda": {"who": "u1"}}
+    # Preflights never reach an authorizer.
+    status, headers, _ = request(base, "OPTIONS", "/deny", [("Origin", SECOND), ("Access-Control-Request-Method", "GET")])
+    assert status == 204 and header(headers, "Access-Control-Allow-Origin") == [SECOND]
+
+
+def test_unsupported_gateway_response_mappings_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(textwrap.dedent('''
+        Resources:
+          Rest:
+            Type: AWS::Serverless::Api
+            Properties:
+              StageName: Prod
+              GatewayResponses:
+                UNAUTHORIZED:
+                  ResponseParameters:
+                    Headers: {X-Id: context.requestId}
+    '''))
+    from clerk_serverless_local.template import TemplateError
+
+    with pytest.raises(TemplateError, match=r"Rest.GatewayResponses.UNAUTHORIZED: header X-Id maps 'context.requestId'"):
+        LocalGateway(Template(tmp_path / "template.yaml"), port=0, log=lambda line: None)
+
+
+# -- framing: Content-Length only, bounded, with a deadline --------------------------------
+
+
+@pytest.fixture(scope="module")
+def strict_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
+    root = tmp_path_factory.mktemp("strict-gateway")
+    (root / "src").mkdir()
+    (root / "src" / "echo.py").write_text(ECHO)
+    (root / "template.yaml").write_text(textwrap.dedent(TEMPLATE))
+    lines: list[str] = []
+    with LocalGateway(Template(root / "template.yaml"), port=0, log=lines.append, warn=lambda m: None,
+                      request_timeout=1.0, max_body=4096) as gw:
+        gw.lines = lines  # type: ignore[attr-defined]
+        yield gw
+
+
+def raw_exchange(base: str, data: bytes, *, half_close: bool = False) -> tuple[int, dict[str, str], bytes, bool]:
+    """Send raw bytes; return the status, headers and body of the first answer,
+    and whether the server then closed the connection."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed before an answer: {received!r}"
+            received += chunk
+        head, _, rest = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            assert chunk
+            rest += chunk
+        body, extra = rest[:length], rest[length:]
+        closed = False
+        if not extra:
+            try:
+                closed = sock.recv(1) == b""
+            except TimeoutError:
+                closed = False
+        return status, headers, body, closed
+
+
+@pytest.mark.parametrize(
+    "head,status",
+    [
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 501),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\n\r\nhello", 411),
+        (b"PUT /any/x HTTP/1.1\r\nHost: x\r\n\r\n", 411),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: five\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4097\r\n\r\n", 413),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999999999999\r\n\r\n", 413),
+        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4097\r\nExpect: 100-continue\r\n\r\n", 413),
+    ],
+)
+def test_bad_framing_is_refused_and_the_connection_closed(strict_gateway: LocalGateway, head: bytes, status: int) -> None:
+    answer, headers, body, closed = raw_exchange(strict_gateway.urls["api"], head)
+    assert answer == status, body
+    assert headers.get("connection") == "close" and closed
+    assert "message" in json.loads(body)
+
+
+def test_a_lying_client_gets_408_and_frees_its_thread(strict_gateway: LocalGateway) -> None:
+    # Announces 4000 bytes, sends 10, then waits: the request deadline ends it.
+    status, _, _, closed = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n0123456789")
+    assert status == 408 and closed
+    # Announces 4000 and hangs up after 10: never handed to a function.
+    before = len(strict_gateway.lines)  # type: ignore[attr-defined]
+    status, _, _, _ = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n0123456789",
+                                   half_close=True)
+    assert status == 400
+    assert all("Echo" not in line for line in strict_gateway.lines[before:])  # type: ignore[attr-defined]
+    # The gateway still answers.
+    assert request(strict_gateway.urls["api"], "GET", "/bare")[0] == 200
+
+
+def test_an_idle_connection_is_closed(strict_gateway: LocalGateway) -> None:
+    import socket
+
+    host, port = strict_gateway.urls["api"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"GET /bare HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        assert sock.recv(65536) == b""  # closed by the gateway, not by this test's timeout
+
+
+def test_well_framed_requests_still_work(strict_gateway: LocalGateway) -> None:
+    status, headers, body, _ = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert status == 201 and json.loads(body)["event"]["body"] == "hello" and headers.get("connection") != "close"
+    status, _, _, _ = raw_exchange(strict_gateway.urls["api"], b"DELETE /any/x HTTP/1.1\r\nHost: x\r\n\r\n")  # no body, no length: fine
+    assert status == 201
+    status, _, body, _ = raw_exchange(strict_gateway.urls["api"],
+                                      b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok")
+    assert status in (100, 201)

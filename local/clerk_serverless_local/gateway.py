@@ -8,30 +8,56 @@
 * REST API routes (``Api`` events) under their stage, ``/Prod/path``, with
   payload 1.0 events;
 * each Function URL on its own port (the next ones after ``--port``);
-* CORS preflights answered from the template's ``CorsConfiguration`` /
-  ``Cors`` / ``FunctionUrlConfig.Cors``, and, like HTTP APIs and Function
-  URLs do, CORS headers on every answer to an allowed origin (the
-  function's own CORS headers are replaced);
+* Lambda authorizers in front of the routes they guard, with the answers
+  API Gateway gives when they refuse or fail, and identity sources checked
+  before they run;
+* CORS as each API type does it: HTTP APIs and Function URLs answer
+  preflights from their ``CorsConfiguration`` / ``FunctionUrlConfig.Cors``
+  and put CORS headers on every answer to an allowed origin (the function's
+  own CORS headers are replaced, authorizer refusals included); a REST API
+  sends ``OPTIONS`` to the function routed for it (an explicit
+  ``Method: OPTIONS`` event), else to the mock integration SAM builds from
+  ``Cors``, and passes its functions' answers through untouched;
+* a REST API's own answers (authorizer refusals, unknown paths, failed
+  functions) shaped by its ``GatewayResponses``;
 * functions run through the same runner as ``local invoke``, kept warm.
 
-One log line per request.
+One whole log line per request, whatever the concurrency. Requests are read
+with a deadline and strict framing: ``Content-Length`` only (a
+``Transfer-Encoding`` is refused), bounded in size.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import mimetypes
 import re
+import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .payloads import HttpRequest, HttpResponse, from_proxy_response, http_api_v2, rest_api_v1
+from .origins import origins_parameter
+from .payloads import (
+    HttpRequest,
+    HttpResponse,
+    from_proxy_response,
+    http_api_v2,
+    rest_api_v1,
+)
 from .runner import InitError, LocalFunction
 from .runtime_api import QuietServer
 from .template import Template, TemplateError
+
+MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+REQUEST_TIMEOUT = 30.0  # seconds to receive a whole request (head and body), idle keep-alive included
+_JSON = [("Content-Type", "application/json")]
+_BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 @dataclass(frozen=True)
@@ -47,11 +73,14 @@ class Cors:
     on_every_response: bool  # HTTP APIs and Function URLs; REST only answers preflights
 
     def allows(self, origin: str | None) -> bool:
+        """Whether ``origin`` is one of the configured origins."""
         return origin is not None and (origin in self.origins or "*" in self.origins)
 
     def preflight_headers(self, origin: str | None) -> list[tuple[str, str]]:
+        """What API Gateway answers a preflight from ``origin``."""
         if not self.allows(origin):
             return []
+        assert origin is not None
         headers = [("Access-Control-Allow-Origin", origin if self.credentials or "*" not in self.origins else "*"),
                    ("Access-Control-Allow-Methods", ",".join(self.methods) or "*"),
                    ("Access-Control-Allow-Headers", ",".join(self.headers) or "*"),
@@ -63,8 +92,10 @@ class Cors:
         return headers
 
     def response_headers(self, origin: str | None) -> list[tuple[str, str]]:
+        """The CORS headers put on every other answer to ``origin``."""
         if not self.allows(origin):
             return []
+        assert origin is not None
         headers = [("Access-Control-Allow-Origin", origin if self.credentials or "*" not in self.origins else "*"), ("Vary", "Origin")]
         if self.credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))
@@ -82,6 +113,7 @@ def _list(value: Any) -> tuple[str, ...]:
 
 
 def cors_from_http_api(config: Any) -> Cors | None:
+    """An HTTP API's ``CorsConfiguration`` or a Function URL's ``Cors``."""
     if not isinstance(config, dict):
         return None
     return Cors(_list(config.get("AllowOrigins")), bool(config.get("AllowCredentials")), _list(config.get("AllowHeaders")),
@@ -90,6 +122,7 @@ def cors_from_http_api(config: Any) -> Cors | None:
 
 
 def cors_from_rest_api(config: Any) -> Cors | None:
+    """A REST API's SAM ``Cors`` (what its mock OPTIONS integration answers)."""
     if isinstance(config, str):
         config = {"AllowOrigin": config}
     if not isinstance(config, dict):
@@ -99,15 +132,133 @@ def cors_from_rest_api(config: Any) -> Cors | None:
                 _list(config.get("AllowMethods")), (), int(max_age[0]) if max_age else None, False)
 
 
+# -- gateway errors and a REST API's GatewayResponses ----------------------------------
+
+
+@dataclass(frozen=True)
+class GatewayError:
+    """An answer API Gateway makes itself: its REST response type, status and
+    ``$context.error.message`` (``None`` where API Gateway answers ``null``)."""
+
+    kind: str
+    status: int
+    message: str | None
+
+
+UNAUTHORIZED = GatewayError("UNAUTHORIZED", 401, "Unauthorized")
+ACCESS_DENIED = GatewayError("ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny")
+AUTHORIZER_ERROR = GatewayError("AUTHORIZER_CONFIGURATION_ERROR", 500, None)
+MISSING_TOKEN = GatewayError("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+FUNCTION_ERROR = GatewayError("DEFAULT_5XX", 502, "Internal server error")  # Lambda errors and malformed proxy answers
+INTEGRATION_TIMEOUT = GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
+REST_INTEGRATION_TIMEOUT = 29.0
+# What an HTTP API answers in the same situations (it has no gateway responses).
+_HTTP_API_ANSWERS = {"UNAUTHORIZED": (401, "Unauthorized"), "ACCESS_DENIED": (403, "Forbidden"),
+                     "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal Server Error")}
+_DEFAULT_TEMPLATE = '{"message":$context.error.messageString}'
+_CONTEXT_VARIABLE = re.compile(r"\$(?:context\.[A-Za-z0-9_.]+|[A-Za-z_][A-Za-z0-9_.]*)")
+_REQUEST_MAPPING = re.compile(r"method\.request\.(header|querystring|path)\.(.+)")
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """One entry of a REST API's ``GatewayResponses``."""
+
+    status: int | None
+    headers: tuple[tuple[str, str], ...]  # name, mapping expression
+    templates: tuple[tuple[str, str], ...]  # content type, template
+
+
+class GatewayResponses:
+    """A REST API's ``GatewayResponses``, applied to the answers API Gateway
+    makes itself, as it does: the response type's own entry, else
+    ``DEFAULT_4XX`` / ``DEFAULT_5XX``; header values are mapping expressions
+    (``'literal'``, ``method.request.header.<name>``, ``.querystring.``,
+    ``.path.``); templates may use ``$context.error.message``,
+    ``$context.error.messageString`` and ``$context.error.responseType``."""
+
+    def __init__(self, api: str, config: Any) -> None:
+        self.entries: dict[str, GatewayResponse] = {}
+        for kind, spec in (config or {}).items() if isinstance(config, dict) else ():
+            spec = spec or {}
+            parameters = spec.get("ResponseParameters") or {}
+            unsupported = set(parameters) - {"Headers"}
+            if unsupported:
+                raise TemplateError(f"{api}.GatewayResponses.{kind}: ResponseParameters {', '.join(sorted(unsupported))} "
+                                    "are not supported by the local gateway (Headers only)")
+            headers = tuple((str(name), str(value)) for name, value in (parameters.get("Headers") or {}).items())
+            for name, value in headers:
+                if not (_literal(value) is not None or _REQUEST_MAPPING.fullmatch(value)):
+                    raise TemplateError(f"{api}.GatewayResponses.{kind}: header {name} maps {value!r}, which the local gateway "
+                                        "does not support ('literal' or method.request.header|querystring|path.<name>)")
+            templates = tuple((str(k), str(v)) for k, v in (spec.get("ResponseTemplates") or {}).items())
+            for _, text in templates:
+                for variable in _CONTEXT_VARIABLE.findall(text):
+                    if variable not in ("$context.error.message", "$context.error.messageString", "$context.error.responseType"):
+                        raise TemplateError(f"{api}.GatewayResponses.{kind}: template variable {variable} is not supported by the local gateway")
+            status = spec.get("StatusCode")
+            self.entries[str(kind)] = GatewayResponse(int(status) if status is not None else None, headers, templates)
+
+    def render(self, error: GatewayError, request: HttpRequest, path_parameters: dict[str, str] | None = None) -> HttpResponse:
+        """The answer API Gateway sends for ``error`` to ``request``."""
+        entry = self.entries.get(error.kind) or self.entries.get("DEFAULT_4XX" if error.status < 500 else "DEFAULT_5XX")
+        template = _DEFAULT_TEMPLATE
+        if entry is not None and entry.templates:
+            template = dict(entry.templates).get("application/json", entry.templates[0][1])
+        message = json.dumps(error.message)
+        body = (template.replace("$context.error.messageString", message)
+                .replace("$context.error.message", error.message or "")
+                .replace("$context.error.responseType", error.kind))
+        headers = list(_JSON)
+        if entry is not None:
+            for name, expression in entry.headers:
+                value = _map_request(expression, request, path_parameters or {})
+                if value is not None:
+                    headers = [(k, v) for k, v in headers if k.lower() != name.lower()] + [(name, value)]
+        status = entry.status if entry is not None and entry.status is not None else error.status
+        return HttpResponse(status, headers, body.encode())
+
+
+def _literal(expression: str) -> str | None:
+    if len(expression) >= 2 and expression[0] == expression[-1] == "'":
+        return expression[1:-1]
+    return None
+
+
+def _map_request(expression: str, request: HttpRequest, path_parameters: dict[str, str]) -> str | None:
+    literal = _literal(expression)
+    if literal is not None:
+        return literal
+    found = _REQUEST_MAPPING.fullmatch(expression)
+    if found is None:
+        return None
+    where, name = found.groups()
+    if where == "header":
+        return request.header(name)
+    if where == "path":
+        return path_parameters.get(name)
+    from urllib.parse import parse_qsl
+
+    return next((v for k, v in parse_qsl(request.query, keep_blank_values=True) if k == name), None)
+
+
+# -- the template's routes ---------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Authorizer:
-    """A Lambda authorizer guarding a route: its function and response format."""
+    """A Lambda authorizer guarding a route: its function, payload and response
+    format, and the identity sources API Gateway requires before calling it
+    (``("header", "Authorization")``, ``("querystring", "x")``)."""
 
     function: str
     simple_responses: bool
+    token: bool = False  # a REST TOKEN authorizer (else REQUEST)
+    identity: tuple[tuple[str, str], ...] = ()
+    validation: str | None = None  # a TOKEN authorizer's ValidationExpression
 
 
-def _authorizer(template: Template, api: dict[str, Any], event_props: dict[str, Any]) -> Authorizer | None:
+def _authorizer(template: Template, api: dict[str, Any], event_props: dict[str, Any], rest: bool) -> Authorizer | None:
     name = (event_props.get("Auth") or {}).get("Authorizer") or (api.get("Auth") or {}).get("DefaultAuthorizer")
     if not name or name == "NONE":
         return None
@@ -116,7 +267,15 @@ def _authorizer(template: Template, api: dict[str, Any], event_props: dict[str, 
     function = arn.get("Fn::GetAtt", [None])[0] if isinstance(arn, dict) else None
     if function is None:
         return None
-    return Authorizer(function, bool(template.resolve(config.get("EnableSimpleResponses"))))
+    identity = template.resolve(config.get("Identity")) or {}
+    token = rest and str(template.resolve(config.get("FunctionPayloadType")) or "TOKEN").upper() == "TOKEN"
+    if token:
+        sources: tuple[tuple[str, str], ...] = (("header", str(identity.get("Header") or "Authorization")),)
+        validation = identity.get("ValidationExpression")
+        return Authorizer(function, False, True, sources, str(validation) if validation else None)
+    sources = tuple(("header", str(h)) for h in identity.get("Headers") or ()) + \
+        tuple(("querystring", str(q)) for q in identity.get("QueryStrings") or ())
+    return Authorizer(function, bool(template.resolve(config.get("EnableSimpleResponses"))), False, sources)
 
 
 @dataclass
@@ -131,10 +290,12 @@ class Route:
     cors: Cors | None
     pattern: re.Pattern[str]
     authorizer: Authorizer | None = None
+    api_id: str = ""  # logical ID of the API resource ("" for SAM's implicit one)
 
     @classmethod
     def make(cls, api: str, method: str, path: str, function: str, stage: str, cors: Cors | None,
-             authorizer: Authorizer | None = None) -> "Route":
+             authorizer: Authorizer | None = None, api_id: str = "") -> Route:
+        """A route, with the regular expression matching its path."""
         regex = ""
         for segment in path.strip("/").split("/") if path.strip("/") else []:
             if segment.startswith("{") and segment.endswith("+}"):
@@ -143,14 +304,16 @@ class Route:
                 regex += f"/(?P<{segment[1:-1]}>[^/]+)"
             else:
                 regex += "/" + re.escape(segment)
-        return cls(api, method.upper(), path, function, stage, cors, re.compile(f"^{regex or '/'}/?$"), authorizer)
+        return cls(api, method.upper(), path, function, stage, cors, re.compile(f"^{regex or '/'}/?$"), authorizer, api_id)
 
     @property
-    def specificity(self) -> tuple[int, int]:
+    def specificity(self) -> tuple[bool, int, bool]:
+        """Sort key: static paths before greedy ones, longer first, exact methods before ANY."""
         segments = [s for s in self.path.split("/") if s]
-        return ("+}" in self.path, -sum(not s.startswith("{") for s in segments))  # type: ignore[return-value]
+        return ("+}" in self.path, -sum(not s.startswith("{") for s in segments), self.method == "ANY")
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
+        """Path parameters when ``method`` and ``path`` match this route."""
         if self.method not in ("ANY", method):
             return None
         found = self.pattern.match(path)
@@ -158,11 +321,34 @@ class Route:
 
     @property
     def route_key(self) -> str:
+        """The HTTP API route key, ``GET /items/{id}``."""
         return f"{self.method} {self.path}"
+
+
+@dataclass
+class RestApi:
+    """A REST API of the template: its stage, SAM ``Cors`` and ``GatewayResponses``."""
+
+    api_id: str
+    stage: str
+    cors: Cors | None
+    responses: GatewayResponses = field(default_factory=lambda: GatewayResponses("", None))
 
 
 def _ref(value: Any) -> str | None:
     return value.get("Ref") if isinstance(value, dict) else None
+
+
+def collect_rest_apis(template: Template) -> dict[str, RestApi]:
+    """The template's REST APIs by logical ID (``""`` for SAM's implicit one)."""
+    apis: dict[str, RestApi] = {}
+    for rid, resource in template.resources.items():
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Api":
+            props = resource.get("Properties") or {}
+            apis[rid] = RestApi(rid, str(template.resolve(props.get("StageName")) or "Prod"),
+                                cors_from_rest_api(template.resolve(props.get("Cors"))),
+                                GatewayResponses(rid, template.resolve(props.get("GatewayResponses"))))
+    return apis
 
 
 def collect_routes(template: Template) -> tuple[list[Route], dict[str, Cors | None]]:
@@ -182,22 +368,32 @@ def collect_routes(template: Template) -> tuple[list[Route], dict[str, Cors | No
                 cors = cors_from_http_api(template.resolve(api.get("CorsConfiguration")))
                 path, method = eprops.get("Path"), eprops.get("Method", "ANY")
                 routes.append(Route.make("http", method if path else "ANY", path or "/{proxy+}", function, "$default", cors,
-                                         _authorizer(template, api, eprops)))
+                                         _authorizer(template, api, eprops, rest=False), api_id or ""))
             elif kind == "Api":
                 api_id = _ref(eprops.get("RestApiId"))
                 api = (resources.get(api_id) or {}).get("Properties") or {} if api_id else {}
                 stage = str(template.resolve(api.get("StageName")) or "Prod")
                 cors = cors_from_rest_api(template.resolve(api.get("Cors")))
                 routes.append(Route.make("rest", eprops.get("Method", "ANY"), eprops["Path"], function, stage, cors,
-                                         _authorizer(template, api, eprops)))
+                                         _authorizer(template, api, eprops, rest=True), api_id or ""))
         if props.get("FunctionUrlConfig") is not None:
             urls[function] = cors_from_http_api(template.resolve((props["FunctionUrlConfig"] or {}).get("Cors")))
     routes.sort(key=lambda r: r.specificity)
     return routes, urls
 
 
+# -- the gateway ---------------------------------------------------------------------------
+
+
 class LocalGateway:
-    """Serves a template's APIs and Function URLs on loopback ports."""
+    """Serves a template's APIs and Function URLs on loopback ports.
+
+    ``authorize_static_origin``: when serving ``static_dir`` and the
+    template's authorized-origins parameter (the one feeding
+    ``CLERK_AUTHORIZED_PARTIES``) was not set explicitly, add this gateway's
+    own page origin (``http://localhost:<port>``) to it, so pages it serves
+    are authorized parties. ``self.added_origin`` says which, if any.
+    """
 
     def __init__(
         self,
@@ -210,23 +406,52 @@ class LocalGateway:
         ephemeral_url_ports: bool = False,
         log: Callable[[str], None] = print,
         warn: Callable[[str], None] | None = None,
+        authorize_static_origin: bool = False,
+        request_timeout: float = REQUEST_TIMEOUT,
+        max_body: int = MAX_BODY,
         **function_options: Any,
     ) -> None:
-        self.template = template
-        self.routes, self.url_functions = collect_routes(template)
+        self._log_lock = threading.Lock()
+        self._log_sink = log
+        self._warn_sink = warn
         self.static_dir = Path(static_dir).resolve() if static_dir else None
-        self.log = log
+        self.request_timeout = request_timeout
+        self.max_body = max_body
         self._env_vars = env_vars or {}
-        self._warn = warn
         self._function_options = function_options
         self._functions: dict[str, tuple[LocalFunction, threading.Lock]] = {}
         self._functions_lock = threading.Lock()
         self._servers: list[QuietServer] = []
         self._started = False
         self.urls: dict[str, str] = {}
-        self._bind(host, port, None)
-        for offset, function in enumerate(self.url_functions, start=1):
-            self._bind(host, 0 if port == 0 or ephemeral_url_ports else port + offset, function)
+        self.added_origin: str | None = None
+        try:
+            self._bind(host, port, None)
+            if authorize_static_origin and self.static_dir is not None:
+                template = self._authorize_own_origin(template)
+            self.template = template
+            self.routes, self.url_functions = collect_routes(template)
+            self.rest_apis = collect_rest_apis(template)
+            for offset, function in enumerate(self.url_functions, start=1):
+                self._bind(host, 0 if port == 0 or ephemeral_url_ports else port + offset, function)
+        except BaseException:
+            for server in self._servers:
+                server.server_close()
+            raise
+
+    # -- logging: one whole line per call, whatever the concurrency ---------------
+
+    def log(self, line: str) -> None:
+        """Hand one line to the log sink, never interleaved with another."""
+        with self._log_lock:
+            self._log_sink(line)
+
+    def _warn(self, message: str) -> None:
+        with self._log_lock:
+            if self._warn_sink is not None:
+                self._warn_sink(message)
+            else:
+                self._log_sink(f"warning: {message}")
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -236,13 +461,29 @@ class LocalGateway:
         name = url_function or "api"
         self.urls[name] = f"http://{host}:{server.server_address[1]}"
 
-    def start(self) -> "LocalGateway":
+    def origin(self, name: str = "api") -> str:
+        """The origin to open in a browser: ``http://localhost:<port>`` when
+        bound to loopback (what the banner prints), else the bound address."""
+        url = self.urls[name]
+        return url.replace("http://127.0.0.1:", "http://localhost:", 1)
+
+    def _authorize_own_origin(self, template: Template) -> Template:
+        own = self.origin()
+        parameter = origins_parameter(template)
+        if parameter is None or parameter in template.overrides or own in template.parameters[parameter]:
+            return template  # explicit settings win; the banner says when the page is left out
+        self.added_origin = own
+        return template.with_overrides({parameter: ",".join([*template.parameters[parameter], own])})
+
+    def start(self) -> LocalGateway:
+        """Serve in background threads."""
         for server in self._servers:
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self._started = True
         return self
 
     def stop(self) -> None:
+        """Stop serving and retire every warm function."""
         for server in self._servers:
             if self._started:  # shutdown() waits for serve_forever, which never ran otherwise
                 server.shutdown()
@@ -250,13 +491,13 @@ class LocalGateway:
         for function, _ in self._functions.values():
             function.close()
 
-    def __enter__(self) -> "LocalGateway":
+    def __enter__(self) -> LocalGateway:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    # -- requests ----------------------------------------------------------------------
+    # -- invoking functions ------------------------------------------------------------
 
     def _function(self, logical_id: str) -> tuple[LocalFunction, threading.Lock]:
         with self._functions_lock:
@@ -265,20 +506,29 @@ class LocalGateway:
                 self._functions[logical_id] = (function, threading.Lock())
             return self._functions[logical_id]
 
-    def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool) -> HttpResponse:
+    def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool, rest: bool = False) -> HttpResponse | GatewayError:
+        """The function's answer as HTTP, or the error API Gateway answers instead."""
         function, lock = self._function(logical_id)
         with lock:  # one request at a time per warm environment, as in Lambda
             try:
                 result = function.invoke(event)
             except InitError as exc:
                 self.log(f"  {logical_id} failed to start: {exc}")
-                return HttpResponse(502, [("Content-Type", "application/json")], b'{"message":"Internal Server Error"}')
+                return FUNCTION_ERROR if rest else HttpResponse(502, _JSON, b'{"message":"Internal Server Error"}')
         if result.error is not None:
             timed_out = result.error.get("errorType") == "Sandbox.Timedout"
             self.log(f"  {logical_id}: {result.error.get('errorType')}: {result.error.get('errorMessage')}")
+            if rest:  # a function timing out before API Gateway's 29 s is a function error
+                return INTEGRATION_TIMEOUT if timed_out and function.spec.timeout >= REST_INTEGRATION_TIMEOUT else FUNCTION_ERROR
             status, message = (504, "Endpoint request timed out") if timed_out else (502, "Internal Server Error")
-            return HttpResponse(status, [("Content-Type", "application/json")], f'{{"message":"{message}"}}'.encode())
-        return from_proxy_response(result.payload, payload_v2=payload_v2)
+            return HttpResponse(status, _JSON, json.dumps({"message": message}, separators=(",", ":")).encode())
+        response = from_proxy_response(result.payload, payload_v2=payload_v2)
+        if rest and response.status == 502 and not (isinstance(result.payload, dict) and "statusCode" in result.payload
+                                                    and str(result.payload["statusCode"]).isdigit()):
+            return FUNCTION_ERROR  # a malformed proxy answer
+        return response
+
+    # -- requests ------------------------------------------------------------------------
 
     def handle(self, request: HttpRequest, url_function: str | None) -> tuple[HttpResponse, str]:
         """The answer to ``request`` and a label for the log line."""
@@ -290,14 +540,26 @@ class LocalGateway:
                 return HttpResponse(204, cors.preflight_headers(origin), b""), f"{url_function} (preflight)"
             domain = f"{url_function.lower()}.lambda-url.us-east-1.on.aws"
             event = http_api_v2(request, domain=domain)
-            return self._with_cors(self._invoke(url_function, event, True), cors, origin), url_function
-        route, params = self._route(request, any_method=preflight)
-        if preflight:
-            cors = route.cors if route is not None else next((r.cors for r in self.routes if r.api == "http" and r.cors), None)
+            answer = self._invoke(url_function, event, True)
+            assert isinstance(answer, HttpResponse)
+            return self._with_cors(answer, cors, origin), url_function
+        route, params = self._route(request)
+        nearby, _ = self._route(request, any_method=True)  # the path's API, whatever the method
+        if preflight and (route is None or route.api == "http") and (nearby is None or nearby.api == "http"):
+            # An HTTP API with a CORS configuration answers preflights itself,
+            # before routes and authorizers.
+            cors = nearby.cors if nearby is not None else next((r.cors for r in self.routes if r.api == "http" and r.cors), None)
             if cors is not None:
-                status = 204 if cors.on_every_response else 200
-                return HttpResponse(status, cors.preflight_headers(origin) if cors.on_every_response else _rest_preflight(cors), b""), "preflight"
+                return HttpResponse(204, cors.preflight_headers(origin), b""), "preflight"
+        if (request.method == "OPTIONS" and nearby is not None and nearby.api == "rest" and nearby.cors is not None
+                and (route is None or route.method != "OPTIONS")):
+            # No OPTIONS method of its own on this REST path: SAM's mock
+            # integration answers when the API has `Cors`, whatever the origin.
+            return HttpResponse(200, _rest_preflight(nearby.cors), b""), "preflight (REST mock)"
         if route is None:
+            api = self._rest_api_under(request.path)
+            if api is not None:  # a path under a REST stage that no method serves
+                return api.responses.render(MISSING_TOKEN, request), f"{api.api_id or 'RestApi'} (no route)"
             return self._static(request), "static" if self.static_dir else "no route"
         if route.api == "http":
             event = http_api_v2(request, domain="localhost", route_key=route.route_key, path_parameters=params)
@@ -307,37 +569,60 @@ class LocalGateway:
             event = rest_api_v1(local, resource=route.path, stage=route.stage, domain="localhost", path_parameters=params)
         label = f"{route.function} ({route.api})"
         if route.authorizer is not None:
-            refused = self._authorize(route, event)
+            refused = self._authorize(route, event, request)
             if refused is not None:
-                return self._with_cors(refused, route.cors, origin), f"{route.authorizer.function} (authorizer)"
-        response = self._invoke(route.function, event, route.api == "http")
-        return self._with_cors(response, route.cors, origin), label
+                return self._gateway_answer(route, refused, request, params, origin), f"{route.authorizer.function} (authorizer)"
+        answer = self._invoke(route.function, event, route.api == "http", rest=route.api == "rest")
+        if isinstance(answer, GatewayError):
+            return self._gateway_answer(route, answer, request, params, origin), label
+        return self._with_cors(answer, route.cors, origin), label
 
-    def _authorize(self, route: Route, event: dict[str, Any]) -> HttpResponse | None:
+    def _gateway_answer(self, route: Route, error: GatewayError, request: HttpRequest, params: dict[str, str] | None,
+                        origin: str | None) -> HttpResponse:
+        if route.api == "rest":
+            api = self.rest_apis.get(route.api_id)
+            responses = api.responses if api is not None else GatewayResponses("", None)
+            return responses.render(error, request, params)
+        status, message = _HTTP_API_ANSWERS.get(error.kind, (error.status, error.message or ""))
+        # An HTTP API's CORS configuration covers its authorizers' refusals too.
+        return self._with_cors(HttpResponse(status, _JSON, json.dumps({"message": message}).encode()), route.cors, origin)
+
+    def _authorize(self, route: Route, event: dict[str, Any], request: HttpRequest) -> GatewayError | None:
         """Run the route's Lambda authorizer as API Gateway does; None lets the
         request through (with the authorizer's context on the event)."""
-        assert route.authorizer is not None
+        authorizer = route.authorizer
+        assert authorizer is not None
+        values = []
+        for where, name in authorizer.identity:
+            value = request.header(name) if where == "header" else _map_request(f"method.request.querystring.{name}", request, {})
+            if not value:  # API Gateway answers 401 without calling the authorizer
+                return UNAUTHORIZED
+            values.append(value)
+        if authorizer.validation and not re.fullmatch(authorizer.validation, values[0]):
+            return UNAUTHORIZED
         arn = f"arn:aws:execute-api:us-east-1:123456789012:local/{route.stage}/{event.get('httpMethod') or route.method}{route.path}"
-        probe = dict(event, type="REQUEST", **({"routeArn": arn, "identitySource": []} if route.api == "http" else {"methodArn": arn}))
-        function, lock = self._function(route.authorizer.function)
-        json_type = [("Content-Type", "application/json")]
+        if authorizer.token:
+            probe: dict[str, Any] = {"type": "TOKEN", "authorizationToken": values[0], "methodArn": arn}
+        elif route.api == "http":
+            probe = dict(event, type="REQUEST", routeArn=arn, identitySource=values)
+        else:
+            probe = dict(event, type="REQUEST", methodArn=arn)
+        function, lock = self._function(authorizer.function)
         with lock:
             try:
                 result = function.invoke(probe)
             except InitError:
-                return HttpResponse(500, json_type, b'{"message":"Internal Server Error"}')
+                return AUTHORIZER_ERROR
         if result.error is not None:
-            if result.error.get("errorMessage") == "Unauthorized":
-                return HttpResponse(401, json_type, b'{"message":"Unauthorized"}')
-            return HttpResponse(500, json_type, b'{"message":"Internal Server Error"}')
+            return UNAUTHORIZED if result.error.get("errorMessage") == "Unauthorized" else AUTHORIZER_ERROR
         answer = result.payload if isinstance(result.payload, dict) else {}
-        if route.api == "http" and route.authorizer.simple_responses:
+        if route.api == "http" and authorizer.simple_responses:
             allowed, context = answer.get("isAuthorized") is True, answer.get("context") or {}
         else:
             statements = (answer.get("policyDocument") or {}).get("Statement") or [{}]
             allowed, context = statements[0].get("Effect") == "Allow", answer.get("context") or {}
         if not allowed:
-            return HttpResponse(403, json_type, b'{"message":"Forbidden"}')
+            return ACCESS_DENIED
         if route.api == "http":
             event["requestContext"]["authorizer"] = {"lambda": context}
         else:
@@ -357,6 +642,12 @@ class LocalGateway:
                 return route, params
         return None, None
 
+    def _rest_api_under(self, path: str) -> RestApi | None:
+        for api in self.rest_apis.values():
+            if path == f"/{api.stage}" or path.startswith(f"/{api.stage}/"):
+                return api
+        return None
+
     @staticmethod
     def _with_cors(response: HttpResponse, cors: Cors | None, origin: str | None) -> HttpResponse:
         if cors is None or not cors.on_every_response:
@@ -365,7 +656,7 @@ class LocalGateway:
         return HttpResponse(response.status, headers + cors.response_headers(origin), response.body)
 
     def _static(self, request: HttpRequest) -> HttpResponse:
-        not_found = HttpResponse(404, [("Content-Type", "application/json")], b'{"message":"Not Found"}')
+        not_found = HttpResponse(404, _JSON, b'{"message":"Not Found"}')
         if self.static_dir is None or request.method not in ("GET", "HEAD"):
             return not_found
         target = (self.static_dir / request.path.lstrip("/")).resolve()
@@ -383,14 +674,76 @@ class LocalGateway:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
+            def setup(self) -> None:
+                super().setup()
+                self.rfile.close()
+                self._reader = _DeadlineReader(self.connection, gateway.request_timeout)
+                self.rfile = io.BufferedReader(self._reader)
+
+            def handle_one_request(self) -> None:
+                # One deadline for the whole request: waiting for it, its head, its body.
+                self._reader.deadline = time.monotonic() + gateway.request_timeout
+                super().handle_one_request()
+
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def handle_expect_100(self) -> bool:
+                refusal = self._framing()
+                if isinstance(refusal, tuple):
+                    self._refuse(*refusal)
+                    return False
+                return super().handle_expect_100()
+
+            def _framing(self) -> int | tuple[int, str]:
+                """The body's length, or the status and message refusing the request."""
+                if self.headers.get_all("Transfer-Encoding"):
+                    if self.headers.get_all("Content-Length"):
+                        return 400, "Transfer-Encoding and Content-Length together"
+                    return 501, "Transfer-Encoding is not supported by the local gateway: send a Content-Length"
+                lengths = self.headers.get_all("Content-Length") or []
+                if not lengths:
+                    return (411, "a Content-Length is required") if self.command in _BODY_METHODS else 0
+                if len(lengths) > 1:
+                    return 400, "more than one Content-Length"
+                value = lengths[0].strip()
+                if not re.fullmatch(r"[0-9]+", value):
+                    return 400, "Content-Length is not a number"
+                if len(value) > 12 or int(value) > gateway.max_body:
+                    return 413, f"the body is over the {gateway.max_body} bytes the local gateway accepts"
+                return int(value)
+
+            def _refuse(self, status: int, message: str, started: float | None = None) -> None:
+                elapsed = f" {(time.monotonic() - started) * 1000:.1f} ms" if started is not None else ""
+                gateway.log(f"{self.command} {self.path} -> refused {status}{elapsed}")
+                self.close_connection = True
+                self._send(HttpResponse(status, _JSON, json.dumps({"message": message}).encode()), close=True)
+
+            def _send(self, response: HttpResponse, close: bool = False) -> None:
+                self.connection.settimeout(gateway.request_timeout)
+                self.send_response(response.status)
+                for name, value in response.headers:
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                if close:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+
             def _serve(self) -> None:
                 started = time.monotonic()
+                length = self._framing()
+                if isinstance(length, tuple):
+                    return self._refuse(*length, started=started)
+                try:
+                    body = self.rfile.read(length) if length else b""
+                except TimeoutError:
+                    return self._refuse(408, "the request body did not arrive in time", started)
+                if len(body) < length:
+                    return self._refuse(400, "the body is shorter than its Content-Length", started)
                 path, _, query = self.path.partition("?")
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
                 request = HttpRequest(self.command, path, query, list(self.headers.items()), body, self.client_address[0])
                 try:
                     response, label = gateway.handle(request, url_function)
@@ -398,18 +751,34 @@ class LocalGateway:
                     response, label = HttpResponse(500, [("Content-Type", "text/plain")], str(exc).encode()), "error"
                 # Logged before answering, so the line exists once the client has its answer.
                 gateway.log(f"{self.command} {self.path} -> {label} {response.status} {(time.monotonic() - started) * 1000:.1f} ms")
-                self.send_response(response.status)
-                for name, value in response.headers:
-                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(response.body)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(response.body)
+                self._send(response)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
         return Handler
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reading side that gives up at a deadline, so a client that
+    announces more than it sends (or trickles) cannot hold a thread."""
+
+    def __init__(self, sock: socket.socket, write_timeout: float) -> None:
+        self.sock = sock
+        self.deadline = time.monotonic() + write_timeout
+        self.write_timeout = write_timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request deadline passed")
+        self.sock.settimeout(remaining)
+        try:
+            return self.sock.recv_into(buffer)
+        finally:
+            self.sock.settimeout(self.write_timeout)
 
 
 def _rest_preflight(cors: Cors) -> list[tuple[str, str]]:

@@ -185,8 +185,8 @@ def from_proxy_response(result: Any, *, payload_v2: bool) -> HttpResponse:
     if not (isinstance(result, dict) and "statusCode" in result):
         if not payload_v2:
             return _error(502, "Internal server error")
-        body = result if isinstance(result, str) else json.dumps(result)
-        return HttpResponse(200, [("Content-Type", "application/json")], body.encode())
+        text = result if isinstance(result, str) else json.dumps(result)
+        return HttpResponse(200, [("Content-Type", "application/json")], text.encode())
     try:
         status = int(result["statusCode"])
     except (TypeError, ValueError):
@@ -197,6 +197,7 @@ def from_proxy_response(result: Any, *, payload_v2: bool) -> HttpResponse:
     for cookie in result.get("cookies") or ():
         headers.append(("Set-Cookie", str(cookie)))
     raw = result.get("body")
+    body: bytes
     if raw is None:
         body = b""
     elif result.get("isBase64Encoded"):

@@ -39,6 +39,7 @@ class QuietServer(ThreadingHTTPServer):
     goes away mid-answer (a runtime killed on timeout, a browser tab closed)."""
 
     daemon_threads = True
+    request_queue_size = 128  # a browser opens many connections at once; socketserver's 5 resets some
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -65,7 +66,7 @@ class RuntimeApi:
     def address(self) -> str:
         """``host:port``, the value of ``AWS_LAMBDA_RUNTIME_API``."""
         host, port = self._httpd.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host if isinstance(host, str) else host.decode()}:{port}"
 
     def submit(self, event: Any, timeout: float) -> Invocation:
         """Queue ``event``; the runtime client picks it up on its next poll."""
