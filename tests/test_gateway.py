@@ -531,3 +531,51 @@ def test_well_framed_requests_still_work(strict_gateway: LocalGateway) -> None:
     status, _, body, _ = raw_exchange(strict_gateway.urls["api"],
                                       b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok")
     assert status in (100, 201)
+
+
+# -- the log: one whole line per request -------------------------------------------------------
+
+
+def test_concurrent_requests_log_whole_lines(tmp_path: Path) -> None:
+    """Through the real `serve` command: its stderr, many requests at once."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "echo.py").write_text(ECHO)
+    (tmp_path / "template.yaml").write_text(textwrap.dedent(TEMPLATE))
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "index.html").write_text("<h1>hello</h1>")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    proc = subprocess.Popen([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0", "-t", str(tmp_path / "template.yaml"),
+                             "--static", str(static)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    banner = []
+    try:
+        for line in proc.stderr:
+            banner.append(line)
+            if line.startswith("serving"):
+                break
+        found = re.search(r"STATIC http://localhost:(\d+)/ -> ", "".join(banner))
+        assert found, banner
+        base = f"http://127.0.0.1:{found.group(1)}"
+        paths = [("GET", "/"), ("GET", "/nothing/here"), ("GET", "/bare"), ("POST", "/any/a/b")] * 40
+
+        def fire(job: tuple[str, str]) -> int:
+            return request(base, job[0], job[1], [], b"x" * 100 if job[0] == "POST" else None)[0]
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = list(pool.map(fire, paths))
+        assert (statuses.count(404), statuses.count(200), statuses.count(201)) == (40, 80, 40), statuses
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    requests = [line for line in rest.splitlines() if not line.startswith("warning: ")]
+    whole = re.compile(r"(GET|POST) /\S* -> (static|no route|\w+ \(http\)) \d{3} \d+\.\d ms")
+    assert len(requests) == len(paths), requests[:5]
+    assert all(whole.fullmatch(line) for line in requests), [line for line in requests if not whole.fullmatch(line)][:5]

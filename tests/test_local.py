@@ -264,3 +264,126 @@ def test_cli_events_regenerates_into_a_fresh_directory(tmp_path: Path) -> None:
     assert out.returncode == 0
     assert (tmp_path / "dev" / "clerk-dev-key.pem").exists() and (tmp_path / "env.json").exists()
     assert len(list((tmp_path / "events").rglob("*.json"))) == len(all_events(DevKey.load_or_create(tmp_path / DEV_KEY_FILE)))
+
+
+# -- the project from anywhere; the dev key never replaced silently ---------------------------
+
+
+def _one_line_error(out: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert out.returncode == 2 and out.stdout == "", out.stdout + out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+    for needle in needles:
+        assert needle in out.stderr, out.stderr
+
+
+def test_token_works_from_inside_the_project(env_vars: dict[str, Any]) -> None:
+    auth = ClerkAuth(jwt_key=env_vars["Parameters"]["CLERK_JWT_KEY"], issuer=DEV_ISSUER, authorized_parties=["http://localhost:3000"])
+    out = cli("token", cwd=ROOT / "functions" / "me")
+    assert out.returncode == 0, out.stderr
+    assert auth.verify_token(out.stdout.strip()).user_id == "user_dev_123"
+
+
+def test_token_outside_a_project_refuses_and_creates_nothing(tmp_path: Path) -> None:
+    _one_line_error(cli("token", cwd=tmp_path), "no template.yaml in", "--root")
+    _one_line_error(cli("token", "--root", str(tmp_path), cwd=tmp_path), "no dev key at", "python -m clerk_serverless_local events")
+    _one_line_error(cli("events", cwd=tmp_path), "no template.yaml in")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_token_refuses_a_key_env_json_does_not_trust(tmp_path: Path) -> None:
+    assert cli("events", "--root", str(tmp_path)).returncode == 0
+    (tmp_path / "template.yaml").write_text((ROOT / "template.yaml").read_text())
+    assert cli("token", cwd=tmp_path / "events").returncode == 0
+    other = DevKey.load_or_create(tmp_path / "other.pem")
+    (tmp_path / "env.json").write_text(json.dumps({"Parameters": {"CLERK_JWT_KEY": other.public_pem}}))
+    _one_line_error(cli("token", cwd=tmp_path), "trusts another key", "events")
+
+
+def test_events_creates_a_key_only_when_asked_and_says_so(tmp_path: Path) -> None:
+    out = cli("events", "--root", str(tmp_path))
+    assert out.returncode == 0 and "created a new dev key" in out.stdout
+    again = cli("events", "--root", str(tmp_path))
+    assert again.returncode == 0 and "created" not in again.stdout
+
+
+def test_demo_without_a_dev_key_refuses(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text((ROOT / "template.yaml").read_text())
+    _one_line_error(cli("demo", cwd=tmp_path), "no dev key at")
+    assert not (tmp_path / "dev").exists() and not (tmp_path / "events").exists()
+
+
+def test_invoke_from_a_subdirectory_finds_the_template() -> None:
+    out = cli("invoke", "MeFunction", "-e", "../events/http_v2/bearer.json", "--env-vars", "../env.json", cwd=ROOT / "functions")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["statusCode"] == 200
+
+
+# -- one place for origins; serve's banner ------------------------------------------------------
+
+
+def _serve_banner(*args: str, cwd: Path = ROOT) -> list[str]:
+    """Start `serve`, return its banner (up to "serving"), stop it."""
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    proc = subprocess.Popen([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0", *args], cwd=cwd, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert proc.stderr is not None
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line.rstrip("\n"))
+            if line.startswith(("serving", "error")):
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    return lines
+
+
+def test_serve_banner_prints_localhost_urls_and_the_authorized_origins(tmp_path: Path) -> None:
+    lines = _serve_banner("--env-vars", "env.json", "--static", str(tmp_path))
+    text = "\n".join(lines)
+    import re
+
+    port = re.search(r"STATIC http://localhost:(\d+)/", text)
+    assert port, text
+    own = f"http://localhost:{port.group(1)}"
+    assert "http://127.0.0.1" not in text  # every printed URL is an origin that can be authorized
+    assert f"authorized origins (ClerkAuthorizedParties: the token's azp and CORS): http://localhost:3000, {own}" in text
+    assert f"{own} added for this run" in text
+    assert "python -m clerk_serverless_local token   (azp http://localhost:3000)" in text
+    assert "warning" not in text
+    assert lines[-1].startswith("serving on 127.0.0.1 (loopback only)")
+
+
+def test_serve_respects_explicit_origins_and_warns_about_what_fails(tmp_path: Path) -> None:
+    conflicting = tmp_path / "env.json"
+    conflicting.write_text(json.dumps({"Parameters": {"CLERK_AUTHORIZED_PARTIES": "http://localhost:8080"}}))
+    lines = _serve_banner("--env-vars", str(conflicting), "--static", str(tmp_path),
+                          "--parameter-overrides", "ClerkAuthorizedParties=http://localhost:5173")
+    text = "\n".join(lines)
+    assert "the token's azp and CORS): http://localhost:5173\n" in text + "\n"
+    assert "added for this run" not in text  # explicit settings win
+    assert "token --azp http://localhost:5173" in text  # a dev token that passes
+    assert f"warning: {conflicting} (Parameters) sets CLERK_AUTHORIZED_PARTIES=http://localhost:8080" in text
+    assert "--parameter-overrides ClerkAuthorizedParties=http://localhost:8080" in text
+    assert "(--static) are not an authorized origin" in text
+
+
+def test_pages_served_by_the_gateway_are_authorized_parties(tmp_path: Path) -> None:
+    from test_gateway import header, request
+
+    from clerk_serverless_local.gateway import LocalGateway
+
+    key = DevKey.load(ROOT / DEV_KEY_FILE)
+    (tmp_path / "index.html").write_text("<h1>page</h1>")
+    with LocalGateway(Template(ROOT / "template.yaml"), env_vars={"Parameters": {"CLERK_JWT_KEY": key.public_pem}}, port=0,
+                      ephemeral_url_ports=True, static_dir=tmp_path, authorize_static_origin=True, log=lambda line: None,
+                      warn=lambda m: None) as gateway:
+        own = gateway.origin()
+        assert own.startswith("http://localhost:") and gateway.added_origin == own
+        token = key.token("user_dev_123", azp=own)  # what Clerk's frontend mints on that page
+        status, headers, body = request(gateway.urls["api"], "GET", "/me", [("Authorization", f"Bearer {token}"), ("Origin", own)])
+        assert status == 200 and json.loads(body)["user_id"] == "user_dev_123"
+        assert header(headers, "Access-Control-Allow-Origin") == [own]

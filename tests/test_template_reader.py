@@ -126,3 +126,12 @@ def _cli(*args: str, cwd: Path = ROOT, hide_yaml: bool = False) -> subprocess.Co
     prelude = "import sys; sys.modules['yaml'] = None; " if hide_yaml else "import sys; "
     code = prelude + "from clerk_serverless_local.__main__ import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [("demo",), ("serve", "--port", "0"), ("invoke", "MeFunction", "-e", "events/http_v2/bearer.json")])
+def test_missing_pyyaml_is_one_line_naming_the_install(args: tuple[str, ...]) -> None:
+    out = _cli(*args, hide_yaml=True)
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()]
+    assert "PyYAML" in out.stderr and "pip install clerk-serverless-local" in out.stderr

@@ -3,8 +3,11 @@
   demo                 run the sample functions on the sample events, print a table
   invoke ID -e FILE    run one function of template.yaml on one event (no Docker)
   serve                serve the template's APIs on 127.0.0.1 like API Gateway (no Docker)
-  events               (re)write env.json and events/ signed with the dev key
+  events               (re)write env.json and events/ signed with the dev key (creating it if needed)
   token                mint a dev session token for curl or a browser
+
+Every command finds the project from any directory inside it (the nearest
+one holding template.yaml), or takes --root DIR.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from .template import INSTALL_HINT
 
 
 def _fail(message: str) -> int:
@@ -31,7 +36,17 @@ def _overrides(items: list[str]) -> dict[str, str]:
     return values
 
 
+def _template_path(args: argparse.Namespace) -> Path:
+    """``-t`` as given, else ``template.yaml`` at the project root."""
+    from .project import TEMPLATE_FILE, find_root
+
+    if args.template:
+        return Path(args.template)
+    return find_root(args.root) / TEMPLATE_FILE
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
+    from .origins import authorized_origins
     from .runner import InitError, LocalFunction, read_env_vars
     from .template import Template, TemplateError
 
@@ -42,11 +57,14 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(f"event file {args.event} is not JSON: {exc}")
     try:
-        template = Template(args.template, _overrides(args.parameter_overrides or []))
+        template = Template(_template_path(args), _overrides(args.parameter_overrides or []))
         env_vars = read_env_vars(args.env_vars) if args.env_vars else {}
+        for scope, value in authorized_origins(template, env_vars).conflicts:
+            print(f"warning: {args.env_vars} ({scope}) sets CLERK_AUTHORIZED_PARTIES={value}, unlike the template's origins "
+                  "parameter (CORS): prefer --parameter-overrides", file=sys.stderr)
         with LocalFunction(template, args.logical_id, env_vars=env_vars, python=args.python,
                            runtime_client=args.runtime_client, build_dir=args.build_dir or "auto",
-                           log_sink=lambda line: sys.stderr.write(line)) as function:
+                           log_sink=_stderr_raw) as function:
             result = function.invoke(event)
     except (TemplateError, ValueError) as exc:
         return _fail(str(exc))
@@ -57,27 +75,46 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stderr_raw(text: str) -> None:
+    sys.stderr.write(text)
+
+
+def _stderr_line(line: str) -> None:
+    sys.stderr.write(line + "\n")  # one write per line: the gateway serialises the calls
+    sys.stderr.flush()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import time
 
     from .gateway import LocalGateway
+    from .origins import authorized_origins, banner
     from .runner import read_env_vars
     from .template import Template, TemplateError
 
     try:
-        template = Template(args.template, _overrides(args.parameter_overrides or []))
+        template = Template(_template_path(args), _overrides(args.parameter_overrides or []))
         env_vars = read_env_vars(args.env_vars) if args.env_vars else {}
         gateway = LocalGateway(template, env_vars=env_vars, host=args.host, port=args.port, static_dir=args.static,
-                               log=lambda line: print(line, file=sys.stderr, flush=True), python=args.python)
+                               log=_stderr_line, warn=lambda message: _stderr_line(f"warning: {message}"),
+                               authorize_static_origin=True, python=args.python)
     except (TemplateError, ValueError, OSError) as exc:
         return _fail(str(exc))
     with gateway:
+        lines = []
         for route in gateway.routes:
             prefix = f"/{route.stage}" if route.api == "rest" else ""
-            print(f"{route.method:>6} {gateway.urls['api']}{prefix}{route.path} -> {route.function} ({route.api} API)", file=sys.stderr)
+            lines.append(f"{route.method:>7} {gateway.origin()}{prefix}{route.path} -> {route.function} ({route.api} API)")
         for function in gateway.url_functions:
-            print(f"   URL {gateway.urls[function]}/ -> {function} (Function URL)", file=sys.stderr)
-        print("serving; Ctrl+C to stop", file=sys.stderr, flush=True)
+            lines.append(f"    URL {gateway.origin(function)}/ -> {function} (Function URL)")
+        if args.static:
+            lines.append(f" STATIC {gateway.origin()}/ -> {args.static}")
+        lines += banner(authorized_origins(gateway.template, env_vars), env_file=args.env_vars, added=gateway.added_origin,
+                        static_origin=gateway.origin() if args.static else None)
+        bound = gateway.urls["api"].removeprefix("http://").rsplit(":", 1)[0]
+        lines.append(f"serving on {bound} ({'loopback only' if bound == '127.0.0.1' else 'reachable from other machines'}); Ctrl+C to stop")
+        for line in lines:
+            gateway.log(line)
         try:
             while True:
                 time.sleep(3600)
@@ -87,18 +124,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from .samples import write_samples
+    from .project import find_root
+    from .samples import DEV_KEY_FILE, write_samples
 
-    written = write_samples(Path(args.root))
+    root = find_root(args.root)
+    written = write_samples(root)
+    if written and written[0] == root / DEV_KEY_FILE:
+        print(f"created a new dev key: {root / DEV_KEY_FILE}")
     print(f"wrote {len(written)} files (env.json, events/) signed with dev/clerk-dev-key.pem — for local use only")
     return 0
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from .devkeys import DevKey
-    from .samples import DEV_KEY_FILE
+    from .project import find_root, load_dev_key
 
-    key = DevKey.load_or_create(Path(args.root) / DEV_KEY_FILE)
+    key = load_dev_key(find_root(args.root))
     try:
         token = key.token(args.sub, sid=args.sid, org=args.org, org_role=args.role, org_permissions=args.permission,
                           azp=args.azp, expired=args.expired, lifetime=args.lifetime)
@@ -110,23 +150,29 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
+    from .project import find_root
 
-    return run(Path(args.root))
+    return run(find_root(args.root))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (2 for any usage or setup error)."""
+    from .devkeys import DEV_ORIGIN
+
     parser = argparse.ArgumentParser(prog="python -m clerk_serverless_local", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    root_help = "project directory (default: the nearest one, from here upwards, holding template.yaml)"
 
     demo = commands.add_parser("demo", help="run the sample functions on the sample events")
-    demo.add_argument("--root", default=".", help="project directory (template.yaml, events/, env.json)")
+    demo.add_argument("--root", help=root_help)
     demo.set_defaults(run=cmd_demo)
 
     invoke = commands.add_parser("invoke", help="invoke one function of the template on one event, without containers")
     invoke.add_argument("logical_id", help="the function's logical ID in the template")
     invoke.add_argument("-e", "--event", required=True, help="event JSON file ('-' for stdin)")
-    invoke.add_argument("-t", "--template", default="template.yaml")
+    invoke.add_argument("-t", "--template", help="template file (default: template.yaml at the project root)")
+    invoke.add_argument("--root", help=root_help)
     invoke.add_argument("-n", "--env-vars", help="JSON file of environment overrides (sam local format)")
     invoke.add_argument("--parameter-overrides", nargs="*", metavar="NAME=VALUE")
     invoke.add_argument("--python", help="interpreter to run the function with (default: the runtime's, else this one)")
@@ -137,31 +183,43 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the template's APIs over HTTP on 127.0.0.1, like sam local start-api")
     serve.add_argument("-p", "--port", type=int, default=3001, help="API port (Function URLs take the next ones); default 3001")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    serve.add_argument("-t", "--template", default="template.yaml")
+    serve.add_argument("-t", "--template", help="template file (default: template.yaml at the project root)")
+    serve.add_argument("--root", help=root_help)
     serve.add_argument("-n", "--env-vars", help="JSON file of environment overrides (sam local format), e.g. env.json")
-    serve.add_argument("--parameter-overrides", nargs="*", metavar="NAME=VALUE")
-    serve.add_argument("--static", help="serve files from this directory for paths no route matches")
+    serve.add_argument("--parameter-overrides", nargs="*", metavar="NAME=VALUE",
+                       help="e.g. ClerkAuthorizedParties=http://localhost:3000,http://localhost:5173 (the azp check and CORS)")
+    serve.add_argument("--static", help="serve files from this directory for paths no route matches (its origin is authorized)")
     serve.add_argument("--python", help="interpreter to run functions with")
     serve.set_defaults(run=cmd_serve)
 
-    events = commands.add_parser("events", help="(re)write env.json and the sample events")
-    events.add_argument("--root", default=".")
+    events = commands.add_parser("events", help="(re)write env.json and the sample events; creates the dev key if missing")
+    events.add_argument("--root", help=root_help)
     events.set_defaults(run=cmd_events)
 
-    token = commands.add_parser("token", help="mint a session token signed with the dev key")
+    token = commands.add_parser("token", help="mint a session token signed with the project's dev key")
     token.add_argument("--sub", default="user_dev_123", help="user ID (default user_dev_123)")
     token.add_argument("--sid", help="session ID (default derived from --sub)")
     token.add_argument("--org", help="active organization ID")
     token.add_argument("--role", default="admin", help="role in --org (default admin)")
     token.add_argument("--permission", action="append", default=[], help="org:<feature>:<permission>, repeatable")
-    token.add_argument("--azp", default="http://localhost:3000", help="authorized party (default http://localhost:3000)")
+    token.add_argument("--azp", default=DEV_ORIGIN, help=f"authorized party (default {DEV_ORIGIN}, the template's default origin)")
     token.add_argument("--expired", action="store_true", help="mint an already expired token")
     token.add_argument("--lifetime", type=float, default=3600.0, help="seconds until exp (default 3600)")
-    token.add_argument("--root", default=".")
+    token.add_argument("--root", help=root_help)
     token.set_defaults(run=cmd_token)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    from .template import MissingDependencyError, TemplateError
+
+    try:
+        code: int = args.run(args)
+    except MissingDependencyError as exc:
+        return _fail(str(exc))
+    except ModuleNotFoundError as exc:  # an optional dependency of the local tools
+        return _fail(f"{exc.name or 'a module'} is not installed, and the local tools need it: {INSTALL_HINT}")
+    except TemplateError as exc:  # includes ProjectError: no project, no dev key
+        return _fail(str(exc))
+    return code
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ container-free runner on the sample events, as a table of answers."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from .project import load_dev_key
 from .runner import InitError, LocalFunction, read_env_vars
 from .samples import ENV_FILE, EVENTS_DIR, Sample, samples, write_samples
 from .template import Template
@@ -42,8 +44,9 @@ def run(root: Path | None = None, print_: Callable[[str], None] = print) -> int:
     Returns 0 when every answer is the expected one, 1 otherwise.
     """
     root = (root or Path.cwd()).resolve()
+    load_dev_key(root)  # never a fresh key: the samples must verify against what env.json trusts
     if not (root / ENV_FILE).exists() or not (root / EVENTS_DIR).is_dir():
-        write_samples(root)
+        write_samples(root, create_key=False)
     template = Template(root / "template.yaml")
     env_vars = read_env_vars(root / ENV_FILE)
     notes: list[str] = []

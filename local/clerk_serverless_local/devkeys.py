@@ -25,14 +25,20 @@ class DevKey:
         self.private_key = private_key
 
     @classmethod
-    def load_or_create(cls, path: Path) -> "DevKey":
+    def load(cls, path: Path) -> DevKey:
+        """Read the PEM at ``path`` (never creates one)."""
+        from cryptography.hazmat.primitives import serialization
+
+        return cls(serialization.load_pem_private_key(path.read_bytes(), password=None))
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> DevKey:
         """Read the PEM at ``path``, generating a fresh 2048-bit key if absent."""
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            return cls(key)
+            return cls.load(path)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(
@@ -45,9 +51,10 @@ class DevKey:
         """The public half, as ``CLERK_JWT_KEY`` takes it."""
         from cryptography.hazmat.primitives import serialization
 
-        return self.private_key.public_key().public_bytes(
+        pem: bytes = self.private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        )
+        return pem.decode()
 
     def token(
         self,

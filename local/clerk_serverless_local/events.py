@@ -11,7 +11,8 @@ sends only ``multiValueHeaders`` (one cookie per line here).
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from .payloads import HttpRequest, http_api_v2, rest_api_v1

@@ -23,9 +23,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .runtime_api import RuntimeApi
 from .template import FunctionSpec, Template, TemplateError
@@ -154,7 +155,7 @@ class LocalFunction:
 
     # -- lifecycle ----------------------------------------------------------------
 
-    def __enter__(self) -> "LocalFunction":
+    def __enter__(self) -> LocalFunction:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -236,7 +237,7 @@ class LocalFunction:
                 python = runtime_python
             else:
                 python = sys.executable
-                current = "%d.%d" % sys.version_info[:2]
+                current = "{}.{}".format(*sys.version_info[:2])
                 if f"python{current}" != spec.runtime:
                     why = "; ".join(needs_current) or (f"{spec.runtime} is not installed" if not runtime_python else "awslambdaric runs on the current interpreter")
                     warnings.append(f"{spec.logical_id}: running on Python {current} (current environment) instead of {spec.runtime}: {why}")

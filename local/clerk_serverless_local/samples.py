@@ -190,11 +190,15 @@ def samples() -> list[Sample]:
 
 def env_json(key: DevKey) -> dict[str, Any]:
     """``env.json`` for ``sam local invoke --env-vars``: every function verifies
-    with the dev key, networkless. Never used by ``sam deploy``."""
+    with the dev key, networkless. Never used by ``sam deploy``.
+
+    It does not set ``CLERK_AUTHORIZED_PARTIES``: the template's
+    ``ClerkAuthorizedParties`` parameter is the one place for origins, feeding
+    both that variable (the ``azp`` check) and CORS; change it with
+    ``--parameter-overrides ClerkAuthorizedParties=...``."""
     return {
         "Parameters": {
             "CLERK_JWT_KEY": key.public_pem,
-            "CLERK_AUTHORIZED_PARTIES": DEV_ORIGIN,
             "CLERK_JWKS_URL": "",
             "CLERK_PUBLISHABLE_KEY": "",
             "CLERK_SECRET_KEY_PARAMETER": "",
@@ -203,11 +207,17 @@ def env_json(key: DevKey) -> dict[str, Any]:
     }
 
 
-def write_samples(root: Path) -> list[Path]:
-    """(Re)write env.json and every sample event under ``root``; create the dev
-    key if it does not exist yet. Returns the files written."""
-    key = DevKey.load_or_create(root / DEV_KEY_FILE)
-    written = []
+def write_samples(root: Path, *, create_key: bool = True) -> list[Path]:
+    """(Re)write env.json and every sample event under ``root``, signed with
+    the dev key; create that key if it does not exist yet and ``create_key``
+    (else ``FileNotFoundError``). Returns the files written, the key first
+    when it was created."""
+    path = root / DEV_KEY_FILE
+    created = not path.exists()
+    if created and not create_key:
+        raise FileNotFoundError(path)
+    key = DevKey.load_or_create(path)
+    written = [path] if created else []
     env_path = root / ENV_FILE
     env_path.write_text(json.dumps(env_json(key), indent=2) + "\n")
     written.append(env_path)
