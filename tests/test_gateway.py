@@ -579,3 +579,36 @@ def test_concurrent_requests_log_whole_lines(tmp_path: Path) -> None:
     whole = re.compile(r"(GET|POST) /\S* -> (static|no route|\w+ \(http\)) \d{3} \d+\.\d ms")
     assert len(requests) == len(paths), requests[:5]
     assert all(whole.fullmatch(line) for line in requests), [line for line in requests if not whole.fullmatch(line)][:5]
+
+
+# -- the sample template's REST CORS and gateway responses ---------------------------------------
+
+
+def test_sample_rest_preflights_and_refusals() -> None:
+    from clerk_serverless_local.devkeys import DevKey
+    from clerk_serverless_local.samples import DEV_KEY_FILE
+
+    root = Path(__file__).resolve().parent.parent
+    key = DevKey.load(root / DEV_KEY_FILE)
+    env = {"Parameters": {"CLERK_JWT_KEY": key.public_pem}}
+    first, second, evil = "http://localhost:3000", "http://localhost:5173", "https://evil.example"
+    template = Template(root / "template.yaml", {"ClerkAuthorizedParties": f"{first},{second}"})
+    lines: list[str] = []
+    with LocalGateway(template, env_vars=env, port=0, ephemeral_url_ports=True, log=lines.append, warn=lambda m: None) as gw:
+        base = gw.urls["api"]
+        # REST preflights go to the functions, as the template's OPTIONS events say (no authorizer on /secure's).
+        for path, function in (("/Prod/me", "MeFunction"), ("/Prod/secure", "SecureFunction"), ("/Prod/machine", "MachineApiFunction")):
+            status, _, _ = request(base, "OPTIONS", path, [("Origin", second), ("Access-Control-Request-Method", "GET")])
+            assert status < 300 and lines[-1].startswith(f"OPTIONS {path} -> {function} (rest)"), lines[-1]
+        # The authorizer's refusal is readable by the first authorized party only, whoever asks.
+        for origin in (first, second, evil):
+            status, headers, body = request(base, "GET", "/Prod/secure", [("Origin", origin)])
+            assert status == 401 and json.loads(body) == {"message": "Unauthorized"}
+            assert header(headers, "Access-Control-Allow-Origin") == [first] and header(headers, "Vary") == ["Origin"]
+            assert header(headers, "x-clerk-auth-status") == ["signed-out"]
+        # The HTTP API's refusal carries CORS for any authorized origin, none for others.
+        assert header(request(base, "GET", "/secure", [("Origin", second)])[1], "Access-Control-Allow-Origin") == [second]
+        assert not header(request(base, "GET", "/secure", [("Origin", evil)])[1], "Access-Control-Allow-Origin")
+        token = key.token("user_dev_123", azp=second)
+        status, _, body = request(base, "GET", "/Prod/machine", [("Authorization", f"Bearer {token}"), ("Origin", second)])
+        assert status == 200 and json.loads(body)["user_id"] == "user_dev_123"
