@@ -287,6 +287,11 @@ def test_token_outside_a_project_refuses_and_creates_nothing(tmp_path: Path) -> 
     _one_line_error(cli("token", cwd=tmp_path), "no template.yaml in", "--root")
     _one_line_error(cli("token", "--root", str(tmp_path), cwd=tmp_path), "no dev key at", "python -m clerk_serverless_local events")
     _one_line_error(cli("events", cwd=tmp_path), "no template.yaml in")
+    _one_line_error(cli("serve", "--port", "0", cwd=tmp_path), "no template.yaml in")
+    _one_line_error(cli("demo", cwd=tmp_path), "no template.yaml in")
+    (tmp_path / "event.json").write_text("{}")
+    _one_line_error(cli("invoke", "MeFunction", "-e", "event.json", cwd=tmp_path), "no template.yaml in")
+    (tmp_path / "event.json").unlink()
     assert list(tmp_path.iterdir()) == []
 
 

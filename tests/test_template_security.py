@@ -195,7 +195,8 @@ def test_secret_arn_pattern_refuses(document: dict[str, Any], value: str) -> Non
         Template(ROOT / "template.yaml", {"ClerkSecretKeySecretArn": value})
 
 
-@pytest.mark.parametrize("value", ["", GOOD_SECRET_ARN, "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:a_b+c=d.e@f-ZZZZZZ"])
+@pytest.mark.parametrize("value", ["", GOOD_SECRET_ARN, "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:a_b+c=d.e@f-ZZZZZZ",
+                                   "arn:aws-eusc:secretsmanager:eusc-de-east-1:123456789012:secret:clerk-AbC123"])
 def test_secret_arn_pattern_accepts_full_arns(document: dict[str, Any], value: str) -> None:
     assert re.fullmatch(_pattern(document, "ClerkSecretKeySecretArn"), value)
 
