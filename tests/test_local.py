@@ -328,7 +328,6 @@ def test_invoke_from_a_subdirectory_finds_the_template() -> None:
 
 def _serve_banner(*args: str, cwd: Path = ROOT) -> list[str]:
     """Start `serve`, return its banner (up to "serving"), stop it."""
-    import signal
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
     proc = subprocess.Popen([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0", *args], cwd=cwd, env=env,
@@ -341,7 +340,7 @@ def _serve_banner(*args: str, cwd: Path = ROOT) -> list[str]:
             if line.startswith(("serving", "error")):
                 break
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.terminate()  # SIGTERM: serve stops its functions and exits (SIGINT may be ignored in background jobs)
         proc.communicate(timeout=60)
     return lines
 

@@ -85,6 +85,7 @@ def _stderr_line(line: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import signal
     import time
 
     from .gateway import LocalGateway
@@ -115,12 +116,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         lines.append(f"serving on {bound} ({'loopback only' if bound == '127.0.0.1' else 'reachable from other machines'}); Ctrl+C to stop")
         for line in lines:
             gateway.log(line)
+        # Ctrl+C or a plain kill: either way the warm functions are stopped on the way out.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_events(args: argparse.Namespace) -> int:
