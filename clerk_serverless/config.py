@@ -100,6 +100,22 @@ def parse_audience(value: Any) -> frozenset[str] | None:
     return frozenset(items)
 
 
+def _credential(value: Any, setting: str, prefixes: tuple[str, ...], problem: str) -> str | None:
+    """A key as configured, without surrounding whitespace; refused (without
+    echoing it) when it has another prefix or any space or control character,
+    which would otherwise surface later as a broken request header."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ClerkConfigError(setting, problem)
+    value = value.strip()
+    if not value.startswith(prefixes):
+        raise ClerkConfigError(setting, problem)
+    if not all("!" <= c <= "~" for c in value):
+        raise ClerkConfigError(setting, "contains spaces, line breaks or non-ASCII characters")
+    return value
+
+
 def _from_env(name: str, value: Any) -> tuple[Any, str]:
     """The argument when given, else its environment variable (empty = unset)."""
     if value is not None:
@@ -330,19 +346,15 @@ def resolve_settings(
                 f"is used; {', '.join(ignored)} from the environment is not a key source here"
             )
 
-    if secret_key is not None and (
-        not isinstance(secret_key, str) or not secret_key.startswith(("sk_test_", "sk_live_"))
-    ):
-        raise ClerkConfigError(secret_setting, "must start with sk_test_ or sk_live_")
+    secret_key = _credential(secret_key, secret_setting, ("sk_test_", "sk_live_"), "must start with sk_test_ or sk_live_")
     machine_secret_key, machine_setting = _from_env("machine_secret_key", machine_secret_key)
-    if machine_secret_key is not None and (
-        not isinstance(machine_secret_key, str) or not machine_secret_key.startswith("ak_")
-    ):
-        raise ClerkConfigError(machine_setting, "must be a machine secret key (ak_…)")
+    machine_secret_key = _credential(machine_secret_key, machine_setting, ("ak_",), "must be a machine secret key (ak_…)")
     api_url = validate_key_url(api_url or DEFAULT_API_URL, api_url_setting).rstrip("/")
 
     frontend_api = None
     if publishable_key is not None:
+        if isinstance(publishable_key, str):
+            publishable_key = publishable_key.strip()
         frontend_api = frontend_api_from_publishable_key(publishable_key, pk_setting)
 
     if issuer is not None:

@@ -186,3 +186,14 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("bad", ["sk_live_abc\n", "sk_live_a b", "sk_live_abc\r\nX-Evil: 1", "sk_live_é"])
+def test_secret_keys_with_whitespace_inside_are_refused_without_echo(jwks: Any, bad: str) -> None:
+    if bad.strip() != bad and " " not in bad.strip() and "\n" not in bad.strip():
+        # only surrounding whitespace: stripped, as the environment's is
+        assert ClerkAuth(jwks_url=jwks.url, secret_key=bad).settings.secret_key == bad.strip()
+        return
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(jwks_url=jwks.url, secret_key=bad)
+    assert info.value.setting == "secret_key" and bad.strip() not in str(info.value)
