@@ -360,3 +360,72 @@ def test_machine_auth_through_the_authorizer_and_trust_authorizer(auth: ClerkAut
     rebuilt = handler.seen["auth"]
     assert (rebuilt.token_type, rebuilt.id, rebuilt.scopes, dict(rebuilt.claims)) == ("api_key", key.id, ("read:foo",), {"tier": "gold"})
     assert clerk_api.count("verifyApiKey") == 1  # the function did not verify again
+
+
+# -- the same in every integration ---------------------------------------------------------------
+
+
+def test_fastapi_dependency_and_openapi_schemes(auth: ClerkAuth, clerk_api: Any, key: SigningKey) -> None:
+    from fastapi import Depends, FastAPI
+    from starlette.testclient import TestClient
+
+    from clerk_serverless.integrations.fastapi import require_clerk_auth, require_clerk_session
+
+    app = FastAPI()
+
+    @app.get("/data")
+    def data(identity: Any = Depends(require_clerk_auth(auth=auth, accepts_token="any", scopes=["read:foo"]))) -> dict[str, Any]:
+        return {"type": identity.token_type}
+
+    @app.get("/machines")
+    def machines(identity: Any = Depends(require_clerk_auth(auth=auth, accepts_token=["api_key", "m2m_token"]))) -> dict[str, Any]:
+        return {"subject": identity.subject}
+
+    @app.get("/me")
+    def me(session: Any = Depends(require_clerk_session(auth=auth))) -> dict[str, Any]:
+        return {"user_id": session.user_id}
+
+    client = TestClient(app)
+    api_key = clerk_api.add_api_key(scopes=["read:foo"]).secret
+    assert client.get("/data", headers={"Authorization": f"Bearer {api_key}"}).json() == {"type": "api_key"}
+    assert client.get("/data", headers={"Authorization": f"Bearer {mint(key)}"}).status_code == 403  # no scopes
+    assert client.get("/machines", headers={"Authorization": f"Bearer {api_key}"}).status_code == 200
+    assert client.get("/me", headers={"Authorization": f"Bearer {api_key}"}).json()["detail"]["reason"] == "token-invalid"  # as Clerk: not a JWT
+    spec = app.openapi()
+    assert set(spec["components"]["securitySchemes"]) == {"ClerkBearer", "ClerkSessionCookie"}
+    assert spec["paths"]["/machines"]["get"]["security"] == [{"ClerkBearer": []}]
+    assert {"ClerkSessionCookie": []} in spec["paths"]["/me"]["get"]["security"]
+
+
+def test_powertools_and_asgi_middleware(auth: ClerkAuth, clerk_api: Any) -> None:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from clerk_serverless.integrations.asgi import ClerkMiddleware as AsgiMiddleware
+    from clerk_serverless.integrations.powertools import ClerkMiddleware
+
+    api_key = clerk_api.add_api_key(scopes=["read:foo"]).secret
+    resolver = APIGatewayHttpResolver()
+    resolver.use(middlewares=[ClerkMiddleware(auth=auth, accepts_token="api_key", scopes=["read:foo"])])
+
+    @resolver.get("/machine")
+    def machine() -> dict[str, Any]:
+        return {"subject": resolver.context["auth"].subject, "session": resolver.context["session"]}
+
+    event = make_event("http_v2", bearer=api_key)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/machine"
+    answer = resolver.resolve(event, None)
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["session"] is None
+
+    async def endpoint(request: Request) -> JSONResponse:
+        return JSONResponse({"type": request.state.auth.token_type})
+
+    app = Starlette(routes=[Route("/m", endpoint)])
+    app.add_middleware(AsgiMiddleware, auth=auth, accepts_token="api_key")
+    client = TestClient(app)
+    assert client.get("/m", headers={"Authorization": f"Bearer {api_key}"}).json() == {"type": "api_key"}
+    assert client.get("/m").status_code == 401

@@ -85,8 +85,11 @@ class ClerkMiddleware:
         preflight: ``"answer"`` (default) answers real CORS preflights here
             (204, CORS grant for authorized origins); ``"handler"`` passes them
             to the app (e.g. Starlette's ``CORSMiddleware`` inside this one).
-        permissions, roles, authorized_parties, treat_pending_as_signed_out:
-            as for ``require_session``.
+        accepts_token, scopes, permissions, roles, features, plans,
+            reverification, authorized_parties, treat_pending_as_signed_out:
+            as for ``require_auth`` (session tokens only by default). The
+            identity is ``request.state.auth``; a session is also
+            ``request.state.session``.
     """
 
     def __init__(
@@ -104,8 +107,10 @@ class ClerkMiddleware:
         self.required = bool(required)
         self.exclude_paths = tuple(exclude_paths)
         self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware"
+            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True
         )
+        if auth is not None:
+            auth.check_policy(self.policy)
 
     def _excluded(self, path: str) -> bool:
         return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.exclude_paths)

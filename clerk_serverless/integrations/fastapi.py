@@ -17,7 +17,13 @@ Refusals raise ``HTTPException`` with the decorators' status, headers
 (``x-clerk-auth-reason``, ``WWW-Authenticate``, CORS) and, as FastAPI does,
 the JSON body under ``detail``. The same app works under uvicorn locally and
 under Mangum on Lambda (a session already verified by ``require_session`` on
-the event is reused). The session is also ``request.state.session``.
+the event is decided again with the route's own policy). The session is
+also ``request.state.session``; ``require_clerk_auth`` admits machine tokens
+too (``request.state.auth``).
+
+Each route using them declares the ``ClerkBearer`` (HTTP Bearer) security
+scheme, and ``ClerkSessionCookie`` (the ``__session`` cookie) where session
+tokens are accepted, so ``/docs`` shows what it needs.
 """
 
 from __future__ import annotations
@@ -26,17 +32,86 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
 from ..errors import EventError
 from ..gate import Authenticator, Refusal
 from ..handler import split_options
+from ..machine import MachineAuth
+from ..policy import Policy
+from ..responses import error_parts
 from ..session import Session
 from ..sources.asgi import SOURCE as ASGI
-from ..responses import error_parts
+from ..token_types import SESSION_TOKEN
 from .asgi import admit_async
+
+BEARER = HTTPBearer(
+    scheme_name="ClerkBearer",
+    description="A Clerk session token (`await getToken()`), or an API key, M2M or OAuth token where the route accepts them.",
+    auto_error=False,
+)
+SESSION_COOKIE = APIKeyCookie(
+    name="__session",
+    scheme_name="ClerkSessionCookie",
+    description="The `__session` cookie Clerk sets for same-site requests.",
+    auto_error=False,
+)
+
+
+def _dependency(
+    auth: Authenticator | None, required: bool, policy: Policy
+) -> Callable[..., AsyncIterator[Session | MachineAuth | None]]:
+    accepts_cookie = SESSION_TOKEN in policy.accepts
+
+    async def authenticate(request: Request) -> AsyncIterator[Session | MachineAuth | None]:
+        clerk = auth or default_auth()
+        try:
+            view = ASGI.read(request.scope)
+            if is_preflight(view):
+                status, headers, _ = preflight_parts(view, clerk.parties_for(policy))
+                raise HTTPException(status, headers=headers)
+            identity = await admit_async(clerk, view, policy, required=required)
+        except Refusal as refusal:
+            raise HTTPException(refusal.status, detail=json.loads(refusal.body), headers=refusal.headers) from None
+        except EventError as error:
+            status, headers, body = error_parts(error)
+            raise HTTPException(status, detail=json.loads(body), headers=headers) from None
+        request.state.auth = identity
+        request.state.session = identity if isinstance(identity, Session) else None
+        observer = clerk.observer
+        bound = observer is not None and identity is not None and observer.bind(view, identity)
+        try:
+            yield identity
+        finally:
+            if bound and observer is not None:
+                observer.unbind()
+
+    # The security schemes are declared so /docs shows what a route needs
+    # (Bearer, and the session cookie where sessions are accepted); the values
+    # are read from the scope by the library itself.
+    if accepts_cookie:
+
+        async def dependency(
+            request: Request,
+            _bearer: Any = Depends(BEARER),
+            _cookie: Any = Depends(SESSION_COOKIE),
+        ) -> AsyncIterator[Session | MachineAuth | None]:
+            async for identity in authenticate(request):
+                yield identity
+
+    else:
+
+        async def dependency(  # type: ignore[misc]  # one signature per branch
+            request: Request,
+            _bearer: Any = Depends(BEARER),
+        ) -> AsyncIterator[Session | MachineAuth | None]:
+            async for identity in authenticate(request):
+                yield identity
+
+    return dependency
 
 
 def require_clerk_session(
@@ -47,39 +122,34 @@ def require_clerk_session(
 ) -> Callable[..., AsyncIterator[Session | None]]:
     """A dependency returning the :class:`~clerk_serverless.Session`.
 
-    ``permissions``, ``roles``, ``authorized_parties`` and
-    ``treat_pending_as_signed_out`` work as in ``require_session``;
-    ``required=False`` returns None for signed-out requests instead of a 401.
-    The route's whole policy is applied with this dependency's own ``auth``,
-    even behind ``require_session(Mangum(app))``. A real CORS preflight that
-    reaches a route (one declaring ``OPTIONS``) is answered 204 with the CORS
-    grant for authorized origins; any other ``OPTIONS`` is authenticated.
+    ``permissions``, ``roles``, ``features``, ``plans``, ``reverification``,
+    ``authorized_parties`` and ``treat_pending_as_signed_out`` work as in
+    ``require_session``; ``required=False`` returns None for signed-out
+    requests instead of a 401. The route's whole policy is applied with this
+    dependency's own ``auth``, even behind ``require_session(Mangum(app))``.
+    A real CORS preflight that reaches a route (one declaring ``OPTIONS``) is
+    answered 204 with the CORS grant for authorized origins; any other
+    ``OPTIONS`` is authenticated.
     """
     policy, _, _ = split_options(policy_options, required=True, who="require_clerk_session")
+    return _dependency(auth, required, policy)  # type: ignore[return-value]  # sessions only
 
-    async def dependency(request: Request) -> AsyncIterator[Session | None]:
-        clerk = auth or default_auth()
-        try:
-            view = ASGI.read(request.scope)
-            if is_preflight(view):
-                status, headers, _ = preflight_parts(view, clerk.parties_for(policy))
-                raise HTTPException(status, headers=headers)
-            session = await admit_async(clerk, view, policy, required=required)
-        except Refusal as refusal:
-            raise HTTPException(refusal.status, detail=json.loads(refusal.body), headers=refusal.headers) from None
-        except EventError as error:
-            status, headers, body = error_parts(error)
-            raise HTTPException(status, detail=json.loads(body), headers=headers) from None
-        request.state.session = session
-        observer = clerk.observer
-        bound = observer is not None and session is not None and observer.bind(view, session)
-        try:
-            yield session
-        finally:
-            if bound:
-                observer.unbind()
 
-    return dependency
+def require_clerk_auth(
+    *,
+    auth: Authenticator | None = None,
+    required: bool = True,
+    **policy_options: Any,
+) -> Callable[..., AsyncIterator[Session | MachineAuth | None]]:
+    """A dependency returning the :class:`~clerk_serverless.Session` or
+    :class:`~clerk_serverless.MachineAuth` of the token types in
+    ``accepts_token`` (``"session_token"`` by default, ``"api_key"``,
+    ``"m2m_token"``, ``"oauth_token"``, a list, or ``"any"``); ``scopes=[…]``
+    as in ``require_auth``. The identity is also ``request.state.auth``."""
+    policy, _, _ = split_options(policy_options, required=True, who="require_clerk_auth", any_token=True)
+    if auth is not None:
+        auth.check_policy(policy)
+    return _dependency(auth, required, policy)
 
 
 #: ``Depends(clerk_session)``: 401 unless signed in (default ``ClerkAuth``).

@@ -32,6 +32,7 @@ from ..errors import EventError
 from ..gate import Authenticator, Refusal, admit
 from ..handler import PreflightMode, split_options
 from ..responses import error_parts
+from ..session import Session
 from ..sources import read_request
 
 
@@ -51,8 +52,11 @@ class ClerkMiddleware(BaseMiddlewareHandler):
         preflight: ``"answer"`` (default) answers real CORS preflights that
             reach a route (204, CORS grant for authorized origins); ``"handler"``
             passes them on with a None session.
-        permissions, roles, authorized_parties, treat_pending_as_signed_out:
-            as for ``require_session``.
+        accepts_token, scopes, permissions, roles, features, plans,
+            reverification, authorized_parties, treat_pending_as_signed_out:
+            as for ``require_auth`` (session tokens only by default). The
+            identity is ``app.context["auth"]``; a session is also
+            ``app.context["session"]``.
 
     Each middleware decides with its own ``auth`` and whole policy, even when
     ``require_session`` already admitted the event around ``app.resolve``.
@@ -65,8 +69,10 @@ class ClerkMiddleware(BaseMiddlewareHandler):
         self.auth = auth
         self.required = bool(required)
         self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware"
+            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True
         )
+        if auth is not None:
+            auth.check_policy(self.policy)
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response:
         event = app.current_event.raw_event
@@ -79,16 +85,16 @@ class ClerkMiddleware(BaseMiddlewareHandler):
             if is_preflight(request):
                 if self.preflight == "answer":
                     return _response(*preflight_parts(request, auth.parties_for(self.policy)))
-                app.append_context(session=None)
+                app.append_context(session=None, auth=None)
                 return next_middleware(app)
-            session = admit(auth, request, self.policy, required=self.required)
+            identity = admit(auth, request, self.policy, required=self.required)
         except Refusal as refusal:
             return _response(refusal.status, refusal.headers, refusal.body)
         except EventError as error:
             return _response(*error_parts(error))
-        app.append_context(session=session)
+        app.append_context(auth=identity, session=identity if isinstance(identity, Session) else None)
         observer = auth.observer
-        if observer is None or session is None or not observer.bind(request, session):
+        if observer is None or identity is None or not observer.bind(request, identity):
             return next_middleware(app)
         try:
             return next_middleware(app)
