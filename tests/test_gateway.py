@@ -589,7 +589,7 @@ def test_sample_rest_preflights_and_refusals() -> None:
 
     root = Path(__file__).resolve().parent.parent
     key = DevKey.load(root / DEV_KEY_FILE)
-    env = {"Parameters": {"CLERK_JWT_KEY": key.public_pem}}
+    env = json.loads((root / "env.json").read_text())  # MachineApiFunction's secret key placeholder included
     first, second, evil = "http://localhost:3000", "http://localhost:5173", "https://evil.example"
     template = Template(root / "template.yaml", {"ClerkAuthorizedParties": f"{first},{second}"})
     lines: list[str] = []

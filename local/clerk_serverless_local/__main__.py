@@ -147,8 +147,12 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     key = load_dev_key(find_root(args.root))
     try:
-        token = key.token(args.sub, sid=args.sid, org=args.org, org_role=args.role, org_permissions=args.permission,
-                          azp=args.azp, expired=args.expired, lifetime=args.lifetime)
+        if args.type != "session_token":
+            token = key.machine_token(args.type, expired=args.expired, lifetime=args.lifetime,
+                                      sub=None if args.sub == "user_dev_123" else args.sub)
+        else:
+            token = key.token(args.sub, sid=args.sid, org=args.org, org_role=args.role, org_permissions=args.permission,
+                              azp=args.azp, expired=args.expired, lifetime=args.lifetime)
     except ValueError as exc:
         return _fail(str(exc))
     print(token)
@@ -213,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--expired", action="store_true", help="mint an already expired token")
     token.add_argument("--lifetime", type=float, default=3600.0, help="seconds until exp (default 3600)")
     token.add_argument("--root", help=root_help)
+    token.add_argument("--type", default="session_token", choices=["session_token", "m2m_token", "oauth_token"],
+                       help="a session token (default), or an M2M / OAuth access token in JWT form")
     token.set_defaults(run=cmd_token)
 
     args = parser.parse_args(argv)

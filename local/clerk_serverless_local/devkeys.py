@@ -97,6 +97,38 @@ class DevKey:
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": DEV_KID, "typ": "JWT"})
 
 
+    def machine_token(
+        self,
+        token_type: str = "m2m_token",
+        *,
+        sub: str | None = None,
+        scopes: list[str] | None = None,
+        expired: bool = False,
+        lifetime: float | None = 3600.0,
+        now: float | None = None,
+    ) -> str:
+        """A machine token in JWT form, signed with the dev key: an M2M token
+        (``sub`` ``mch_…``, Clerk's M2M ``cat`` header) or an OAuth access token
+        (``typ: at+jwt``, a user's ``sub``, ``client_id``, ``scope``)."""
+        import jwt
+
+        now = int(time.time() if now is None else now)
+        exp = now - 60 if expired else (FAR_FUTURE if lifetime is None else now + int(lifetime))
+        claims: dict[str, Any] = {"iss": DEV_ISSUER, "iat": now - 5, "nbf": now - 10, "exp": exp}
+        if token_type == "m2m_token":
+            granted = scopes if scopes is not None else ["mch_dev_api"]
+            claims.update(sub=sub or "mch_dev_worker", jti="mt_dev_0001", aud=granted, scopes=" ".join(granted))
+            headers = {"kid": DEV_KID, "typ": "JWT", "cat": "cl_B7d4PD333AAA"}
+        elif token_type == "oauth_token":
+            granted = scopes if scopes is not None else ["read", "write"]
+            claims.update(sub=sub or "user_dev_123", jti="oat_dev_0001", client_id="client_dev_app",
+                          scope=" ".join(granted), azp=DEV_ORIGIN)
+            headers = {"kid": DEV_KID, "typ": "at+jwt"}
+        else:
+            raise ValueError(f"machine tokens in JWT form are m2m_token or oauth_token, not {token_type!r}")
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers=headers)
+
+
 def _v2_org_claims(org_id: str, role: str, permissions: list[str]) -> dict[str, Any]:
     """Encode ``org:<feature>:<perm>`` strings the way Clerk's v2 tokens do."""
     features: list[str] = []

@@ -80,6 +80,24 @@ def specific_events(key: DevKey) -> dict[str, dict[str, Any]]:
         "powertools/list-todos.json": _bearer(key, "http_v2", "GET", "/todos"),
         "powertools/add-todo.json": _bearer(key, "http_v2", "POST", "/todos", body='{"title": "ship it"}'),
         "powertools/no-token.json": _bearer(key, "http_v2", "GET", "/todos", signed_in=False),
+        **machine_events(key),
+    }
+
+
+def _machine_event(shape: str, token: str | None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return build_event(shape, "GET", "/machine", headers=headers)
+
+
+def machine_events(key: DevKey) -> dict[str, dict[str, Any]]:
+    """Browsers and machine clients calling the same API (MachineApiFunction)."""
+    return {
+        "machine/session.json": _bearer(key, "http_v2", "GET", "/machine"),
+        "machine/m2m-jwt.json": _machine_event("http_v2", key.machine_token("m2m_token", lifetime=None)),
+        "machine/oauth-jwt.json": _machine_event("rest_v1", key.machine_token("oauth_token", lifetime=None)),
+        "machine/m2m-without-scope.json": _machine_event("http_v2", key.machine_token("m2m_token", scopes=["mch_other"], lifetime=None)),
+        "machine/api-key.json": _machine_event("http_v2", "ak_dev_" + "0" * 32),
+        "machine/no-token.json": _machine_event("http_v2", None),
     }
 
 
@@ -169,6 +187,15 @@ def samples() -> list[Sample]:
     rows += _generic_rows("FastApiFunction", "function_url")
     rows += [Sample("FastApiFunction", "fastapi/item.json", 200, "", USER)]
     rows += [
+        Sample("MachineApiFunction", "machine/session.json", 200, "", USER),
+        Sample("MachineApiFunction", "machine/m2m-jwt.json", 200, "", "mch_dev_worker"),
+        Sample("MachineApiFunction", "machine/oauth-jwt.json", 200, "", USER),
+        Sample("MachineApiFunction", "machine/m2m-without-scope.json", 403, "missing-scope"),
+        # Opaque keys are Clerk's to verify; the demo has no Backend API: 503, never 401.
+        Sample("MachineApiFunction", "machine/api-key.json", 503, "unexpected-error"),
+        Sample("MachineApiFunction", "machine/no-token.json", 401, "session-token-missing"),
+    ]
+    rows += [
         Sample("ClerkAuthorizerFunction", "authorizer/http_v2-bearer.json", "allow", "", USER),
         Sample("ClerkAuthorizerFunction", "authorizer/http_v2-cookie.json", "allow", "", USER),
         Sample("ClerkAuthorizerFunction", "authorizer/http_v2-no-token.json", "deny"),
@@ -203,7 +230,14 @@ def env_json(key: DevKey) -> dict[str, Any]:
             "CLERK_PUBLISHABLE_KEY": "",
             "CLERK_SECRET_KEY_PARAMETER": "",
             "CLERK_SECRET_KEY_SECRET_ID": "",
-        }
+        },
+        # Opaque machine tokens go to Clerk's Backend API. Locally there is none:
+        # a placeholder key and a closed loopback port show what an outage
+        # answers (503 + Retry-After), while JWT machine tokens verify offline.
+        "MachineApiFunction": {
+            "CLERK_SECRET_KEY": "sk_test_local_placeholder_not_a_real_key",
+            "CLERK_API_URL": "http://127.0.0.1:9",
+        },
     }
 
 
