@@ -1,0 +1,118 @@
+"""@clerk/backend's own test cases for where the token is, replayed here.
+
+Sources (clerk/javascript at e21ae9a4): packages/backend/src/tokens/__tests__/
+authenticateContext.test.ts (cookie selection, lines cited per row) and
+request.test.ts (Authorization parsing); packages/shared keys tests (cookie
+suffixes). Fixtures as there: ``pkLive``/``pkTest`` for the instance
+``clerk.inspired.puma-74.lcl.dev``, tokens with its ``iss``, time frozen at
+the fixture token's ``iat``. Where we differ on purpose, the row says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from support.events import make_event
+
+from clerk_serverless.config import cookie_suffix, frontend_api_from_publishable_key
+from clerk_serverless.lookup import CookieRules, find_token, token_in_header
+from clerk_serverless.sources import read_request
+
+PK_LIVE = "pk_live_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA"
+PK_TEST = "pk_test_Y2xlcmsuaW5zcGlyZWQucHVtYS03NC5sY2wuZGV2JA"
+IAT = 1666648250
+CLIENT_UAT, SUFFIXED_CLIENT_UAT = "1717490192", "1717490193"
+
+
+def jwt(header: dict[str, Any] | None = None, **payload: Any) -> str:
+    claims = {"azp": "https://accounts.inspired.puma-74.lcl.dev", "exp": 1666648310, "iat": IAT,
+              "iss": "https://clerk.inspired.puma-74.lcl.dev", "nbf": 1666648240,
+              "sid": "sess_2GbDB4enNdCa5vS1zpC3Xzg9tK9", "sub": "user_2GIpXOEpVyJw51rkZn9Kmnc6Sxr"}
+    claims.update(payload)
+
+    def seg(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{seg(header or {'alg': 'RS256', 'kid': 'ins_2GIoQhbUpy0hX7B2cVkuTMinXoD', 'typ': 'JWT'})}.{seg(claims)}.c2ln"
+
+
+SESSION = jwt()
+SUFFIXED_SESSION = jwt({"alg": "RS256"})
+NEW_SESSION = jwt(iat=IAT + 60)
+
+
+def rules(pk: str) -> CookieRules:
+    return CookieRules(cookie_suffix(pk), frontend_api_from_publishable_key(pk, "pk"), pk.startswith("pk_live_"))
+
+
+def select(pk: str, cookies: str) -> tuple[str | None, str | None]:
+    request = read_request(make_event("rest_v1", headers={"Cookie": cookies}))
+    found = find_token(request, rules(pk), IAT)
+    return found.token, found.client_uat
+
+
+def test_suffixes_match_clerk_shared() -> None:
+    assert cookie_suffix(PK_LIVE) == "MqCvchyS" and cookie_suffix(PK_TEST) == "vWCgMp3A"
+    assert cookie_suffix("pk_live_Y2xlcmsuY2xlcmsuZGV2JA") == "1Z8AzTQD"
+    assert cookie_suffix("pk_test_Y2xlcmsuY2xlcmsuZGV2JA") == "QvfNY2dr"
+    assert cookie_suffix("pk_test_ZW5vdWdoLWFscGFjYS04Mi5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k") == "jtYvyt_H"
+    assert cookie_suffix("pk_test_eHh4eHh4LXhhYWFhYS1hYS5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k") == "tZJdb-5s"
+    assert cookie_suffix("pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ=") == "qReyu04C"
+
+
+L, T = "MqCvchyS", "vWCgMp3A"
+
+
+@pytest.mark.parametrize(
+    "line,pk,cookies,token,uat",
+    [
+        ("30-45", PK_LIVE, f"__client_uat={CLIENT_UAT}; __session={SESSION}", SESSION, CLIENT_UAT),
+        ("47-67 ClerkJS downgrade, plain newer", PK_LIVE,
+         f"__client_uat={CLIENT_UAT}; __client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={NEW_SESSION}; __session_{L}={SUFFIXED_SESSION}",
+         NEW_SESSION, CLIENT_UAT),
+        ("69-86 downgrade, suffixed uat 0", PK_TEST, f"__client_uat={CLIENT_UAT}; __client_uat_{T}=0; __session={SESSION}", SESSION, CLIENT_UAT),
+        ("88-105", PK_LIVE, f"__client_uat=0; __client_uat_{L}=0; __session={SESSION}; __session_{L}={SUFFIXED_SESSION}", SUFFIXED_SESSION, "0"),
+        ("109-125", PK_LIVE,
+         f"__client_uat={CLIENT_UAT}; __client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={SESSION}; __session_{L}={SUFFIXED_SESSION}",
+         SUFFIXED_SESSION, SUFFIXED_CLIENT_UAT),
+        ("127-143 another app's plain cookie", PK_LIVE,
+         f"__client_uat={CLIENT_UAT}; __client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={jwt(iss='http:whatever')}; __session_{L}={SUFFIXED_SESSION}",
+         SUFFIXED_SESSION, SUFFIXED_CLIENT_UAT),
+        ("175-195", PK_TEST, f"__client_uat=0; __client_uat_{T}=0; __session={SESSION}; __session_{T}={SUFFIXED_SESSION}", SUFFIXED_SESSION, "0"),
+        ("197-213 no suffixed session: no token", PK_LIVE, f"__client_uat=0; __client_uat_{L}=0; __session={SESSION}", None, "0"),
+        ("217-231 non-string iss", PK_LIVE,
+         f"__client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={jwt(iss=123)}; __session_{L}={SUFFIXED_SESSION}",
+         SUFFIXED_SESSION, SUFFIXED_CLIENT_UAT),
+    ],
+)
+def test_cookie_selection(line: str, pk: str, cookies: str, token: str | None, uat: str | None) -> None:
+    assert select(pk, cookies) == (token, uat), line
+
+
+def test_without_a_publishable_key_only_plain_cookies_count() -> None:
+    request = read_request(make_event("http_v2", cookies=[f"__session_{L}={SUFFIXED_SESSION}", f"__client_uat={CLIENT_UAT}"]))
+    assert find_token(request, CookieRules(), IAT).token is None
+
+
+@pytest.mark.parametrize(
+    "value,token,note",
+    [
+        ("Bearer abc", "abc", "Clerk"),
+        ("abc", "abc", "Clerk: no scheme, the whole value is the token"),
+        ("Basic dXNlcjpwYXNzd29yZA==", None, "Clerk: another scheme is no token; the cookie stays usable"),
+        ("Bearer null", None, "the docs' `Bearer ${await getToken()}` signed out (Clerk verifies 'null')"),
+        ("Bearer undefined", None, "likewise"),
+        ("Bearer ", None, "likewise (Clerk verifies the word 'Bearer')"),
+        ("Bearer", None, "likewise"),
+        ("bearer abc", "abc", "ours: schemes are case-insensitive (RFC 9110 §11.1); Clerk ignores the header"),
+        ("Bearer  abc", "abc", "ours: Clerk takes the word 'Bearer' as the token"),
+        ("  Bearer abc  ", "abc", "Clerk (Headers trim)"),
+        ("", None, "Clerk"),
+    ],
+)
+def test_authorization_header(value: str, token: str | None, note: str) -> None:
+    request = read_request(make_event("http_v2", headers={"Authorization": value}))
+    assert token_in_header(request) == token, note
