@@ -43,8 +43,9 @@ def _from_secret_string(value: str) -> str:
             return value
         if isinstance(document, dict):
             for name in ("CLERK_SECRET_KEY", "clerk_secret_key", "secret_key"):
-                if isinstance(document.get(name), str):
-                    return document[name]
+                found = document.get(name)
+                if isinstance(found, str):
+                    return found
     return value
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from .errors import ClerkConfigError
 
@@ -100,7 +101,7 @@ def parse_audience(value: Any) -> frozenset[str] | None:
     return frozenset(items)
 
 
-def _credential(value: Any, setting: str, prefixes: tuple[str, ...], problem: str) -> str | None:
+def _credential(value: object, setting: str, prefixes: tuple[str, ...], problem: str) -> str | None:
     """A key as configured, without surrounding whitespace; refused (without
     echoing it) when it has another prefix or any space or control character,
     which would otherwise surface later as a broken request header."""

@@ -13,7 +13,6 @@ authenticated like one.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any, Final
 
 from .sources import Request
@@ -85,67 +84,38 @@ def add_cors_headers(response: Any, origin: str | None, allowed: frozenset[str] 
     Returns ``response``."""
     if origin is None or not isinstance(response, dict):
         return response
-    grant = cors_headers(origin, allowed)
-    multi = response.get("multiValueHeaders")
-    single = response.get("headers")
-    if multi is None and single is None and multi_value:
-        multi = response["multiValueHeaders"] = {}
-    if isinstance(multi, dict) and not isinstance(single, dict):
-        present = {str(k).lower() for k in multi}
-        for name, value in grant.items():
-            if name.lower() not in present:
-                multi[name] = [value]
-        _merge_vary_multi(multi)
-        return response
-    if single is None:
-        single = response["headers"] = {}
-    if not isinstance(single, dict):
-        return response
-    present = {str(k).lower() for k in single}
-    if isinstance(multi, dict):
-        present |= {str(k).lower() for k in multi}
-    for name, value in grant.items():
-        if name.lower() not in present:
-            single[name] = value
-    _merge_vary(single, multi if isinstance(multi, dict) else None)
+    single, multi = response.get("headers"), response.get("multiValueHeaders")
+    if not isinstance(single, dict) and not isinstance(multi, dict):
+        if multi_value:
+            multi = response["multiValueHeaders"] = {}
+        elif single is None:
+            single = response["headers"] = {}
+        else:
+            return response  # headers of the wrong type: the handler's answer is left alone
+    into_multi = isinstance(multi, dict) and (multi_value or not isinstance(single, dict))
+    target: dict[str, Any] = multi if into_multi else single  # type: ignore[assignment]
+    present = {k.lower() for m in (single, multi) if isinstance(m, dict) for k in m if isinstance(k, str)}
+    for name, value in cors_headers(origin, allowed).items():
+        if name != "Vary" and name.lower() not in present:
+            target[name] = [value] if into_multi else value
+    _vary_on_origin(target, into_multi)
     return response
 
 
-def _vary_key(headers: Mapping[str, Any]) -> str | None:
-    for key in headers:
-        if isinstance(key, str) and key.lower() == "vary":
-            return key
-    return None
-
-
-def _with_origin(value: str) -> str:
-    tokens = [t.strip() for t in value.split(",") if t.strip()]
-    if "*" in tokens or any(t.lower() == "origin" for t in tokens):
-        return value
-    return ", ".join([*tokens, "Origin"])
-
-
-def _merge_vary(single: dict[str, Any], multi: dict[str, Any] | None) -> None:
-    if multi is not None and _vary_key(multi) is not None:
-        key = _vary_key(multi)
-        assert key is not None
-        values = multi[key]
-        if isinstance(values, list) and values and isinstance(values[-1], str):
-            values[-1] = _with_origin(values[-1])
-        return
-    key = _vary_key(single)
+def _vary_on_origin(headers: dict[str, Any], multi: bool) -> None:
+    """Add ``Origin`` to ``Vary`` unless it (or ``*``) is there already."""
+    key = next((k for k in headers if isinstance(k, str) and k.lower() == "vary"), None)
     if key is None:
-        single["Vary"] = "Origin"
-    elif isinstance(single[key], str):
-        single[key] = _with_origin(single[key])
-
-
-def _merge_vary_multi(multi: dict[str, Any]) -> None:
-    key = _vary_key(multi)
-    if key is None:
-        multi["Vary"] = ["Origin"]
+        headers["Vary"] = ["Origin"] if multi else "Origin"
         return
-    values = multi[key]
-    if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
-        if not any(t.strip().lower() in ("origin", "*") for v in values for t in v.split(",")):
-            values.append("Origin")
+    value = headers[key]
+    values = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) for v in values) or not values:
+        return
+    tokens = {t.strip().lower() for v in values for t in v.split(",")}
+    if "origin" in tokens or "*" in tokens:
+        return
+    if isinstance(value, list):
+        value.append("Origin")
+    else:
+        headers[key] = f"{value}, Origin"

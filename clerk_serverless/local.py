@@ -14,7 +14,7 @@ import sys
 def main() -> int:
     """Run ``clerk_serverless_local``'s command line, or say how to get it."""
     try:
-        from clerk_serverless_local.__main__ import main as run
+        from clerk_serverless_local.__main__ import main as run  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         print(
             "the local tools are a separate package: pip install clerk-serverless-local "
@@ -22,7 +22,8 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    return run()
+    code: int = run()
+    return code
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from ..defaults import default_auth
 from ..errors import EventError
 from ..gate import Authenticator, Refusal, admit
 from ..handler import PreflightMode, split_options
+from ..machine import MachineAuth
 from ..policy import Policy
 from ..responses import error_parts
 from ..session import Session
@@ -45,7 +46,9 @@ async def send_json(send: Send, status: int, headers: dict[str, str], body: str)
     await send({"type": "http.response.body", "body": payload})
 
 
-async def admit_async(auth: Authenticator, request: Request, policy: Policy, *, required: bool) -> Session | None:
+async def admit_async(
+    auth: Authenticator, request: Request, policy: Policy, *, required: bool
+) -> Session | MachineAuth | None:
     """:func:`~clerk_serverless.gate.admit`, with a key fetch (at most one per
     cache period) run in a worker thread, off the event loop."""
     store = getattr(auth, "key_store", None)
@@ -58,7 +61,7 @@ async def admit_async(auth: Authenticator, request: Request, policy: Policy, *, 
 
 async def authenticate_scope(
     auth: Authenticator, scope: Scope, policy: Policy, *, required: bool
-) -> tuple[Request, Session | None]:
+) -> tuple[Request, Session | MachineAuth | None]:
     """``(request, session)``: the scope's request view and its session (None
     when signed out and not required); raises
     :class:`~clerk_serverless.gate.Refusal` or ``EventError``.

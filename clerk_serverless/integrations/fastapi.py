@@ -59,6 +59,8 @@ SESSION_COOKIE = APIKeyCookie(
     description="The `__session` cookie Clerk sets for same-site requests.",
     auto_error=False,
 )
+_BEARER_PARAMETER = Depends(BEARER)
+_COOKIE_PARAMETER = Depends(SESSION_COOKIE)
 
 
 def _dependency(
@@ -69,7 +71,7 @@ def _dependency(
     async def authenticate(request: Request) -> AsyncIterator[Session | MachineAuth | None]:
         clerk = auth or default_auth()
         try:
-            view = ASGI.read(request.scope)
+            view = ASGI.read(dict(request.scope))
             if is_preflight(view):
                 status, headers, _ = preflight_parts(view, clerk.parties_for(policy))
                 raise HTTPException(status, headers=headers)
@@ -96,8 +98,8 @@ def _dependency(
 
         async def dependency(
             request: Request,
-            _bearer: Any = Depends(BEARER),
-            _cookie: Any = Depends(SESSION_COOKIE),
+            _bearer: Any = _BEARER_PARAMETER,
+            _cookie: Any = _COOKIE_PARAMETER,
         ) -> AsyncIterator[Session | MachineAuth | None]:
             async for identity in authenticate(request):
                 yield identity
@@ -106,7 +108,7 @@ def _dependency(
 
         async def dependency(  # type: ignore[misc]  # one signature per branch
             request: Request,
-            _bearer: Any = Depends(BEARER),
+            _bearer: Any = _BEARER_PARAMETER,
         ) -> AsyncIterator[Session | MachineAuth | None]:
             async for identity in authenticate(request):
                 yield identity

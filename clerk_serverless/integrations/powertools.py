@@ -42,7 +42,7 @@ def _response(status: int, headers: dict[str, str], body: str) -> Response[str]:
     return Response(status_code=status, content_type=content_type, body=body, headers=headers)
 
 
-class ClerkMiddleware(BaseMiddlewareHandler):
+class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ignore]  # any resolver
     """Authenticate the resolver's current event; see the module docs.
 
     Args:
@@ -74,7 +74,7 @@ class ClerkMiddleware(BaseMiddlewareHandler):
         if auth is not None:
             auth.check_policy(self.policy)
 
-    def handler(self, app: Any, next_middleware: NextMiddleware) -> Response:
+    def handler(self, app: Any, next_middleware: NextMiddleware) -> Response[Any]:
         event = app.current_event.raw_event
         auth = self.auth or default_auth()
         try:

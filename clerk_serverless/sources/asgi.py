@@ -13,7 +13,6 @@ from urllib.parse import parse_qs
 from ..errors import MalformedEventError
 from .base import Request
 
-
 #: The method a WebSocket handshake is checked as.
 WEBSOCKET = "WEBSOCKET"
 
