@@ -387,3 +387,23 @@ def test_clock_does_not_matter_to_the_cookie_rule(auth: ClerkAuth, key: SigningK
     expired = mint(key, exp=int(time.time()) - 100, iat=int(time.time()) - 200)
     out = call(handler, "http_v2", method="POST", origin=EVIL, cookies=[f"__session={expired}"])
     assert out.status == 403 and out.reason == "origin-invalid"
+
+
+@pytest.mark.parametrize("shape", ["vpc_lattice_v2", "vpc_lattice"])
+def test_powertools_middleware_on_the_vpc_lattice_resolvers(auth: ClerkAuth, key: SigningKey, shape: str) -> None:
+    from aws_lambda_powertools.event_handler import VPCLatticeResolver, VPCLatticeV2Resolver
+
+    resolver = (VPCLatticeV2Resolver if shape == "vpc_lattice_v2" else VPCLatticeResolver)()
+    resolver.use(middlewares=[PowertoolsMiddleware(auth=auth)])
+
+    @resolver.get("/me")
+    def me() -> dict[str, Any]:
+        return {"user_id": resolver.context["session"].user_id}
+
+    event = make_event(shape, bearer=mint(key))
+    event["path" if shape == "vpc_lattice_v2" else "raw_path"] = "/me"
+    ok = resolver.resolve(event, None)
+    assert ok["statusCode"] == 200 and json.loads(ok["body"]) == {"user_id": "user_2abc"}
+    refused = make_event(shape)
+    refused["path" if shape == "vpc_lattice_v2" else "raw_path"] = "/me"
+    assert resolver.resolve(refused, None)["statusCode"] == 401
