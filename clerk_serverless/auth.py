@@ -9,7 +9,6 @@ decides whether the route admits it.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, overload
@@ -28,7 +27,6 @@ from .errors import (
     TokenInvalidSignatureError,
     TokenMissingError,
     TokenTypeMismatchError,
-    TokenVerificationFailedError,
 )
 from .handler import AuthOptions, HandlerOptions, P, R, wrap
 from .keys import key_store_for
@@ -41,15 +39,14 @@ from .session import Session, SessionClaims
 from .sources import Request, read_request
 from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, classify, is_jwt_format
 from .tokencache import DEFAULT_SIZE, VerifiedTokenCache
+from .trusted import machine_auth, session_claims, trusted_context
 from .verify import (
-    M2M_TOKEN_CATEGORY,
-    IGNORE_CATEGORY,
     UnverifiedToken,
-    check_audience,
     check_authorized_party,
+    check_machine_claims,
+    check_machine_header,
     check_session_claims,
     check_session_header,
-    check_time_claims,
     check_times,
     signature_valid,
 )
@@ -420,116 +417,46 @@ class ClerkAuth:
         as @clerk/backend's ``verifyMachineJwt``: the header type of its kind,
         the signature, then ``sub``, ``aud``, ``azp`` (when it has one) and the times."""
         unverified = UnverifiedToken(token)
-        header = unverified.header
-        if kind == M2M_TOKEN:
-            if header.cat is not None and header.cat not in (M2M_TOKEN_CATEGORY, IGNORE_CATEGORY):
-                raise TokenInvalidError("not an M2M token (header cat)")
-            if header.typ is not None and header.typ != "JWT":
-                raise TokenInvalidError("typ is not JWT")
+        check_machine_header(unverified.header, kind == M2M_TOKEN)
         self._key_for(unverified)  # the signature verifies
         claims = unverified.claims()
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub:
-            raise TokenVerificationFailedError("sub missing")
-        check_audience(claims.get("aud"), self.settings.audience)
-        azp = claims.get("azp")
-        if azp is not None:
-            check_authorized_party(azp if isinstance(azp, str) else None, policy.parties(self._parties))
-        check_time_claims(claims)
-        check_times(claims["exp"], claims.get("nbf"), claims.get("iat"), now, self._skew)
+        check_machine_claims(claims, self.settings.audience, policy.parties(self._parties), now, self._skew)
         return MachineAuth.from_jwt(kind, claims, token)
 
     def _from_authorizer(self, request: Request, policy: Policy) -> Session | MachineAuth | None:
         """The identity our authorizer verified for this request, or None when
         the event carries no context of ours (then the token is verified).
         The route's own policy is applied to it all the same."""
-        event = request.event
-        if request.source.name == "asgi":
-            event = event.get("aws.event")  # Mangum keeps the Lambda event in the scope
-        ctx = event.get("requestContext") if isinstance(event, dict) else None
-        ctx = ctx.get("authorizer") if isinstance(ctx, dict) else None
-        if isinstance(ctx, dict) and isinstance(ctx.get("lambda"), dict):
-            ctx = ctx["lambda"]  # HTTP API simple responses nest the context
-        if not isinstance(ctx, dict) or ctx.get("clerk_auth") != "verified":
+        event = request.event.get("aws.event") if request.source.name == "asgi" else request.event
+        ctx = trusted_context(event)  # Mangum keeps the Lambda event in the scope
+        if ctx is None:
             return None
         kind = str(ctx.get("token_type") or SESSION_TOKEN)
-        now = self._clock()
         if kind not in policy.accepts:
             raise TokenTypeMismatchError()
+        now = self._clock()
         identity: Session | MachineAuth
         if kind == SESSION_TOKEN:
-            identity = self._session_from_context(request, ctx, now, policy)
+            if ctx.get("token_carrier") == "cookie":
+                check_origin(
+                    request.method, request.origins, policy.parties(self._parties), request.header("sec-fetch-site")
+                )
+            claims = session_claims(ctx)
+            # A cached authorizer result can outlive the token it was for, and
+            # the route may be narrower than the authorizer.
+            self._check_claims(claims, now, policy)
+            wanted = request.query("_clerk_session_id")
+            if wanted and wanted != claims.session_id:
+                raise SessionIdMismatchError()
+            token = find_token(request, self._cookie_rules, now).token or ""
+            identity = Session(claims, token, self.backend_api)
         else:
-            identity = self._machine_from_context(kind, ctx, request, now)
+            identity = machine_auth(kind, ctx, token_in_header(request) or "")
+            if identity.expiration is not None:
+                check_times(identity.expiration, None, None, now, self._skew)
         if policy.checks_access:
             check_access(identity, policy)
         return identity
-
-    def _session_from_context(self, request: Request, ctx: dict[str, Any], now: float, policy: Policy) -> Session:
-        user_id = ctx.get("user_id")
-        try:
-            exp = float(ctx["exp"])
-        except (KeyError, TypeError, ValueError):
-            raise TokenInvalidError("authorizer context without exp") from None
-        if not user_id:
-            raise TokenInvalidError("authorizer context without user_id")
-        if ctx.get("token_carrier") == "cookie":
-            check_origin(
-                request.method, request.origins, policy.parties(self._parties), request.header("sec-fetch-site")
-            )
-        raw: dict[str, Any] = {
-            "sub": str(user_id),
-            "sid": str(ctx.get("session_id") or ""),
-            "exp": exp,
-            "org_id": ctx.get("org_id") or None,
-            "org_role": ctx.get("org_role") or None,
-            "org_slug": ctx.get("org_slug") or None,
-            "org_permissions": [p for p in str(ctx.get("org_permissions") or "").split(",") if p],
-        }
-        for name in ("azp", "sts", "fea", "pla"):
-            if ctx.get(name):
-                raw[name] = str(ctx[name])
-        fva = str(ctx.get("fva") or "").split(",")
-        if len(fva) == 2:
-            try:
-                raw["fva"] = [float(fva[0]), float(fva[1])]
-            except ValueError:
-                pass
-        claims = SessionClaims(raw)
-        # A cached authorizer result can outlive the token it was for, and the
-        # route may be narrower than the authorizer.
-        self._check_claims(claims, now, policy)
-        wanted = request.query("_clerk_session_id")
-        if wanted and wanted != claims.session_id:
-            raise SessionIdMismatchError()
-        token = find_token(request, self._cookie_rules, now).token or ""
-        return Session(claims, token, self.backend_api)
-
-    def _machine_from_context(self, kind: str, ctx: dict[str, Any], request: Request, now: float) -> MachineAuth:
-        exp_text = str(ctx.get("exp") or "")
-        try:
-            expiration = float(exp_text) if exp_text else None
-        except ValueError:
-            raise TokenInvalidError("authorizer context with a bad exp") from None
-        if expiration is not None:
-            check_times(expiration, None, None, now, self._skew)
-        claims: Any = None
-        if ctx.get("claims"):
-            try:
-                claims = json.loads(str(ctx["claims"]))
-            except ValueError:
-                claims = None
-        return MachineAuth(
-            kind,
-            id=str(ctx.get("token_id") or ""),
-            subject=str(ctx.get("subject") or ""),
-            scopes=[s for s in str(ctx.get("scopes") or "").split(" ") if s],
-            claims=claims if isinstance(claims, dict) else None,
-            expiration=expiration,
-            token=token_in_header(request) or "",
-            client_id=str(ctx.get("client_id") or "") or None,
-            name=str(ctx.get("name") or "") or None,
-        )
 
     def _claims_for(self, token: str, now: float, unverified: UnverifiedToken | None = None) -> SessionClaims:
         """The verified claims of ``token``: from the cache when its key still

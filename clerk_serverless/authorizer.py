@@ -36,21 +36,17 @@ cookie-write origin rule, permissions, scopes…).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from .defaults import default_auth
 from .errors import EventError, KeysUnavailableError
 from .gate import Authenticator, Refusal, admit
-from .machine import MachineAuth
 from .policy import Policy
 from .session import Session
 from .sources import read_request
 from .sources.rest_v1 import SOURCE as REST_V1
-
-MARKER = "clerk_auth"
-VERIFIED = "verified"
+from .trusted import authorizer_context
 
 
 class Unauthorized(Exception):
@@ -59,49 +55,6 @@ class Unauthorized(Exception):
 
     def __init__(self) -> None:
         super().__init__("Unauthorized")
-
-
-def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False) -> dict[str, str]:
-    """The context a downstream function receives (string values only), from
-    which ``ClerkAuth(trust_authorizer=True)`` rebuilds the same object."""
-    if isinstance(auth, MachineAuth):
-        return {
-            MARKER: VERIFIED,
-            "token_type": auth.token_type,
-            "token_id": auth.id,
-            "subject": auth.subject,
-            "user_id": auth.user_id or "",
-            "org_id": auth.org_id or "",
-            "machine_id": auth.machine_id or "",
-            "client_id": auth.client_id or "",
-            "name": auth.name or "",
-            "scopes": " ".join(auth.scopes),
-            "claims": json.dumps(dict(auth.claims), separators=(",", ":")) if auth.claims is not None else "",
-            "exp": str(int(auth.expiration)) if auth.expiration is not None else "",
-        }
-    claims = auth.claims
-    fva = auth.factor_verification_age
-    return {
-        MARKER: VERIFIED,
-        "token_type": auth.token_type,
-        "token_carrier": "cookie" if from_cookie else "header",
-        "user_id": auth.user_id,
-        "session_id": auth.session_id,
-        "org_id": auth.org_id or "",
-        "org_role": auth.org_role or "",
-        "org_slug": auth.org_slug or "",
-        "org_permissions": ",".join(auth.org_permissions),
-        "azp": _str_claim(claims.get("azp")),
-        "sts": auth.status or "",
-        "fea": _str_claim(claims.get("fea")),
-        "pla": _str_claim(claims.get("pla")),
-        "fva": ",".join(f"{age:g}" for age in fva) if fva is not None else "",
-        "exp": str(int(auth.expires_at)),
-    }
-
-
-def _str_claim(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _api_wildcard(method_arn: str) -> str:

@@ -248,18 +248,43 @@ def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: f
         raise TokenVerificationFailedError("azp is not a string")
 
 
+def check_machine_header(header: Header, m2m: bool) -> None:
+    """An M2M JWT carries Clerk's M2M ``cat`` (or none, or the ignore
+    category) and ``typ`` JWT if any; an OAuth access token's ``typ`` was what
+    made it one."""
+    if m2m:
+        if header.cat is not None and header.cat not in (M2M_TOKEN_CATEGORY, IGNORE_CATEGORY):
+            raise TokenInvalidError("not an M2M token (header cat)")
+        if header.typ is not None and header.typ != "JWT":
+            raise TokenInvalidError("typ is not JWT")
+
+
+def check_machine_claims(
+    claims: dict[str, Any], audience: frozenset[str] | None, parties: frozenset[str] | None, now: float, skew: float
+) -> None:
+    """A machine JWT's claims, as @clerk/backend's ``verifyMachineJwt`` checks
+    them: ``sub``, ``aud`` (when an audience is set), ``azp`` (when the token
+    has one: machine tokens come from no browser page), then the times."""
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise TokenVerificationFailedError("sub missing")
+    check_audience(claims.get("aud", _ABSENT), audience)
+    azp = claims.get("azp")
+    if azp is not None:
+        check_authorized_party(azp if isinstance(azp, str) else None, parties)
+    check_time_claims(claims)
+    check_times(claims["exp"], claims.get("nbf"), claims.get("iat"), now, skew)
+
+
 def check_audience(aud: Any, audience: frozenset[str] | None) -> None:
     """``aud`` (a string or a list of strings) must name one of ``audience``
     when both are set, as @clerk/backend's ``verifyToken`` checks it; a token
     without ``aud`` passes (Clerk session tokens carry ``azp`` instead)."""
     if not audience or aud is _ABSENT or aud is None or aud == "" or aud == []:
         return
-    if isinstance(aud, str):
-        if aud in audience:
-            return
-    elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
-        if any(a in audience for a in aud):
-            return
+    names = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if names and all(isinstance(a, str) for a in names) and any(a in audience for a in names):
+        return
     raise TokenVerificationFailedError("aud does not name this audience")
 
 

@@ -1,0 +1,133 @@
+"""Our Lambda authorizer's context: written by the authorizer, read back
+downstream by ``ClerkAuth(trust_authorizer=True)`` — the format in one place.
+
+API Gateway hands a Lambda authorizer's ``context`` to the routes it guards
+(``requestContext.authorizer``, or ``.authorizer.lambda`` for HTTP API simple
+responses), strings only. :func:`authorizer_context` writes it from a verified
+identity; :func:`trusted_context` finds it on an event; :func:`session_claims`
+and :func:`machine_auth` rebuild the identity, which the downstream route then
+checks against its own whole policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from .errors import TokenInvalidError
+from .machine import MachineAuth
+from .session import Session, SessionClaims
+
+#: The marker our context carries; a context without it is not ours.
+MARKER = "clerk_auth"
+VERIFIED = "verified"
+
+
+def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False) -> dict[str, str]:
+    """The context a downstream function receives (string values only), from
+    which ``ClerkAuth(trust_authorizer=True)`` rebuilds the same object."""
+    if isinstance(auth, MachineAuth):
+        return {
+            MARKER: VERIFIED,
+            "token_type": auth.token_type,
+            "token_id": auth.id,
+            "subject": auth.subject,
+            "user_id": auth.user_id or "",
+            "org_id": auth.org_id or "",
+            "machine_id": auth.machine_id or "",
+            "client_id": auth.client_id or "",
+            "name": auth.name or "",
+            "scopes": " ".join(auth.scopes),
+            "claims": json.dumps(dict(auth.claims), separators=(",", ":")) if auth.claims is not None else "",
+            "exp": str(int(auth.expiration)) if auth.expiration is not None else "",
+        }
+    claims = auth.claims
+    fva = auth.factor_verification_age
+    return {
+        MARKER: VERIFIED,
+        "token_type": auth.token_type,
+        "token_carrier": "cookie" if from_cookie else "header",
+        "user_id": auth.user_id,
+        "session_id": auth.session_id,
+        "org_id": auth.org_id or "",
+        "org_role": auth.org_role or "",
+        "org_slug": auth.org_slug or "",
+        "org_permissions": ",".join(auth.org_permissions),
+        "azp": _str_claim(claims.get("azp")),
+        "sts": auth.status or "",
+        "fea": _str_claim(claims.get("fea")),
+        "pla": _str_claim(claims.get("pla")),
+        "fva": ",".join(f"{age:g}" for age in fva) if fva is not None else "",
+        "exp": str(int(auth.expires_at)),
+    }
+
+
+def _str_claim(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def trusted_context(event: Any) -> dict[str, Any] | None:
+    """Our authorizer's context on a Lambda event, or None."""
+    ctx = event.get("requestContext") if isinstance(event, dict) else None
+    ctx = ctx.get("authorizer") if isinstance(ctx, dict) else None
+    if isinstance(ctx, dict) and isinstance(ctx.get("lambda"), dict):
+        ctx = ctx["lambda"]  # HTTP API simple responses nest the context
+    if not isinstance(ctx, dict) or ctx.get(MARKER) != VERIFIED:
+        return None
+    return ctx
+
+
+def session_claims(ctx: dict[str, Any]) -> SessionClaims:
+    """The claims of the session our authorizer verified (v1 shape, with
+    ``azp``, ``sts``, ``fea``, ``pla`` and ``fva`` when it passed them)."""
+    user_id = ctx.get("user_id")
+    try:
+        exp = float(ctx["exp"])
+    except (KeyError, TypeError, ValueError):
+        raise TokenInvalidError("authorizer context without exp") from None
+    if not user_id:
+        raise TokenInvalidError("authorizer context without user_id")
+    raw: dict[str, Any] = {
+        "sub": str(user_id),
+        "sid": str(ctx.get("session_id") or ""),
+        "exp": exp,
+        "org_id": ctx.get("org_id") or None,
+        "org_role": ctx.get("org_role") or None,
+        "org_slug": ctx.get("org_slug") or None,
+        "org_permissions": [p for p in str(ctx.get("org_permissions") or "").split(",") if p],
+    }
+    for name in ("azp", "sts", "fea", "pla"):
+        if ctx.get(name):
+            raw[name] = str(ctx[name])
+    fva = str(ctx.get("fva") or "").split(",")
+    if len(fva) == 2:
+        with contextlib.suppress(ValueError):
+            raw["fva"] = [float(fva[0]), float(fva[1])]
+    return SessionClaims(raw)
+
+
+def machine_auth(kind: str, ctx: dict[str, Any], token: str) -> MachineAuth:
+    """The machine identity our authorizer verified."""
+    exp_text = str(ctx.get("exp") or "")
+    try:
+        expiration = float(exp_text) if exp_text else None
+    except ValueError:
+        raise TokenInvalidError("authorizer context with a bad exp") from None
+    claims: Any = None
+    if ctx.get("claims"):
+        try:
+            claims = json.loads(str(ctx["claims"]))
+        except ValueError:
+            claims = None
+    return MachineAuth(
+        kind,
+        id=str(ctx.get("token_id") or ""),
+        subject=str(ctx.get("subject") or ""),
+        scopes=[s for s in str(ctx.get("scopes") or "").split(" ") if s],
+        claims=claims if isinstance(claims, dict) else None,
+        expiration=expiration,
+        token=token,
+        client_id=str(ctx.get("client_id") or "") or None,
+        name=str(ctx.get("name") or "") or None,
+    )
