@@ -30,8 +30,9 @@ import gc
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -143,7 +144,10 @@ def main() -> None:
         (FIRST, first_seen),
         ("  same, a distinct token and event each time (cold CPU caches)", distinct),
         (REPEATED, lambda: handler(event, None)),
-        ("PyJWT jwt.decode (RS256)", lambda: jwt.decode(token, public, algorithms=["RS256"], options={"verify_aud": False})),
+        (
+            "PyJWT jwt.decode (RS256)",
+            lambda: jwt.decode(token, public, algorithms=["RS256"], options={"verify_aud": False}),
+        ),
     ]
     try:
         from clerk_backend_api.security import authenticate_request
@@ -165,8 +169,10 @@ def main() -> None:
         audience = "https://api.example.com"
         aud_token = jwt.encode({**_claims(0, now), "aud": audience}, key, algorithm="RS256", headers=headers)
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
-        verifier = JWTVerifier(issuer=ISSUER, audience=audience, algorithms=["RS256"],
-                               jwks={"keys": [{**jwk, "kid": headers["kid"], "use": "sig", "alg": "RS256"}]}, required_claims=["sub"])
+        jwks = {"keys": [{**jwk, "kid": headers["kid"], "use": "sig", "alg": "RS256"}]}
+        verifier = JWTVerifier(
+            issuer=ISSUER, audience=audience, algorithms=["RS256"], jwks=jwks, required_claims=["sub"]
+        )
         assert verifier.verify(aud_token)["sub"] == "user_000000"
         cases.append((POWERTOOLS, lambda: verifier.verify(aud_token)))
     except ImportError:

@@ -71,7 +71,8 @@ from clerk_backend_api.security.verifytoken import verify_token
 from clerk_backend_api.security.types import VerifyTokenOptions
 t1 = time.perf_counter()
 a = json.loads(sys.argv[1])
-claims = verify_token(a["token"], VerifyTokenOptions(secret_key="sk_test_bench", api_url=a["base_url"], audience=a["audience"]))
+options = VerifyTokenOptions(secret_key="sk_test_bench", api_url=a["base_url"], audience=a["audience"])
+claims = verify_token(a["token"], options)
 t2 = time.perf_counter()
 assert claims["sub"] == "user_1"
 print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
@@ -83,7 +84,9 @@ t0 = time.perf_counter()
 from aws_lambda_powertools.utilities.auth_alpha import JWTVerifier
 t1 = time.perf_counter()
 a = json.loads(sys.argv[1])
-verifier = JWTVerifier(issuer=a["issuer"], audience=a["audience"], algorithms=["RS256"], jwks_uri=a["jwks_url"], required_claims=["sub"])
+verifier = JWTVerifier(
+    issuer=a["issuer"], audience=a["audience"], algorithms=["RS256"], jwks_uri=a["jwks_url"], required_claims=["sub"]
+)
 claims = verifier.verify(a["token"])
 t2 = time.perf_counter()
 assert claims["sub"] == "user_1"
@@ -94,7 +97,7 @@ print(json.dumps({"import": t1 - t0, "first": t2 - t1}))
 def _certificate(directory: Path) -> tuple[Path, Path]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     import ipaddress
 
     cert = (
@@ -107,7 +110,8 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_path.write_bytes(pem)
     return cert_path, key_path
 
 
@@ -136,7 +140,8 @@ def _serve(document: bytes, cert: Path, key: Path) -> ThreadingHTTPServer:
 
 def _run(script: str, args: dict[str, Any], env: dict[str, str]) -> tuple[float, dict[str, float]]:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", script, json.dumps(args)], env=env, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-c", script, json.dumps(args)]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     total = time.perf_counter() - started
     if out.returncode != 0:
         raise SystemExit(f"contender failed:\n{out.stderr[-2000:]}")
@@ -150,13 +155,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cert, tls_key = _certificate(Path(tmp))
         signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing.public_key())), "kid": "ins_cold", "use": "sig", "alg": "RS256"}
+        public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing.public_key()))
+        jwk = {**public_jwk, "kid": "ins_cold", "use": "sig", "alg": "RS256"}
         server = _serve(json.dumps({"keys": [jwk]}).encode(), cert, tls_key)
         base_url = f"https://127.0.0.1:{server.server_address[1]}"
         now = int(time.time())
-        token = jwt.encode({"sub": "user_1", "sid": "sess_1", "iss": base_url, "aud": AUDIENCE, "iat": now, "nbf": now - 5, "exp": now + 3600},
-                           signing, algorithm="RS256", headers={"kid": "ins_cold", "typ": "JWT"})
-        shared = {"token": token, "jwks_url": f"{base_url}/jwks", "base_url": base_url, "issuer": base_url, "audience": AUDIENCE}
+        claims = {"sub": "user_1", "sid": "sess_1", "iss": base_url, "aud": AUDIENCE,
+                  "iat": now, "nbf": now - 5, "exp": now + 3600}
+        token = jwt.encode(claims, signing, algorithm="RS256", headers={"kid": "ins_cold", "typ": "JWT"})
+        shared = {"token": token, "jwks_url": f"{base_url}/jwks", "base_url": base_url,
+                  "issuer": base_url, "audience": AUDIENCE}
         env = {**os.environ, "SSL_CERT_FILE": str(cert), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
         env.pop("CLERK_SECRET_KEY", None)
@@ -168,13 +176,15 @@ def main() -> None:
         server.shutdown()
 
     ours = statistics.median(t for t, _ in results["clerk_serverless"])
-    print(f"{'contender':<24} {'process ms (median)':>20} {'best':>8} {'import ms':>10} {'first request ms':>17} {'× ours':>7}")
+    print(f"{'contender':<24} {'process ms (median)':>20} {'best':>8} {'import ms':>10} "
+          f"{'first request ms':>17} {'× ours':>7}")
     for name, runs in results.items():
         totals = [t for t, _ in runs]
         median = statistics.median(totals)
         imports = statistics.median(r["import"] for _, r in runs) * 1000
         firsts = statistics.median(r["first"] for _, r in runs) * 1000
-        print(f"{name:<24} {median * 1000:>20.0f} {min(totals) * 1000:>8.0f} {imports:>10.1f} {firsts:>17.1f} {median / ours:>7.2f}")
+        print(f"{name:<24} {median * 1000:>20.0f} {min(totals) * 1000:>8.0f} {imports:>10.1f} "
+              f"{firsts:>17.1f} {median / ours:>7.2f}")
     print(f"\npython {sys.version.split()[0]}, {args.runs} runs each, JWKS over HTTPS from 127.0.0.1", file=sys.stderr)
 
 

@@ -12,12 +12,16 @@ import argparse
 import subprocess
 import sys
 
-HEAVY = ["boto3", "botocore", "aws_lambda_powertools", "mangum", "fastapi", "starlette", "httpx", "cryptography", "jwt", "ssl"]
+HEAVY = [
+    "boto3", "botocore", "aws_lambda_powertools", "mangum", "fastapi", "starlette", "httpx",
+    "cryptography", "jwt", "ssl",
+]
 
 
 def cumulative_us(module: str) -> int:
     """Cumulative import time of ``module`` in microseconds, from ``-X importtime``."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True)
+    command = [sys.executable, "-X", "importtime", "-c", f"import {module}"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
     for line in reversed(out.stderr.splitlines()):
         parts = [p.strip() for p in line.split("|")]
         if len(parts) == 3 and parts[2] == module:
@@ -31,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     ours = min(cumulative_us("clerk_serverless") for _ in range(args.runs))
     theirs = min(cumulative_us("jwt") for _ in range(args.runs))
-    probe = "import sys, clerk_serverless; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    probe = f"import sys, clerk_serverless; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     pulled = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     print(f"import clerk_serverless: {ours / 1000:.1f} ms")
     print(f"import jwt:              {theirs / 1000:.1f} ms  (ratio {ours / theirs:.2f})")

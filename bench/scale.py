@@ -36,7 +36,8 @@ import heapq
 import logging
 import random
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from clerk_serverless.errors import JwksFetchError, KeysUnavailableError
 from clerk_serverless.keys.store import JwksKeyStore
@@ -181,12 +182,13 @@ def main() -> None:
     logging.getLogger("clerk_serverless").setLevel(logging.ERROR)  # the outage would log every failed refresh
     policies = (OurPolicy, Networkless, PerRequestFetch, TtlNoStale)
     rows = [simulate(cls, args.containers, args.invocations, args.seed) for cls in policies]
-    print(f"{args.containers} containers, {args.invocations} requests over 3 h; rotation at 1:00/1:10/2:00; JWKS down 1:30–1:57; "
-          f"{FORGED_SHARE:.0%} forged")
+    print(f"{args.containers} containers, {args.invocations} requests over 3 h; "
+          f"rotation at 1:00/1:10/2:00; JWKS down 1:30–1:57; {FORGED_SHARE:.0%} forged")
     print(f"{'policy':<20} {'JWKS fetches':>13} {'peak/min':>9} {'legit requests failed':>22} {'forged admitted':>16}")
     for row in rows:
         failed = f"{row['legit_failed']} ({row['legit_failed'] / row['legit']:.1%})"
-        print(f"{row['policy']:<20} {row['fetches']:>13} {row['peak_per_min']:>9} {failed:>22} {row['forged_admitted']:>16}")
+        print(f"{row['policy']:<20} {row['fetches']:>13} {row['peak_per_min']:>9} {failed:>22} "
+              f"{row['forged_admitted']:>16}")
 
 
 if __name__ == "__main__":
