@@ -58,7 +58,7 @@ lint: $(VENV)/.installed
 
 # The API reference (docs/, mkdocs.yml) into site/, offline; warnings fail it.
 docs: $(VENV)/.installed
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # sdist and wheel of both distributions into dist/, checked.
 build: $(VENV)/.installed
