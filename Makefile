@@ -72,7 +72,7 @@ sam-validate: $(VENV)/.installed
 
 # PythonRuntime joins any --parameter-overrides of SAM_ARGS (sam keeps only the
 # last such option); the layer learns the same runtime from LAMBDA_RUNTIME.
-SAM_BUILD_ARGS = $(if $(findstring --parameter-overrides,$(SAM_ARGS)),$(subst --parameter-overrides,--parameter-overrides PythonRuntime=$(LAMBDA_RUNTIME),$(SAM_ARGS)),--parameter-overrides PythonRuntime=$(LAMBDA_RUNTIME) $(SAM_ARGS))
+SAM_BUILD_ARGS = $(if $(findstring --parameter-overrides,$(SAM_ARGS)),$(subst --parameter-overrides,--parameter-overrides PythonRuntime=$(LAMBDA_RUNTIME),$(SAM_ARGS)),$(SAM_ARGS) --parameter-overrides PythonRuntime=$(LAMBDA_RUNTIME))
 
 sam-build: $(VENV)/.installed
 	$(NEED_RUNTIME)
