@@ -272,7 +272,7 @@ TOOLKIT = {
 GATEWAY_REFUSAL = {"http-authorizer": (403, ""), "rest-authorizer": (401, "")}
 NAIVE = {"docs fetch", "docs useSWR", "docs useFetch", "docs useClerkSWR", "docs fetch include", "docs XHR"}
 DOCS_QUERY = {"docs useQuery v3", "docs useClerkQuery v3"}
-RECOMMENDED_HOOKS = {"useApiSWR", "useApiQuery v5"}
+RECOMMENDED_HOOKS = {"useApiSWR", "useApiQuery v3", "useApiQuery v5"}
 HOOKS = {"docs useSWR", "docs useClerkSWR"} | DOCS_QUERY | RECOMMENDED_HOOKS
 
 
@@ -308,7 +308,7 @@ def _preflighted(pattern: str, state: State) -> bool:
     """Whether the browser preflights the pattern's request (an Authorization header, JSON)."""
     if pattern in ("docs useFetch", "docs useClerkSWR", "docs useClerkQuery v3", "apiFetch POST json"):
         return True  # the docs' patterns send "Bearer null" signed out
-    return pattern in ("apiFetch", "useApiSWR", "useApiQuery v5", "useApiAxios") and state.token is not None
+    return pattern in ("apiFetch", "useApiAxios", *RECOMMENDED_HOOKS) and state.token is not None
 
 
 class Cases:
@@ -390,7 +390,8 @@ def cross_origin_cases(stack: Stack) -> Cases:
         for state in ("cookie", "cookie out", "cookie expired", "wrong sid", "uat0", "uat later"):
             cases.add("docs fetch include", target, s[state])
     for pattern, states in (("docs useClerkSWR", ("bearer", "bearer null")), ("useApiSWR", ("bearer", "bearer out")),
-                            ("docs useClerkQuery v3", ("bearer", "bearer null")), ("useApiQuery v5", ("bearer", "bearer out")),
+                            ("docs useClerkQuery v3", ("bearer", "bearer null")), ("useApiQuery v3", ("bearer", "bearer out")),
+                            ("useApiQuery v5", ("bearer", "bearer out")),
                             ("docs axios withCredentials", ("cookie", "wrong sid")), ("useApiAxios", ("bearer", "bearer out")),
                             ("docs XHR", ("cookie",))):
         for target in targets:
@@ -400,15 +401,18 @@ def cross_origin_cases(stack: Stack) -> Cases:
     reports = Target("HTTP API /reports (keys down)", f"{stack.api}/reports", "fn")
     for pattern in ("apiFetch", "docs useClerkSWR", "docs useClerkQuery v3"):
         cases.add(pattern, reports, s["keys down"])
-    for pattern in ("useApiSWR", "useApiQuery v5"):
-        cases.add(pattern, reports, s["keys down"], expect={"status": 503, "reason": "jwk-remote-failed-to-load", "retryAfter": 5,
-                                                            "outcome": "retrying", "retryIn": 5000, "calls": 1,
-                                                            "server": "503 jwk-remote-failed-to-load"})
+    for pattern in ("useApiSWR", "useApiQuery v3", "useApiQuery v5"):
+        cases.add(pattern, reports, s["keys down"], expect={"status": 503, "reason": "jwk-remote-failed-to-load", "outcome": "retrying",
+                                                            "retryHonoured": True, "calls": 1, "server": "503 jwk-remote-failed-to-load"})
     todos = Target("HTTP API /todos (Powertools)", f"{stack.api}/todos", "fn")
     cases.add("POST text/plain include", todos, s["cookie"], title="A: text/plain with the cookie",
               expect={"status": 201, "reason": "", "outcome": "data", "user": USER, "calls": 1, "server": "201"})
     cases.add("apiFetch POST json", todos, s["bearer"], title="A: JSON with Bearer",
               expect={"status": 201, "reason": "", "outcome": "data", "user": USER, "calls": 1, "server": "201"})
+    # The FastAPI app has no POST route: signed in from an authorized origin, the request reaches it (405).
+    whoami = Target("Function URL /api/whoami", f"{stack.url}/api/whoami", "fn")
+    cases.add("POST text/plain include", whoami, s["cookie"], title="A: to FastAPI",
+              expect={"status": 405, "reason": "", "outcome": "data", "calls": 1, "server": "405"})
     return cases
 
 
@@ -466,6 +470,9 @@ def foreign_cases(stack: Stack) -> Cases:
     cases.add("POST no-cors include", todos, s["cookie"], title="C: no-cors with the cookie",
               expect={"status": "opaque", "outcome": "data", "calls": 1, "server": "403 origin-invalid"})
     cases.add("apiFetch POST json", todos, s["bearer"], blocked=True, title="C: JSON with Bearer")
+    whoami = Target("Function URL /api/whoami", f"{stack.url}/api/whoami", "fn")
+    cases.add("POST text/plain include", whoami, s["cookie"], title="C: to FastAPI",
+              expect={"status": "blocked", "outcome": "error", "calls": 1, "server": "403 origin-invalid"})
     return cases
 
 

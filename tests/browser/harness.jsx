@@ -6,7 +6,7 @@ import React, { useEffect } from "react";
 import { createRoot } from "react-dom/client";
 import { SWRConfig } from "swr";
 import { QueryClient as QueryClientV3, QueryClientProvider as QueryClientProviderV3 } from "react-query";
-import { QueryClientProvider } from "@tanstack/react-query";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import axios from "axios";
 import { setClerkState } from "@clerk/clerk-react";
 import * as P from "./patterns.jsx";
@@ -139,7 +139,22 @@ function swrProbe(useIt, config, recordDelay) {
   ));
 }
 
-function queryProbe(useIt, client, Provider, pendingStatus, recordDelay) {
+/** A QueryClient with the given default query options; retryDelay is
+ * watched, so the probe knows the failure and the delay the library asked for. */
+function queryClient(QueryClient, defaults) {
+  const seen = { error: null, delay: "" };
+  const options = { ...defaults };
+  if (defaults.retryDelay) {
+    options.retryDelay = (attempt, error) => {
+      seen.error = error;
+      seen.delay = defaults.retryDelay(attempt, error);
+      return seen.delay;
+    };
+  }
+  return { client: new QueryClient({ defaultOptions: { queries: options } }), seen };
+}
+
+function queryProbe(useIt, { client, seen }, Provider, pendingStatus) {
   function Probe({ done }) {
     const q = useIt();
     useEffect(() => {
@@ -147,8 +162,8 @@ function queryProbe(useIt, client, Provider, pendingStatus, recordDelay) {
       else if (q.status === "error") done(fromError(q.error));
       else if (q.status === pendingStatus && q.failureCount >= 1) {
         // The query failed once and is waiting to retry: the library chose to retry.
-        const reason = q.failureReason ?? q.error;
-        done({ ...fromError(reason || {}), outcome: "retrying", retryIn: recordDelay(q.failureCount - 1, reason) });
+        const error = seen.error ?? q.failureReason ?? {};
+        done({ ...fromError(error), outcome: "retrying", retryIn: seen.delay });
       }
     }, [q.status, q.failureCount]);
     return null;
@@ -172,12 +187,12 @@ const PATTERNS = {
   // docs, same origin
   "docs fetch": (c) => P.docsFetch(c.url).then(fromData),
   "docs useSWR": (c) => swrProbe(() => P.useDocsSWR(c.url), {}, NO_DELAY),
-  "docs useQuery v3": (c) => queryProbe(() => P.useDocsQuery(c.url), new QueryClientV3(), QueryClientProviderV3, "loading", NO_DELAY),
+  "docs useQuery v3": (c) => queryProbe(() => P.useDocsQuery(c.url), queryClient(QueryClientV3, {}), QueryClientProviderV3, "loading"),
   "docs axios.get": (c) => axios.get(c.url).then((res) => fromData(res.data)),
   // docs, cross origin
   "docs useFetch": (c) => withHooks(P.useFetch, (authenticatedFetch) => authenticatedFetch(c.url).then(fromData)),
   "docs useClerkSWR": (c) => swrProbe(() => P.useClerkSWR(c.url), {}, NO_DELAY),
-  "docs useClerkQuery v3": (c) => queryProbe(() => P.useClerkQuery(c.url), new QueryClientV3(), QueryClientProviderV3, "loading", NO_DELAY),
+  "docs useClerkQuery v3": (c) => queryProbe(() => P.useClerkQuery(c.url), queryClient(QueryClientV3, {}), QueryClientProviderV3, "loading"),
   "docs fetch include": (c) => P.docsIncludeFetch(c.url).then(fromResponse),
   "docs axios withCredentials": (c) => P.docsBackend(c.base).get(c.path).then((res) => fromData(res.data)),
   "docs XHR": (c) => P.docsXhr(c.url, c.url.startsWith("http")).then((xhr) => {
@@ -188,7 +203,8 @@ const PATTERNS = {
   // recommended
   "apiFetch": (c) => withHooks(P.useApiFetch, (apiFetch) => apiFetch(c.url).then(fromData)),
   "useApiSWR": (c) => swrProbe(() => P.useApiSWR(c.url), P.swrConfig, P.retryDelay),
-  "useApiQuery v5": (c) => queryProbe(() => P.useApiQuery(c.url), P.makeQueryClient(), QueryClientProvider, "pending", P.retryDelay),
+  "useApiQuery v3": (c) => queryProbe(() => P.useApiQueryV3(c.url), queryClient(QueryClientV3, P.queryDefaults), QueryClientProviderV3, "loading"),
+  "useApiQuery v5": (c) => queryProbe(() => P.useApiQuery(c.url), queryClient(QueryClient, P.queryDefaults), QueryClientProvider, "pending"),
   "useApiAxios": (c) => withHooks(() => P.useApiAxios(c.base), (api) => api.get(c.path).then((res) => fromData(res.data))),
   // writes
   "POST text/plain include": (c) => fetch(c.url, {
@@ -219,7 +235,7 @@ function addRow(c, got, ok) {
   const e = c.expect;
   const rest = Object.entries(e).filter(([k, v]) => !["status", "reason", "outcome", "user", "server"].includes(k) && !(k === "calls" && v === 1));
   const expected = [e.status, e.reason, "→", e.outcome, e.user, ...rest.map(([k, v]) => `${k}=${v}`)].filter((v) => v !== undefined && v !== "")
-    .join(" ") + (e.server !== undefined ? ` | server: ${e.server}` : "");
+    .join(" ") + (e.server !== undefined && typeof e.status !== "number" ? ` | server: ${e.server}` : "");
   let result = got.outcome;
   if (got.user) result += ` ${got.user}`;
   if (got.errorStatus) result += ` (${got.errorStatus})`;
@@ -241,6 +257,8 @@ async function runCase(c) {
   const last = wire[wire.length - 1] || { status: "none", reason: "", retryAfter: "" };
   const got = { ...observation, data: undefined, status: last.status, reason: last.reason, retryAfter: last.retryAfter,
                 calls: wire.length };
+  // A retry scheduled after exactly the Retry-After the server sent.
+  got.retryHonoured = got.retryAfter !== "" && Number(got.retryIn) === Number(got.retryAfter) * 1000;
   const ok = matches(c.expect, got);
   addRow(c, got, ok);
   return { id: c.id, ...got, ok };

@@ -7,7 +7,7 @@
 import { useCallback, useMemo } from "react";
 import useSWR from "swr";
 import { useQuery as useQueryV3 } from "react-query";
-import { QueryClient, useQuery } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import axios from "axios";
 import { useSession } from "@clerk/nextjs";
 import { useAuth } from "@clerk/clerk-react";
@@ -121,14 +121,17 @@ export function retryDelay(attempt, error) {
   return Math.min(1000 * 2 ** attempt, 30_000);
 }
 
-// react-query v5
-export function makeQueryClient() {
-  return new QueryClient({ defaultOptions: { queries: { retry: shouldRetry, retryDelay } } });
-}
+// react-query, v5 and v3 alike: new QueryClient({ defaultOptions: { queries: queryDefaults } })
+export const queryDefaults = { retry: shouldRetry, retryDelay };
 
 export function useApiQuery(url) {
   const apiFetch = useApiFetch();
   return useQuery({ queryKey: [url], queryFn: () => apiFetch(url) });
+}
+
+export function useApiQueryV3(url) {
+  const apiFetch = useApiFetch();
+  return useQueryV3([url], () => apiFetch(url));
 }
 
 // SWR: <SWRConfig value={swrConfig}> around the app
