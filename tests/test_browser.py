@@ -6,8 +6,8 @@ several loopback origins; each runs the patterns of Clerk's frontend docs —
 ``useSWR`` / ``useClerkSWR``, react-query v3's ``useQuery`` / ``useClerkQuery``,
 ``credentials: "include"``, axios ``withCredentials``, raw XHR,
 ``?_clerk_session_id=`` — and the README's recommended ones (a throwing
-fetcher, react-query v5 and SWR without retries on 401/403, axios with the
-token) against the sample functions behind the local gateway: HTTP API routes,
+fetcher, react-query v5 and v3 and SWR without retries on 401/403 and with
+Retry-After honoured on 503, axios with the token) against the sample functions behind the local gateway: HTTP API routes,
 REST API routes (``/Prod/…``), the Function URL (FastAPI) and the
 authorizer-guarded ``/secure`` on both APIs.
 
@@ -250,6 +250,7 @@ class Target:
 
 @dataclass(frozen=True)
 class State:
+    verdict: str  # a key of TOOLKIT: what the toolkit makes of it
     label: str
     token: str | None = None  # what getToken() resolves to
     cookie: str | None = None  # __session
@@ -278,14 +279,10 @@ HOOKS = {"docs useSWR", "docs useClerkSWR"} | DOCS_QUERY | RECOMMENDED_HOOKS
 
 def wire(target: Target, state: State) -> tuple[int, str]:
     """Status and reason the server answers."""
-    status, reason = TOOLKIT[_kind(state)]
+    status, reason = TOOLKIT[state.verdict]
     if status in (401, 403) and target.kind in GATEWAY_REFUSAL:
         return GATEWAY_REFUSAL[target.kind]
     return status, reason
-
-
-def _kind(state: State) -> str:
-    return state.label.split(" (")[0]
 
 
 def outcome(pattern: str, status: int | str) -> str:
@@ -341,7 +338,7 @@ class Cases:
                 expect["server"] = " ".join(str(part) for part in wire(target, state) if part)  # answered, unreadable
         self.items.append({"id": number, "pattern": pattern, "target": target.label, "state": state.label,
                            "url": url, "base": base, "path": path, "token": state.token, "cookie": state.cookie,
-                           "clientUat": state.client_uat, "title": title, "expect": expect})
+                           "clientUat": state.client_uat, "sid": state.sid, "title": title, "expect": expect})
 
 
 def _targets(stack: Stack, same_origin: bool = False) -> list[Target]:
@@ -361,18 +358,18 @@ def _states(stack: Stack, page: str) -> dict[str, State]:
     iat = int(time.time()) - 5  # the tokens' iat (the expired one's is earlier still)
     uat = str(iat - 300)  # the client's last sign-in, before any of them
     return {
-        "bearer": State("signed in (Bearer)", token=token),
-        "bearer out": State("signed out (no header)"),
-        "bearer null": State("Bearer null (signed out)"),
-        "bearer expired": State("expired (Bearer)", token=expired),
-        "cookie": State("signed in (cookie)", cookie=token, client_uat=uat, sid=sid),
-        "cookie both": State("signed in (cookie + Bearer)", token=token, cookie=token, client_uat=uat, sid=sid),
-        "cookie out": State("signed out (no cookie)"),
-        "cookie expired": State("expired (cookie)", cookie=expired, client_uat=uat),
-        "wrong sid": State("wrong _clerk_session_id", cookie=token, client_uat=uat, sid="sess_someone_else"),
-        "uat0": State("__client_uat=0", cookie=token, client_uat="0"),
-        "uat later": State("__client_uat after iat", cookie=token, client_uat=str(iat + 120)),
-        "keys down": State("keys down (Bearer)", token=token),
+        "bearer": State("signed in", "signed in (Bearer)", token=token),
+        "bearer out": State("signed out", "signed out (no header)"),
+        "bearer null": State("Bearer null", "signed out (Bearer null)"),
+        "bearer expired": State("expired", "expired (Bearer)", token=expired),
+        "cookie": State("signed in", "signed in (cookie)", cookie=token, client_uat=uat, sid=sid),
+        "cookie both": State("signed in", "signed in (cookie + Bearer)", token=token, cookie=token, client_uat=uat, sid=sid),
+        "cookie out": State("signed out", "signed out (no cookie)"),
+        "cookie expired": State("expired", "expired (cookie)", cookie=expired, client_uat=uat),
+        "wrong sid": State("wrong _clerk_session_id", "wrong _clerk_session_id", cookie=token, client_uat=uat, sid="sess_someone_else"),
+        "uat0": State("__client_uat=0", "__client_uat=0", cookie=token, client_uat="0"),
+        "uat later": State("__client_uat after iat", "__client_uat after iat", cookie=token, client_uat=str(iat + 120)),
+        "keys down": State("keys down", "keys down (Bearer)", token=token),
     }
 
 
@@ -528,7 +525,7 @@ def run_page(browser: Any, stack: Stack, bundle: Path, page_name: str, role: str
              shot: str) -> list[dict[str, Any]]:
     """Run ``cases`` on page ``page_name``; returns what each saw (with ``expect``).
     Fails listing every case whose observation differs from its expectation."""
-    _publish(stack.dirs[page_name], bundle, {"role": role, "sid": f"sess_{page_name}", "cases": cases.items})
+    _publish(stack.dirs[page_name], bundle, {"role": role, "cases": cases.items})
     page = browser.new_page()
     console: list[str] = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))

@@ -55,7 +55,7 @@ function setCookie(name, value) {
 }
 
 function enterState(c) {
-  setClerkState(c.token, c.token ? C.sid : null);
+  setClerkState(c.token, c.token ? c.sid : null);
   setCookie("__session", c.cookie);
   setCookie("__client_uat", c.clientUat);
 }
