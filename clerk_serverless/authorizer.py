@@ -103,9 +103,10 @@ def make_authorizer(
             ``CLERK_*`` variables on first use).
         simple_responses: for HTTP APIs, answer ``{"isAuthorized": …}``
             (``EnableSimpleResponses: true``); ``False`` answers IAM policies.
-        accepts_token, scopes, permissions, roles, features, plans,
-            reverification, authorized_parties, treat_pending_as_signed_out:
-            as for ``require_auth`` (session tokens only by default).
+        **policy_options: the route options of ``require_auth`` — ``accepts_token``, ``scopes``,
+            ``permissions``, ``roles``, ``features``, ``plans``, ``reverification``,
+            ``authorized_parties``, ``treat_pending_as_signed_out`` (session
+            tokens only by default).
     """
     policy = Policy.build(**policy_options)
     if auth is not None:

@@ -88,9 +88,10 @@ class ClerkMiddleware:
         preflight: ``"answer"`` (default) answers real CORS preflights here
             (204, CORS grant for authorized origins); ``"handler"`` passes them
             to the app (e.g. Starlette's ``CORSMiddleware`` inside this one).
-        accepts_token, scopes, permissions, roles, features, plans,
-            reverification, authorized_parties, treat_pending_as_signed_out:
-            as for ``require_auth`` (session tokens only by default). The
+        **policy: the route options of ``require_auth`` — ``accepts_token``, ``scopes``,
+            ``permissions``, ``roles``, ``features``, ``plans``, ``reverification``,
+            ``authorized_parties``, ``treat_pending_as_signed_out`` (session
+            tokens only by default). The
             identity is ``request.state.auth``; a session is also
             ``request.state.session``.
     """

@@ -52,9 +52,10 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
         preflight: ``"answer"`` (default) answers real CORS preflights that
             reach a route (204, CORS grant for authorized origins); ``"handler"``
             passes them on with a None session.
-        accepts_token, scopes, permissions, roles, features, plans,
-            reverification, authorized_parties, treat_pending_as_signed_out:
-            as for ``require_auth`` (session tokens only by default). The
+        **policy: the route options of ``require_auth`` — ``accepts_token``, ``scopes``,
+            ``permissions``, ``roles``, ``features``, ``plans``, ``reverification``,
+            ``authorized_parties``, ``treat_pending_as_signed_out`` (session
+            tokens only by default). The
             identity is ``app.context["auth"]``; a session is also
             ``app.context["session"]``.
 
