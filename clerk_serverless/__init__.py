@@ -21,8 +21,8 @@ from .errors import (
     PermissionDeniedError,
     Reason,
 )
-from .policy import Policy
 from .machine import MachineAuth
+from .policy import Policy
 from .session import Session
 
 __version__ = "0.1.0"

@@ -34,10 +34,10 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
 
+from .authorization import Reverification, ReverificationConfig
 from .cors import add_cors_headers, is_preflight, preflight_parts
 from .errors import ClerkConfigError, EventError
 from .gate import Authenticator, Refusal, admit
-from .authorization import Reverification, ReverificationConfig
 from .policy import Inherit, Policy
 from .responses import error_parts
 from .session import Session

@@ -10,12 +10,13 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from support.calls import NOT_CALLED, recording_handler, send_token
 from support.events import SHAPES
-from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, claims, mint, raw_token, sign_raw
+from support.tokens import ORIGIN, SigningKey, b64url, claims, mint, raw_token, sign_raw
 
 Keys = dict[str, SigningKey]
 

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from support.tokens import SigningKey, mint

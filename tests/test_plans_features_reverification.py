@@ -6,7 +6,6 @@ their reason codes, and Clerk's reverification body that
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest

@@ -301,9 +301,8 @@ def test_fastapi_dependency_on_a_websocket_route_does_not_let_it_through(auth: C
         await websocket.close()
 
     client = TestClient(app)
-    with pytest.raises(Exception):
-        with client.websocket_connect("/ws") as connection:
-            connection.receive_text()
+    with pytest.raises(Exception), client.websocket_connect("/ws") as connection:  # noqa: B017  # any refusal will do
+        connection.receive_text()
     assert reached == []
 
 
@@ -775,10 +774,10 @@ def test_under_real_uvicorn_lowercase_methods_and_basic_auth(auth: ClerkAuth, ke
         (f"options /me HTTP/1.1\r\n{{base}}Origin: {ORIGIN}\r\n\r\n", b" 401 "),
         (f"post /me HTTP/1.1\r\n{{base}}Origin: {EVIL}\r\nCookie: __session={token}\r\n\r\n", b" 403 "),
         (f"POST /me HTTP/1.1\r\n{{base}}Origin: {EVIL}\r\nAuthorization: Basic eDp5\r\nCookie: __session={token}\r\n\r\n", b" 403 "),
-        (f"HEAD /me HTTP/1.1\r\n{{base}}\r\n", b" 401 "),
+        ("HEAD /me HTTP/1.1\r\n{base}\r\n", b" 401 "),
     ]
     answers = _uvicorn_answers(auth, [request for request, _ in cases])
-    for (request, expected), answer in zip(cases, answers):
+    for (request, expected), answer in zip(cases, answers, strict=True):
         assert expected in answer.split(b"\r\n", 1)[0], (request.split("\r\n", 1)[0], answer[:80])
         assert b"user_2abc" not in answer
 
@@ -794,7 +793,7 @@ def test_exclude_paths_cannot_be_walked_out_of_under_real_uvicorn(auth: ClerkAut
         "GET //me HTTP/1.1\r\n{base}\r\n",
         "GET /me/ HTTP/1.1\r\n{base}\r\n",
     ]
-    for request, answer in zip(requests, _uvicorn_answers(auth, requests, exclude_paths=["/public/", "/health"])):
+    for request, answer in zip(requests, _uvicorn_answers(auth, requests, exclude_paths=["/public/", "/health"]), strict=True):
         assert b"user_id" not in answer, (request.split("\r\n", 1)[0], answer[:120])
 
 

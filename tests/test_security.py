@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver, ALBResolver
+from aws_lambda_powertools.event_handler import ALBResolver, APIGatewayHttpResolver, APIGatewayRestResolver
 from fastapi import Depends, FastAPI
 from mangum import Mangum
 from starlette.testclient import TestClient
@@ -23,7 +23,7 @@ from support.calls import NOT_CALLED, call, recording_handler
 from support.events import SHAPES, make_event
 from support.tokens import ORIGIN, SigningKey, mint
 
-from clerk_serverless import ClerkAuth, require_session
+from clerk_serverless import ClerkAuth
 from clerk_serverless.integrations.fastapi import require_clerk_session
 from clerk_serverless.integrations.powertools import ClerkMiddleware as PowertoolsMiddleware
 

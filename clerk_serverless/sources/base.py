@@ -7,7 +7,8 @@ format. Everything after them is shape-agnostic.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from ..errors import MalformedEventError
 

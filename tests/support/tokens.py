@@ -24,7 +24,7 @@ class SigningKey:
     private: Any = field(repr=False)
 
     @classmethod
-    def generate(cls, kid: str, bits: int = 2048) -> "SigningKey":
+    def generate(cls, kid: str, bits: int = 2048) -> SigningKey:
         return cls(kid, rsa.generate_private_key(public_exponent=65537, key_size=bits))
 
     @property
