@@ -115,7 +115,8 @@ def make_authorizer(
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         clerk = auth or default_auth()
         is_v2 = isinstance(event, dict) and event.get("version") == "2.0"
-        method_arn = str((event.get("routeArn") if is_v2 else event.get("methodArn")) or "") if isinstance(event, dict) else ""
+        arn = (event.get("routeArn") if is_v2 else event.get("methodArn")) if isinstance(event, dict) else None
+        method_arn = str(arn or "")
         simple = is_v2 and simple_responses
 
         def deny(status: int) -> dict[str, Any]:

@@ -59,7 +59,9 @@ def read_secret_key(name: str, *, kind: str, setting: str) -> str:
         try:
             value = _read_with_boto3(name, kind)
         except ImportError:
-            raise ClerkConfigError(setting, f"reading the {what} needs boto3: pip install 'clerk-serverless[aws]'") from None
+            raise ClerkConfigError(
+                setting, f"reading the {what} needs boto3: pip install 'clerk-serverless[aws]'"
+            ) from None
         except Exception as exc:
             raise ClerkConfigError(setting, f"cannot read {what} {name!r}: {_error_code(exc)}") from None
     except Exception as exc:

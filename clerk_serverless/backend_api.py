@@ -108,7 +108,9 @@ class BackendApi:
                 "POST", f"{self.api_url}{path}", headers, json.dumps({field: token}).encode(), timeout=self.timeout
             )
         except JwksFetchError as exc:
-            raise BackendApiUnavailableError(f"machine token verification: {exc}", retry_after=_UNAVAILABLE_RETRY) from None
+            raise BackendApiUnavailableError(
+                f"machine token verification: {exc}", retry_after=_UNAVAILABLE_RETRY
+            ) from None
         status = response.status
         if status in (400, 404, 422):
             raise TokenInvalidError(f"Clerk does not know this {token_type.replace('_', ' ')}")
@@ -120,7 +122,9 @@ class BackendApi:
         try:
             data = json.loads(response.body)
         except ValueError:
-            raise BackendApiUnavailableError("machine token verification: not JSON", retry_after=_UNAVAILABLE_RETRY) from None
+            raise BackendApiUnavailableError(
+                "machine token verification: not JSON", retry_after=_UNAVAILABLE_RETRY
+            ) from None
         if not isinstance(data, dict) or data.get("object") != kind or not isinstance(data.get("subject"), str):
             raise TokenInvalidError("Clerk did not confirm the token")  # e.g. OAuth's {"active": false}
         if data.get("revoked") is not False or data.get("expired") is not False:

@@ -267,8 +267,12 @@ def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
 
 
 def _secret_key_from_aws(parameter: Any, secret_id: Any, use_env: bool) -> tuple[str | None, str]:
-    parameter, parameter_setting = _from_env("secret_key_parameter", parameter) if use_env else (parameter, "secret_key_parameter")
-    secret_id, secret_setting = _from_env("secret_key_secret_id", secret_id) if use_env else (secret_id, "secret_key_secret_id")
+    parameter, parameter_setting = (
+        _from_env("secret_key_parameter", parameter) if use_env else (parameter, "secret_key_parameter")
+    )
+    secret_id, secret_setting = (
+        _from_env("secret_key_secret_id", secret_id) if use_env else (secret_id, "secret_key_secret_id")
+    )
     if parameter is not None and secret_id is not None:
         raise ClerkConfigError(parameter_setting, f"set either it or {secret_setting}, not both")
     if parameter is None and secret_id is None:
@@ -347,9 +351,13 @@ def resolve_settings(
                 f"is used; {', '.join(ignored)} from the environment is not a key source here"
             )
 
-    secret_key = _credential(secret_key, secret_setting, ("sk_test_", "sk_live_"), "must start with sk_test_ or sk_live_")
+    secret_key = _credential(
+        secret_key, secret_setting, ("sk_test_", "sk_live_"), "must start with sk_test_ or sk_live_"
+    )
     machine_secret_key, machine_setting = _from_env("machine_secret_key", machine_secret_key)
-    machine_secret_key = _credential(machine_secret_key, machine_setting, ("ak_",), "must be a machine secret key (ak_…)")
+    machine_secret_key = _credential(
+        machine_secret_key, machine_setting, ("ak_",), "must be a machine secret key (ak_…)"
+    )
     api_url = validate_key_url(api_url or DEFAULT_API_URL, api_url_setting).rstrip("/")
 
     frontend_api = None

@@ -76,7 +76,9 @@ def _merge(base: str, extra: str) -> str:
     return ", ".join(seen)
 
 
-def add_cors_headers(response: Any, origin: str | None, allowed: frozenset[str] | None, multi_value: bool = False) -> Any:
+def add_cors_headers(
+    response: Any, origin: str | None, allowed: frozenset[str] | None, multi_value: bool = False
+) -> Any:
     """Add the CORS headers an authorized ``origin`` needs to read a handler's
     proxy answer, without replacing any the handler set; ``Vary: Origin`` is
     merged in whenever a browser sent an ``Origin``. ``multi_value``: the

@@ -80,7 +80,8 @@ class MachineAuth:
         self.token = token
         self.client_id = client_id if token_type == OAUTH_TOKEN else None
         self.name = name if token_type == API_KEY else None
-        self.user_id = subject if (token_type == OAUTH_TOKEN or subject.startswith("user_")) and token_type != M2M_TOKEN else None
+        acts_for_user = token_type == OAUTH_TOKEN or (token_type == API_KEY and subject.startswith("user_"))
+        self.user_id = subject if acts_for_user else None
         self.org_id = subject if token_type == API_KEY and subject.startswith("org_") else None
         self.machine_id = subject if token_type == M2M_TOKEN else None
 
@@ -147,4 +148,6 @@ class MachineAuth:
         }
 
     def __repr__(self) -> str:
-        return f"MachineAuth(token_type={self.token_type!r}, id={self.id!r}, subject={self.subject!r}, token=<redacted>)"
+        return (
+            f"MachineAuth(token_type={self.token_type!r}, id={self.id!r}, subject={self.subject!r}, token=<redacted>)"
+        )

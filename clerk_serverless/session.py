@@ -208,7 +208,10 @@ class Session:
         }
 
     def __repr__(self) -> str:
-        return f"Session(user_id={self.user_id!r}, session_id={self.session_id!r}, org_id={self.org_id!r}, token=<redacted>)"
+        return (
+            f"Session(user_id={self.user_id!r}, session_id={self.session_id!r}, "
+            f"org_id={self.org_id!r}, token=<redacted>)"
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Session) and other.token == self.token

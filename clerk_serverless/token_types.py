@@ -57,7 +57,8 @@ def parse_accepts(value: Any, setting: str = "accepts_token") -> frozenset[str]:
     unknown = sorted(str(n) for n in names if n not in TOKEN_TYPES)
     if unknown or not names:
         choices = ", ".join(sorted(TOKEN_TYPES))
-        raise ClerkConfigError(setting, f"{', '.join(unknown) or 'an empty list'} is not a token type; use {choices} or 'any'")
+        what = ", ".join(unknown) or "an empty list"
+        raise ClerkConfigError(setting, f"{what} is not a token type; use {choices} or 'any'")
     return names
 
 

@@ -50,7 +50,10 @@ from .asgi import admit_async
 
 BEARER = HTTPBearer(
     scheme_name="ClerkBearer",
-    description="A Clerk session token (`await getToken()`), or an API key, M2M or OAuth token where the route accepts them.",
+    description=(
+        "A Clerk session token (`await getToken()`), or an API key, M2M or OAuth token "
+        "where the route accepts them."
+    ),
     auto_error=False,
 )
 SESSION_COOKIE = APIKeyCookie(

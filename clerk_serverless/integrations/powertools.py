@@ -64,7 +64,12 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
     """
 
     def __init__(
-        self, *, auth: Authenticator | None = None, required: bool = True, preflight: PreflightMode = "answer", **policy: Any
+        self,
+        *,
+        auth: Authenticator | None = None,
+        required: bool = True,
+        preflight: PreflightMode = "answer",
+        **policy: Any,
     ) -> None:
         super().__init__()
         self.auth = auth
