@@ -60,8 +60,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         template = Template(_template_path(args), _overrides(args.parameter_overrides or []))
         env_vars = read_env_vars(args.env_vars) if args.env_vars else {}
         for scope, value in authorized_origins(template, env_vars).conflicts:
-            print(f"warning: {args.env_vars} ({scope}) sets CLERK_AUTHORIZED_PARTIES={value}, unlike the template's origins "
-                  "parameter (CORS): prefer --parameter-overrides", file=sys.stderr)
+            print(f"warning: {args.env_vars} ({scope}) sets CLERK_AUTHORIZED_PARTIES={value}, "
+                  "unlike the template's origins parameter (CORS): prefer --parameter-overrides", file=sys.stderr)
         with LocalFunction(template, args.logical_id, env_vars=env_vars, python=args.python,
                            runtime_client=args.runtime_client, build_dir=args.build_dir or "auto",
                            log_sink=_stderr_raw) as function:
@@ -71,7 +71,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     except InitError as exc:
         return _fail(f"{args.logical_id} cannot start: {exc}")
     print(result.to_json())
-    print(f"REPORT Duration: {result.duration_ms:.2f} ms{' (cold start)' if result.cold_start else ''}", file=sys.stderr)
+    print(f"REPORT Duration: {result.duration_ms:.2f} ms{' (cold start)' if result.cold_start else ''}",
+          file=sys.stderr)
     return 0
 
 
@@ -105,15 +106,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         lines = []
         for route in gateway.routes:
             prefix = f"/{route.stage}" if route.api == "rest" else ""
-            lines.append(f"{route.method:>7} {gateway.origin()}{prefix}{route.path} -> {route.function} ({route.api} API)")
+            lines.append(f"{route.method:>7} {gateway.origin()}{prefix}{route.path} -> "
+                         f"{route.function} ({route.api} API)")
         for function in gateway.url_functions:
             lines.append(f"    URL {gateway.origin(function)}/ -> {function} (Function URL)")
         if args.static:
             lines.append(f" STATIC {gateway.origin()}/ -> {args.static}")
-        lines += banner(authorized_origins(gateway.template, env_vars), env_file=args.env_vars, added=gateway.added_origin,
-                        static_origin=gateway.origin() if args.static else None)
+        lines += banner(authorized_origins(gateway.template, env_vars), env_file=args.env_vars,
+                        added=gateway.added_origin, static_origin=gateway.origin() if args.static else None)
         bound = gateway.urls["api"].removeprefix("http://").rsplit(":", 1)[0]
-        lines.append(f"serving on {bound} ({'loopback only' if bound == '127.0.0.1' else 'reachable from other machines'}); Ctrl+C to stop")
+        reach = "loopback only" if bound == "127.0.0.1" else "reachable from other machines"
+        lines.append(f"serving on {bound} ({reach}); Ctrl+C to stop")
         for line in lines:
             gateway.log(line)
         # Ctrl+C or a plain kill: either way the warm functions are stopped on the way out.
@@ -191,19 +194,24 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("--build-dir", help="sam build output to run from (default: .aws-sam/build when present)")
     invoke.set_defaults(run=cmd_invoke)
 
-    serve = commands.add_parser("serve", help="serve the template's APIs over HTTP on 127.0.0.1, like sam local start-api")
-    serve.add_argument("-p", "--port", type=int, default=3001, help="API port (Function URLs take the next ones); default 3001")
+    serve = commands.add_parser("serve",
+                                help="serve the template's APIs over HTTP on 127.0.0.1, like sam local start-api")
+    serve.add_argument("-p", "--port", type=int, default=3001,
+                       help="API port (Function URLs take the next ones); default 3001")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     serve.add_argument("-t", "--template", help="template file (default: template.yaml at the project root)")
     serve.add_argument("--root", help=root_help)
     serve.add_argument("-n", "--env-vars", help="JSON file of environment overrides (sam local format), e.g. env.json")
     serve.add_argument("--parameter-overrides", nargs="*", metavar="NAME=VALUE",
-                       help="e.g. ClerkAuthorizedParties=http://localhost:3000,http://localhost:5173 (the azp check and CORS)")
-    serve.add_argument("--static", help="serve files from this directory for paths no route matches (its origin is authorized)")
+                       help="e.g. ClerkAuthorizedParties=http://localhost:3000,http://localhost:5173 "
+                            "(the azp check and CORS)")
+    serve.add_argument("--static",
+                       help="serve files from this directory for paths no route matches (its origin is authorized)")
     serve.add_argument("--python", help="interpreter to run functions with")
     serve.set_defaults(run=cmd_serve)
 
-    events = commands.add_parser("events", help="(re)write env.json and the sample events; creates the dev key if missing")
+    events = commands.add_parser("events",
+                                 help="(re)write env.json and the sample events; creates the dev key if missing")
     events.add_argument("--root", help=root_help)
     events.set_defaults(run=cmd_events)
 
@@ -213,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--org", help="active organization ID")
     token.add_argument("--role", default="admin", help="role in --org (default admin)")
     token.add_argument("--permission", action="append", default=[], help="org:<feature>:<permission>, repeatable")
-    token.add_argument("--azp", default=DEV_ORIGIN, help=f"authorized party (default {DEV_ORIGIN}, the template's default origin)")
+    token.add_argument("--azp", default=DEV_ORIGIN,
+                       help=f"authorized party (default {DEV_ORIGIN}, the template's default origin)")
     token.add_argument("--expired", action="store_true", help="mint an already expired token")
     token.add_argument("--lifetime", type=float, default=3600.0, help="seconds until exp (default 3600)")
     token.add_argument("--root", help=root_help)

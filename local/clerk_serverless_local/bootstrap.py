@@ -103,7 +103,8 @@ def main():
         handler = load_handler(os.environ["_HANDLER"])
     except LookupError as exc:
         error_type, message = exc.args
-        api.call("POST", "/init/error", _error(exc, error_type, message), {"Lambda-Runtime-Function-Error-Type": error_type})
+        api.call("POST", "/init/error", _error(exc, error_type, message),
+                 {"Lambda-Runtime-Function-Error-Type": error_type})
         sys.exit(1)
     except Exception as exc:  # the module raised while importing (init phase)
         api.call("POST", "/init/error", _error(exc), {"Lambda-Runtime-Function-Error-Type": "Runtime.Unknown"})
@@ -117,17 +118,20 @@ def main():
         trace = headers.get("lambda-runtime-trace-id")
         if trace:
             os.environ["_X_AMZN_TRACE_ID"] = trace
-        context = LambdaContext(request_id, int(headers["lambda-runtime-deadline-ms"]), headers.get("lambda-runtime-invoked-function-arn", ""))
+        context = LambdaContext(request_id, int(headers["lambda-runtime-deadline-ms"]),
+                                headers.get("lambda-runtime-invoked-function-arn", ""))
         try:
             event = json.loads(body)
             result = handler(event, context)
         except Exception as exc:
-            api.call("POST", f"/invocation/{request_id}/error", _error(exc), {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
+            api.call("POST", f"/invocation/{request_id}/error", _error(exc),
+                     {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
             continue
         try:
             json.dumps(result)
         except (TypeError, ValueError) as exc:
-            api.call("POST", f"/invocation/{request_id}/error", _error(exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}"))
+            api.call("POST", f"/invocation/{request_id}/error",
+                     _error(exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}"))
             continue
         api.call("POST", f"/invocation/{request_id}/response", result)
 

@@ -75,7 +75,8 @@ def run(root: Path | None = None, print_: Callable[[str], None] = print) -> int:
                     status, reason, user = "error", str(exc)[:33], ""
                 ok = (status, reason, user) == (sample.status, sample.reason, sample.user)
                 failures += not ok
-                print_(f"{function:<{fw}}  {sample.event:<{ew}}  {status!s:>12}  {reason:<34} {user:<13} {'✓' if ok else '✗ expected ' + str(sample.status)}")
+                print_(f"{function:<{fw}}  {sample.event:<{ew}}  {status!s:>12}  {reason:<34} {user:<13} "
+                       f"{'✓' if ok else '✗ expected ' + str(sample.status)}")
     for note in dict.fromkeys(notes):
         print_(f"note: {note}")
     print_(f"{len(rows) - failures}/{len(rows)} answers as expected")

@@ -75,7 +75,8 @@ def function_url(method: str, path: str, headers: dict[str, str], cookies: list[
 def _alb_base(method: str, path: str, body: str | None) -> dict[str, Any]:
     encoded, is_b64 = _body_fields(body)
     return {
-        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/clerk-demo/0123456789abcdef"}},
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+                                                     "targetgroup/clerk-demo/0123456789abcdef"}},
         "httpMethod": method,
         "path": path,
         "body": encoded or "",
@@ -84,9 +85,9 @@ def _alb_base(method: str, path: str, body: str | None) -> dict[str, Any]:
 
 
 def _alb_headers(headers: dict[str, str], source_ip: str) -> dict[str, str]:
-    hdrs = {"accept": "application/json", "host": "clerk-demo-123456789.us-east-1.elb.amazonaws.com", "user-agent": _BROWSER_UA,
-            "x-amzn-trace-id": "Root=1-5c536348-3d683b8b04734faae651f476", "x-forwarded-for": source_ip,
-            "x-forwarded-port": "443", "x-forwarded-proto": "https"}
+    hdrs = {"accept": "application/json", "host": "clerk-demo-123456789.us-east-1.elb.amazonaws.com",
+            "user-agent": _BROWSER_UA, "x-amzn-trace-id": "Root=1-5c536348-3d683b8b04734faae651f476",
+            "x-forwarded-for": source_ip, "x-forwarded-port": "443", "x-forwarded-proto": "https"}
     hdrs.update({k.lower(): v for k, v in headers.items()})
     return hdrs
 

@@ -96,7 +96,8 @@ class Cors:
         if not self.allows(origin):
             return []
         assert origin is not None
-        headers = [("Access-Control-Allow-Origin", origin if self.credentials or "*" not in self.origins else "*"), ("Vary", "Origin")]
+        headers = [("Access-Control-Allow-Origin", origin if self.credentials or "*" not in self.origins else "*"),
+                   ("Vary", "Origin")]
         if self.credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))
         if self.expose:
@@ -116,8 +117,9 @@ def cors_from_http_api(config: Any) -> Cors | None:
     """An HTTP API's ``CorsConfiguration`` or a Function URL's ``Cors``."""
     if not isinstance(config, dict):
         return None
-    return Cors(_list(config.get("AllowOrigins")), bool(config.get("AllowCredentials")), _list(config.get("AllowHeaders")),
-                _list(config.get("AllowMethods")), _list(config.get("ExposeHeaders")),
+    return Cors(_list(config.get("AllowOrigins")), bool(config.get("AllowCredentials")),
+                _list(config.get("AllowHeaders")), _list(config.get("AllowMethods")),
+                _list(config.get("ExposeHeaders")),
                 int(config["MaxAge"]) if config.get("MaxAge") is not None else None, True)
 
 
@@ -128,8 +130,9 @@ def cors_from_rest_api(config: Any) -> Cors | None:
     if not isinstance(config, dict):
         return None
     max_age = _list(config.get("MaxAge"))
-    return Cors(_list(config.get("AllowOrigin")), bool(config.get("AllowCredentials")), _list(config.get("AllowHeaders")),
-                _list(config.get("AllowMethods")), (), int(max_age[0]) if max_age else None, False)
+    return Cors(_list(config.get("AllowOrigin")), bool(config.get("AllowCredentials")),
+                _list(config.get("AllowHeaders")), _list(config.get("AllowMethods")), (),
+                int(max_age[0]) if max_age else None, False)
 
 
 # -- gateway errors and a REST API's GatewayResponses ----------------------------------
@@ -146,7 +149,8 @@ class GatewayError:
 
 
 UNAUTHORIZED = GatewayError("UNAUTHORIZED", 401, "Unauthorized")
-ACCESS_DENIED = GatewayError("ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny")
+ACCESS_DENIED = GatewayError("ACCESS_DENIED", 403,
+                             "User is not authorized to access this resource with an explicit deny")
 AUTHORIZER_ERROR = GatewayError("AUTHORIZER_CONFIGURATION_ERROR", 500, None)
 MISSING_TOKEN = GatewayError("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
 FUNCTION_ERROR = GatewayError("DEFAULT_5XX", 502, "Internal server error")  # Lambda errors and malformed proxy answers
@@ -184,22 +188,27 @@ class GatewayResponses:
             parameters = spec.get("ResponseParameters") or {}
             unsupported = set(parameters) - {"Headers"}
             if unsupported:
-                raise TemplateError(f"{api}.GatewayResponses.{kind}: ResponseParameters {', '.join(sorted(unsupported))} "
+                raise TemplateError(f"{api}.GatewayResponses.{kind}: "
+                                    f"ResponseParameters {', '.join(sorted(unsupported))} "
                                     "are not supported by the local gateway (Headers only)")
             headers = tuple((str(name), str(value)) for name, value in (parameters.get("Headers") or {}).items())
             for name, value in headers:
                 if not (_literal(value) is not None or _REQUEST_MAPPING.fullmatch(value)):
-                    raise TemplateError(f"{api}.GatewayResponses.{kind}: header {name} maps {value!r}, which the local gateway "
-                                        "does not support ('literal' or method.request.header|querystring|path.<name>)")
+                    raise TemplateError(f"{api}.GatewayResponses.{kind}: header {name} maps {value!r}, "
+                                        "which the local gateway does not support "
+                                        "('literal' or method.request.header|querystring|path.<name>)")
             templates = tuple((str(k), str(v)) for k, v in (spec.get("ResponseTemplates") or {}).items())
             for _, text in templates:
                 for variable in _CONTEXT_VARIABLE.findall(text):
-                    if variable not in ("$context.error.message", "$context.error.messageString", "$context.error.responseType"):
-                        raise TemplateError(f"{api}.GatewayResponses.{kind}: template variable {variable} is not supported by the local gateway")
+                    if variable not in ("$context.error.message", "$context.error.messageString",
+                                        "$context.error.responseType"):
+                        raise TemplateError(f"{api}.GatewayResponses.{kind}: template variable {variable} "
+                                            "is not supported by the local gateway")
             status = spec.get("StatusCode")
             self.entries[str(kind)] = GatewayResponse(int(status) if status is not None else None, headers, templates)
 
-    def render(self, error: GatewayError, request: HttpRequest, path_parameters: dict[str, str] | None = None) -> HttpResponse:
+    def render(self, error: GatewayError, request: HttpRequest,
+               path_parameters: dict[str, str] | None = None) -> HttpResponse:
         """The answer API Gateway sends for ``error`` to ``request``."""
         entry = self.entries.get(error.kind) or self.entries.get("DEFAULT_4XX" if error.status < 500 else "DEFAULT_5XX")
         template = _DEFAULT_TEMPLATE
@@ -304,7 +313,8 @@ class Route:
                 regex += f"/(?P<{segment[1:-1]}>[^/]+)"
             else:
                 regex += "/" + re.escape(segment)
-        return cls(api, method.upper(), path, function, stage, cors, re.compile(f"^{regex or '/'}/?$"), authorizer, api_id)
+        return cls(api, method.upper(), path, function, stage, cors, re.compile(f"^{regex or '/'}/?$"),
+                   authorizer, api_id)
 
     @property
     def specificity(self) -> tuple[bool, int, bool]:
@@ -357,7 +367,8 @@ def collect_routes(template: Template) -> tuple[list[Route], dict[str, Cors | No
     resources = template.resources
     routes: list[Route] = []
     urls: dict[str, Cors | None] = {}
-    implicit_http = [rid for rid, r in resources.items() if isinstance(r, dict) and r.get("Type") == "AWS::Serverless::HttpApi"]
+    implicit_http = [rid for rid, r in resources.items()
+                     if isinstance(r, dict) and r.get("Type") == "AWS::Serverless::HttpApi"]
     for function in template.function_ids():
         props = resources[function].get("Properties") or {}
         for event in (props.get("Events") or {}).values():
@@ -367,8 +378,8 @@ def collect_routes(template: Template) -> tuple[list[Route], dict[str, Cors | No
                 api = (resources.get(api_id) or {}).get("Properties") or {} if api_id else {}
                 cors = cors_from_http_api(template.resolve(api.get("CorsConfiguration")))
                 path, method = eprops.get("Path"), eprops.get("Method", "ANY")
-                routes.append(Route.make("http", method if path else "ANY", path or "/{proxy+}", function, "$default", cors,
-                                         _authorizer(template, api, eprops, rest=False), api_id or ""))
+                routes.append(Route.make("http", method if path else "ANY", path or "/{proxy+}", function, "$default",
+                                         cors, _authorizer(template, api, eprops, rest=False), api_id or ""))
             elif kind == "Api":
                 api_id = _ref(eprops.get("RestApiId"))
                 api = (resources.get(api_id) or {}).get("Properties") or {} if api_id else {}
@@ -502,11 +513,13 @@ class LocalGateway:
     def _function(self, logical_id: str) -> tuple[LocalFunction, threading.Lock]:
         with self._functions_lock:
             if logical_id not in self._functions:
-                function = LocalFunction(self.template, logical_id, env_vars=self._env_vars, warn=self._warn, **self._function_options)
+                function = LocalFunction(self.template, logical_id, env_vars=self._env_vars, warn=self._warn,
+                                         **self._function_options)
                 self._functions[logical_id] = (function, threading.Lock())
             return self._functions[logical_id]
 
-    def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool, rest: bool = False) -> HttpResponse | GatewayError:
+    def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool,
+                rest: bool = False) -> HttpResponse | GatewayError:
         """The function's answer as HTTP, or the error API Gateway answers instead."""
         function, lock = self._function(logical_id)
         with lock:  # one request at a time per warm environment, as in Lambda
@@ -519,7 +532,8 @@ class LocalGateway:
             timed_out = result.error.get("errorType") == "Sandbox.Timedout"
             self.log(f"  {logical_id}: {result.error.get('errorType')}: {result.error.get('errorMessage')}")
             if rest:  # a function timing out before API Gateway's 29 s is a function error
-                return INTEGRATION_TIMEOUT if timed_out and function.spec.timeout >= REST_INTEGRATION_TIMEOUT else FUNCTION_ERROR
+                return (INTEGRATION_TIMEOUT if timed_out and function.spec.timeout >= REST_INTEGRATION_TIMEOUT
+                        else FUNCTION_ERROR)
             status, message = (504, "Endpoint request timed out") if timed_out else (502, "Internal Server Error")
             return HttpResponse(status, _JSON, json.dumps({"message": message}, separators=(",", ":")).encode())
         response = from_proxy_response(result.payload, payload_v2=payload_v2)
@@ -533,7 +547,8 @@ class LocalGateway:
     def handle(self, request: HttpRequest, url_function: str | None) -> tuple[HttpResponse, str]:
         """The answer to ``request`` and a label for the log line."""
         origin = request.header("origin")
-        preflight = request.method == "OPTIONS" and origin is not None and request.header("access-control-request-method") is not None
+        preflight = (request.method == "OPTIONS" and origin is not None
+                     and request.header("access-control-request-method") is not None)
         if url_function is not None:
             cors = self.url_functions[url_function]
             if preflight and cors is not None:
@@ -548,7 +563,8 @@ class LocalGateway:
         if preflight and (route is None or route.api == "http") and (nearby is None or nearby.api == "http"):
             # An HTTP API with a CORS configuration answers preflights itself,
             # before routes and authorizers.
-            cors = nearby.cors if nearby is not None else next((r.cors for r in self.routes if r.api == "http" and r.cors), None)
+            cors = (nearby.cors if nearby is not None
+                    else next((r.cors for r in self.routes if r.api == "http" and r.cors), None))
             if cors is not None:
                 return HttpResponse(204, cors.preflight_headers(origin), b""), "preflight"
         if (request.method == "OPTIONS" and nearby is not None and nearby.api == "rest" and nearby.cors is not None
@@ -566,12 +582,14 @@ class LocalGateway:
         else:
             local = HttpRequest(request.method, request.path.removeprefix(f"/{route.stage}") or "/", request.query,
                                 request.headers, request.body, request.source_ip)
-            event = rest_api_v1(local, resource=route.path, stage=route.stage, domain="localhost", path_parameters=params)
+            event = rest_api_v1(local, resource=route.path, stage=route.stage, domain="localhost",
+                                path_parameters=params)
         label = f"{route.function} ({route.api})"
         if route.authorizer is not None:
             refused = self._authorize(route, event, request)
             if refused is not None:
-                return self._gateway_answer(route, refused, request, params, origin), f"{route.authorizer.function} (authorizer)"
+                return (self._gateway_answer(route, refused, request, params, origin),
+                        f"{route.authorizer.function} (authorizer)")
         answer = self._invoke(route.function, event, route.api == "http", rest=route.api == "rest")
         if isinstance(answer, GatewayError):
             return self._gateway_answer(route, answer, request, params, origin), label
@@ -585,7 +603,8 @@ class LocalGateway:
             return responses.render(error, request, params)
         status, message = _HTTP_API_ANSWERS.get(error.kind, (error.status, error.message or ""))
         # An HTTP API's CORS configuration covers its authorizers' refusals too.
-        return self._with_cors(HttpResponse(status, _JSON, json.dumps({"message": message}).encode()), route.cors, origin)
+        return self._with_cors(HttpResponse(status, _JSON, json.dumps({"message": message}).encode()),
+                               route.cors, origin)
 
     def _authorize(self, route: Route, event: dict[str, Any], request: HttpRequest) -> GatewayError | None:
         """Run the route's Lambda authorizer as API Gateway does; None lets the
@@ -594,13 +613,15 @@ class LocalGateway:
         assert authorizer is not None
         values = []
         for where, name in authorizer.identity:
-            value = request.header(name) if where == "header" else _map_request(f"method.request.querystring.{name}", request, {})
+            value = (request.header(name) if where == "header"
+                     else _map_request(f"method.request.querystring.{name}", request, {}))
             if not value:  # API Gateway answers 401 without calling the authorizer
                 return UNAUTHORIZED
             values.append(value)
         if authorizer.validation and not re.fullmatch(authorizer.validation, values[0]):
             return UNAUTHORIZED
-        arn = f"arn:aws:execute-api:us-east-1:123456789012:local/{route.stage}/{event.get('httpMethod') or route.method}{route.path}"
+        arn = (f"arn:aws:execute-api:us-east-1:123456789012:local/{route.stage}/"
+               f"{event.get('httpMethod') or route.method}{route.path}")
         if authorizer.token:
             probe: dict[str, Any] = {"type": "TOKEN", "authorizationToken": values[0], "methodArn": arn}
         elif route.api == "http":
@@ -744,13 +765,15 @@ class LocalGateway:
                 if len(body) < length:
                     return self._refuse(400, "the body is shorter than its Content-Length", started)
                 path, _, query = self.path.partition("?")
-                request = HttpRequest(self.command, path, query, list(self.headers.items()), body, self.client_address[0])
+                request = HttpRequest(self.command, path, query, list(self.headers.items()), body,
+                                      self.client_address[0])
                 try:
                     response, label = gateway.handle(request, url_function)
                 except TemplateError as exc:
                     response, label = HttpResponse(500, [("Content-Type", "text/plain")], str(exc).encode()), "error"
                 # Logged before answering, so the line exists once the client has its answer.
-                gateway.log(f"{self.command} {self.path} -> {label} {response.status} {(time.monotonic() - started) * 1000:.1f} ms")
+                gateway.log(f"{self.command} {self.path} -> {label} {response.status} "
+                            f"{(time.monotonic() - started) * 1000:.1f} ms")
                 self._send(response)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
@@ -784,7 +807,8 @@ class _DeadlineReader(io.RawIOBase):
 def _rest_preflight(cors: Cors) -> list[tuple[str, str]]:
     """The OPTIONS mock integration SAM creates for a REST API's ``Cors``:
     the configured values, whatever the request's origin."""
-    headers = [("Access-Control-Allow-Origin", ",".join(cors.origins)), ("Access-Control-Allow-Methods", ",".join(cors.methods)),
+    headers = [("Access-Control-Allow-Origin", ",".join(cors.origins)),
+               ("Access-Control-Allow-Methods", ",".join(cors.methods)),
                ("Access-Control-Allow-Headers", ",".join(cors.headers))]
     if cors.credentials:
         headers.append(("Access-Control-Allow-Credentials", "true"))

@@ -35,7 +35,8 @@ def _split(value: Any) -> list[str]:
 
 def origins_parameter(template: Template) -> str | None:
     """The list parameter ``CLERK_AUTHORIZED_PARTIES`` is built from, if any."""
-    return next((name for name in template.parameters_feeding(VARIABLE) if isinstance(template.parameters[name], list)), None)
+    return next((name for name in template.parameters_feeding(VARIABLE)
+                 if isinstance(template.parameters[name], list)), None)
 
 
 def authorized_origins(template: Template, env_vars: dict[str, Any] | None = None) -> Origins:
@@ -54,7 +55,8 @@ def authorized_origins(template: Template, env_vars: dict[str, Any] | None = Non
     return Origins(parameter, origins, conflicts)
 
 
-def banner(found: Origins, *, env_file: str | None = None, added: str | None = None, static_origin: str | None = None) -> list[str]:
+def banner(found: Origins, *, env_file: str | None = None, added: str | None = None,
+           static_origin: str | None = None) -> list[str]:
     """The lines ``serve`` prints about origins: which are authorized, how to
     add one, a dev token that passes, and warnings for what would fail."""
     name = found.parameter or VARIABLE
@@ -63,7 +65,8 @@ def banner(found: Origins, *, env_file: str | None = None, added: str | None = N
     if added:
         lines.append(f"  {added} added for this run: the gateway's own pages (--static)")
     if found.parameter:
-        example = ",".join([*found.origins, "http://localhost:5173"]) if "http://localhost:5173" not in found.origins else ",".join(found.origins)
+        example = (",".join([*found.origins, "http://localhost:5173"]) if "http://localhost:5173" not in found.origins
+                   else ",".join(found.origins))
         lines.append(f"  another origin: --parameter-overrides {found.parameter}={example}")
     azp = DEV_ORIGIN if DEV_ORIGIN in found.origins or not found.origins else found.origins[0]
     flag = "" if azp == DEV_ORIGIN else f" --azp {azp}"
@@ -74,5 +77,6 @@ def banner(found: Origins, *, env_file: str | None = None, added: str | None = N
         lines.append(f"warning: {where} sets {VARIABLE}={value}, which changes the azp check but not CORS "
                      f"({shown}); remove it from {env_file or 'that file'} and use {fix} (one setting for both)")
     if static_origin and static_origin not in found.origins:
-        lines.append(f"warning: pages served from {static_origin} (--static) are not an authorized origin: add it to {name}")
+        lines.append(f"warning: pages served from {static_origin} (--static) are not an authorized origin: "
+                     f"add it to {name}")
     return lines

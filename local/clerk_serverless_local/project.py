@@ -35,7 +35,8 @@ def find_root(explicit: str | Path | None = None, start: Path | None = None) -> 
     for directory in (here, *here.parents):
         if (directory / TEMPLATE_FILE).is_file():
             return directory
-    raise ProjectError(f"no {TEMPLATE_FILE} in {here} or any directory above it: run this inside the project, or pass --root DIR")
+    raise ProjectError(f"no {TEMPLATE_FILE} in {here} or any directory above it: "
+                       "run this inside the project, or pass --root DIR")
 
 
 def load_dev_key(root: Path) -> DevKey:
@@ -47,8 +48,9 @@ def load_dev_key(root: Path) -> DevKey:
     key = DevKey.load(path)
     trusted = trusted_public_key(root)
     if trusted and trusted.strip() != key.public_pem.strip():
-        raise ProjectError(f"{root / ENV_FILE} trusts another key than {path} (CLERK_JWT_KEY differs), so its functions "
-                           f"would refuse these tokens: run python -m clerk_serverless_local events --root {root}")
+        raise ProjectError(f"{root / ENV_FILE} trusts another key than {path} (CLERK_JWT_KEY differs), "
+                           "so its functions would refuse these tokens: "
+                           f"run python -m clerk_serverless_local events --root {root}")
     return key
 
 

@@ -33,8 +33,8 @@ from .template import FunctionSpec, Template, TemplateError
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 _PASSTHROUGH = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_CONFIG_FILE",
-                "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-                "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+                "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSM",
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 _python_cache: dict[str, str | None] = {}
 
 
@@ -82,7 +82,8 @@ def find_python(runtime: str) -> str | None:
     version = runtime.removeprefix("python")
     candidates = [shutil.which(f"python{version}")]
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates += sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{version}*", "bin", f"python{version}")), reverse=True)
+    candidates += sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{version}*", "bin", f"python{version}")),
+                         reverse=True)
     candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
     found = None
     for candidate in candidates:
@@ -192,10 +193,18 @@ class LocalFunction:
                     self._drain()
                     code = self._proc.returncode
                     self._stop_child()
-                    return self._result(None, {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with error: exit status {code}"}, started, cold)
+                    return self._result(None, {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"RequestId: {invocation.request_id} Error: "
+                                        f"Runtime exited with error: exit status {code}",
+                    }, started, cold)
                 if time.monotonic() > deadline:
                     self._stop_child()
-                    return self._result(None, {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after {timeout:.2f} seconds"}, started, cold)
+                    return self._result(None, {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"RequestId: {invocation.request_id} Error: "
+                                        f"Task timed out after {timeout:.2f} seconds",
+                    }, started, cold)
         finally:
             self._api.forget(invocation)
         time.sleep(0)  # let the log reader catch up with what the handler printed
@@ -212,7 +221,8 @@ class LocalFunction:
         spec, warnings = self.spec, []
         usable_build = self.build_dir is not None and spec.architecture == host_architecture()
         if self.build_dir is not None and not usable_build:
-            warnings.append(f"{spec.logical_id}: built artifacts are {spec.architecture}, this machine is {host_architecture()}; running from source")
+            warnings.append(f"{spec.logical_id}: built artifacts are {spec.architecture}, "
+                            f"this machine is {host_architecture()}; running from source")
         code_dir = spec.code_uri
         needs_current: list[str] = []
         if usable_build and (self.build_dir / spec.logical_id).is_dir():  # type: ignore[operator]
@@ -239,8 +249,10 @@ class LocalFunction:
                 python = sys.executable
                 current = "{}.{}".format(*sys.version_info[:2])
                 if f"python{current}" != spec.runtime:
-                    why = "; ".join(needs_current) or (f"{spec.runtime} is not installed" if not runtime_python else "awslambdaric runs on the current interpreter")
-                    warnings.append(f"{spec.logical_id}: running on Python {current} (current environment) instead of {spec.runtime}: {why}")
+                    why = "; ".join(needs_current) or (f"{spec.runtime} is not installed" if not runtime_python
+                                                       else "awslambdaric runs on the current interpreter")
+                    warnings.append(f"{spec.logical_id}: running on Python {current} (current environment) "
+                                    f"instead of {spec.runtime}: {why}")
         return LaunchPlan(python, paths, code_dir, warnings)
 
     def _environment(self, overrides: dict[str, Any]) -> dict[str, str]:

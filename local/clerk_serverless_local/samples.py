@@ -73,8 +73,10 @@ def specific_events(key: DevKey) -> dict[str, dict[str, Any]]:
     """Events for the functions that route or check permissions."""
     org = {"org": "org_acme", "org_role": "member"}
     return {
-        "reports/with-permission.json": _bearer(key, "http_v2", "GET", "/reports", org_permissions=["org:reports:read"], **org),
-        "reports/without-permission.json": _bearer(key, "http_v2", "GET", "/reports", org_permissions=["org:invoices:read"], **org),
+        "reports/with-permission.json": _bearer(key, "http_v2", "GET", "/reports",
+                                                org_permissions=["org:reports:read"], **org),
+        "reports/without-permission.json": _bearer(key, "http_v2", "GET", "/reports",
+                                                   org_permissions=["org:invoices:read"], **org),
         "reports/no-organization.json": _bearer(key, "http_v2", "GET", "/reports"),
         "fastapi/item.json": _bearer(key, "function_url", "GET", "/api/items/42"),
         "powertools/list-todos.json": _bearer(key, "http_v2", "GET", "/todos"),
@@ -95,7 +97,8 @@ def machine_events(key: DevKey) -> dict[str, dict[str, Any]]:
         "machine/session.json": _bearer(key, "http_v2", "GET", "/machine"),
         "machine/m2m-jwt.json": _machine_event("http_v2", key.machine_token("m2m_token", lifetime=None)),
         "machine/oauth-jwt.json": _machine_event("rest_v1", key.machine_token("oauth_token", lifetime=None)),
-        "machine/m2m-without-scope.json": _machine_event("http_v2", key.machine_token("m2m_token", scopes=["mch_other"], lifetime=None)),
+        "machine/m2m-without-scope.json": _machine_event(
+            "http_v2", key.machine_token("m2m_token", scopes=["mch_other"], lifetime=None)),
         "machine/api-key.json": _machine_event("http_v2", "ak_dev_" + "0" * 32),
         "machine/no-token.json": _machine_event("http_v2", None),
     }

@@ -45,7 +45,8 @@ def _yaml() -> Any:
     try:
         import yaml
     except ImportError:
-        raise MissingDependencyError(f"reading template.yaml needs PyYAML, which is not installed: {INSTALL_HINT}") from None
+        raise MissingDependencyError("reading template.yaml needs PyYAML, which is not installed: "
+                                     f"{INSTALL_HINT}") from None
     return yaml
 
 
@@ -158,7 +159,8 @@ class Template:
 
     def function_ids(self) -> list[str]:
         """Logical IDs of the ``AWS::Serverless::Function`` resources."""
-        return [rid for rid, r in self.resources.items() if isinstance(r, dict) and r.get("Type") == "AWS::Serverless::Function"]
+        return [rid for rid, r in self.resources.items()
+                if isinstance(r, dict) and r.get("Type") == "AWS::Serverless::Function"]
 
     def function(self, logical_id: str) -> FunctionSpec:
         """The resolved spec of one function; :class:`TemplateError` if unknown."""
@@ -225,7 +227,9 @@ class Template:
             if raw is None:
                 raw = ""
             if spec.get("Type") == "CommaDelimitedList" or str(spec.get("Type", "")).startswith("List<"):
-                values[name] = [] if raw == "" else [p.strip() for p in str(raw).split(",")] if isinstance(raw, str) else list(raw)
+                values[name] = ([] if raw == ""
+                                else [p.strip() for p in str(raw).split(",")] if isinstance(raw, str)
+                                else list(raw))
             else:
                 values[name] = str(raw) if not isinstance(raw, str) else raw
                 if name in overrides:
@@ -257,7 +261,8 @@ class Template:
                 return handler(self, arg)
             if isinstance(key, str) and key.startswith("Fn::"):
                 supported = ", ".join(sorted(k for k in _INTRINSICS if k.startswith("Fn::")))
-                raise TemplateError(f"{self.path.name}: {key} is not supported by the local template reader (supported: Ref, Condition, {supported})")
+                raise TemplateError(f"{self.path.name}: {key} is not supported by the local template reader "
+                                    f"(supported: Ref, Condition, {supported})")
         resolved = {k: self.resolve(v) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
@@ -293,9 +298,11 @@ class Template:
 
     def _find_in_map(self, arg: Any) -> Any:
         if not isinstance(arg, list) or len(arg) not in (3, 4):
-            raise TemplateError(f"{self.path.name}: Fn::FindInMap takes [MapName, TopLevelKey, SecondLevelKey], not {arg!r}")
+            raise TemplateError(f"{self.path.name}: Fn::FindInMap takes [MapName, TopLevelKey, SecondLevelKey], "
+                                f"not {arg!r}")
         names = [_as_env(self.resolve(part)) for part in arg[:3]]
-        default = (arg[3] or {}).get("DefaultValue", _NO_VALUE) if len(arg) == 4 and isinstance(arg[3], dict) else _NO_VALUE
+        default = ((arg[3] or {}).get("DefaultValue", _NO_VALUE) if len(arg) == 4 and isinstance(arg[3], dict)
+                   else _NO_VALUE)
         mappings = self.document.get("Mappings") or {}
         node: Any = mappings
         for depth, name in enumerate(names):
@@ -314,7 +321,8 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
     allowed = spec.get("AllowedValues")
     if allowed is not None and value not in [str(v) for v in allowed]:
         raise TemplateError(f"parameter {name}: {value!r} is not one of {', '.join(map(str, allowed))}")
-    if "MinLength" in spec and len(value) < int(spec["MinLength"]) or "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+    if ("MinLength" in spec and len(value) < int(spec["MinLength"])
+            or "MaxLength" in spec and len(value) > int(spec["MaxLength"])):
         raise TemplateError(f"parameter {name}: length {len(value)} is outside its MinLength/MaxLength")
     pattern = spec.get("AllowedPattern")
     if isinstance(pattern, str):
@@ -323,13 +331,15 @@ def _check_parameter(name: str, spec: dict[str, Any], value: str) -> None:
         except re.error:
             matches = True  # a Java-only construct: CloudFormation will judge
         if not matches:
-            raise TemplateError(f"parameter {name}: {value!r} does not match its AllowedPattern" + (f" ({hint})" if hint else ""))
+            raise TemplateError(f"parameter {name}: {value!r} does not match its AllowedPattern"
+                                + (f" ({hint})" if hint else ""))
     if spec.get("Type") == "Number":
         try:
             number = float(value)
         except ValueError:
             raise TemplateError(f"parameter {name}: {value!r} is not a number") from None
-        if "MinValue" in spec and number < float(spec["MinValue"]) or "MaxValue" in spec and number > float(spec["MaxValue"]):
+        if ("MinValue" in spec and number < float(spec["MinValue"])
+                or "MaxValue" in spec and number > float(spec["MaxValue"])):
             raise TemplateError(f"parameter {name}: {value} is outside its MinValue/MaxValue")
 
 
@@ -392,7 +402,8 @@ _INTRINSICS: dict[str, Any] = {
     # The Rules section's own functions.
     "Fn::Contains": lambda t, a: _as_env(t.resolve(a[1])) in [_as_env(v) for v in _as_list(t.resolve(a[0]))],
     "Fn::EachMemberEquals": lambda t, a: all(_as_env(v) == _as_env(t.resolve(a[1])) for v in _as_list(t.resolve(a[0]))),
-    "Fn::EachMemberIn": lambda t, a: all(_as_env(v) in [_as_env(w) for w in _as_list(t.resolve(a[1]))] for v in _as_list(t.resolve(a[0]))),
+    "Fn::EachMemberIn": lambda t, a: all(_as_env(v) in [_as_env(w) for w in _as_list(t.resolve(a[1]))]
+                                         for v in _as_list(t.resolve(a[0]))),
 }
 
 
