@@ -124,9 +124,11 @@ def main():
             event = json.loads(body)
             result = handler(event, context)
         except Exception as exc:
+            _end(request_id)
             api.call("POST", f"/invocation/{request_id}/error", _error(exc),
                      {"Lambda-Runtime-Function-Error-Type": "Unhandled"})
             continue
+        _end(request_id)
         try:
             json.dumps(result)
         except (TypeError, ValueError) as exc:
@@ -134,6 +136,14 @@ def main():
                      _error(exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}"))
             continue
         api.call("POST", f"/invocation/{request_id}/response", result)
+
+
+def _end(request_id):
+    """Lambda's END line, after the handler's output and before its answer:
+    the runner knows an invocation's logs are complete when it reads it."""
+    sys.stderr.flush()
+    sys.stdout.write(f"END RequestId: {request_id}\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ class LocalFunction:
         self.environment = self._environment(env_vars or {})
         self._log_sink = log_sink
         self._logs: list[str] = []
-        self._logs_lock = threading.Lock()
+        self._logs_lock = threading.Condition()
         self._api: RuntimeApi | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -207,8 +207,21 @@ class LocalFunction:
                     }, started, cold)
         finally:
             self._api.forget(invocation)
-        time.sleep(0)  # let the log reader catch up with what the handler printed
+        self._await_log_line(f"END RequestId: {invocation.request_id}")
         return self._result(invocation.response, invocation.error, started, cold)
+
+    def _await_log_line(self, marker: str, timeout: float = 2.0) -> None:
+        """Wait until the log reader has passed ``marker`` — the END line our
+        bootstrap prints after the handler's output and before its answer —
+        so an invocation's logs are complete when it returns. (A runtime client
+        that prints none, such as awslambdaric, costs the timeout's tail once.)"""
+        deadline = time.monotonic() + (timeout if self.runtime_client == "bootstrap" else 0.05)
+        with self._logs_lock:
+            while not any(marker in line for line in self._logs):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._logs_lock.wait(left)
 
     def _result(self, payload: Any, error: dict[str, Any] | None, started: float, cold: bool) -> InvokeResult:
         with self._logs_lock:
@@ -305,6 +318,7 @@ class LocalFunction:
             line = raw.decode(errors="replace")
             with self._logs_lock:
                 self._logs.append(line)
+                self._logs_lock.notify_all()
             if self._log_sink is not None:
                 self._log_sink(line)
 
