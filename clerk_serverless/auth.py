@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, overload
 
-from .backend_api import BackendApi
 from .config import Settings, resolve_settings
 from .errors import (
     ClerkConfigError,
@@ -32,8 +31,6 @@ from .handler import AuthOptions, HandlerOptions, P, R, wrap
 from .keys import key_store_for
 from .lookup import CookieRules, find_token, token_in_header
 from .machine import MachineAuth
-from .observe import Observer
-from .opaque_tokens import OpaqueTokenVerifier
 from .policy import DEFAULT_POLICY, INHERIT, Inherit, Policy, check_access, check_origin
 from .session import Session, SessionClaims
 from .sources import Request, read_request
@@ -53,6 +50,10 @@ from .verify import (
 
 if TYPE_CHECKING:
     from typing import Unpack
+
+    from .backend_api import BackendApi
+    from .observe import Observer
+    from .opaque_tokens import OpaqueTokenVerifier
 
 # Session-only routes (the common case) skip classifying the header token:
 # a machine JWT there is refused by the session checks themselves.
@@ -158,17 +159,20 @@ class ClerkAuth:
         self.trust_authorizer = bool(trust_authorizer)
         self.observer: Observer | None = None
         if logger is not None or metrics is not None:
+            from .observe import Observer  # loads logging: only for those who asked
+
             self.observer = Observer(logger, metrics)
             if metrics is not None:
                 self.key_store.subscribe(self.observer.key_event)
         settings = self.settings
         secret = settings.secret_key
         machine_secret = settings.machine_secret_key
-        self.backend_api = (
-            BackendApi(settings.api_url, secret, settings.fetch_timeout, machine_secret)
-            if secret or machine_secret
-            else None
-        )
+        self.backend_api: BackendApi | None = None
+        if secret or machine_secret:
+            # Only instances holding a secret key call Clerk.
+            from .backend_api import BackendApi
+
+            self.backend_api = BackendApi(settings.api_url, secret, settings.fetch_timeout, machine_secret)
         if (
             isinstance(machine_token_cache_ttl, bool)
             or not isinstance(machine_token_cache_ttl, (int, float))
@@ -177,6 +181,8 @@ class ClerkAuth:
             raise ClerkConfigError("machine_token_cache_ttl", "must be a number of seconds from 0 to 300")
         self._opaque: OpaqueTokenVerifier | None = None
         if self.backend_api is not None:
+            from .opaque_tokens import OpaqueTokenVerifier
+
             self._opaque = OpaqueTokenVerifier(
                 self.backend_api.verify_machine_token,
                 timeout=settings.fetch_timeout,

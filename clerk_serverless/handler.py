@@ -30,7 +30,6 @@ for real preflights, which browsers send without credentials.
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
 
@@ -42,8 +41,6 @@ from .policy import Inherit, Policy
 from .responses import error_parts
 from .session import Session
 from .sources import Request, read_request, render_unsupported, source_of
-
-log = logging.getLogger("clerk_serverless")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -163,7 +160,9 @@ def wrap(
 
 def answer_event_error(event: Any, error: EventError, request: Request | None = None) -> dict[str, Any]:
     """A 400 for an event we cannot read, in its source's format when known."""
-    log.warning("clerk_serverless: 400 %s: %s", error.reason, error)
+    import logging  # loaded with the first record, not with the package
+
+    logging.getLogger("clerk_serverless").warning("clerk_serverless: 400 %s: %s", error.reason, error)
     status, headers, body = error_parts(error)
     if request is not None:
         return request.source.render(event, status, headers, body)

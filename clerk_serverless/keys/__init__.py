@@ -30,10 +30,12 @@ __all__ = [
 _stores: dict[tuple[Any, ...], Any] = {}
 
 
+_stores_lock = threading.Lock()
+
+
 def fetch_jwks(url: str, headers: tuple[tuple[str, str], ...] = (), *, timeout: float = 3.0) -> bytes:
     """The raw JWKS document at ``url`` (bounded: 3 s, 1 MiB, no redirects)."""
     return http_get(url, headers, timeout=timeout)
-_stores_lock = threading.Lock()
 
 
 def _jwks_loader(source: KeySource, timeout: float) -> Callable[[Mapping[str, Any] | None], Mapping[str, Any]]:
@@ -45,12 +47,15 @@ def _jwks_loader(source: KeySource, timeout: float) -> Callable[[Mapping[str, An
 
 
 def _store_id(settings: Settings, clock: Callable[[], float]) -> tuple[Any, ...]:
-    import hashlib
-
     source = settings.key_source
     # The secret key is part of the identity (two instances behind one URL),
-    # but only as a digest so the registry never holds it in clear.
-    credential = hashlib.sha256(repr(source.headers).encode() + (source.pem or "").encode()).hexdigest()
+    # but only as a digest so the registry never holds it in clear. Sources
+    # without one (JWKS and Frontend API URLs) skip hashlib's import.
+    credential = ""
+    if source.headers or source.pem:
+        import hashlib
+
+        credential = hashlib.sha256(repr(source.headers).encode() + (source.pem or "").encode()).hexdigest()
     return (
         source.kind,
         source.url,

@@ -26,15 +26,13 @@ SnapStart snapshot restored hours later must see its prefetched keys as old.
 
 from __future__ import annotations
 
-import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import JwksError, KeysUnavailableError
-
-log = logging.getLogger("clerk_serverless.keys")
 
 FAILURE_BACKOFF = 5.0
 MAX_BACKOFF = 60.0
@@ -254,7 +252,8 @@ class JwksKeyStore:
                 self._retry_at = now + backoff
                 self._last_error = str(exc)
             stale = self._keys is not None and now - self._fetched_at < self.stale_ttl
-            log.warning(
+            _log(
+                30,
                 "JWKS fetch from %s failed: %s; %s",
                 self.label,
                 exc,
@@ -271,7 +270,7 @@ class JwksKeyStore:
             self._last_error = None
             self._failures = 0
             self._revalidate = False
-        log.info("loaded %d signing key(s) from %s", len(fresh), self.label)
+        _log(20, "loaded %d signing key(s) from %s", len(fresh), self.label)
         return fresh
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
@@ -285,4 +284,15 @@ class JwksKeyStore:
             try:
                 listener(name)
             except Exception:  # metrics must never break authentication
-                log.debug("key store listener failed", exc_info=True)
+                _log(10, "key store listener failed", exc_info=True)
+
+
+def _log(level: int, message: str, *args: Any, exc_info: bool = False) -> None:
+    """Log to ``clerk_serverless.keys``, loading :mod:`logging` only when a
+    record could be seen: below WARNING that takes a configuration, and there
+    is none while nothing has imported the module (~4 ms of a cold start)."""
+    if level < 30 and "logging" not in sys.modules:  # 30: logging.WARNING
+        return
+    import logging
+
+    logging.getLogger("clerk_serverless.keys").log(level, message, *args, exc_info=exc_info)
