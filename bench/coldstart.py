@@ -36,9 +36,11 @@ comes from the compiled copy).
 Reports, per contender, the median and best wall time of the whole process,
 the median import, init (construction, and the prefetch where there is one)
 and first-request times each process measured itself, the median peak RSS
-(the child's own ``VmHWM`` from ``/proc/self/status``, read after the answer), and the ratios of the median
-process time to the floor's and to Powertools'. Runs are interleaved (every
-contender once per round) so a slow patch of a noisy machine hits all alike.
+(the child's own ``VmHWM`` from ``/proc/self/status``, read after the
+answer), and its process time against the floor's and Powertools': the
+median over rounds of the ratio within a round. Rounds run every contender
+once, back to back, so a slow patch of a noisy machine weighs on both sides
+of a ratio.
 """
 
 from __future__ import annotations
@@ -201,7 +203,7 @@ class Run(NamedTuple):
 def _certificate(directory: Path) -> tuple[Path, Path]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
@@ -281,13 +283,21 @@ class Row(NamedTuple):
     vs_powertools: float
 
 
+def _paired_ratio(runs: list[Run], baseline: list[Run] | None) -> float:
+    """The median over rounds of this contender's process time divided by the
+    baseline's in the same round: contenders of one round run back to back,
+    so a slow patch of the machine weighs on both sides of each ratio."""
+    if not baseline:
+        return float("nan")
+    return statistics.median(r.total / b.total for r, b in zip(runs, baseline, strict=True))
+
+
 def summarize(results: dict[str, list[Run]]) -> list[Row]:
-    """Medians per contender, and the ratios of the process medians."""
-    medians = {name: statistics.median(r.total for r in runs) for name, runs in results.items()}
-    floor, powertools = medians.get(FLOOR_NAME), medians.get(POWERTOOLS_NAME)
+    """Medians per contender, and the paired ratios to the floor and to Powertools."""
+    floor, powertools = results.get(FLOOR_NAME), results.get(POWERTOOLS_NAME)
     rows = []
     for name, runs in results.items():
-        median = medians[name]
+        median = statistics.median(r.total for r in runs)
         rows.append(Row(
             name,
             median * 1000,
@@ -296,8 +306,8 @@ def summarize(results: dict[str, list[Run]]) -> list[Row]:
             statistics.median(r.phases["init"] for r in runs) * 1000,
             statistics.median(r.phases["first"] for r in runs) * 1000,
             statistics.median(r.max_rss_kib for r in runs) / 1024,
-            median / floor if floor else float("nan"),
-            median / powertools if powertools else float("nan"),
+            _paired_ratio(runs, floor),
+            _paired_ratio(runs, powertools),
         ))
     return rows
 
