@@ -191,6 +191,9 @@ class ClerkAuth:
                 clock=clock,
             )
         self._cache = VerifiedTokenCache(token_cache_size)
+        self._cached = self._cache.get_entry
+        self._issuer = settings.issuer
+        self._audience = settings.audience
         self._clock = clock
         self._skew = settings.clock_skew
         self._parties = settings.authorized_parties
@@ -361,7 +364,7 @@ class ClerkAuth:
         accepts = policy.accepts
         token = token_in_header(request)
         if token is not None:
-            kind = SESSION_TOKEN if accepts == _SESSION_ONLY else classify(token)
+            kind = SESSION_TOKEN if accepts is _SESSION_ONLY or accepts == _SESSION_ONLY else classify(token)
             if kind not in accepts:
                 raise TokenTypeMismatchError()
             if kind != SESSION_TOKEN:
@@ -467,24 +470,30 @@ class ClerkAuth:
     def _claims_for(self, token: str, now: float, unverified: UnverifiedToken | None = None) -> SessionClaims:
         """The verified claims of ``token``: from the cache when its key still
         stands, else by verifying it (and caching the result)."""
-        cache = self._cache
-        entry = cache.get(token)
+        entry = self._cached(token)
         if entry is not None:
             claims, kid, key = entry
             if self.key_store.keys().get(kid) is key:
                 if claims.exp <= now - self._skew:
-                    cache.discard(token)  # dropped at exp; the time check refuses it
+                    self._cache.discard(token)  # dropped at exp; the time check refuses it
                 return claims
-            cache.discard(token)
-        claims, kid, key = self._verify_signed(unverified or UnverifiedToken(token))
+            self._cache.discard(token)
+        if unverified is None:
+            unverified = UnverifiedToken(token)
+        header = unverified.header
+        check_session_header(header)
+        key = self._key_for(unverified)
+        raw = unverified.claims()
+        check_session_claims(raw, self._issuer, self._audience)
+        claims = SessionClaims(raw)
         if claims.exp > now - self._skew:
-            cache.put(token, claims, kid, key, now)
+            self._cache.put(token, claims, header.kid, key, now)
         return claims
 
     def _key_for(self, unverified: UnverifiedToken) -> Any:
         """The key whose signature ``unverified`` carries; refetches at most
         once per cooldown window when its kid is unknown or its key changed."""
-        kid = unverified.kid
+        kid = unverified.header.kid
         store = self.key_store
         key = store.keys().get(kid)
         if key is None:
@@ -500,17 +509,11 @@ class ClerkAuth:
             key = fresh
         return key
 
-    def _verify_signed(self, unverified: UnverifiedToken) -> tuple[SessionClaims, str, Any]:
-        check_session_header(unverified.header)
-        key = self._key_for(unverified)
-        raw = unverified.claims()
-        check_session_claims(raw, self.settings.issuer, self.settings.audience)
-        return SessionClaims(raw), unverified.kid, key
-
     def _check_claims(self, claims: SessionClaims, now: float, policy: Policy) -> None:
         """What is checked on every request, cached token or not, in
         @clerk/backend's order: ``azp``, then the times, then the status."""
-        check_authorized_party(claims.azp, policy.parties(self._parties))
+        parties = policy.authorized_parties
+        check_authorized_party(claims.azp, self._parties if isinstance(parties, Inherit) else parties)
         check_times(claims.exp, claims.nbf, claims.iat, now, self._skew)
         if claims.status == "pending" and policy.treat_pending_as_signed_out:
             raise SessionPendingError()

@@ -38,7 +38,6 @@ from .cors import add_cors_headers, is_preflight, preflight_parts
 from .errors import ClerkConfigError, EventError
 from .gate import Authenticator, Refusal, admit
 from .policy import Inherit, Policy
-from .responses import error_parts
 from .session import Session
 from .sources import Request, read_request, render_unsupported, source_of
 
@@ -162,6 +161,8 @@ def answer_event_error(event: Any, error: EventError, request: Request | None = 
     """A 400 for an event we cannot read, in its source's format when known."""
     import logging  # loaded with the first record, not with the package
 
+    from .responses import error_parts
+
     logging.getLogger("clerk_serverless").warning("clerk_serverless: 400 %s: %s", error.reason, error)
     status, headers, body = error_parts(error)
     if request is not None:
@@ -196,7 +197,7 @@ def _wrapped(
             auth.check_policy(policy)  # ClerkConfigError on the first request: the default auth is lazy
             policy_checked = True
         try:
-            if is_preflight(request):
+            if request.method == "OPTIONS" and is_preflight(request):
                 if preflight == "answer":
                     return request.source.render(event, *preflight_parts(request, auth.parties_for(policy)))
                 event["session"] = event["auth"] = None  # opted in: the app answers its own preflights

@@ -30,7 +30,6 @@ from .sources import Request
 SESSION_COOKIE = "__session"
 CLIENT_UAT_COOKIE = "__client_uat"
 _NO_TOKEN = frozenset({"", "null", "undefined"})
-_SCHEMES = re.compile(r"https?://", re.IGNORECASE)
 
 
 class CookieRules(NamedTuple):
@@ -57,23 +56,36 @@ NOTHING = TokenLookup(None)
 
 def token_in_header(request: Request) -> str | None:
     """The token of the ``Authorization`` header, or None."""
-    values = request.header_values("authorization") if request.multi_valued else (request.header("authorization"),)
-    for value in values:
-        if not value:
-            continue
+    if not request.multi_valued:
+        value = request.header("authorization")
+        if value and value.startswith("Bearer "):  # the usual spelling, without _token_of's call
+            token = value[7:].strip()
+            return None if token in _NO_TOKEN or (len(token) == 6 and token.lower() == "bearer") else token
+        return _token_of(value) if value else None
+    for value in request.header_values("authorization"):
+        found = _token_of(value) if value else None
+        if found is not None:
+            return found
+    return None
+
+
+def _token_of(value: str) -> str | None:
+    """The token of one ``Authorization`` value, or None."""
+    if value.startswith("Bearer "):  # the usual spelling, without split's copy
+        token = value[7:].strip()
+    else:
         parts = value.split(None, 1)
         if not parts:
-            continue
+            return None
         if len(parts) == 1:
             token = parts[0]  # no scheme: the whole value is the token, as Clerk's SDKs take it
         elif parts[0].lower() == "bearer":
             token = parts[1].strip()
         else:
-            continue  # Basic, Digest…: not ours, and the cookie stays usable
-        if token.lower() == "bearer" or token in _NO_TOKEN:
-            continue
-        return token
-    return None
+            return None  # Basic, Digest…: not ours, and the cookie stays usable
+    if token in _NO_TOKEN or (len(token) == 6 and token.lower() == "bearer"):
+        return None
+    return token
 
 
 def find_token(request: Request, rules: CookieRules, now: float) -> TokenLookup:
@@ -130,7 +142,19 @@ def _belongs_to_instance(payload: dict[str, Any] | None, frontend_api: str | Non
     iss = payload.get("iss") if payload is not None else None
     if not isinstance(iss, str) or frontend_api is None:
         return False
-    return _SCHEMES.sub("", iss) == frontend_api
+    return _without_schemes(iss) == frontend_api
+
+
+_schemes: re.Pattern[str] | None = None
+
+
+def _without_schemes(text: str) -> str:
+    """``text`` without any ``http://``/``https://`` (compiled on first use:
+    only instances with suffixed cookies get here)."""
+    global _schemes
+    if _schemes is None:
+        _schemes = re.compile(r"https?://", re.IGNORECASE)
+    return _schemes.sub("", text)
 
 
 def _expired(payload: dict[str, Any] | None, now: float) -> bool:

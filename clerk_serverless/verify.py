@@ -85,6 +85,10 @@ def b64url_decode(segment: str | bytes) -> bytes:
             segment = segment.encode("ascii")
         except UnicodeEncodeError:
             raise TokenInvalidError("non-ASCII characters in token") from None
+    return _b64url_bytes(segment)
+
+
+def _b64url_bytes(segment: bytes) -> bytes:
     rest = len(segment) % 4
     if rest > 1 and segment[-1] not in _CANONICAL_LAST[rest]:
         raise TokenInvalidError("token segment is not canonical base64url")
@@ -94,10 +98,22 @@ def b64url_decode(segment: str | bytes) -> bytes:
         raise TokenInvalidError("token segment is not base64url") from None
 
 
+_decoder = json.JSONDecoder()  # json.loads' own settings
+
+
 def json_object(data: bytes, what: str) -> dict[str, Any]:
     """Parse UTF-8 JSON text that must hold an object."""
     try:
-        value = json.loads(data)
+        if data[:1] == b"{" and data[1:2] != b"\x00":
+            # What json.loads(data) does with bytes opening an object, without
+            # its encoding sniffing (they can only be UTF-8) and its whitespace
+            # scans (there is none before; after, if any, loads' own verdict).
+            text = data.decode("utf-8", "surrogatepass")
+            value, end = _decoder.raw_decode(text)
+            if end != len(text):
+                value = _decoder.decode(text)
+        else:
+            value = json.loads(data)
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
         raise TokenInvalidError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
@@ -139,17 +155,20 @@ class UnverifiedToken:
     def __init__(self, token: str) -> None:
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenInvalidError(f"token longer than {MAX_TOKEN_LENGTH} characters")
-        if not token.isascii():
-            raise TokenInvalidError("non-ASCII characters in token")
-        raw = token.encode("ascii")
-        parts = raw.split(b".")
-        if len(parts) != 3 or not parts[0] or not parts[1]:
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise TokenInvalidError("non-ASCII characters in token") from None
+        # Exactly two dots, around a non-empty header and payload.
+        first = raw.find(b".")
+        second = raw.find(b".", first + 1) if first > 0 else -1
+        if second <= first + 1 or raw.find(b".", second + 1) >= 0:
             raise TokenInvalidError("not a JWS compact token")
-        header, payload, signature = parts
+        header = raw[:first]
         self.header = _header_cache.get(header) or parse_header(header)
-        self.payload_segment = payload
-        self.signature = b64url_decode(signature)  # empty: refused by the signature check
-        self.signing_input = raw[: len(header) + len(payload) + 1]
+        self.payload_segment = raw[first + 1 : second]
+        self.signature = _b64url_bytes(raw[second + 1 :])  # empty: refused by the signature check
+        self.signing_input = raw[:second]
         self._claims: dict[str, Any] | None = None
 
     @property
@@ -163,7 +182,7 @@ class UnverifiedToken:
         tell token kinds apart."""
         claims = self._claims
         if claims is None:
-            claims = self._claims = json_object(b64url_decode(self.payload_segment), "payload")
+            claims = self._claims = json_object(_b64url_bytes(self.payload_segment), "payload")
         return claims
 
 
@@ -240,7 +259,8 @@ def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: f
     if type(sid) is not str or not sid:
         # JWT-template tokens: validly signed, but no session behind them.
         raise TokenTypeMismatchError("sid missing: not a session token")
-    check_audience(claims.get("aud", _ABSENT), audience)
+    if audience:
+        check_audience(claims.get("aud", _ABSENT), audience)
     check_time_claims(claims)
     check_issuer(claims, issuer)
     azp = claims.get("azp")

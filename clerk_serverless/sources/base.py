@@ -115,6 +115,11 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lowercase), or None."""
+        headers = self._headers
+        if headers:
+            value = headers.get(name)
+            if type(value) is str:  # the usual case: spelt as asked, a string
+                return value
         value = self._single(name)
         if value is None and self._multi:
             values = self.header_values(name)
