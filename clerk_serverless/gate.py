@@ -16,7 +16,6 @@ import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import AuthError, EventError, TokenInvalidError
-from .responses import error_parts
 
 if TYPE_CHECKING:
     from .machine import MachineAuth
@@ -68,6 +67,7 @@ class Refusal(Exception):
 
 def refusal_parts(auth: Authenticator, request: Request, policy: Policy, error: AuthError) -> tuple[int, dict[str, str], str]:
     """Status, headers (CORS for authorized origins) and body answering ``error``."""
+    from .responses import error_parts  # refusals only: not on a cold start's way
     try:
         token_present = auth.token_from(request)[0] is not None
         origin = request.origin

@@ -30,7 +30,6 @@ MAX_KEYS = 100
 MIN_MODULUS_BITS = 2048
 MAX_MODULUS_BITS = 8192
 MAX_EXPONENT_BITS = 33
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _usable(jwk: Any) -> bool:
@@ -53,7 +52,7 @@ def _uint(value: Any, name: str, max_bits: int) -> int:
     max_octets = (max_bits + 7) // 8 + 1  # one leading zero octet tolerated
     if not isinstance(value, str) or len(value) > (max_octets * 4 + 2) // 3 or len(value) % 4 == 1:
         raise JwksInvalidError(f"JWK '{name}' is not a base64url integer of a usable size")
-    if _BASE64URL.fullmatch(value) is None:
+    if re.fullmatch(r"[A-Za-z0-9_-]+", value) is None:  # compiled with the first JWKS (re caches it)
         raise JwksInvalidError(f"JWK '{name}' is not base64url without padding")
     raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != value:
