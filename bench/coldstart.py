@@ -31,7 +31,10 @@ interpreter runs with ``-S`` and the environment's site-packages on
 ``PYTHONPATH``, so the development venv's editable-install hooks (``.pth``
 files importing ``pathlib`` & co., ~9 ms) are charged to no one. ``--site``
 runs the venv's interpreter as it is instead (then clerk_serverless still
-comes from the compiled copy).
+comes from the compiled copy). ``--preload json,logging,...`` imports those
+modules in every contender before its clock starts, as a runtime that loaded
+them itself would (AWS's awslambdaric bootstrap imports json, logging,
+traceback and importlib before the handler's module).
 
 Reports, per contender, the median and best wall time of the whole process,
 the median import, init (construction, and the prefetch where there is one)
@@ -241,7 +244,7 @@ def _serve(document: bytes, cert: Path, key: Path) -> ThreadingHTTPServer:
     return server
 
 
-def _stage_package(directory: Path) -> Path:
+def stage_package(directory: Path) -> Path:
     """A copy of clerk_serverless compiled to bytecode, as an installed
     package is (the source tree has no ``__pycache__`` under
     ``PYTHONDONTWRITEBYTECODE``, and compiling on every start is a cost no
@@ -320,13 +323,14 @@ def print_table(rows: list[Row]) -> None:
               f"{r.rss_mib:>12.1f}  {r.vs_floor:>7.2f}  {r.vs_powertools:>12.2f}")
 
 
-def markdown(rows: list[Row], runs: int, site: bool) -> str:
+def markdown(rows: list[Row], runs: int, how: str) -> str:
     """The README's cold-start table, for this run."""
     import platform
 
     lines = [
         f"`python bench/coldstart.py` — Python {platform.python_version()}, {platform.machine()}, "
-        f"median of {runs} fresh processes per contender{'' if not site else ' (with site)'}:",
+        f"{runs} fresh processes per contender, interleaved{how}; times are medians, ratios the median "
+        "of per-round ratios:",
         "",
         "| contender | process | import | init | first request | peak RSS | × floor | × Powertools |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -334,6 +338,12 @@ def markdown(rows: list[Row], runs: int, site: bool) -> str:
     for r in rows:
         lines.append(f"| {LABELS.get(r.name, r.name)} | {r.median_ms:.0f} ms | {r.import_ms:.1f} ms | {r.init_ms:.1f} ms | "
                      f"{r.first_ms:.1f} ms | {r.rss_mib:.1f} MiB | {r.vs_floor:.2f} | {r.vs_powertools:.2f} |")
+    by_name = {r.name: r for r in rows}
+    ours, floor, powertools = by_name.get(OURS_NAME), by_name.get(FLOOR_NAME), by_name.get(POWERTOOLS_NAME)
+    if ours and floor and powertools:
+        lines += ["", f"A cold process verifying its first token takes {ours.vs_floor:.2f}× the by-hand floor "
+                  f"({ours.median_ms - floor.median_ms:.0f} ms more) and {ours.vs_powertools:.2f}× Powertools' verifier; "
+                  f"its peak RSS is {ours.rss_mib - floor.rss_mib:.1f} MiB above the floor's."]
     return "\n".join(lines)
 
 
@@ -356,14 +366,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--markdown", action="store_true", help="also print the README table (Markdown)")
     parser.add_argument("--site", action="store_true", help="start interpreters with site (and the venv's .pth hooks)")
+    parser.add_argument("--preload", default="", metavar="MODULES",
+                        help="comma-separated modules every contender imports before its clock starts, e.g. what "
+                             "a runtime loads first (awslambdaric's bootstrap: json,logging,traceback,importlib)")
     parser.add_argument("--raw", action="store_true", help="print every run's process time")
     parser.add_argument("--only", action="append", choices=list(CONTENDERS), help="run only these contenders (repeatable)")
     args = parser.parse_args()
     chosen = {name: CONTENDERS[name] for name in (args.only or CONTENDERS)}
+    preload = [m.strip() for m in args.preload.split(",") if m.strip()]
+    if not all(all(part.isidentifier() for part in m.split(".")) for m in preload):
+        raise SystemExit("--preload takes module names separated by commas")
+    preamble = f"import {', '.join(preload)}\n" if preload else ""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cert, tls_key = _certificate(tmp)
-        task = _stage_package(tmp)
+        task = stage_package(tmp)
         signing = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing.public_key())), "kid": "ins_cold", "use": "sig", "alg": "RS256"}
         server = _serve(json.dumps({"keys": [jwk]}).encode(), cert, tls_key)
@@ -386,7 +403,7 @@ def main() -> None:
         results: dict[str, list[Run]] = {name: [] for name in chosen}
         for _ in range(args.runs):
             for name, (script, extra) in chosen.items():
-                command = [*interpreter, "-c", script, json.dumps({**shared, **extra})]
+                command = [*interpreter, "-c", preamble + script, json.dumps({**shared, **extra})]
                 results[name].append(_run(command, env, tmp))
         server.shutdown()
 
@@ -397,11 +414,13 @@ def main() -> None:
     print_table(rows)
     print()
     print(verdicts(rows))
+    how = ", with site" if args.site else ", -S with site-packages on PYTHONPATH"
+    how += f", {', '.join(preload)} preloaded" if preload else ""
     if args.markdown:
         print()
-        print(markdown(rows, args.runs, args.site))
-    print(f"\npython {sys.version.split()[0]}, {args.runs} interleaved runs each, JWKS over HTTPS from 127.0.0.1"
-          f"{', with site' if args.site else ', -S with site-packages on PYTHONPATH'}", file=sys.stderr)
+        print(markdown(rows, args.runs, how))
+    print(f"\npython {sys.version.split()[0]}, {args.runs} interleaved runs each, JWKS over HTTPS from 127.0.0.1{how}",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
