@@ -42,8 +42,8 @@ and first-request times each process measured itself, the median peak RSS
 (the child's own ``VmHWM`` from ``/proc/self/status``, read after the
 answer), and its process time against the floor's and Powertools': the
 median over rounds of the ratio within a round. Rounds run every contender
-once, back to back, so a slow patch of a noisy machine weighs on both sides
-of a ratio.
+once, back to back and in a shuffled order, so a slow patch of a noisy
+machine weighs on both sides of a ratio and on no contender in particular.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ import datetime
 import ipaddress
 import json
 import os
+import random
 import shutil
 import ssl
 import statistics
@@ -342,8 +343,8 @@ def markdown(rows: list[Row], runs: int, how: str) -> str:
     ours, floor, powertools = by_name.get(OURS_NAME), by_name.get(FLOOR_NAME), by_name.get(POWERTOOLS_NAME)
     if ours and floor and powertools:
         lines += ["", f"A cold process verifying its first token takes {ours.vs_floor:.2f}× the by-hand floor "
-                  f"({ours.median_ms - floor.median_ms:.0f} ms more) and {ours.vs_powertools:.2f}× Powertools' verifier; "
-                  f"its peak RSS is {ours.rss_mib - floor.rss_mib:.1f} MiB above the floor's."]
+                  f"({ours.median_ms - floor.median_ms:+.0f} ms) and {ours.vs_powertools:.2f}× Powertools' verifier; "
+                  f"its peak RSS is {ours.rss_mib - floor.rss_mib:+.1f} MiB against the floor's."]
     return "\n".join(lines)
 
 
@@ -370,6 +371,7 @@ def main() -> None:
                         help="comma-separated modules every contender imports before its clock starts, e.g. what "
                              "a runtime loads first (awslambdaric's bootstrap: json,logging,traceback,importlib)")
     parser.add_argument("--raw", action="store_true", help="print every run's process time")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the per-round order")
     parser.add_argument("--only", action="append", choices=list(CONTENDERS), help="run only these contenders (repeatable)")
     args = parser.parse_args()
     chosen = {name: CONTENDERS[name] for name in (args.only or CONTENDERS)}
@@ -401,8 +403,11 @@ def main() -> None:
             interpreter = [sys.executable, "-S"]
             env["PYTHONPATH"] = os.pathsep.join([str(task), site_packages])
         results: dict[str, list[Run]] = {name: [] for name in chosen}
+        order = list(chosen.items())
+        shuffle = random.Random(args.seed).shuffle
         for _ in range(args.runs):
-            for name, (script, extra) in chosen.items():
+            shuffle(order)  # no contender always runs first, or right after the slowest
+            for name, (script, extra) in order:
                 command = [*interpreter, "-c", preamble + script, json.dumps({**shared, **extra})]
                 results[name].append(_run(command, env, tmp))
         server.shutdown()
