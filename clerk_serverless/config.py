@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from .errors import ClerkConfigError
+from .urls import is_loopback_host, parse_url
 
 DEFAULT_API_URL = "https://api.clerk.com"
 MIN_STALE_TTL = 24 * 3600.0
@@ -128,30 +129,12 @@ def _from_env(name: str, value: Any) -> tuple[Any, str]:
     return raw.strip(), env
 
 
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and loopback IP literals."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def validate_key_url(url: Any, setting: str) -> str:
     """An absolute ``https://`` URL (``http://`` allowed for loopback only)."""
     if not isinstance(url, str) or not url:
         raise ClerkConfigError(setting, "must be a URL string")
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and is_loopback_host(parts.hostname):
+    parts = parse_url(url)
+    if parts is not None and (parts.scheme == "https" or is_loopback_host(parts.host)):
         return url
     raise ClerkConfigError(
         setting, "must be an https:// URL (plain http is allowed only for loopback hosts)"
@@ -162,28 +145,14 @@ def normalize_origin(value: Any, setting: str) -> str:
     """``scheme://host[:port]`` with no path, query or trailing slash."""
     if not isinstance(value, str):
         raise ClerkConfigError(setting, "each authorized party must be an origin string")
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value.strip())
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.path not in ("",)
-        or parts.query
-        or parts.fragment
-        or parts.username
-        or parts.password
-        or port == -1
-    ):
+    origin = value.strip()
+    parts = parse_url(origin)
+    if parts is None or parts.target:
         raise ClerkConfigError(
             setting,
             f"{value!r} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
         )
-    return value.strip()
+    return origin
 
 
 def parse_authorized_parties(value: Any, setting: str) -> frozenset[str] | None:

@@ -31,10 +31,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlsplit
-
-from .config import is_loopback_host
 from .errors import JwksFetchError
+from .urls import is_loopback_host, parse_url
 
 if TYPE_CHECKING:  # socket and ssl load on the first fetch, not with the package
     import socket
@@ -360,22 +358,18 @@ def _exchange(
     deadline = _Deadline(timeout)
     if not isinstance(method, str) or not (method.isascii() and method.isalpha() and method.isupper()):  # [A-Z]+
         raise JwksFetchError("invalid request method")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise JwksFetchError("invalid URL") from None
-    host = parts.hostname or ""
-    if parts.scheme == "https" and host:
+    parts = parse_url(url)
+    if parts is None:
+        raise JwksFetchError("invalid URL")
+    host = parts.host
+    if parts.scheme == "https":
         tls = True
-    elif parts.scheme == "http" and is_loopback_host(host):
+    elif is_loopback_host(host):
         tls = False
     else:
         raise JwksFetchError("refusing a non-https URL")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if not target.isascii() or any(c <= " " or c == "\x7f" for c in target):
-        raise JwksFetchError("invalid URL")
-    port = port or (443 if tls else 80)
+    target = parts.target if parts.target.startswith("/") else "/" + parts.target
+    port = parts.port or parts.default_port
     authority = f"[{host}]" if ":" in host else host
     if port != (443 if tls else 80):
         authority += f":{port}"
