@@ -242,7 +242,9 @@ class ClerkAuth:
         """
         policy = (
             DEFAULT_POLICY
-            if isinstance(authorized_parties, Inherit) and treat_pending_as_signed_out and accepts_token == SESSION_TOKEN
+            if isinstance(authorized_parties, Inherit)
+            and treat_pending_as_signed_out
+            and accepts_token == SESSION_TOKEN
             else Policy.build(
                 accepts_token=accepts_token,
                 authorized_parties=authorized_parties,
@@ -262,7 +264,7 @@ class ClerkAuth:
         self._check_claims(claims, now, policy)
         return Session(claims, token, self.backend_api)
 
-    def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session:
+    def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session | MachineAuth:
         """Authenticate a Lambda HTTP event without a decorator.
 
         Returns the :class:`Session`; raises an

@@ -318,7 +318,7 @@ class Authorization(NamedTuple):
         return asked
 
 
-def authorization_from_claims(claims: Mapping[str, Any]) -> Authorization:
+def authorization_from_claims(claims: object) -> Authorization:
     """Decode the verified claims of a v1 or v2 session token.
 
     v1: ``org_id``, ``org_role``, ``org_slug``, ``org_permissions`` as given.

@@ -65,7 +65,9 @@ class Refusal(Exception):
         self.body = body
 
 
-def refusal_parts(auth: Authenticator, request: Request, policy: Policy, error: AuthError) -> tuple[int, dict[str, str], str]:
+def refusal_parts(
+    auth: Authenticator, request: Request, policy: Policy, error: AuthError
+) -> tuple[int, dict[str, str], str]:
     """Status, headers (CORS for authorized origins) and body answering ``error``."""
     from .responses import error_parts  # refusals only: not on a cold start's way
     try:
@@ -86,24 +88,27 @@ def admit(auth: Authenticator, request: Request, policy: Policy, *, required: bo
     try:
         session = auth.authenticate(request, policy)
     except AuthError as error:
-        return _refuse(auth, request, policy, error, required)
+        _refuse(auth, request, policy, error, required)
+        return None
     except EventError:
         raise
     except Exception as exc:
         # Never let hostile input become a 500; the type name carries no token.
         _log(40, "clerk_serverless: unexpected %s while authenticating; answering 401", type(exc).__name__)
-        return _refuse(auth, request, policy, TokenInvalidError(), required)
+        _refuse(auth, request, policy, TokenInvalidError(), required)
+        return None
     if auth.observer is not None:
         auth.observer.signed_in(request, session)
     return session
 
 
 def _refuse(auth: Authenticator, request: Request, policy: Policy, error: AuthError, required: bool) -> None:
+    """Record a refusal; raise it as a :class:`Refusal` when ``required``."""
     _log(10, "clerk_serverless: %d %s", error.status, error.reason)
     if auth.observer is not None:
         auth.observer.refused(request, error, required=required)
     if not required:
-        return None
+        return
     raise Refusal(error, *refusal_parts(auth, request, policy, error))
 
 

@@ -29,6 +29,7 @@ for real preflights, which browsers send without credentials.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
@@ -217,12 +218,10 @@ def _wrapped(
             if bound and observer is not None:
                 observer.unbind()
         if cors if cors is not None else request.source.adds_cors:
-            try:
+            with contextlib.suppress(EventError):  # an unreadable Origin: no CORS grant
                 add_cors_headers(
                     response, request.origin, auth.parties_for(policy), request.source.answers_multi_value(event)
                 )
-            except EventError:
-                pass  # the Origin header was unreadable: no CORS grant
         return response
 
     try:

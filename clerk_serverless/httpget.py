@@ -31,6 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
+
 from .errors import JwksFetchError
 from .urls import is_loopback_host, parse_url
 
@@ -327,7 +328,9 @@ def _body(channel: _Channel, method: str, status: int, headers: dict[str, str], 
     return channel.until_close(max_bytes)
 
 
-def _request_head(method: str, target: str, host_header: str, headers: Iterable[tuple[str, str]], body: bytes | None) -> bytes:
+def _request_head(
+    method: str, target: str, host_header: str, headers: Iterable[tuple[str, str]], body: bytes | None
+) -> bytes:
     own = {"accept": "application/json", "accept-encoding": "identity", "user-agent": _USER_AGENT}
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
     for name, value in headers:

@@ -108,7 +108,7 @@ def _register_after_restore() -> None:
         return
     _hook_registered = True
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-untyped]
+        from snapshot_restore_py import register_after_restore
     except ImportError:  # not on Lambda, or a runtime without SnapStart support
         return
     register_after_restore(revalidate_after_restore)

@@ -26,12 +26,12 @@ from typing import Any
 
 from ..errors import UnsupportedEventError
 from . import alb, function_url, http_v2, rest_v1, vpc_lattice
-from .base import Request, parse_cookies
+from .base import Request, Source, parse_cookies
 
-__all__ = ["Request", "read_request", "source_of", "render_unsupported", "parse_cookies"]
+__all__ = ["Source", "Request", "read_request", "source_of", "render_unsupported", "parse_cookies"]
 
 
-def source_of(event: Any) -> Any:
+def source_of(event: Any) -> Source:
     """The adapter for ``event``; raises :class:`UnsupportedEventError`."""
     if type(event) is not dict:
         raise UnsupportedEventError(f"the event is a {type(event).__name__}, not an HTTP request object")

@@ -8,7 +8,7 @@ format. Everything after them is shape-agnostic.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import MalformedEventError
 
@@ -47,6 +47,28 @@ def _str_dict(event: Mapping[str, Any], field: str) -> dict[str, Any] | None:
     return value
 
 
+class Source(Protocol):
+    """What every event-source adapter provides (one module per source)."""
+
+    name: str
+    adds_cors: bool  # True when its gateway adds no CORS headers to proxy answers
+
+    def read(self, event: dict[str, Any]) -> Request:
+        """The request view of ``event`` (raises ``MalformedEventError``)."""
+
+    def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        """An answer in the source's own proxy format."""
+
+    def answers_multi_value(self, event: dict[str, Any]) -> bool:
+        """True when answers must carry ``multiValueHeaders`` only."""
+
+    def source_ip(self, request: Request) -> str | None:
+        """The client address the source vouches for."""
+
+    def path(self, request: Request) -> str | None:
+        """The request path."""
+
+
 class Request:
     """A read-only view of one HTTP request, whatever event carried it.
 
@@ -55,11 +77,23 @@ class Request:
     count as absent.
     """
 
-    __slots__ = ("source", "event", "method", "multi_valued", "_headers", "_multi", "_cookie_items", "_query", "_mquery", "_cookies", "_decode_query")
+    __slots__ = (
+        "source",
+        "event",
+        "method",
+        "multi_valued",
+        "_headers",
+        "_multi",
+        "_cookie_items",
+        "_query",
+        "_mquery",
+        "_cookies",
+        "_decode_query",
+    )
 
     def __init__(
         self,
-        source: Any,
+        source: Source,
         event: dict[str, Any],
         method: str,
         headers: dict[str, Any] | None,
@@ -158,7 +192,7 @@ class Request:
                 raise MalformedEventError("queryStringParameters values must be strings")
         if value is not None and self._decode_query is not None:
             value = self._decode_query(value)
-        return value
+        return value if isinstance(value, str) else None
 
     # -- for CORS, logs and audit --------------------------------------------
 
@@ -209,7 +243,7 @@ class Request:
         return self.source.path(self)
 
 
-def read_proxy_v1(source: Any, event: dict[str, Any], decode_query: Callable[[str], str] | None = None) -> Request:
+def read_proxy_v1(source: Source, event: dict[str, Any], decode_query: Callable[[str], str] | None = None) -> Request:
     """The payload 1.0 layout REST APIs and ALBs share: ``httpMethod``, single-
     and multi-value headers and query parameters."""
     return Request(
