@@ -15,17 +15,22 @@ from typing import TYPE_CHECKING, Any, overload
 
 from .config import Settings, resolve_settings
 from .errors import (
+    AuthError,
     ClerkConfigError,
     ClientUatMismatchError,
     ClientUatMissingError,
+    ClientUatWithoutSessionError,
+    KeysUnavailableError,
     KidMismatchError,
     MachineTokenMissingError,
     SessionIdMismatchError,
     SessionPendingError,
+    TokenInvalidAlgorithmError,
     TokenInvalidError,
     TokenInvalidSignatureError,
     TokenMissingError,
     TokenTypeMismatchError,
+    TokenVerificationFailedError,
 )
 from .handler import AuthOptions, HandlerOptions, P, R, wrap
 from .keys import key_store_for
@@ -252,7 +257,7 @@ class ClerkAuth:
             )
         )
         if not isinstance(token, str) or not token:
-            raise TokenMissingError()
+            raise TokenInvalidError("no token")  # as verifyToken: not a JWT
         kind = classify(token)
         if kind not in policy.accepts:
             raise TokenTypeMismatchError()
@@ -379,6 +384,8 @@ class ClerkAuth:
             raise MachineTokenMissingError()
         found = find_token(request, self._cookie_rules, now)
         if found.token is None:
+            if found.client_uat is not None and _client_uat(found.client_uat) > 0:
+                raise ClientUatWithoutSessionError()
             raise TokenMissingError()
         return self._session(request, found.token, found.client_uat, now, policy, from_cookie=True)
 
@@ -427,11 +434,21 @@ class ClerkAuth:
         """An M2M or OAuth access token JWT, verified with the instance's keys,
         as @clerk/backend's ``verifyMachineJwt``: the header type of its kind,
         the signature, then ``sub``, ``aud``, ``azp`` (when it has one) and the times."""
-        unverified = UnverifiedToken(token)
+        try:
+            unverified = UnverifiedToken(token)
+        except TokenInvalidAlgorithmError as exc:
+            raise TokenVerificationFailedError(exc.detail) from None
         check_machine_header(unverified.header, kind == M2M_TOKEN)
-        self._key_for(unverified)  # the signature verifies
-        claims = unverified.claims()
-        check_machine_claims(claims, self.settings.audience, policy.parties(self._parties), now, self._skew)
+        try:
+            self._key_for(unverified)  # the signature verifies
+            claims = unverified.claims()
+            check_machine_claims(claims, self.settings.audience, policy.parties(self._parties), now, self._skew)
+        except (KidMismatchError, KeysUnavailableError, TokenVerificationFailedError):
+            raise
+        except AuthError as exc:
+            # @clerk/backend reports every verifyJwt failure of a machine JWT
+            # as token-verification-failed (the detail stays in the message).
+            raise TokenVerificationFailedError(exc.detail or exc.message) from None
         return MachineAuth.from_jwt(kind, claims, token)
 
     def _from_authorizer(self, request: Request, policy: Policy) -> Session | MachineAuth | None:
@@ -528,12 +545,17 @@ def _check_client_uat(raw: str | None, iat: float | None) -> None:
     (deliberately: APIs on another domain may never receive it)."""
     if raw is None:
         return
-    digits = raw.strip()
-    end = 0
-    while end < len(digits) and digits[end] in "0123456789" and end < 16:
-        end += 1
-    uat = int(digits[:end]) if end else 0  # Number.parseInt semantics, as Clerk reads it
+    uat = _client_uat(raw)
     if uat <= 0:
         raise ClientUatMissingError()
     if iat is not None and iat < uat:
         raise ClientUatMismatchError()
+
+
+def _client_uat(raw: str) -> int:
+    """``__client_uat`` as Clerk reads it (``Number.parseInt``, else 0)."""
+    digits = raw.strip()
+    end = 0
+    while end < len(digits) and digits[end] in "0123456789" and end < 16:
+        end += 1
+    return int(digits[:end]) if end else 0

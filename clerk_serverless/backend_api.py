@@ -93,8 +93,8 @@ class BackendApi:
 
         Raises :class:`TokenInvalidError` (unknown, revoked, expired — a 404,
         400 or 422, or a 200 saying so), :class:`SecretKeyInvalidError` (Clerk
-        refused our key: 401/403) or :class:`BackendApiUnavailableError`
-        (unreachable, timeout, 429, 5xx, an unreadable answer).
+        refused our key: 401) or :class:`BackendApiUnavailableError`
+        (unreachable, timeout, 403, 429, 5xx, an unreadable answer).
         """
         path, field, kind = _VERIFY[token_type]
         key = self._machine_secret if token_type == M2M_TOKEN and self._machine_secret else self._secret
@@ -114,8 +114,8 @@ class BackendApi:
         status = response.status
         if status in (400, 404, 422):
             raise TokenInvalidError(f"Clerk does not know this {token_type.replace('_', ' ')}")
-        if status in (401, 403):
-            raise SecretKeyInvalidError(f"Clerk's Backend API refused the key ({status})", retry_after=60.0)
+        if status == 401:  # as @clerk/backend: a 401 means our key; anything else is unexpected
+            raise SecretKeyInvalidError("Clerk's Backend API refused the key (401)", retry_after=60.0)
         if status != 200:
             retry = _retry_after(response.headers.get("retry-after"))
             raise BackendApiUnavailableError(f"machine token verification: HTTP {status}", retry_after=retry)

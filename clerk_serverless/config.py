@@ -210,12 +210,15 @@ def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
     """Parse the PEM as an RSA public key; return its text and the key.
 
     Accepts the PEM with real newlines, with literal ``\\n`` (as env vars often
-    carry it) or on one line as Clerk's dashboard shows it.
+    carry it), on one line as Clerk's dashboard shows it, or its base64 body
+    alone (as @clerk/backend's ``loadClerkJWKFromLocal`` does).
     """
     if not isinstance(pem, str):
         raise ClerkConfigError(setting, "must be a PEM public key string")
     text = pem.strip().replace("\\n", "\n")
     begin, end = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+    if not text.startswith("-----"):  # the base64 body alone, as @clerk/backend accepts it
+        text = begin + "".join(text.split()) + end
     if text.startswith(begin) and text.endswith(end) and "\n" not in text:
         body = text[len(begin) : -len(end)].replace(" ", "")
         text = begin + "\n" + "\n".join(body[i : i + 64] for i in range(0, len(body), 64)) + "\n" + end

@@ -34,6 +34,8 @@ class Reason(StrEnum):
     # again) after this token was issued, or that no client is active.
     SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT = "session-token-iat-before-client-uat"
     SESSION_TOKEN_WITHOUT_CLIENT_UAT = "session-token-but-no-client-uat"
+    # Cookie path: __client_uat says a client is signed in, but no session cookie came.
+    CLIENT_UAT_WITHOUT_SESSION_TOKEN = "client-uat-but-no-session-token"
     # Clerk's Backend API answered our secret key with 401 (a 503 here: the
     # caller is not at fault), or could not be reached / failed (5xx, 429).
     SECRET_KEY_INVALID = "secret-key-invalid"
@@ -91,6 +93,13 @@ class TokenMissingError(AuthError):
 
     reason = Reason.SESSION_TOKEN_MISSING
     message = "No session token: send `Authorization: Bearer <token>` or the __session cookie."
+
+
+class ClientUatWithoutSessionError(TokenMissingError):
+    """A signed-in ``__client_uat`` cookie but no session cookie (the session
+    cookie expired, or was not sent to this domain)."""
+
+    reason = Reason.CLIENT_UAT_WITHOUT_SESSION_TOKEN
 
 
 class MachineTokenMissingError(TokenMissingError):

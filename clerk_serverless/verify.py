@@ -269,14 +269,14 @@ def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: f
 
 
 def check_machine_header(header: Header, m2m: bool) -> None:
-    """An M2M JWT carries Clerk's M2M ``cat`` (or none, or the ignore
-    category) and ``typ`` JWT if any; an OAuth access token's ``typ`` was what
-    made it one."""
+    """An M2M JWT carries Clerk's M2M ``cat`` or none (token-invalid, before any
+    key is touched, as @clerk/backend), and ``typ`` JWT if any; an OAuth
+    access token's ``typ`` was what made it one."""
     if m2m:
-        if header.cat is not None and header.cat not in (M2M_TOKEN_CATEGORY, IGNORE_CATEGORY):
+        if header.cat is not None and header.cat != M2M_TOKEN_CATEGORY:
             raise TokenInvalidError("not an M2M token (header cat)")
         if header.typ is not None and header.typ != "JWT":
-            raise TokenInvalidError("typ is not JWT")
+            raise TokenVerificationFailedError("typ is not JWT")
 
 
 def check_machine_claims(

@@ -20,7 +20,9 @@ def parse_cookies(lines: Iterable[str]) -> dict[str, str]:
     is skipped without hiding its neighbours, unlike ``http.cookies.SimpleCookie``
     which drops the whole header. The first occurrence of a name wins, as in
     the ``cookie`` package Clerk's JS SDK uses. Surrounding double quotes are
-    removed from values.
+    removed from values, and values are percent-decoded as that package does
+    (after splitting, so an encoded ``;`` never splits a pair; a malformed
+    sequence leaves the value as it was).
     """
     cookies: dict[str, str] = {}
     for line in lines:
@@ -34,8 +36,30 @@ def parse_cookies(lines: Iterable[str]) -> dict[str, str]:
             value = value.strip()
             if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
                 value = value[1:-1]
-            cookies[name] = value
+            cookies[name] = _percent_decoded(value) if "%" in value else value
     return cookies
+
+
+def _percent_decoded(value: str) -> str:
+    """``decodeURIComponent(value)``, or ``value`` itself where that throws
+    (a ``%`` not followed by two hex digits, or bytes that are not UTF-8)."""
+    out = bytearray()
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "%":
+            pair = value[i + 1 : i + 3]
+            if len(pair) != 2 or not all(h in "0123456789abcdefABCDEF" for h in pair):
+                return value
+            out.append(int(pair, 16))
+            i += 3
+        else:
+            out += c.encode("utf-8", "surrogatepass")
+            i += 1
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
 
 
 def _str_dict(event: Mapping[str, Any], field: str) -> dict[str, Any] | None:
