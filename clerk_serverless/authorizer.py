@@ -27,7 +27,7 @@ The context carries strings only (REST's rule): ``clerk_auth: "verified"``,
 ``org_permissions`` (comma-joined), ``azp``, ``sts``, ``fea``, ``pla``,
 ``fva`` and ``token_carrier`` (``cookie`` or ``header``); for a machine token
 (``accepts_token=…``), ``token_id``, ``subject``, ``user_id``, ``org_id``,
-``machine_id``, ``client_id``, ``name``, ``scopes`` (space-separated) and
+``machine_id``, ``client_id``, ``name``, ``scopes`` (a JSON list) and
 ``claims`` (JSON). A downstream ``ClerkAuth(trust_authorizer=True)`` rebuilds
 the same ``Session`` or ``MachineAuth`` without verifying again, and still
 applies its own route's whole policy (token type, ``azp``, pending, the
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .defaults import default_auth
-from .errors import EventError, KeysUnavailableError
+from .errors import EventError
 from .gate import Authenticator, Refusal, admit
 from .policy import Policy
 from .session import Session
@@ -114,6 +114,8 @@ def make_authorizer(
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         clerk = auth or default_auth()
+        if auth is None:
+            clerk.check_policy(policy)  # the default instance: a policy it cannot serve is a ClerkConfigError
         is_v2 = isinstance(event, dict) and event.get("version") == "2.0"
         arn = (event.get("routeArn") if is_v2 else event.get("methodArn")) if isinstance(event, dict) else None
         method_arn = str(arn or "")
@@ -138,7 +140,7 @@ def make_authorizer(
             if refusal.status == 503:
                 # Our outage: an error, which API Gateway neither caches nor
                 # turns into an allow (nor into a 401 that signs users out).
-                raise KeysUnavailableError(retry_after=getattr(refusal.error, "retry_after", 5.0)) from None
+                raise refusal.error from None  # keys, or the Backend API: its own message says which
             return deny(refusal.status)
         assert identity is not None  # required=True: refused otherwise
         from_cookie = isinstance(identity, Session) and clerk.token_from(request)[1]

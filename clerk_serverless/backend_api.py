@@ -92,9 +92,9 @@ class BackendApi:
         """Clerk's answer for an opaque machine token, when it is valid.
 
         Raises :class:`TokenInvalidError` (unknown, revoked, expired — a 404,
-        400 or 422, or a 200 saying so), :class:`SecretKeyInvalidError` (Clerk
-        refused our key: 401) or :class:`BackendApiUnavailableError`
-        (unreachable, timeout, 403, 429, 5xx, an unreadable answer).
+        or a 200 saying so), :class:`SecretKeyInvalidError` (Clerk refused our
+        key: 401) or :class:`BackendApiUnavailableError` (unreachable, timeout,
+        any other status, an answer that is no JSON object).
         """
         path, field, kind = _VERIFY[token_type]
         key = self._machine_secret if token_type == M2M_TOKEN and self._machine_secret else self._secret
@@ -112,7 +112,7 @@ class BackendApi:
                 f"machine token verification: {exc}", retry_after=_UNAVAILABLE_RETRY
             ) from None
         status = response.status
-        if status in (400, 404, 422):
+        if status == 404:  # as @clerk/backend: only a 404 says the token is unknown, revoked or expired
             raise TokenInvalidError(f"Clerk does not know this {token_type.replace('_', ' ')}")
         if status == 401:  # as @clerk/backend: a 401 means our key; anything else is unexpected
             raise SecretKeyInvalidError("Clerk's Backend API refused the key (401)", retry_after=60.0)
@@ -121,11 +121,13 @@ class BackendApi:
             raise BackendApiUnavailableError(f"machine token verification: HTTP {status}", retry_after=retry)
         try:
             data = json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict):  # not an answer about the token: ours to retry, never a verdict
             raise BackendApiUnavailableError(
-                "machine token verification: not JSON", retry_after=_UNAVAILABLE_RETRY
-            ) from None
-        if not isinstance(data, dict) or data.get("object") != kind or not isinstance(data.get("subject"), str):
+                "machine token verification: not a JSON object", retry_after=_UNAVAILABLE_RETRY
+            )
+        if data.get("object") != kind or not isinstance(data.get("subject"), str):
             raise TokenInvalidError("Clerk did not confirm the token")  # e.g. OAuth's {"active": false}
         if data.get("revoked") is not False or data.get("expired") is not False:
             raise TokenInvalidError("revoked or expired")

@@ -331,6 +331,8 @@ def resolve_settings(
         machine_secret_key, machine_setting, ("ak_",), "must be a machine secret key (ak_…)"
     )
     api_url = validate_key_url(api_url or DEFAULT_API_URL, api_url_setting).rstrip("/")
+    if api_url.endswith("/v1"):
+        raise ClerkConfigError(api_url_setting, "is the Backend API's base URL, without /v1 (e.g. https://api.clerk.com)")
 
     frontend_api = None
     if publishable_key is not None:

@@ -77,13 +77,13 @@ class MachineAuth:
         self.scopes: tuple[str, ...] = tuple(scopes)
         self.claims: Mapping[str, Any] | None = MappingProxyType(dict(claims)) if claims is not None else None
         self.expiration = expiration
-        self.token = token
         self.client_id = client_id if token_type == OAUTH_TOKEN else None
         self.name = name if token_type == API_KEY else None
         acts_for_user = token_type == OAUTH_TOKEN or (token_type == API_KEY and subject.startswith("user_"))
         self.user_id = subject if acts_for_user else None
         self.org_id = subject if token_type == API_KEY and subject.startswith("org_") else None
         self.machine_id = subject if token_type == M2M_TOKEN else None
+        self.token = token  # last: the object is read-only from here on
 
     @classmethod
     def from_backend_api(cls, token_type: str, data: Mapping[str, Any], token: str) -> MachineAuth:
@@ -104,10 +104,11 @@ class MachineAuth:
     @classmethod
     def from_jwt(cls, token_type: str, payload: Mapping[str, Any], token: str) -> MachineAuth:
         """From the verified payload of an M2M or OAuth access token JWT."""
+        # A present claim is final, even empty (as @clerk/backend: ``scp ?? scope``).
         if token_type == M2M_TOKEN:
-            scopes = _str_list(payload.get("scopes")) or _str_list(payload.get("aud"))
+            scopes = _str_list(payload["scopes"] if "scopes" in payload else payload.get("aud"))
         else:
-            scopes = _str_list(payload.get("scp")) or _str_list(payload.get("scope"))
+            scopes = _str_list(payload["scp"] if "scp" in payload else payload.get("scope"))
         custom = {k: v for k, v in payload.items() if k not in _REGISTERED}
         exp = payload.get("exp")
         return cls(
@@ -120,6 +121,11 @@ class MachineAuth:
             token=token,
             client_id=_str(payload.get("client_id")),
         )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if hasattr(self, "token"):  # set last in __init__: from then on, read-only
+            raise AttributeError(f"MachineAuth is read-only ({name})")
+        object.__setattr__(self, name, value)
 
     def has(self, **_: Any) -> bool:
         """Always False: machine tokens carry no organization permissions,

@@ -6,8 +6,12 @@ Backend API, remembered for a short, bounded time.
   minute, and Clerk is asked once a minute per token, not once per request.
 * An invalid token is remembered for ``negative_ttl`` seconds (default 10), so
   one bad token replayed in a loop costs one call, not one per request.
-* Concurrent requests with the same token share one call (single flight);
-  waiters give up when the call's own time budget is spent.
+* Concurrent requests with the same token share one call and its outcome
+  (single flight); waiters give up when the call's own time budget is spent.
+* After an outage — Clerk unreachable, 5xx, 429, or refusing our key — no
+  call is made until its ``Retry-After`` (at most 60 s) has passed: every
+  request answers 503 at once, so random tokens cannot hammer a rate-limited
+  Backend API shared by the whole application.
 * Both caches are bounded (``size`` entries); the oldest half goes when full.
 
 An outage of Clerk's Backend API (unreachable, timeout, 5xx, 429) is a
@@ -21,13 +25,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import BackendApiUnavailableError, TokenInvalidError
+from .errors import AuthError, BackendApiUnavailableError, KeysUnavailableError, TokenInvalidError
 from .machine import MachineAuth
 
 DEFAULT_TTL = 60.0
 NEGATIVE_TTL = 10.0
 DEFAULT_SIZE = 1024
 MAX_TOKEN_LENGTH = 4096
+MAX_BACKOFF = 60.0
+
+
+class _Flight:
+    """One Backend API call that concurrent requests with the same token share."""
+
+    __slots__ = ("done", "result", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: MachineAuth | None = None
+        self.error: AuthError | None = None
 
 
 class OpaqueTokenVerifier:
@@ -51,7 +67,9 @@ class OpaqueTokenVerifier:
         self._clock = clock
         self._valid: dict[str, tuple[MachineAuth, float]] = {}
         self._invalid: dict[str, float] = {}
-        self._in_flight: dict[str, threading.Event] = {}
+        self._in_flight: dict[str, _Flight] = {}
+        self._retry_at = 0.0  # no call before this, after an outage (Clerk's Retry-After)
+        self._outage: type[KeysUnavailableError] = BackendApiUnavailableError
         self._lock = threading.Lock()
         self.calls = 0  # Backend API calls made, for tests and metrics
 
@@ -60,26 +78,35 @@ class OpaqueTokenVerifier:
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii() or not token.isprintable():
             raise TokenInvalidError("not a machine token")
         key = f"{token_type}\0{token}"
-        deadline = time.monotonic() + self._timeout
-        while True:
+        with self._lock:
             now = self._clock()
-            with self._lock:
-                known = self._cached(key, now)
-                if known is not None:
-                    return known
-                waiter = self._in_flight.get(key)
-                if waiter is None:
-                    self._in_flight[key] = threading.Event()
-                    break
-            if not waiter.wait(max(0.0, deadline - time.monotonic())):
+            known = self._cached(key, now)
+            if known is not None:
+                return known
+            flight = self._in_flight.get(key)
+            if flight is None:
+                if now < self._retry_at:  # backing off: an outage costs a call per window, not per request
+                    raise self._outage("backing off after an outage", retry_after=self._retry_at - now)
+                flight = self._in_flight[key] = _Flight()
+                leader = True
+            else:
+                leader = False
+        if not leader:
+            if not flight.done.wait(self._timeout):
                 raise BackendApiUnavailableError("machine token verification is taking too long")
+            if flight.result is not None:
+                return flight.result
+            raise flight.error or BackendApiUnavailableError("machine token verification failed")
         try:
-            return self._call(key, token_type, token)
+            flight.result = self._call(key, token_type, token)
+            return flight.result
+        except AuthError as error:
+            flight.error = error
+            raise
         finally:
             with self._lock:
-                event = self._in_flight.pop(key, None)
-            if event is not None:
-                event.set()
+                self._in_flight.pop(key, None)
+            flight.done.set()
 
     def _cached(self, key: str, now: float) -> MachineAuth | None:
         """A remembered verdict (raising for a known-invalid token), or None."""
@@ -100,7 +127,10 @@ class OpaqueTokenVerifier:
         self.calls += 1
         try:
             data = self._verify(token_type, token)
-            auth = MachineAuth.from_backend_api(token_type, data, token)
+            try:
+                auth = MachineAuth.from_backend_api(token_type, data, token)
+            except (OverflowError, ValueError, TypeError):
+                raise BackendApiUnavailableError("machine token verification: an unreadable answer") from None
             now = self._clock()
             if auth.expiration is not None and auth.expiration <= now:
                 raise TokenInvalidError("expired")
@@ -108,10 +138,16 @@ class OpaqueTokenVerifier:
             with self._lock:
                 self._put(self._invalid, key, self._clock() + self._negative_ttl)
             raise
+        except KeysUnavailableError as outage:  # Clerk unavailable, or refusing our key
+            with self._lock:
+                self._retry_at = max(self._retry_at, self._clock() + min(outage.retry_after, MAX_BACKOFF))
+                self._outage = type(outage)
+            raise
         until = now + self._ttl
         if auth.expiration is not None:
             until = min(until, auth.expiration)
         with self._lock:
+            self._retry_at = 0.0
             self._put(self._valid, key, (auth, until))
         return auth
 

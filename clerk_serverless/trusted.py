@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from typing import Any
 
 from .errors import TokenInvalidError
@@ -38,7 +39,7 @@ def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False
             "machine_id": auth.machine_id or "",
             "client_id": auth.client_id or "",
             "name": auth.name or "",
-            "scopes": " ".join(auth.scopes),
+            "scopes": json.dumps(list(auth.scopes), separators=(",", ":")),
             "claims": json.dumps(dict(auth.claims), separators=(",", ":")) if auth.claims is not None else "",
             "exp": str(int(auth.expiration)) if auth.expiration is not None else "",
         }
@@ -82,10 +83,9 @@ def session_claims(ctx: dict[str, Any]) -> SessionClaims:
     """The claims of the session our authorizer verified (v1 shape, with
     ``azp``, ``sts``, ``fea``, ``pla`` and ``fva`` when it passed them)."""
     user_id = ctx.get("user_id")
-    try:
-        exp = float(ctx["exp"])
-    except (KeyError, TypeError, ValueError):
-        raise TokenInvalidError("authorizer context without exp") from None
+    if "exp" not in ctx:
+        raise TokenInvalidError("authorizer context without exp")
+    exp = _finite(str(ctx["exp"]), "exp")
     if not user_id:
         raise TokenInvalidError("authorizer context without user_id")
     raw: dict[str, Any] = {
@@ -107,13 +107,26 @@ def session_claims(ctx: dict[str, Any]) -> SessionClaims:
     return SessionClaims(raw)
 
 
+def _finite(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise TokenInvalidError(f"authorizer context with a bad {what}") from None
+    if not math.isfinite(value):
+        raise TokenInvalidError(f"authorizer context with a bad {what}")
+    return value
+
+
 def machine_auth(kind: str, ctx: dict[str, Any], token: str) -> MachineAuth:
     """The machine identity our authorizer verified."""
     exp_text = str(ctx.get("exp") or "")
+    expiration = _finite(exp_text, "exp") if exp_text else None
+    if not ctx.get("subject") or not ctx.get("token_id"):
+        raise TokenInvalidError("authorizer context without subject or token_id")
     try:
-        expiration = float(exp_text) if exp_text else None
+        scopes = json.loads(str(ctx.get("scopes") or "[]"))
     except ValueError:
-        raise TokenInvalidError("authorizer context with a bad exp") from None
+        scopes = []
     claims: Any = None
     if ctx.get("claims"):
         try:
@@ -124,7 +137,7 @@ def machine_auth(kind: str, ctx: dict[str, Any], token: str) -> MachineAuth:
         kind,
         id=str(ctx.get("token_id") or ""),
         subject=str(ctx.get("subject") or ""),
-        scopes=[s for s in str(ctx.get("scopes") or "").split(" ") if s],
+        scopes=[s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else [],
         claims=claims if isinstance(claims, dict) else None,
         expiration=expiration,
         token=token,

@@ -353,7 +353,7 @@ def test_machine_auth_through_the_authorizer_and_trust_authorizer(auth: ClerkAut
     answer = authorize(event, None)
     assert answer["isAuthorized"] is True
     ctx = answer["context"]
-    assert ctx["token_type"] == "api_key" and ctx["scopes"] == "read:foo" and key.secret not in json.dumps(ctx)
+    assert ctx["token_type"] == "api_key" and ctx["scopes"] == '["read:foo"]' and key.secret not in json.dumps(ctx)
     downstream = ClerkAuth(jwks_url=clerk_api.jwks_url, secret_key=clerk_api.secret_key, api_url=clerk_api.url, trust_authorizer=True)
     routed = make_event("http_v2", bearer=key.secret)
     routed["requestContext"]["authorizer"] = {"lambda": ctx}

@@ -37,6 +37,14 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+def _checked(auth: Authenticator, policy: Policy) -> Authenticator:
+    """``auth`` after :meth:`~clerk_serverless.ClerkAuth.check_policy`: the
+    default instance is built on the first request, so a policy it cannot
+    serve fails there — as a ``ClerkConfigError``, never as a 401."""
+    auth.check_policy(policy)
+    return auth
+
+
 async def send_json(send: Send, status: int, headers: dict[str, str], body: str) -> None:
     """Send a complete JSON response through ASGI."""
     payload = body.encode()
@@ -124,7 +132,7 @@ class ClerkMiddleware:
         if kind not in ("http", "websocket") or self._excluded(scope.get("path") or ""):
             await self.app(scope, receive, send)  # lifespan, and paths left alone
             return
-        auth = self.auth or default_auth()
+        auth = self.auth or _checked(default_auth(), self.policy)
         if kind == "websocket":
             await self._websocket(auth, scope, receive, send)
             return

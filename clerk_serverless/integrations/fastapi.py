@@ -73,6 +73,8 @@ def _dependency(
 
     async def authenticate(request: Request) -> AsyncIterator[Session | MachineAuth | None]:
         clerk = auth or default_auth()
+        if auth is None:
+            clerk.check_policy(policy)  # the default instance: a policy it cannot serve is a ClerkConfigError
         try:
             view = ASGI.read(dict(request.scope))
             if is_preflight(view):

@@ -83,6 +83,8 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response[Any]:
         event = app.current_event.raw_event
         auth = self.auth or default_auth()
+        if self.auth is None:
+            auth.check_policy(self.policy)  # the default instance: a policy it cannot serve is a ClerkConfigError
         try:
             request = read_request(event)
         except EventError as error:
