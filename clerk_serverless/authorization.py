@@ -40,7 +40,9 @@ where this module follows ``@clerk/shared``:
 * a v2 role is ``org:<o.rol>`` (the Python SDK leaves ``o.rol`` bare).
 """
 
-from __future__ import annotations
+# Annotations are evaluated (no `from __future__ import annotations`): with
+# strings, typing would compile each NamedTuple/TypedDict field at import, a
+# cold start's loss.
 
 import math
 from collections.abc import Mapping

@@ -26,7 +26,9 @@ connection (RFC 9112 §6.3), interim 1xx responses skipped, header and line
 lengths capped, ``identity`` content only.
 """
 
-from __future__ import annotations
+# Annotations are evaluated (no `from __future__ import annotations`): with
+# strings, typing would compile each NamedTuple/TypedDict field at import, a
+# cold start's loss.
 
 import time
 from collections.abc import Callable, Iterable
@@ -109,7 +111,7 @@ class _Channel:
     """A connected socket whose every blocking call is bounded by the deadline,
     with a receive buffer for line and length reads."""
 
-    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+    def __init__(self, sock: "socket.socket", deadline: "_Deadline") -> None:
         self.sock = sock
         self.deadline = deadline
         self.buffer = bytearray()
@@ -198,7 +200,7 @@ def _resolve(host: str, port: int, deadline: _Deadline) -> list[Any]:
     return addresses
 
 
-def _connect(host: str, port: int, tls: bool, deadline: _Deadline) -> socket.socket:
+def _connect(host: str, port: int, tls: bool, deadline: _Deadline) -> "socket.socket":
     import socket
 
     addresses = _resolve(host, port, deadline)

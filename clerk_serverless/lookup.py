@@ -18,7 +18,9 @@ Nothing here trusts the token: cookie selection peeks at unverified claims
 (``iss``, ``iat``, ``exp``) only to choose which cookie to verify.
 """
 
-from __future__ import annotations
+# Annotations are evaluated (no `from __future__ import annotations`): with
+# strings, typing would compile each NamedTuple/TypedDict field at import, a
+# cold start's loss.
 
 import base64
 import json
