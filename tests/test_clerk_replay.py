@@ -156,35 +156,35 @@ PYA = "clerk-sdk-python tests/test_authenticate_request.py"
 PYV = "clerk-sdk-python tests/test_verify_token.py"
 
 # README lines that document a difference (README.md of this repository).
-DOC_503 = ('README.md:392-398 "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
+DOC_503 = ('README.md:464-469 "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
            'A 503 is never a 401"')
-DOC_BAPI_503 = 'README.md:175-177 "The Backend API unreachable, timing out, 5xx or 429 → 503 unexpected-error … never 401"'
-DOC_EXPIRED = ('README.md:466-469 "For an expired cookie @clerk/backend\'s authenticateRequest reports '
+DOC_BAPI_503 = 'README.md:238-240 "The Backend API unreachable, timing out, 5xx, 429 or any other status → 503 unexpected-error … never 401"'
+DOC_EXPIRED = ('README.md:539-542 "For an expired cookie @clerk/backend\'s authenticateRequest reports '
                'session-token-expired-refresh-… (a handshake detail); we keep token-expired"')
-DOC_NO_UAT = ('README.md:509-511 "A **missing** __client_uat is tolerated, deliberately (@clerk/backend signs '
+DOC_NO_UAT = ('README.md:582-584 "A **missing** __client_uat is tolerated, deliberately (@clerk/backend signs '
               'such a request out)"')
-DOC_RS256 = ('README.md:519-520 "RS256 only (…RS384/RS512 included, are refused before any key is touched — '
+DOC_RS256 = ('README.md:592-593 "RS256 only (…RS384/RS512 included, are refused before any key is touched — '
              'stricter than Clerk\'s RS256/384/512)"')
-DOC_TYPE = ('README.md:528-532 "Deliberately stricter than Clerk: … machine subjects (mch_…), at+jwt and '
+DOC_TYPE = ('README.md:601-605 "Deliberately stricter than Clerk: … machine subjects (mch_…), at+jwt and '
             'non-session cat headers are token-type-mismatch on every session path"')
-DOC_CONFIG = ('README.md:86-89 "A mistake raises ClerkConfigError naming the argument or variable '
+DOC_CONFIG = ('README.md:149-152 "A mistake raises ClerkConfigError naming the argument or variable '
               '(CLERK_AUTHORIZED_PARTIES: \'app.example.com\' is not an origin; …) … never disguised as a 401"')
-DOC_ACCEPTS = 'README.md:161-162 "An unknown accepts_token value is a ClerkConfigError when decorating"'
-DOC_REFETCH = 'README.md:679-684 "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
+DOC_ACCEPTS = 'README.md:224-225 "An unknown accepts_token value is a ClerkConfigError when decorating"'
+DOC_REFETCH = 'README.md:752-753 "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
 # "## Where we differ from @clerk/backend, on purpose"
-DOC_NO_HANDSHAKE = ('README.md:542-548 "No handshake, no refresh. … no dev-browser (__clerk_db_jwt) requirement on '
+DOC_NO_HANDSHAKE = ('README.md:615-621 "No handshake, no refresh. … no dev-browser (__clerk_db_jwt) requirement on '
                     'development instances, no satellite or multi-domain sync, no cross-origin-referrer or organization-sync '
                     'handshakes, no refresh of an expired cookie from __refresh_<suffix>. Such requests get the verdict '
                     'their token earns; an expired token is 401 token-expired"')
-DOC_NO_TOKEN = ('README.md:549-552 "No token at all is 401 session-token-missing (Clerk: session-token-and-uat-missing, '
+DOC_NO_TOKEN = ('README.md:622-625 "No token at all is 401 session-token-missing (Clerk: session-token-and-uat-missing, '
                 'or dev-browser-missing on development instances); on a route accepting machine tokens only, likewise '
                 '(Clerk: the string No token in header, or token-type-mismatch for a list)"')
-DOC_SUB = 'README.md:553-554 "Stricter: RS256 only …; sid required and sub non-empty on session tokens"'
-DOC_AUD = ('README.md:555-556 "an aud of empty or non-string entries refused when audience is set '
+DOC_SUB = 'README.md:626-627 "Stricter: RS256 only …; sid required and sub non-empty on session tokens"'
+DOC_AUD = ('README.md:628-629 "an aud of empty or non-string entries refused when audience is set '
            '(Clerk drops falsy entries)"')
-DOC_OUTAGE = ('README.md:566-567 "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
+DOC_OUTAGE = ('README.md:639-640 "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
               'unreachable, failing or refusing our key (Clerk: signed out)"')
-DOC_MACHINE_JWT = ('README.md:568-570 "verify_token(token, accepts_token=[machine types]) calls a JWT that is neither '
+DOC_MACHINE_JWT = ('README.md:641-643 "verify_token(token, accepts_token=[machine types]) calls a JWT that is neither '
                    'an M2M nor an OAuth token token-type-mismatch (Clerk\'s verifyMachineAuthToken: '
                    'token-verification-failed or token-invalid)"')
 
