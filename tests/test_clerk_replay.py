@@ -46,7 +46,7 @@ which is what @clerk/backend itself returns for the same request when it is
 not handshake-eligible (request.ts:313-326) — e.g. ``dev-browser-missing``,
 ``client-uat-but-no-session-token``, ``primary-domain-cross-origin-sync``.
 The one exception is ``session-token-expired-refresh-<why>``, which we compare
-with ``token-expired`` as README.md:466-469 documents.
+with ``token-expired`` as README.md:539-542 documents.
 
 Not replayed (no input our API can take): satellite and multi-domain options
 (``isSatellite``, ``domain``, ``signInUrl``, ``satelliteAutoSync``),
@@ -470,7 +470,7 @@ def test_req_authorized_parties_mismatch(_case: str, fapi: JwksServer, mock_jwt:
 
 @replay("documented", REQ + ":602-619", "header token expired (+1h): handshake")
 def test_req_header_expired(_case: str, fapi: JwksServer, mock_jwt: str) -> None:
-    # README.md:466-469 names the cookie case; the header token takes the same handshake path (request.ts:765-777).
+    # README.md:539-542 names the cookie case; the header token takes the same handshake path (request.ts:765-777).
     got, _ = call(app(fapi, t=IAT + 3600), request(authorization=f"Bearer {mock_jwt}"))
     expect(got, out("session-token-expired-refresh-non-eligible-no-refresh-cookie"), out("token-expired"), DOC_EXPIRED)
 
@@ -851,7 +851,7 @@ def test_ver_machine_opaque(kind: str, src: str, bapi: ClerkBackendApi) -> None:
 @replay("match", VER + ":203-231", "M2M token with machineSecretKey only: Bearer ak_xxxxx")
 def test_ver_machine_secret_key(_case: str, bapi: ClerkBackendApi) -> None:
     # A machine secret key verifies M2M tokens only, so the route accepts those
-    # (accepting API keys too without the secret key is a ClerkConfigError, README.md:161-164).
+    # (accepting API keys too without the secret key is a ClerkConfigError, README.md:224-227).
     auth = ClerkAuth(machine_secret_key="ak_xxxxx", api_url=bapi.url, jwks_url=bapi.jwks_url, clock=frozen(IAT))
     got, m = verify(auth, MOCK_TOKENS["m2m_token"], accepts_token="m2m_token")
     expect(got, SIGNED_IN)
