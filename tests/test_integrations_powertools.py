@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
     LambdaFunctionUrlResolver,
 )
-from support.events import make_event, response_headers
+from support.events import response_headers, routed
 from support.tokens import ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, require_session
@@ -38,17 +38,6 @@ class Ctx:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
     aws_request_id = "req-1"
 
-
-def routed(shape: str, path: str = "/me", **request: Any) -> dict[str, Any]:
-    event = make_event(shape, **request)
-    if shape in ("http_v2", "function_url"):
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["routeKey"] = "$default"
-    else:
-        event["path"] = path
-        if shape == "rest_v1":
-            event["resource"] = event["requestContext"]["resourcePath"] = path
-    return event
 
 
 def build_app(shape: str, auth: ClerkAuth, **global_options: Any) -> Any:

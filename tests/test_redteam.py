@@ -29,7 +29,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from support.calls import NOT_CALLED, call, recording_handler
-from support.events import SHAPES, make_event, response_headers
+from support.events import SHAPES, make_event, response_headers, routed
 from support.tokens import ORIGIN, SigningKey, b64url, claims, mint, raw_token, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
@@ -322,17 +322,6 @@ def fastapi_app(inner: ClerkAuth | None = None, **dependency: Any) -> FastAPI:
 
     return app
 
-
-def routed(shape: str, path: str, **request: Any) -> dict[str, Any]:
-    event = make_event(shape, **request)
-    if shape in ("http_v2", "function_url"):
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["routeKey"] = "$default"
-    else:
-        event["path"] = path
-        if shape == "rest_v1":
-            event["resource"] = event["requestContext"]["resourcePath"] = path
-    return event
 
 
 @pytest.mark.parametrize("shape", ["http_v2", "rest_v1", "function_url", "alb", "alb_multi"])

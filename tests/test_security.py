@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI
 from mangum import Mangum
 from starlette.testclient import TestClient
 from support.calls import NOT_CALLED, call, recording_handler
-from support.events import SHAPES, make_event
+from support.events import SHAPES, make_event, routed
 from support.tokens import ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth
@@ -166,9 +166,9 @@ def test_cookie_rule_in_the_powertools_middleware(auth: ClerkAuth, key: SigningK
         ran.append(1)
         return {"ok": True}
 
-    event = _routed(shape, "/todos", method="POST", origin=EVIL, cookies=[f"__session={mint(key)}"])
+    event = routed(shape, "/todos", method="POST", origin=EVIL, cookies=[f"__session={mint(key)}"])
     assert resolver.resolve(event, None)["statusCode"] == 403 and not ran
-    event = _routed(shape, "/todos", method="POST", origin=ORIGIN, cookies=[f"__session={mint(key)}"])
+    event = routed(shape, "/todos", method="POST", origin=ORIGIN, cookies=[f"__session={mint(key)}"])
     assert resolver.resolve(event, None)["statusCode"] == 200 and ran
 
 
@@ -187,17 +187,6 @@ def test_cookie_rule_in_fastapi(auth: ClerkAuth, key: SigningKey) -> None:
 
 # -- nested entry points apply their own whole policy ------------------------------------------
 
-
-def _routed(shape: str, path: str, **request: Any) -> dict[str, Any]:
-    event = make_event(shape, **request)
-    if shape in ("http_v2", "function_url"):
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["routeKey"] = "$default"
-    else:
-        event["path"] = path
-        if shape == "rest_v1":
-            event["resource"] = event["requestContext"]["resourcePath"] = path
-    return event
 
 
 def _nested_app(route_auth: ClerkAuth, **policy: Any) -> FastAPI:
@@ -228,7 +217,7 @@ def test_fastapi_route_policy_holds_behind_require_session(
     app = _nested_app(outer, **policy)
     token = mint(key, **token_claims)
     outer_handler = outer.require_session(treat_pending_as_signed_out=False)(Mangum(app, lifespan="off"))
-    lambda_status = outer_handler(_routed(shape, "/strict", bearer=token), None)["statusCode"]
+    lambda_status = outer_handler(routed(shape, "/strict", bearer=token), None)["statusCode"]
     local_status = TestClient(app).get("/strict", headers={"Authorization": f"Bearer {token}"}).status_code
     assert lambda_status == local_status
     assert lambda_status in (401, 403)
@@ -240,7 +229,7 @@ def test_fastapi_route_with_its_own_clerk_auth(make_auth: Any, key: SigningKey, 
     app = _nested_app(other_issuer)
     handler = outer.require_session(Mangum(app, lifespan="off"))
     token = mint(key)  # valid for the outer instance, not for the route's
-    assert handler(_routed("http_v2", "/strict", bearer=token), None)["statusCode"] == 401
+    assert handler(routed("http_v2", "/strict", bearer=token), None)["statusCode"] == 401
     assert TestClient(app).get("/strict", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
@@ -259,9 +248,9 @@ def test_powertools_route_policy_holds_behind_require_session(make_auth: Any, ke
         return {"ok": True}
 
     handler = outer.require_session(treat_pending_as_signed_out=False)(resolver.resolve)
-    assert handler(_routed(shape, "/admin", bearer=mint(key)), None)["statusCode"] == 401
-    assert handler(_routed(shape, "/fresh", bearer=mint(key, sts="pending")), None)["statusCode"] == 401
-    assert handler(_routed(shape, "/fresh", bearer=mint(key)), None)["statusCode"] == 200
+    assert handler(routed(shape, "/admin", bearer=mint(key)), None)["statusCode"] == 401
+    assert handler(routed(shape, "/fresh", bearer=mint(key, sts="pending")), None)["statusCode"] == 401
+    assert handler(routed(shape, "/fresh", bearer=mint(key)), None)["statusCode"] == 200
 
 
 # -- CORS on the handler's own answers (REST API, ALB, VPC Lattice) -----------------------------

@@ -108,3 +108,17 @@ def response_headers(shape: str, response: dict[str, Any]) -> dict[str, str]:
     headers = {k.lower(): v[0] for k, v in (response.get("multiValueHeaders") or {}).items() if v}
     headers.update({k.lower(): v for k, v in (response.get("headers") or {}).items()})
     return headers
+
+
+def routed(shape: str, path: str = "/me", **request: Any) -> dict[str, Any]:
+    """An event of ``shape`` for ``path``, with the route fields a router
+    (Mangum, a Powertools resolver) reads."""
+    event = make_event(shape, **request)
+    if shape in ("http_v2", "function_url"):
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["routeKey"] = "$default"
+    else:
+        event["path"] = path
+        if shape == "rest_v1":
+            event["resource"] = event["requestContext"]["resourcePath"] = path
+    return event
