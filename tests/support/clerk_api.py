@@ -868,14 +868,16 @@ class ClerkBackendApi:
                     return
                 op, params, v1_path = matched
                 call.operation = op
-                server._check_request(call, v1_path)
+                # Record the fault before validating: the first validation loads
+                # the OpenAPI spec, which can outlast a client's short timeout.
                 fault = server._take_fault(op)
-                if fault is not None and fault.mode != "slow":
+                if fault is not None:
                     call.fault = fault.mode
+                server._check_request(call, v1_path)
+                if fault is not None and fault.mode != "slow":
                     self._fault(call, fault, v1_path, lambda: self._answer(call, params))
                     return
                 if fault is not None:
-                    call.fault = "slow"
                     server._released.wait(fault.delay)  # cut short by clear_faults() or stop()
                 status, body = self._answer(call, params)
                 server._check_response(call, v1_path, status, body)
