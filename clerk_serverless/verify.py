@@ -162,15 +162,16 @@ class UnverifiedToken:
         except UnicodeEncodeError:
             raise TokenInvalidError("non-ASCII characters in token") from None
         # Exactly two dots, around a non-empty header and payload.
-        first = raw.find(b".")
-        second = raw.find(b".", first + 1) if first > 0 else -1
-        if second <= first + 1 or raw.find(b".", second + 1) >= 0:
+        try:
+            header, payload, signature = raw.split(b".")
+        except ValueError:
+            raise TokenInvalidError("not a JWS compact token") from None
+        if not header or not payload:
             raise TokenInvalidError("not a JWS compact token")
-        header = raw[:first]
         self.header = _header_cache.get(header) or parse_header(header)
-        self.payload_segment = raw[first + 1 : second]
-        self.signature = _b64url_bytes(raw[second + 1 :])  # empty: refused by the signature check
-        self.signing_input = raw[:second]
+        self.payload_segment = payload
+        self.signature = _b64url_bytes(signature)  # empty: refused by the signature check
+        self.signing_input = raw[: len(header) + len(payload) + 1]
         self._claims: dict[str, Any] | None = None
 
     @property
