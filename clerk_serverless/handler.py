@@ -188,6 +188,7 @@ def _wrapped(
     checked: bool,
 ) -> Callable[..., Any]:
     policy_checked = checked
+    bound_auth = get_auth() if checked else None  # a ClerkAuth's own decorators: built already
 
     def wrapper(event: Any, context: Any = None) -> Any:
         nonlocal policy_checked
@@ -195,7 +196,7 @@ def _wrapped(
             request = read_request(event)
         except EventError as exc:
             return answer_event_error(event, exc)
-        auth = get_auth()
+        auth = bound_auth if bound_auth is not None else get_auth()
         if not policy_checked:
             auth.check_policy(policy)  # ClerkConfigError on the first request: the default auth is lazy
             policy_checked = True

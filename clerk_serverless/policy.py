@@ -79,7 +79,7 @@ class Policy:
     :mod:`ast`: ~4 ms of a cold start).
     """
 
-    __slots__ = (*_FIELDS, "_checks_access")
+    __slots__ = (*_FIELDS, "checks_access")
     __match_args__ = _FIELDS
 
     accepts: frozenset[str]
@@ -91,7 +91,8 @@ class Policy:
     scopes: tuple[str, ...]
     reverification: Reverification | None
     treat_pending_as_signed_out: bool
-    _checks_access: bool
+    checks_access: bool
+    """True when :func:`check_access` has anything to check (derived, not a field)."""
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class Policy:
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
         checks = bool(permissions or roles or features or plans or scopes or reverification)
-        object.__setattr__(self, "_checks_access", checks)
+        object.__setattr__(self, "checks_access", checks)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")
@@ -173,11 +174,6 @@ class Policy:
         """The authorized parties in force: this policy's, else ``default``."""
         parties = self.authorized_parties
         return default if isinstance(parties, Inherit) else parties
-
-    @property
-    def checks_access(self) -> bool:
-        """True when :func:`check_access` has anything to check."""
-        return self._checks_access
 
 
 DEFAULT_POLICY: Final = Policy()

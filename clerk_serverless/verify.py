@@ -232,15 +232,6 @@ def check_time_claims(claims: dict[str, Any]) -> None:
         raise TokenVerificationFailedError("iat is not a number")
 
 
-def check_issuer(claims: dict[str, Any], issuer: str | None) -> None:
-    """``iss`` an https URL, and the configured one when there is one."""
-    iss = claims.get("iss")
-    if type(iss) is not str or not iss.startswith("https://"):
-        raise TokenVerificationFailedError("iss missing or not https")
-    if issuer is not None and iss != issuer and iss.rstrip("/") != issuer:
-        raise TokenVerificationFailedError("iss does not match the configured issuer")
-
-
 def check_session_header(header: Header) -> None:
     """Refuse headers of other token kinds where a session token is expected."""
     if header.typ in OAUTH_ACCESS_TOKEN_TYPES:
@@ -265,7 +256,11 @@ def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: f
     if audience:
         check_audience(claims.get("aud", _ABSENT), audience)
     check_time_claims(claims)
-    check_issuer(claims, issuer)
+    iss = claims.get("iss")
+    if type(iss) is not str or not iss.startswith("https://"):
+        raise TokenVerificationFailedError("iss missing or not https")
+    if issuer is not None and iss != issuer and iss.rstrip("/") != issuer:
+        raise TokenVerificationFailedError("iss does not match the configured issuer")
     azp = claims.get("azp")
     if azp is not None and type(azp) is not str:
         raise TokenVerificationFailedError("azp is not a string")

@@ -60,10 +60,13 @@ def _describe(event: dict[Any, Any]) -> str:
 
 def read_request(event: Any) -> Request:
     """The :class:`Request` view of ``event``."""
-    if type(event) is dict and event.get("version") == "2.0":
+    if type(event) is dict:
         ctx = event.get("requestContext")
-        if type(ctx) is dict and type(ctx.get("http")) is dict and not function_url.FunctionUrl.matches(event):
-            return http_v2.SOURCE.read(event)  # the most common shape, without the full dispatch
+        if type(ctx) is dict:
+            http = ctx.get("http")
+            if type(http) is dict:  # source_of's first case, the commonest shape, without its dispatch
+                source = function_url.SOURCE if function_url.on_lambda_url(ctx) else http_v2.SOURCE
+                return source.read_with(event, http)
     return source_of(event).read(event)
 
 

@@ -16,8 +16,13 @@ class FunctionUrl(HttpApiV2):
     def matches(event: dict[str, Any]) -> bool:
         """True when ``requestContext.domainName`` is a Function URL host."""
         ctx = event.get("requestContext")
-        domain = ctx.get("domainName") if isinstance(ctx, dict) else None
-        return isinstance(domain, str) and ".lambda-url." in domain
+        return isinstance(ctx, dict) and on_lambda_url(ctx)
+
+
+def on_lambda_url(ctx: dict[str, Any]) -> bool:
+    """True when a ``requestContext``'s ``domainName`` is a Function URL host."""
+    domain = ctx.get("domainName")
+    return isinstance(domain, str) and ".lambda-url." in domain
 
 
 SOURCE = FunctionUrl()

@@ -21,9 +21,13 @@ class HttpApiV2:
     def read(self, event: dict[str, Any]) -> Request:
         ctx = event.get("requestContext")
         http = ctx.get("http") if type(ctx) is dict else context_dict(event)
-        headers, cookies, query = event.get("headers"), event.get("cookies"), event.get("queryStringParameters")
         if http is not None and type(http) is not dict:
             raise MalformedEventError("requestContext.http must be an object")
+        return self.read_with(event, http)
+
+    def read_with(self, event: dict[str, Any], http: dict[str, Any] | None) -> Request:
+        """:meth:`read`, once ``requestContext.http`` is known to be an object (or absent)."""
+        headers, cookies, query = event.get("headers"), event.get("cookies"), event.get("queryStringParameters")
         if cookies is not None and type(cookies) is not list:
             raise MalformedEventError("cookies must be a list of strings")
         if headers is not None and type(headers) is not dict:
