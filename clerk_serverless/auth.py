@@ -465,7 +465,10 @@ class ClerkAuth:
         now = self._clock()
         identity: Session | MachineAuth
         if kind == SESSION_TOKEN:
-            if ctx.get("token_carrier") == "cookie":
+            # A cached context may come from another request than this one
+            # (API Gateway keys it on its identity sources only): a request
+            # without a header token can only be a cookie request.
+            if ctx.get("token_carrier") == "cookie" or token_in_header(request) is None:
                 check_origin(
                     request.method, request.origins, policy.parties(self._parties), request.header("sec-fetch-site")
                 )
