@@ -521,6 +521,9 @@ class ClerkAuth:
         if key is None:
             key = store.refresh_for(kid).get(kid)
             if key is None:
+                outage = store.outage()
+                if outage is not None:
+                    raise outage  # we could not ask for the key set: our outage (503), not a verdict (401)
                 raise KidMismatchError()
         if not signature_valid(unverified, key):
             # The key under this kid may have been replaced: one refetch, rate

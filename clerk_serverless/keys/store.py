@@ -70,6 +70,10 @@ class StaticKeyStore:
     def mark_stale(self) -> None:
         """Nothing to revalidate."""
 
+    def outage(self) -> KeysUnavailableError | None:
+        """Never: nothing is fetched."""
+        return None
+
     def snapshot(self) -> dict[str, Any]:
         return {"source": "pem", "keys": 1}
 
@@ -164,6 +168,15 @@ class JwksKeyStore:
         self._revalidate = True
         self._cooldown_from = -1e18
         self._retry_at = 0.0
+
+    def outage(self) -> KeysUnavailableError | None:
+        """When the last fetch attempt failed (the keys held, if any, may be
+        stale): the error to answer a kid we do not hold with, since we could
+        not ask. None while the last attempt succeeded."""
+        error = self._last_error
+        if error is None:
+            return None
+        return KeysUnavailableError(error, retry_after=max(1.0, self._retry_at - self._clock()))
 
     def snapshot(self) -> dict[str, Any]:
         """Counters and state for logs, metrics and tests (no key material)."""
