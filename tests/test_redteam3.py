@@ -499,3 +499,37 @@ def test_configured_secrets_stay_out_of_reprs_and_errors(clerk_api: Any) -> None
     assert clerk_api.secret_key not in str(info.value)
     body = json.dumps(call(recording_handler(auth.require_session), "http_v2", bearer="x").response)
     assert clerk_api.secret_key not in body
+
+
+# =========================================================================================
+# 10. The ASGI middleware's exclude_paths
+# =========================================================================================
+
+
+def test_finding_exclude_paths_given_as_one_string_unprotects_the_whole_app(make_auth: Any) -> None:
+    """MEDIUM (fails open on a one-character mistake). ``exclude_paths`` is
+    typed ``Iterable[str]`` and a ``str`` is one, so
+    ``ClerkMiddleware(app, exclude_paths="/health")`` type-checks — and is
+    iterated character by character: ``"/"`` is among them, and a ``"/"``
+    entry is a prefix of every path. Every route then runs without
+    authentication, silently. Every other list option of the library reads a
+    lone string as one item (``permissions="…"``, ``accepts_token="…"``,
+    comma-separated ``authorized_parties``)."""
+    from starlette.testclient import TestClient
+
+    async def admin(request: Any) -> JSONResponse:
+        return JSONResponse({"admin": True})
+
+    async def health(request: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/admin/users", admin, methods=["GET", "POST"]), Route("/health", health)])
+    try:
+        app.add_middleware(ClerkMiddleware, auth=make_auth(), exclude_paths="/health")
+    except ClerkConfigError:
+        return  # refusing the string outright is a fix too
+    client = TestClient(app)
+    assert client.get("/health").status_code == 200
+    for method in ("GET", "POST"):
+        answer = client.request(method, "/admin/users")
+        assert answer.status_code == 401, f"{method} /admin/users answered {answer.status_code} without a token"
