@@ -22,7 +22,7 @@ from typing import Any
 
 from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
-from ..errors import EventError
+from ..errors import ClerkConfigError, EventError
 from ..gate import Authenticator, Refusal, admit
 from ..handler import PreflightMode, split_options
 from ..machine import MachineAuth
@@ -117,7 +117,12 @@ class ClerkMiddleware:
         self.app = app
         self.auth = auth
         self.required = bool(required)
-        self.exclude_paths = tuple(exclude_paths)
+        # A lone string is one path, as everywhere else in the library: iterated,
+        # its "/" would be a prefix of every path and exclude the whole app.
+        paths = (exclude_paths,) if isinstance(exclude_paths, str) else tuple(exclude_paths)
+        if not all(isinstance(p, str) and p.startswith("/") for p in paths):
+            raise ClerkConfigError("exclude_paths", "must be a list of paths, each starting with /")
+        self.exclude_paths = paths
         self.policy, self.preflight, _ = split_options(
             {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True
         )
