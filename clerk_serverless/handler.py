@@ -62,7 +62,8 @@ class HandlerOptions(TypedDict, total=False):
             or ``{"level": …, "after_minutes": …}``: a recent enough factor
             verification (``fva``); otherwise 403 with Clerk's reverification
             body, which ``useReverification()`` turns into a prompt and a retry.
-        authorized_parties: overrides the ``ClerkAuth`` setting for this route.
+        authorized_parties: overrides the ``ClerkAuth`` setting for this route
+            (``None``: keeps it; a route never switches the ``azp`` check off).
         treat_pending_as_signed_out: ``False`` lets sessions with pending tasks through.
         preflight: ``"answer"`` (default): real CORS preflights are answered
             here with 204 and, for authorized origins, the CORS grant;

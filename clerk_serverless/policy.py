@@ -150,10 +150,16 @@ class Policy:
         reverification: ReverificationConfig | Reverification | None = None,
         treat_pending_as_signed_out: bool = True,
     ) -> Policy:
-        """Validate route options (raises :class:`ClerkConfigError`)."""
+        """Validate route options (raises :class:`ClerkConfigError`).
+
+        ``authorized_parties=None`` means "not given" here as on ``ClerkAuth``:
+        the instance's parties apply. A route can narrow them, never switch
+        the ``azp`` check and the cookie-write origin rule off by accident
+        (``authorized_parties=os.environ.get(...)`` with the variable unset).
+        """
         parties = (
-            authorized_parties
-            if isinstance(authorized_parties, Inherit)
+            INHERIT
+            if authorized_parties is None or isinstance(authorized_parties, Inherit)
             else parse_authorized_parties(authorized_parties, "authorized_parties")
         )
         if not isinstance(treat_pending_as_signed_out, bool):
