@@ -483,6 +483,9 @@ class ClerkAuth:
             identity = Session(claims, token, self.backend_api)
         else:
             identity = machine_auth(kind, ctx, token_in_header(request) or "")
+            azp = ctx.get("azp")
+            if azp:  # a machine JWT with azp: the route's parties judge it, as verifying it here would
+                check_authorized_party(str(azp), policy.parties(self._parties))
             if identity.expiration is not None:
                 check_times(identity.expiration, None, None, now, self._skew)
         if policy.checks_access:

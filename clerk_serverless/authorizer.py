@@ -27,7 +27,7 @@ The context carries strings only (REST's rule): ``clerk_auth: "verified"``,
 ``org_permissions`` (comma-joined), ``azp``, ``sts``, ``fea``, ``pla``,
 ``fva`` and ``token_carrier`` (``cookie`` or ``header``); for a machine token
 (``accepts_token=…``), ``token_id``, ``subject``, ``user_id``, ``org_id``,
-``machine_id``, ``client_id``, ``name``, ``scopes`` (a JSON list) and
+``machine_id``, ``client_id``, ``name``, ``azp`` (a machine JWT's, else empty), ``scopes`` (a JSON list) and
 ``claims`` (JSON). A downstream ``ClerkAuth(trust_authorizer=True)`` rebuilds
 the same ``Session`` or ``MachineAuth`` without verifying again, and still
 applies its own route's whole policy (token type, ``azp``, pending, the

@@ -19,6 +19,7 @@ from typing import Any
 from .errors import TokenInvalidError
 from .machine import MachineAuth
 from .session import Session, SessionClaims
+from .token_types import is_jwt_format
 
 #: The marker our context carries; a context without it is not ours.
 MARKER = "clerk_auth"
@@ -39,6 +40,9 @@ def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False
             "machine_id": auth.machine_id or "",
             "client_id": auth.client_id or "",
             "name": auth.name or "",
+            # A JWT's azp, which the route's own authorized parties judge again
+            # (an opaque token's claims are the API key's custom data, never azp).
+            "azp": _str_claim(auth.claims.get("azp")) if auth.claims is not None and is_jwt_format(auth.token) else "",
             "scopes": json.dumps(list(auth.scopes), separators=(",", ":")),
             "claims": json.dumps(dict(auth.claims), separators=(",", ":")) if auth.claims is not None else "",
             "exp": str(int(auth.expiration)) if auth.expiration is not None else "",
