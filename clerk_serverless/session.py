@@ -21,7 +21,7 @@ class SessionClaims:
     requests never look at them, and the v2 permission masks are the costliest part.
     """
 
-    __slots__ = ("user_id", "session_id", "azp", "exp", "nbf", "iat", "status", "_raw", "_authorization")
+    __slots__ = ("user_id", "session_id", "azp", "exp", "nbf", "iat", "status", "_raw", "_authorization", "_frozen")
 
     def __init__(self, claims: dict[str, Any]) -> None:
         self.user_id: str = claims["sub"]
@@ -34,17 +34,23 @@ class SessionClaims:
         self.status: str | None = sts if type(sts) is str else None
         self._raw = claims
         self._authorization: Authorization | None = None
+        self._frozen: Mapping[str, Any] | None = None
 
     @property
     def claims(self) -> Mapping[str, Any]:
-        """Every claim, read-only."""
-        return MappingProxyType(self._raw)
+        """Every claim, read-only all the way down (objects as read-only
+        mappings, arrays as tuples): these claims are shared by every request
+        presenting the same token, and decide their permissions."""
+        frozen = self._frozen
+        if frozen is None:
+            frozen = self._frozen = _frozen(self._raw)
+        return frozen
 
     @property
     def actor(self) -> Mapping[str, Any] | None:
         """The ``act`` claim (impersonation), read-only."""
-        act = self._raw.get("act")
-        return MappingProxyType(act) if isinstance(act, dict) else None
+        act = self.claims.get("act")
+        return act if isinstance(act, Mapping) else None
 
     @property
     def authorization(self) -> Authorization:
@@ -53,6 +59,25 @@ class SessionClaims:
         if decoded is None:
             decoded = self._authorization = authorization_from_claims(self._raw)
         return decoded
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy of decoded JSON."""
+    if isinstance(value, dict):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+
+def _plain(value: Any) -> Any:
+    """:func:`_frozen` undone: a fresh, JSON-ready copy."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 class Session:
@@ -203,7 +228,7 @@ class Session:
             "org_role": self.org_role,
             "org_slug": self.org_slug,
             "org_permissions": list(self.org_permissions),
-            "actor": dict(actor) if actor is not None else None,
+            "actor": _plain(actor) if actor is not None else None,
             "status": self.status,
         }
 
