@@ -116,7 +116,7 @@ def _well_formed(event: Any, response: Any) -> None:
     if response["statusCode"] in (400, 401, 403, 503):
         assert response["isBase64Encoded"] is False
         alb_multi = isinstance(event, dict) and isinstance(event.get("requestContext"), dict) and "elb" in event["requestContext"] \
-            and "multiValueHeaders" in event and "headers" not in event and "httpMethod" in event
+            and "multiValueHeaders" in event and "headers" not in event and event.get("httpMethod") is not None
         if alb_multi:
             assert "headers" not in response
             assert all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in response["multiValueHeaders"].values())

@@ -238,8 +238,11 @@ def test_preflight_is_answered_without_calling_the_handler(make_auth: Any, shape
         {"Records": [{"eventSource": "aws:sqs", "body": "{}"}]},
         {"Records": [{"eventSource": "aws:s3"}]},
         {"detail-type": "Scheduled Event", "source": "aws.events"},
+        # A WebSocket message as the .NET SDK serialises it: null for REST fields WebSocket events lack.
+        {"httpMethod": None, "path": None, "headers": None, "body": "{}",
+         "requestContext": {"eventType": "MESSAGE", "routeKey": "$default", "connectionId": "amJTNfeGLAMCLCQ=", "httpMethod": None}},
     ],
-    ids=["empty", "sqs", "s3", "eventbridge"],
+    ids=["empty", "sqs", "s3", "eventbridge", "websocket-null-httpmethod"],
 )
 def test_non_http_events_get_a_400(guarded: Any, event: dict[str, Any]) -> None:
     response = guarded(event, None)

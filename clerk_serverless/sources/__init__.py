@@ -11,11 +11,13 @@ VPC Lattice v2            ``version`` 2.0, ``method``, ``path``, a Lattice
 VPC Lattice v1            ``method``, ``raw_path``, ``is_base64_encoded``
 ALB (single/multi-value)  ``httpMethod`` and ``requestContext.elb``
 REST API v1               ``httpMethod`` and a ``requestContext`` object
-                          (also HTTP API payload 1.0)
+                          (also HTTP API payload 1.0); a ``null``
+                          ``httpMethod`` counts as absent
 ========================  ====================================================
 
 Anything else — SQS, S3, ``{}``, a list, a Bedrock Agent event (it has
-``httpMethod`` but no ``requestContext``) — raises
+``httpMethod`` but no ``requestContext``), an API Gateway WebSocket event
+(no ``httpMethod``; ``null`` where an SDK's shared type wrote one) — raises
 :class:`~clerk_serverless.errors.UnsupportedEventError`, answered as a 400.
 """
 
@@ -38,7 +40,7 @@ def source_of(event: Any) -> Source:
     ctx = event.get("requestContext")
     if isinstance(ctx, dict) and isinstance(ctx.get("http"), dict):
         return function_url.SOURCE if function_url.FunctionUrl.matches(event) else http_v2.SOURCE
-    if "httpMethod" in event and isinstance(ctx, dict) and "agent" not in event:
+    if event.get("httpMethod") is not None and isinstance(ctx, dict) and "agent" not in event:
         return alb.SOURCE if "elb" in ctx else rest_v1.SOURCE
     if vpc_lattice.VpcLattice.matches(event):
         return vpc_lattice.SOURCE
