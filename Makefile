@@ -19,9 +19,9 @@ export LAMBDA_RUNTIME
 # or under pyenv. PYTHON313= is the older name of RUNTIME_PYTHON=.
 RUNTIME_PYTHON ?= $(or $(PYTHON313),$(shell v='$(RUNTIME_VERSION)'; for c in python$$v $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v 2>/dev/null | sort -rV); do \
 	p=$$(command -v $$c 2>/dev/null) && $$p -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != sys.argv[1])' "$$v" 2>/dev/null && { echo $$p; break; }; done))
-NEED_RUNTIME = @test -n "$(RUNTIME_PYTHON)" || { echo "CPython $(RUNTIME_VERSION) is needed here (the $(LAMBDA_RUNTIME) Lambda runtime) but none was found on PATH or under pyenv. Install it (pyenv install $(RUNTIME_VERSION)) or pass RUNTIME_PYTHON=/path/to/python$(RUNTIME_VERSION)." >&2; exit 1; }
+NEED_RUNTIME = @test -n "$(RUNTIME_PYTHON)" || { echo "CPython $(RUNTIME_VERSION) is needed here (the $(LAMBDA_RUNTIME) Lambda runtime) but none was found on PATH or under pyenv. Install it (pyenv install $(RUNTIME_VERSION); or make runtime-python LAMBDA_RUNTIME=$(LAMBDA_RUNTIME) takes it from the Debian archive) or pass RUNTIME_PYTHON=/path/to/python$(RUNTIME_VERSION)." >&2; exit 1; }
 
-.PHONY: demo test test-runtime test-313 fuzz lint docs build sam-validate sam-build bench clean
+.PHONY: demo test runtime-python test-runtime test-313 fuzz lint docs build sam-validate sam-build bench clean
 
 $(VENV)/.installed: pyproject.toml local/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, found " + sys.version.split()[0] + ": run make with PYTHON=/path/to/python3.11")'
@@ -38,6 +38,14 @@ test: $(VENV)/.installed
 # The hostile-input properties with a long profile.
 fuzz: $(VENV)/.installed
 	CLERK_FUZZ_EXAMPLES=$${CLERK_FUZZ_EXAMPLES:-50000} $(PY) -m pytest -m fuzz -q
+
+# CPython of the functions' runtime, when none is found: the newest of its
+# series from Debian's archive (dev/cpython-from-debian.sh), into pyenv's
+# versions, where RUNTIME_PYTHON finds it. For machines without python.org:
+# `make runtime-python test-runtime LAMBDA_RUNTIME=python3.14`.
+runtime-python:
+	@if [ -n "$(RUNTIME_PYTHON)" ]; then echo "CPython $(RUNTIME_VERSION): $(RUNTIME_PYTHON)"; \
+	else dev/cpython-from-debian.sh $(RUNTIME_VERSION); fi
 
 # The suite again on the functions' runtime Python, in its own environment.
 test-runtime:
