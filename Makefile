@@ -56,12 +56,12 @@ test-313: test-runtime
 
 # ruff (pyflakes, bugbear, pyupgrade, isort, simplify, pycodestyle), mypy
 # --strict on the library, the workflows (zizmor, offline: the workflow schema,
-# then its security audits) and the CI script (shellcheck).
+# then its security audits) and the shell scripts (shellcheck).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy --strict clerk_serverless
 	$(VENV)/bin/zizmor --offline --strict-collection --no-progress .github/workflows
-	$(VENV)/bin/shellcheck .ci/run
+	$(VENV)/bin/shellcheck .ci/run dev/cpython-from-debian.sh
 
 # The API reference (docs/, mkdocs.yml) into site/, offline; warnings fail it.
 docs: $(VENV)/.installed
