@@ -8,7 +8,10 @@
 # It looks for the newest pythonX.Y source package in sid, then experimental,
 # then testing; every index is checked from the archive's signed InRelease
 # (gpgv, Debian's archive keyring) down to the file: InRelease -> Sources.xz
-# -> the upstream tarball (SHA-256). Then, by default (no flag):
+# -> the upstream tarball (SHA-256). An InRelease past its Valid-Until is
+# warned about, not refused (mirrors that serve a snapshot have only those):
+# its signature still proves what Debian published, not that it is current.
+# Then, by default (no flag):
 #
 # * the source route: the package's orig tarball, which is CPython's upstream
 #   tarball, is built (no PGO/LTO) and installed with `make altinstall`;
