@@ -150,6 +150,14 @@ fetch() {
   curl -sS -L --connect-timeout 20 -m "$3" --retry 3 --retry-delay 2 \
     -o "$2" -w '%{http_code}' "$1" 2>"$work/curl.err" || true
 }
+# What went wrong with fetch URL, given the status it printed.
+fetch_failed() {
+  if [ "$2" = 000 ]; then
+    echo "could not fetch $1 ($(tail -n 1 "$work/curl.err"))"
+  else
+    echo "could not fetch $1 (HTTP $2)"
+  fi
+}
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # The newest pythonX.Y source (or the one of that exact version) of the first
@@ -157,7 +165,7 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 suite="" debver="" srcdir="" orig="" orig_sha="" orig_size=""
 for s in $suites; do
   code=$(fetch "$mirror/dists/$s/InRelease" "$work/$s.InRelease" 120)
-  [ "$code" = 200 ] || die "could not fetch $mirror/dists/$s/InRelease (HTTP $code $(tail -n 1 "$work/curl.err"))"
+  [ "$code" = 200 ] || die "$(fetch_failed "$mirror/dists/$s/InRelease" "$code")"
   gpgv --keyring "$keyring" --output "$work/$s.Release" "$work/$s.InRelease" 2>"$work/gpgv.log" \
     || die "the signature of $s's InRelease does not verify against $keyring: $(grep -m1 -E 'BAD|NO_PUBKEY|no valid|Can.t check' "$work/gpgv.log" || tail -n 1 "$work/gpgv.log")"
   note "$s: InRelease signed by $(sed -n 's/.*Good signature from "\([^"]*\)".*/\1/p' "$work/gpgv.log" | head -n 1)"
@@ -168,7 +176,7 @@ for s in $suites; do
   want=$(awk '/^SHA256:/ {p = 1; next} /^[^ ]/ {p = 0} p && $3 == "main/source/Sources.xz" {print $1 " " $2}' "$work/$s.Release")
   [ -n "$want" ] || die "$s's InRelease lists no SHA-256 for main/source/Sources.xz"
   code=$(fetch "$mirror/dists/$s/main/source/Sources.xz" "$work/$s.Sources.xz" 600)
-  [ "$code" = 200 ] || die "could not fetch $mirror/dists/$s/main/source/Sources.xz (HTTP $code $(tail -n 1 "$work/curl.err"))"
+  [ "$code" = 200 ] || die "$(fetch_failed "$mirror/dists/$s/main/source/Sources.xz" "$code")"
   [ "$(sha256_of "$work/$s.Sources.xz") $(stat -c %s "$work/$s.Sources.xz")" = "$want" ] \
     || die "$s's main/source/Sources.xz does not match the SHA-256 and size in its signed InRelease"
   # One line per source version: version, pool directory, orig tarball, its SHA-256 and size.
@@ -207,7 +215,7 @@ if [ "$mode" != binary ]; then
     note "the archive does not serve $srcdir/$orig (HTTP 404): taking Debian's binary packages instead"
     route=binary
   else
-    die "could not fetch $mirror/$srcdir/$orig (HTTP $code $(tail -n 1 "$work/curl.err"))"
+    die "$(fetch_failed "$mirror/$srcdir/$orig" "$code")"
   fi
 fi
 
