@@ -19,14 +19,16 @@
 #   own build, pythonX.Y and pythonX.Y-venv with their libraries (the
 #   distribution's newer C library among them), resolved and verified by apt
 #   against the same signed index, unpacked side by side; the interpreter is
-#   pointed at that C library (patchelf) and ensurepip at its own pip wheel.
+#   pointed at that C library (patchelf), ensurepip at its own pip wheel,
+#   and pip is installed in it as in the source route's build.
 #
 # --source or --binary takes that route only. Either way the result lands in
 # ${PYENV_ROOT:-$HOME/.pyenv}/versions/<version> (the binary route's in
 # <version>-debian), where the Makefile's RUNTIME_PYTHON finds it, and only
-# after its ssl, ctypes, sqlite3, lzma, bz2 and zlib modules, venv and pip
-# work. An interpreter of the series already there is used as it is: nothing
-# is fetched. The interpreter's path is the one line on stdout; progress and
+# after its ssl, ctypes, sqlite3, lzma, bz2 and zlib modules, pip, and venv
+# with pip work. An interpreter of the series already there that passes these
+# checks is used as it is: nothing is fetched (one this script made that no
+# longer passes is replaced). The interpreter's path is the one line on stdout; progress and
 # the one-line error on failure go to stderr. Build deps and the tools come
 # from apt when missing (root, or sudo).
 #
@@ -85,6 +87,7 @@ for name, use in [
 if failed:
     sys.exit("not working: " + ", ".join(failed))
 EOF
+  "$py" -m pip --version >/dev/null 2>&1 || { echo "no pip (python$series -m pip, as sam build runs it)"; return 1; }
   venv=$(mktemp -d "${TMPDIR:-/tmp}/$me-venv.XXXXXX")
   if ! { "$py" -m venv "$venv" && "$venv/bin/python" -m pip --version; } >"$venv.log" 2>&1; then
     echo "venv with pip: $(tail -n 1 "$venv.log")"
@@ -158,6 +161,14 @@ fetch_failed() {
     echo "could not fetch $1 (HTTP $2)"
   fi
 }
+# The install directory $1, which no working interpreter holds: one an earlier
+# run of this script made is replaced, anything else is left alone.
+clear_prefix() {
+  [ -e "$1" ] || return 0
+  [ -f "$1/.$me" ] || die "$1 exists but is no working CPython $series: remove it and run again"
+  note "replacing $1 (an earlier run's, which no longer passes the checks)"
+  rm -rf "$1"
+}
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # The newest pythonX.Y source (or the one of that exact version) of the first
@@ -227,7 +238,7 @@ if [ "$route" = source ]; then
     liblzma-dev libsqlite3-dev libreadline-dev libncurses-dev uuid-dev
   name=$upstream
   prefix=$versions/$name
-  [ ! -e "$prefix" ] || die "$prefix exists but is no working CPython $series: remove it and run again"
+  clear_prefix "$prefix"
   mkdir -p "$work/src"
   tar -xf "$work/$orig" -C "$work/src" || die "could not unpack $orig"
   src=$(find "$work/src" -mindepth 1 -maxdepth 1 -type d | head -n 1)
@@ -297,7 +308,7 @@ EOF
     || die "$suite's binary $pkg is $binver, not $exact (only its source is that version)"
   name=$upstream-debian
   prefix=$versions/$name
-  [ ! -e "$prefix" ] || die "$prefix exists but is no working CPython $series: remove it and run again"
+  clear_prefix "$prefix"
   note "unpacking $pkg $binver and its $(( ${#debs[@]} - 1 )) dependencies ($suite, verified by apt)"
   mkdir -p "$work/root"
   for deb in "${debs[@]}"; do
@@ -326,14 +337,24 @@ EOF
     || die "patchelf could not point $py at its C library"
   # ensurepip's wheels: the unpacked ones, not the host's /usr/share/python-wheels.
   wheels=$(sed -n "s/^ *'WHEEL_PKG_DIR': '\(.*\)',\$/\1/p" "$stage/lib/$pkg"/_sysconfigdata_*.py | head -n 1)
-  if [ -n "$wheels" ]; then
-    [ -d "$stage${wheels#/usr}" ] || die "$pkg-venv's wheel directory $wheels is not in the unpacked packages"
-    sed -i "s|'$wheels|'$prefix${wheels#/usr}|g; s|\"$wheels|\"$prefix${wheels#/usr}|g" "$stage/lib/$pkg"/_sysconfigdata_*.py "$stage/lib/$pkg"/_sysconfig_vars_*.json
+  if [ -z "$wheels" ] || [ ! -d "$stage${wheels#/usr}" ]; then
+    die "$pkg-venv's wheel directory ${wheels:-(WHEEL_PKG_DIR)} is not in the unpacked packages"
   fi
+  sed -i "s|'$wheels|'$prefix${wheels#/usr}|g; s|\"$wheels|\"$prefix${wheels#/usr}|g" "$stage/lib/$pkg"/_sysconfigdata_*.py "$stage/lib/$pkg"/_sysconfig_vars_*.json
+  wheels=${wheels#/usr}
   # Debian's sitecustomize is a link into /etc/pythonX.Y, which is not here.
   [ -e "$stage/lib/$pkg/sitecustomize.py" ] || rm -f "$stage/lib/$pkg/sitecustomize.py"
   mv "$stage" "$prefix"
   stage=""
+  # pip in the interpreter itself, as in a pyenv or `make altinstall` build
+  # (sam build runs pythonX.Y -m pip). Debian's ensurepip refuses outside a
+  # venv, so pip installs itself from the unpacked wheel, into the prefix's
+  # local/lib/pythonX.Y/dist-packages (Debian's scheme for what is not its).
+  pip_whl=("$prefix$wheels"/pip-*.whl)
+  [ -f "${pip_whl[0]}" ] || { rm -rf "$prefix"; die "no pip wheel in $prefix$wheels"; }
+  "$prefix/bin/$pkg" "${pip_whl[0]}/pip" install --quiet --no-index --no-warn-script-location \
+      --break-system-packages "${pip_whl[0]}" >"$work/pip.log" 2>&1 \
+    || { rm -rf "$prefix"; die "pip would not install itself into $prefix: $(tail -n 1 "$work/pip.log")"; }
   from="Debian $suite's $pkg $binver binary packages (signed index, verified by apt)"
 fi
 
