@@ -355,6 +355,24 @@ class ClerkAuth:
         found = find_token(request, self._cookie_rules, self._clock())
         return found.token, found.from_cookie
 
+    def may_block(self, request: Request) -> bool:
+        """True when authenticating ``request`` may wait on the network, so
+        that ASGI servers run it in a worker thread, off the event loop: the
+        keys are due for a fetch, or the request carries a token this process
+        holds no verdict on yet (a new ``kid`` or a bad signature forces a key
+        refetch; an opaque machine token asks Clerk's Backend API)."""
+        if self.key_store.needs_fetch():
+            return True
+        try:
+            token = self.token_from(request)[0]
+            if token is None or self._cached(token) is not None:
+                return False
+            if is_jwt_format(token):
+                return True
+            return self._opaque is not None and not self._opaque.knows(classify(token), token)
+        except Exception:  # an unreadable request is answered without the network
+            return False
+
     def authenticate(self, request: Request, policy: Policy = DEFAULT_POLICY) -> Session | MachineAuth:
         """Find, verify and check the request's token against ``policy``.
 

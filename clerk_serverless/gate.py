@@ -53,6 +53,9 @@ class Authenticator(Protocol):
     def check_policy(self, policy: Policy) -> None:
         """Raise ``ClerkConfigError`` for a policy this instance cannot serve."""
 
+    def may_block(self, request: Request) -> bool:
+        """True when authenticating ``request`` may wait on the network."""
+
 
 class Refusal(Exception):
     """A request refused: ``status``, ``headers`` and JSON ``body`` to send."""

@@ -108,6 +108,18 @@ class OpaqueTokenVerifier:
                 self._in_flight.pop(key, None)
             flight.done.set()
 
+    def knows(self, token_type: str, token: str) -> bool:
+        """True when a verdict on ``token`` is remembered: :meth:`verify` will
+        not call Clerk for it."""
+        key = f"{token_type}\0{token}"
+        with self._lock:
+            now = self._clock()
+            until = self._invalid.get(key)
+            if until is not None and now < until:
+                return True
+            entry = self._valid.get(key)
+            return entry is not None and now < entry[1]
+
     def _cached(self, key: str, now: float) -> MachineAuth | None:
         """A remembered verdict (raising for a known-invalid token), or None."""
         invalid_until = self._invalid.get(key)

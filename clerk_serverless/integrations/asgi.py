@@ -57,10 +57,11 @@ async def send_json(send: Send, status: int, headers: dict[str, str], body: str)
 async def admit_async(
     auth: Authenticator, request: Request, policy: Policy, *, required: bool
 ) -> Session | MachineAuth | None:
-    """:func:`~clerk_serverless.gate.admit`, with a key fetch (at most one per
-    cache period) run in a worker thread, off the event loop."""
-    store = getattr(auth, "key_store", None)
-    if store is not None and store.needs_fetch():
+    """:func:`~clerk_serverless.gate.admit`, run in a worker thread, off the
+    event loop, whenever it may wait on the network (a key fetch, a token not
+    seen before, an opaque machine token Clerk must judge): one slow answer
+    from Clerk must not hold every other request of the server."""
+    if auth.may_block(request):
         import anyio.to_thread
 
         return await anyio.to_thread.run_sync(lambda: admit(auth, request, policy, required=required))
