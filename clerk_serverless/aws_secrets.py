@@ -74,17 +74,41 @@ def read_secret_key(name: str, *, kind: str, setting: str) -> str:
     return value
 
 
+# Every wait on AWS has a deadline (botocore's own defaults are 60 s to
+# connect and 60 s per read, retried 3-5 times): an endpoint that never
+# answers costs at most ~2 x (3 + 3) s, then a ClerkConfigError.
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 3.0
+MAX_ATTEMPTS = 2
+
+
+def _boto_config() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    )
+
+
 def _read_with_powertools(name: str, kind: str) -> Any:
     from aws_lambda_powertools.utilities import parameters
 
+    # Read once per ClerkAuth, at its construction: a provider of our own
+    # carries the deadlines (Powertools' shared default one has botocore's).
+    make = parameters.SSMProvider if kind == "parameter" else parameters.SecretsProvider
+    provider = make(boto_config=_boto_config())
     if kind == "parameter":
-        return parameters.get_parameter(name, decrypt=True, max_age=CACHE_SECONDS)
-    return parameters.get_secret(name, max_age=CACHE_SECONDS)
+        return provider.get(name, decrypt=True, max_age=CACHE_SECONDS)
+    return provider.get(name, max_age=CACHE_SECONDS)
 
 
 def _read_with_boto3(name: str, kind: str) -> Any:
     import boto3
 
     if kind == "parameter":
-        return boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-    return boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]
+        ssm = boto3.client("ssm", config=_boto_config())
+        return ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    secrets = boto3.client("secretsmanager", config=_boto_config())
+    return secrets.get_secret_value(SecretId=name)["SecretString"]
