@@ -161,7 +161,9 @@ class ClerkAuth:
         if isinstance(token_cache_size, bool) or not isinstance(token_cache_size, int) or token_cache_size < 0:
             raise ClerkConfigError("token_cache_size", "must be a non-negative integer")
         self.key_store = key_store_for(self.settings, clock)
-        self.trust_authorizer = bool(trust_authorizer)
+        if not isinstance(trust_authorizer, bool):  # "false" would be truthy: trust switched on by a string
+            raise ClerkConfigError("trust_authorizer", "must be True or False")
+        self.trust_authorizer = trust_authorizer
         self.observer: Observer | None = None
         if logger is not None or metrics is not None:
             from .observe import Observer  # loads logging: only for those who asked

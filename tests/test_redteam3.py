@@ -533,3 +533,12 @@ def test_finding_exclude_paths_given_as_one_string_unprotects_the_whole_app(make
     for method in ("GET", "POST"):
         answer = client.request(method, "/admin/users")
         assert answer.status_code == 401, f"{method} /admin/users answered {answer.status_code} without a token"
+
+
+def test_trust_authorizer_takes_a_bool_only(key: SigningKey) -> None:
+    """``trust_authorizer="false"`` (a string, e.g. read from the environment)
+    was truthy: trust switched on. Only a bool is accepted."""
+    for value in ("false", "0", 1, None):
+        with pytest.raises(ClerkConfigError) as info:
+            ClerkAuth(jwt_key=key.public_pem, trust_authorizer=value)  # type: ignore[arg-type]
+        assert info.value.setting == "trust_authorizer"
