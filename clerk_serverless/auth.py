@@ -434,9 +434,7 @@ class ClerkAuth:
             _check_client_uat(client_uat, iat)
         claims = self._claims_for(token, now, unverified)
         self._check_claims(claims, now, policy)
-        wanted = request.query("_clerk_session_id")
-        if wanted and wanted != claims.session_id:
-            raise SessionIdMismatchError()
+        _check_session_id(request, claims.session_id)
         session = Session(claims, token, self.backend_api)
         if policy.checks_access:
             check_access(session, policy)
@@ -496,9 +494,7 @@ class ClerkAuth:
             # A cached authorizer result can outlive the token it was for, and
             # the route may be narrower than the authorizer.
             self._check_claims(claims, now, policy)
-            wanted = request.query("_clerk_session_id")
-            if wanted and wanted != claims.session_id:
-                raise SessionIdMismatchError()
+            _check_session_id(request, claims.session_id)
             token = find_token(request, self._cookie_rules, now).token or ""
             identity = Session(claims, token, self.backend_api)
         else:
@@ -565,6 +561,19 @@ class ClerkAuth:
         check_times(claims.exp, claims.nbf, claims.iat, now, self._skew)
         if claims.status == "pending" and policy.treat_pending_as_signed_out:
             raise SessionPendingError()
+
+
+def _check_session_id(request: Request, session_id: str) -> None:
+    """401 ``session-id-mismatch`` when ``_clerk_session_id`` names another
+    session. Every value counts, the same on every API type: a repeated
+    parameter is a list in REST and ALB events but one comma-joined value in
+    HTTP API and Function URL events (session IDs hold no commas), so each
+    non-empty part must be the token's ``sid`` — a page appending the parameter
+    twice passes everywhere, and a second, other session is refused everywhere."""
+    for value in request.query_values("_clerk_session_id"):
+        for part in value.split(","):
+            if part and part != session_id:
+                raise SessionIdMismatchError()
 
 
 def _check_client_uat(raw: str | None, iat: float | None) -> None:

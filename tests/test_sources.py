@@ -188,6 +188,34 @@ def test_clerk_session_id_must_match_sid(guarded: Any, key: SigningKey, shape: s
     assert out.status == 401 and out.reason == "session-id-mismatch"
 
 
+def _repeat_in_query(shape: str, event: dict[str, Any], name: str, values: list[str]) -> dict[str, Any]:
+    """``?name=v1&name=v2…`` as each source carries a repeated parameter."""
+    if shape in ("http_v2", "function_url"):  # one value, the repeats joined by commas
+        event["queryStringParameters"] = {name: ",".join(values)}
+        event["rawQueryString"] = "&".join(f"{name}={v}" for v in values)
+    elif shape == "rest_v1":  # the last value, and all of them
+        event["queryStringParameters"] = {name: values[-1]}
+        event["multiValueQueryStringParameters"] = {name: list(values)}
+    elif shape == "alb_multi":
+        event["multiValueQueryStringParameters"] = {name: list(values)}
+    elif shape == "vpc_lattice_v2":
+        event["queryStringParameters"] = {name: list(values)}
+    return event
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "http_v2", "function_url", "alb_multi", "vpc_lattice_v2"])
+def test_repeated_clerk_session_id_is_judged_alike_on_every_source(guarded: Any, key: SigningKey, shape: str) -> None:
+    """A page appending _clerk_session_id twice passes everywhere; another
+    session among the values is refused everywhere, first or not."""
+    token = mint(key, sid="sess_active")
+    for values, status in ((["sess_active", "sess_active"], 200), (["sess_active", ""], 200),
+                           (["sess_active", "sess_other"], 401), (["sess_other", "sess_active"], 401)):
+        out = call(guarded, shape, _repeat_in_query(shape, make_event(shape, bearer=token), "_clerk_session_id", values))
+        assert out.status == status, (values, out)
+        if status == 401:
+            assert out.reason == "session-id-mismatch"
+
+
 # -- answers in each source's format ---------------------------------------------------
 
 

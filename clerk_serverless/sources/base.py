@@ -218,6 +218,22 @@ class Request:
             value = self._decode_query(value)
         return value if isinstance(value, str) else None
 
+    def query_values(self, name: str) -> list[str]:
+        """Every value of query parameter ``name``, in order: a repeated
+        parameter's from the multi-value field (REST v1, ALB multi-value,
+        VPC Lattice, ASGI), else the one value there is (HTTP APIs and Function
+        URLs join a repeated parameter's values with commas into it)."""
+        mquery = self._mquery
+        if mquery:
+            values = mquery.get(name)
+            if values is not None:
+                if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                    raise MalformedEventError("multiValueQueryStringParameters must hold lists of strings")
+                decode = self._decode_query
+                return [decode(v) for v in values] if decode is not None else list(values)
+        value = self.query(name)
+        return [] if value is None else [value]
+
     # -- for CORS, logs and audit --------------------------------------------
 
     def all_header_values(self, name: str) -> list[str]:
