@@ -134,6 +134,20 @@ def test_http_api_v2_payload_from_a_real_request(gateway: LocalGateway) -> None:
     assert header(headers, "Access-Control-Expose-Headers") == ["x-echo"]
 
 
+def test_forwarded_headers_say_how_the_client_came(gateway: LocalGateway) -> None:
+    """As API Gateway and Function URLs do: the client's address appended to
+    X-Forwarded-For, and X-Forwarded-Proto/-Port replaced by how it reached the
+    gateway (plain http here), so frameworks build absolute URLs that work
+    (FastAPI's trailing-slash redirect; Mangum assumes https without them)."""
+    port = gateway.urls["api"].rsplit(":", 1)[1]
+    sent = [("X-Forwarded-For", "203.0.113.9"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "443")]
+    event = json.loads(request(gateway.urls["api"], "GET", "/items/1", sent)[2])["event"]
+    assert {k: v for k, v in event["headers"].items() if k.startswith("x-forwarded-")} == {
+        "x-forwarded-for": "203.0.113.9, 127.0.0.1", "x-forwarded-proto": "http", "x-forwarded-port": port}
+    event = json.loads(request(gateway.urls["api"], "GET", "/Stage/things/7")[2])["event"]
+    assert event["multiValueHeaders"]["X-Forwarded-Proto"] == ["http"] and event["headers"]["X-Forwarded-For"] == "127.0.0.1"
+
+
 def test_rest_v1_payload_under_the_stage(gateway: LocalGateway) -> None:
     status, headers, body = request(gateway.urls["api"], "GET", "/Stage/things/7?q=a&q=b", [("X-Case", "Kept"), ("Cookie", "a=1")])
     event = json.loads(body)["event"]

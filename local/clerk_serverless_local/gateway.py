@@ -765,8 +765,10 @@ class LocalGateway:
                 if len(body) < length:
                     return self._refuse(400, "the body is shorter than its Content-Length", started)
                 path, _, query = self.path.partition("?")
-                request = HttpRequest(self.command, path, query, list(self.headers.items()), body,
-                                      self.client_address[0])
+                request = HttpRequest(self.command, path, query,
+                                      _forwarded(list(self.headers.items()), self.client_address[0],
+                                                 self.server.server_address[1]),
+                                      body, self.client_address[0])
                 try:
                     response, label = gateway.handle(request, url_function)
                 except TemplateError as exc:
@@ -779,6 +781,25 @@ class LocalGateway:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
         return Handler
+
+
+def _forwarded(headers: list[tuple[str, str]], client: str, port: int) -> list[tuple[str, str]]:
+    """The request headers as API Gateway and Function URLs hand them to a
+    function: ``X-Forwarded-For`` with the client's address appended, and
+    ``X-Forwarded-Proto`` / ``X-Forwarded-Port`` saying how the client reached
+    the gateway (here plain http on the local port), replacing any the client
+    sent. Frameworks build absolute URLs from them (FastAPI's trailing-slash
+    redirect, ``url_for``); without them Mangum assumes https."""
+    kept, chain = [], []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "x-forwarded-for":
+            chain.append(value.strip())
+        elif lower not in ("x-forwarded-proto", "x-forwarded-port"):
+            kept.append((name, value))
+    chain.append(client)
+    return kept + [("X-Forwarded-For", ", ".join(v for v in chain if v)), ("X-Forwarded-Port", str(port)),
+                   ("X-Forwarded-Proto", "http")]
 
 
 class _DeadlineReader(io.RawIOBase):
