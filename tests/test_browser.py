@@ -47,6 +47,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler
@@ -129,11 +130,11 @@ def _node_modules(cache: Path) -> Path:
     return target / "node_modules"
 
 
-def _bundle(modules: Path, out: Path) -> Path:
-    """tests/browser/harness.jsx and everything it imports, as one script."""
+def _bundle(modules: Path, out: Path, entry: str = "harness.jsx", name: str = "app.js") -> Path:
+    """tests/browser/``entry`` and everything it imports, as one script ``out/name``."""
     stub = str(SOURCES / "clerk-stub.js")
-    target = out / "app.js"
-    command = [str(modules / ".bin" / "esbuild"), str(SOURCES / "harness.jsx"), "--bundle", "--format=iife",
+    target = out / name
+    command = [str(modules / ".bin" / "esbuild"), str(SOURCES / entry), "--bundle", "--format=iife",
                "--jsx=automatic", "--target=es2020", "--log-level=warning", f"--outfile={target}",
                "--define:process.env.NODE_ENV=\"production\"",
                f"--alias:@clerk/clerk-react={stub}", f"--alias:@clerk/nextjs={stub}"]
@@ -191,9 +192,9 @@ class Stack:
         return self.key.token(USER, sid=sid, azp=azp, lifetime=3600, expired=expired)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    work = tmp_path_factory.mktemp("browser")
+@contextmanager
+def make_stack(work: Path) -> Iterator[Stack]:
+    """The pages' origins and the gateway serving the template's APIs, in ``work``."""
     # A key for this run only: the served functions trust its public half.
     key = DevKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     dirs = {name: work / name for name in ("a", "a2", "b", "c")}
@@ -223,7 +224,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with make_stack(tmp_path_factory.mktemp("browser")) as made:
+        yield made
+
+
+@contextmanager
+def launch_browser() -> Iterator[Any]:
+    """A headless Chromium (Debian's) under Playwright, with a fresh profile."""
     chromium = _chromium()
     try:
         from playwright.sync_api import sync_playwright
@@ -236,6 +244,12 @@ def browser() -> Iterator[Any]:
                                                                viewport={"width": 1500, "height": 900})
         yield context
         context.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launch_browser() as context:
+        yield context
 
 
 # -- cases: pattern x API x state, with what the page must see ---------------------------------

@@ -3,15 +3,19 @@
 // package names here, so the patterns import them exactly as Clerk's docs do.
 // The test mints the tokens; the harness picks which one getToken() returns.
 
-const state = { token: null, sessionId: null };
+const state = { token: null, sessionId: null, fresh: [] };
 
 /** Harness only: what the next getToken() resolves to (null: signed out). */
-export function setClerkState(token, sessionId) {
+export function setClerkState(token, sessionId, fresh = []) {
   state.token = token;
   state.sessionId = sessionId;
+  state.fresh = [...fresh];
 }
 
+/** Resolves to the current token; with `fresh` tokens queued, each call hands
+ * out the next one, as Clerk does when it refreshes the session mid-flight. */
 async function getToken() {
+  if (state.fresh.length) state.token = state.fresh.shift();
   return state.token;
 }
 
