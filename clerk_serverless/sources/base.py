@@ -231,6 +231,8 @@ class Request:
                     raise MalformedEventError("multiValueQueryStringParameters must hold lists of strings")
                 decode = self._decode_query
                 return [decode(v) for v in values] if decode is not None else list(values)
+        if not self._query:
+            return []  # no query string at all: the usual case
         value = self.query(name)
         return [] if value is None else [value]
 
