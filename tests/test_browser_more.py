@@ -237,16 +237,9 @@ SAFELISTED = {"Accept-Language": "fr-CH, fr;q=0.9", "Content-Language": "de-DE",
 EXTRA = {"X-Requested-With": "XMLHttpRequest", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
          "sentry-trace": "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-1", "baggage": "sentry-environment=dev",
          "If-None-Match": '"v1"', "Cache-Control": "no-cache", "X-Request-Id": "4f1c2a"}
-GATEWAY_CORS = pytest.mark.xfail(
-    strict=True,
-    reason="template.yaml: the HTTP API's CorsConfiguration and the Function URL's Cors allow only the "
-           "authorization and content-type request headers, while the toolkit's own preflights (REST) allow "
-           "every requested header; any other header makes the browser refuse the request",
-)
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=GATEWAY_CORS) if k in ("http", "url", "http-authorizer") else k
-                                  for k in KINDS])
+@pytest.mark.parametrize("kind", KINDS)
 def test_extra_request_headers(pages: Any, stack: Stack, kind: str) -> None:
     page = pages("a")
     token = stack.token(stack.origins["a"], "sess_a")
@@ -571,8 +564,7 @@ def test_axios_xsrf_defaults_cross_origin(pages: Any, stack: Stack, kind: str) -
     assert (got["outcome"], got["status"], got["user"], got["sentXsrf"]) == ("data", 200, USER, False), (kind, got)
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=GATEWAY_CORS) if k in ("http", "url", "http-authorizer") else k
-                                  for k in KINDS])
+@pytest.mark.parametrize("kind", KINDS)
 def test_axios_with_xsrf_token_forced(pages: Any, stack: Stack, kind: str) -> None:
     """withXSRFToken: true sends X-XSRF-TOKEN cross-origin too: one more header to grant."""
     page = pages("a")
@@ -660,11 +652,7 @@ def served_static(tmp_path_factory: pytest.TempPathFactory, more_bundle: Path) -
         gateway.stop()
 
 
-@pytest.mark.parametrize("host", ["localhost", pytest.param("127.0.0.1", marks=pytest.mark.xfail(
-    strict=True,
-    reason="LocalGateway._authorize_own_origin (local/clerk_serverless_local/gateway.py) authorizes only the "
-           "http://localhost:<port> spelling of the gateway's own origin, though it binds 127.0.0.1: the page at "
-           "http://127.0.0.1:<port> gets 401 token-invalid-authorized-parties on reads and 403 origin-invalid on writes"))])
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 def test_serve_static_page_on_either_loopback_spelling(browser: Any, stack: Stack, served_static: Any, host: str) -> None:
     """The gateway binds 127.0.0.1 and prints http://localhost:<port>; a developer
     may open either. Same-origin, with Clerk's cookie (whose token's azp is the

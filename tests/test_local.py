@@ -353,9 +353,12 @@ def test_serve_banner_prints_localhost_urls_and_the_authorized_origins(tmp_path:
     port = re.search(r"STATIC http://localhost:(\d+)/", text)
     assert port, text
     own = f"http://localhost:{port.group(1)}"
-    assert "http://127.0.0.1" not in text  # every printed URL is an origin that can be authorized
-    assert f"authorized origins (ClerkAuthorizedParties: the token's azp and CORS): http://localhost:3000, {own}" in text
-    assert f"{own} added for this run" in text
+    loopback = f"http://127.0.0.1:{port.group(1)}"
+    # every URL printed to open is an authorized origin; the page's 127.0.0.1 spelling is authorized too
+    assert not re.search(r"[A-Z] http://127\.0\.0\.1", text)  # the METHOD, URL and STATIC lines
+    assert (f"authorized origins (ClerkAuthorizedParties: the token's azp and CORS): http://localhost:3000, {own}, "
+            f"{loopback}") in text
+    assert f"{own}, {loopback} added for this run" in text
     assert "python -m clerk_serverless_local token   (azp http://localhost:3000)" in text
     assert "warning" not in text
     assert lines[-1].startswith("serving on 127.0.0.1 (loopback only)")

@@ -402,8 +402,9 @@ class LocalGateway:
     ``authorize_static_origin``: when serving ``static_dir`` and the
     template's authorized-origins parameter (the one feeding
     ``CLERK_AUTHORIZED_PARTIES``) was not set explicitly, add this gateway's
-    own page origin (``http://localhost:<port>``) to it, so pages it serves
-    are authorized parties. ``self.added_origin`` says which, if any.
+    own page origin (``http://localhost:<port>``, and its ``127.0.0.1``
+    spelling) to it, so pages it serves are authorized parties under either
+    loopback name. ``self.added_origins`` says which, if any.
     """
 
     def __init__(
@@ -436,6 +437,7 @@ class LocalGateway:
         self._started = False
         self.urls: dict[str, str] = {}
         self.added_origin: str | None = None
+        self.added_origins: list[str] = []
         try:
             self._bind(host, port, None)
             if authorize_static_origin and self.static_dir is not None:
@@ -483,8 +485,12 @@ class LocalGateway:
         parameter = origins_parameter(template)
         if parameter is None or parameter in template.overrides or own in template.parameters[parameter]:
             return template  # explicit settings win; the banner says when the page is left out
+        # The page may be opened under either loopback name (the banner prints
+        # localhost; a browser's history or a copied address may say 127.0.0.1).
+        spellings = [own, self.urls["api"]] if self.urls["api"] != own else [own]
         self.added_origin = own
-        return template.with_overrides({parameter: ",".join([*template.parameters[parameter], own])})
+        self.added_origins = [o for o in spellings if o not in template.parameters[parameter]]
+        return template.with_overrides({parameter: ",".join([*template.parameters[parameter], *self.added_origins])})
 
     def start(self) -> LocalGateway:
         """Serve in background threads."""
