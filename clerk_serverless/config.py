@@ -154,6 +154,13 @@ def normalize_origin(value: Any, setting: str) -> str:
             setting,
             f"{value!r} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
         )
+    # Browsers send (and Clerk mints azp as) the serialized origin: lowercase,
+    # without the scheme's default port. Any other spelling would never match.
+    host = f"[{parts.host}]" if ":" in parts.host else parts.host
+    default_port = 443 if parts.scheme == "https" else 80
+    canonical = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port not in (None, default_port) else "")
+    if origin != canonical:
+        raise ClerkConfigError(setting, f"{value!r} never matches a browser's Origin; write it as {canonical}")
     return origin
 
 

@@ -197,3 +197,22 @@ def test_secret_keys_with_whitespace_inside_are_refused_without_echo(jwks: Any, 
     with pytest.raises(ClerkConfigError) as info:
         ClerkAuth(jwks_url=jwks.url, secret_key=bad)
     assert info.value.setting == "secret_key" and bad.strip() not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("https://App.Example.com", "https://app.example.com"),
+        ("HTTPS://app.example.com", "https://app.example.com"),
+        ("https://app.example.com:443", "https://app.example.com"),
+        ("http://localhost:80", "http://localhost"),
+    ],
+)
+def test_an_origin_no_browser_sends_is_a_config_error(spelling: str, canonical: str) -> None:
+    """Browsers send the serialized origin (lowercase, no default port), and
+    Clerk mints azp the same way: any other spelling would silently never
+    match, so it is refused, naming the spelling that works."""
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(jwks_url="https://clerk.example.com/.well-known/jwks.json", authorized_parties=[spelling])
+    assert info.value.setting == "authorized_parties"
+    assert f"write it as {canonical}" in str(info.value)
