@@ -12,7 +12,8 @@ key cache, same reason codes in the logs and audit trail).
 Answers, per API Gateway's contract:
 
 =====================  ==================================  ===============================
-outcome                HTTP API (payload 2.0, simple)       REST API (REQUEST or TOKEN)
+outcome                HTTP API (payload 2.0, simple)       REST API (REQUEST or TOKEN),
+                                                           WebSocket ``$connect``
 =====================  ==================================  ===============================
 signed in              ``isAuthorized: true`` + context    Allow policy, ``principalId``
 no / invalid token     ``isAuthorized: false`` (403)       raises ``Unauthorized`` (401)
@@ -45,6 +46,7 @@ from .gate import Authenticator, Refusal, admit
 from .policy import Policy
 from .session import Session
 from .sources import read_request
+from .sources.base import WEBSOCKET
 from .sources.rest_v1 import SOURCE as REST_V1
 from .trusted import authorizer_context
 
@@ -90,6 +92,24 @@ def _token_event_as_request(event: dict[str, Any]) -> Any:
     })
 
 
+def _websocket_connect_as_request(event: dict[str, Any]) -> Any:
+    """A WebSocket API ``$connect`` REQUEST authorizer event seen as a REST
+    request of method ``WEBSOCKET``: not a safe method, so a handshake
+    carrying only the session cookie must come from an authorized origin
+    (cross-site WebSocket hijacking), as in the ASGI adapter."""
+    return REST_V1.read({**event, "httpMethod": WEBSOCKET})
+
+
+def _is_websocket_connect(event: Any) -> bool:
+    ctx = event.get("requestContext") if isinstance(event, dict) else None
+    return (
+        isinstance(ctx, dict)
+        and event.get("type") == "REQUEST"
+        and ctx.get("eventType") == "CONNECT"
+        and event.get("httpMethod") is None
+    )
+
+
 def make_authorizer(
     auth: Authenticator | None = None,
     *,
@@ -131,6 +151,8 @@ def make_authorizer(
         try:
             if isinstance(event, dict) and event.get("type") == "TOKEN":
                 request = _token_event_as_request(event)
+            elif _is_websocket_connect(event):
+                request = _websocket_connect_as_request(event)
             else:
                 request = read_request(event)
             identity = admit(clerk, request, policy, required=True)

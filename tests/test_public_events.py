@@ -481,10 +481,7 @@ def authorizer_request(event: dict[str, Any], token: str | None) -> dict[str, An
 
 
 @pytest.mark.parametrize("entry", cases(AUTHORIZER_KINDS))
-def test_authorizer_events(make_auth: Any, key: SigningKey, request: pytest.FixtureRequest, entry: dict[str, Any]) -> None:
-    if entry["kind"] == "websocket-authorizer":
-        reason = "a WebSocket $connect REQUEST authorizer event is no HTTP event the package reads: always denied"
-        request.applymarker(pytest.mark.xfail(strict=True, raises=Unauthorized, reason=reason))
+def test_authorizer_events(make_auth: Any, key: SigningKey, entry: dict[str, Any]) -> None:
     event = load(entry)
     authorize = make_authorizer(make_auth())
     v2 = event.get("version") == "2.0"
@@ -579,3 +576,24 @@ def test_asgi_middleware_behind_mangum(make_auth: Any, key: SigningKey, entry: d
         assert status == 200, answer
         if method != "HEAD":
             assert json.loads(answer["body"]) == {"user_id": "user_2abc"}
+
+
+@pytest.mark.parametrize("entry", cases(("websocket-authorizer",)))
+def test_websocket_connect_with_the_cookie_needs_an_authorized_origin(
+    make_auth: Any, key: SigningKey, entry: dict[str, Any]
+) -> None:
+    """A $connect handshake carrying only the session cookie is a cookie write:
+    from a foreign origin (cross-site WebSocket hijacking) it is refused; from
+    an authorized one, allowed."""
+    authorize = make_authorizer(make_auth())
+    for origin, allowed in ((ORIGIN, True), ("https://evil.example", False)):
+        event = authorizer_request(load(entry), None)
+        for field in ("headers", "multiValueHeaders"):
+            for name in [n for n in (event.get(field) or {}) if n.lower() in ("origin", "cookie")]:
+                del event[field][name]
+        set_header(event, "rest_api_v1", "Origin", origin)
+        set_header(event, "rest_api_v1", "Cookie", f"__session={mint(key)}")
+        if allowed:
+            assert authorize(event, None)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        else:
+            assert authorize(event, None)["policyDocument"]["Statement"][0]["Effect"] == "Deny"

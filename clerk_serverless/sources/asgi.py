@@ -11,10 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..errors import MalformedEventError
-from .base import Request
-
-#: The method a WebSocket handshake is checked as.
-WEBSOCKET = "WEBSOCKET"
+from .base import WEBSOCKET, Request
 
 
 class AsgiScope:

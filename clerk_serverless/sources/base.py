@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 from ..errors import MalformedEventError
 
+#: The method a WebSocket handshake is checked as: not a safe method, so the
+#: cookie-write origin rule applies to it (cross-site WebSocket hijacking).
+WEBSOCKET = "WEBSOCKET"
+
 
 def parse_cookies(lines: Iterable[str]) -> dict[str, str]:
     """Cookie header lines (or v2 ``cookies[]`` items) → ``{name: value}``.
@@ -331,4 +335,4 @@ def method_of(value: Any) -> str:
     return value
 
 
-__all__ = ["Request", "parse_cookies", "read_proxy_v1", "status_line", "context_dict", "method_of", "_str_dict"]
+__all__ = ["WEBSOCKET", "Request", "parse_cookies", "read_proxy_v1", "status_line", "context_dict", "method_of"]

@@ -113,7 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.static:
             lines.append(f" STATIC {gateway.origin()}/ -> {args.static}")
         lines += banner(authorized_origins(gateway.template, env_vars), env_file=args.env_vars,
-                        added=", ".join(gateway.added_origins) or None, static_origin=gateway.origin() if args.static else None)
+                        added=", ".join(gateway.added_origins) or None,
+                        static_origin=gateway.origin() if args.static else None)
         bound = gateway.urls["api"].removeprefix("http://").rsplit(":", 1)[0]
         reach = "loopback only" if bound == "127.0.0.1" else "reachable from other machines"
         lines.append(f"serving on {bound} ({reach}); Ctrl+C to stop")
