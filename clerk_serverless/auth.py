@@ -456,16 +456,20 @@ class ClerkAuth:
             unverified = UnverifiedToken(token)
         except TokenInvalidAlgorithmError as exc:
             raise TokenVerificationFailedError(exc.detail) from None
+        # Decoded before anything else, as verifyMachineAuthToken's decodeJwt:
+        # a payload that does not decode is token-invalid (verify.ts:258-277).
+        claims = unverified.claims()
         check_machine_header(unverified.header, kind == M2M_TOKEN)
         try:
             self._key_for(unverified)  # the signature verifies
-            claims = unverified.claims()
             check_machine_claims(claims, self.settings.audience, policy.parties(self._parties), now, self._skew)
-        except (KidMismatchError, KeysUnavailableError, TokenVerificationFailedError):
-            raise
+        except (KeysUnavailableError, TokenVerificationFailedError):
+            raise  # an outage stays a 503
         except AuthError as exc:
-            # @clerk/backend reports every verifyJwt failure of a machine JWT
-            # as token-verification-failed (the detail stays in the message).
+            # @clerk/backend reports every failure of a machine JWT after its
+            # routing as token-verification-failed, the key lookup's included:
+            # verifyMachineJwt.ts:72-78 catches loadClerkJWKFromRemote's
+            # jwk-kid-mismatch (the detail stays in the message).
             raise TokenVerificationFailedError(exc.detail or exc.message) from None
         return MachineAuth.from_jwt(kind, claims, token)
 

@@ -5,7 +5,9 @@ Every case below re-creates the input of one test (or one assertion row) of
 clerk-sdk-python (@ 4252a113, ``tests/``) and checks our verdict against
 @clerk/backend's: signed in (the handler runs) or refused with a status and a
 reason code, and the fields extracted. Each case names its source as
-``file:lines``; the parametrize id starts with its kind:
+``file:lines`` — a test, or, where @clerk/backend's code defines a verdict
+that none of its tests covers, the source lines that decide it (``SRC_*``);
+the parametrize id starts with its kind:
 
 ``match``       we give @clerk/backend's verdict;
 ``documented``  we differ as this project's README documents (stricter, or one
@@ -154,6 +156,10 @@ VJT = JS + "jwt/__tests__/verifyJwt.test.ts"
 M2R = JS + "api/resources/__tests__/M2MToken.test.ts"
 PYA = "clerk-sdk-python tests/test_authenticate_request.py"
 PYV = "clerk-sdk-python tests/test_verify_token.py"
+# Source files, where @clerk/backend's own code defines a verdict no test of it
+# covers: the case re-creates the input those lines decide on.
+SRC_VERIFY = JS + "tokens/verify.ts"
+SRC_VMJ = JS + "jwt/verifyMachineJwt.ts"
 
 # README lines that document a difference (README.md of this repository).
 DOC_503 = ('README.md:464-469 "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
@@ -986,6 +992,27 @@ def test_ver_m2m_jwt_foreign_cat(cat: str, jwt_machine_app: ClerkAuth, ckey: Sig
     got, error = verify(jwt_machine_app, m2m_jwt(ckey, cat=cat), accepts_token=MACHINE)
     expect(got, out("token-invalid"))
     assert classify(m2m_jwt(ckey, cat=cat)) == "m2m_token" and clerk_api.count("GetJWKS") == 0
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param("m2m_token", id=cid("match", SRC_VMJ + ":72-78", "M2M JWT whose kid names no key: token-verification-failed")),
+    pytest.param("oauth_token", id=cid("match", SRC_VMJ + ":72-78", "OAuth JWT whose kid names no key: token-verification-failed")),
+])
+def test_src_machine_jwt_unknown_kid(kind: str, jwt_machine_app: ClerkAuth, ckey: SigningKey) -> None:
+    # loadClerkJWKFromRemote throws jwk-kid-mismatch (keys.ts:168-178); resolveKeyAndVerifyJwt
+    # catches it as token-verification-failed.
+    token = (sign(ckey, {}, {"typ": "JWT", "cat": M2M_CAT, "kid": "ins_unknown"}, base=M2M_PAYLOAD) if kind == "m2m_token"
+             else oauth_jwt(ckey, kid="ins_unknown"))
+    assert classify(token) == kind
+    expect(verify(jwt_machine_app, token, accepts_token=MACHINE)[0], out("token-verification-failed"))
+
+
+@replay("match", SRC_VERIFY + ":258-277", "at+jwt JWT whose payload does not decode: token-invalid, before its key")
+def test_src_machine_jwt_payload_not_json(_case: str, jwt_machine_app: ClerkAuth, clerk_api: ClerkBackendApi) -> None:
+    token = f"{b64({**MOCK_JWT_HEADER, 'typ': 'at+jwt'})}.{b64('not json')}.{b64(bytes(256))}"
+    assert classify(token) == "oauth_token"
+    expect(verify(jwt_machine_app, token, accepts_token=MACHINE)[0], out("token-invalid"))
+    assert clerk_api.count("GetJWKS") == 0
 
 
 # =========================================================================== authenticateContext.test.ts: which cookie
