@@ -49,6 +49,7 @@ from .verify import (
     check_machine_header,
     check_session_claims,
     check_session_header,
+    check_session_kind,
     check_times,
     signature_valid,
 )
@@ -424,15 +425,23 @@ class ClerkAuth:
             check_origin(
                 request.method, request.origins, policy.parties(self._parties), request.header("sec-fetch-site")
             )
+            # @clerk/backend's cookie path, in its order (request.ts:621-654): a
+            # signed-out __client_uat before the token is even decoded, then the
+            # token decoded, its kind, and only then its iat against __client_uat.
+            uat = _check_client_active(client_uat)
             entry = self._cache.get(token)
             if entry is not None:
                 iat = entry[0].iat
             else:
                 unverified = UnverifiedToken(token)
+                check_session_kind(unverified)
                 raw_iat = unverified.claims().get("iat")
                 iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
-            _check_client_uat(client_uat, iat)
-        claims = self._claims_for(token, now, unverified)
+            if uat is not None and iat is not None and iat < uat:
+                raise ClientUatMismatchError()
+            claims = self._claims_for(token, now, unverified)
+        else:
+            claims = self._claims_for(token, now, kind_first=True)
         self._check_claims(claims, now, policy)
         _check_session_id(request, claims.session_id)
         session = Session(claims, token, self.backend_api)
@@ -512,9 +521,13 @@ class ClerkAuth:
             check_access(identity, policy)
         return identity
 
-    def _claims_for(self, token: str, now: float, unverified: UnverifiedToken | None = None) -> SessionClaims:
+    def _claims_for(
+        self, token: str, now: float, unverified: UnverifiedToken | None = None, *, kind_first: bool = False
+    ) -> SessionClaims:
         """The verified claims of ``token``: from the cache when its key still
-        stands, else by verifying it (and caching the result)."""
+        stands, else by verifying it (and caching the result). ``kind_first``
+        (a request's header token): a token of another kind is refused before
+        its key is looked up, as @clerk/backend's authenticateRequest does."""
         entry = self._cached(token)
         if entry is not None:
             claims, kid, key = entry
@@ -525,6 +538,8 @@ class ClerkAuth:
             self._cache.discard(token)
         if unverified is None:
             unverified = UnverifiedToken(token)
+            if kind_first:
+                check_session_kind(unverified)
         header = unverified.header
         check_session_header(header)
         key = self._key_for(unverified)
@@ -580,18 +595,18 @@ def _check_session_id(request: Request, session_id: str) -> None:
                 raise SessionIdMismatchError()
 
 
-def _check_client_uat(raw: str | None, iat: float | None) -> None:
-    """``__client_uat`` against the cookie token's ``iat``, as @clerk/backend:
-    ``0`` (or unreadable) means no active client; a time after ``iat`` means
-    the user signed out or in again since. A missing cookie is tolerated
-    (deliberately: APIs on another domain may never receive it)."""
+def _check_client_active(raw: str | None) -> int | None:
+    """``__client_uat`` as @clerk/backend reads it: ``0`` (or unreadable) means
+    no active client (refused); else its time, which the caller compares with
+    the token's ``iat`` (a time after it: the user signed out or in again
+    since). A missing cookie is tolerated (None; deliberately: APIs on
+    another domain may never receive it)."""
     if raw is None:
-        return
+        return None
     uat = _client_uat(raw)
     if uat <= 0:
         raise ClientUatMissingError()
-    if iat is not None and iat < uat:
-        raise ClientUatMismatchError()
+    return uat
 
 
 def _client_uat(raw: str) -> int:

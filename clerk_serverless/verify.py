@@ -242,6 +242,23 @@ def check_session_header(header: Header) -> None:
         raise TokenTypeMismatchError("not a session token (header cat)")
 
 
+def check_session_kind(token: UnverifiedToken) -> None:
+    """Refuse a JWT of another kind where a session token is expected, from
+    its unverified header and payload, before any key is looked up: an OAuth
+    access token's ``typ``, an M2M subject (``mch_…``), a non-session ``cat``.
+    @clerk/backend's ``authenticateRequest`` does so on both of its session
+    paths (``isMachineJwt``, ``hasNonSessionJwtCategory``), before
+    ``verifyToken`` and before comparing ``iat`` with ``__client_uat``."""
+    header = token.header
+    if header.typ in OAUTH_ACCESS_TOKEN_TYPES:
+        raise TokenTypeMismatchError("an OAuth access token, not a session token")
+    if header.cat is not None and header.cat not in SESSION_CATEGORIES:
+        raise TokenTypeMismatchError("not a session token (header cat)")
+    sub = token.claims().get("sub")
+    if type(sub) is str and sub.startswith("mch_"):
+        raise TokenTypeMismatchError("machine token, not a session token")
+
+
 def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: frozenset[str] | None) -> None:
     """Claims every Clerk session token carries, independent of time and request."""
     sub = claims.get("sub")

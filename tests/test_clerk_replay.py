@@ -160,6 +160,7 @@ PYV = "clerk-sdk-python tests/test_verify_token.py"
 # covers: the case re-creates the input those lines decide on.
 SRC_VERIFY = JS + "tokens/verify.ts"
 SRC_VMJ = JS + "jwt/verifyMachineJwt.ts"
+SRC_REQ = JS + "tokens/request.ts"
 
 # README lines that document a difference (README.md of this repository).
 DOC_503 = ('README.md:464-469 "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
@@ -598,6 +599,39 @@ def test_req_refresh(cookies: dict[str, str], fapi: JwksServer, ckey: SigningKey
     auth = app(fapi, pk=PK_LIVE, secret_key=clerk_api.secret_key, api_url=clerk_api.url)
     got, _ = call(auth, request(cookies=values, headers={"Origin": "https://example.com"}))
     expect(got, SIGNED_IN, out("token-expired"), DOC_NO_HANDSHAKE)
+
+
+# --------------------------------------------------------------------------- request.ts: the kind of a token, before its key
+
+
+@pytest.mark.parametrize("how", [
+    pytest.param("bad signature", id=cid("match", SRC_REQ + ":420-435", "header: M2M-subject JWT with a bad signature: token-type-mismatch")),
+    pytest.param("unknown kid", id=cid("match", SRC_REQ + ":420-435", "header: M2M-subject JWT under an unknown kid: token-type-mismatch")),
+])
+def test_src_header_machine_jwt_before_key(how: str, fapi: JwksServer, ckey: SigningKey, other_key: SigningKey) -> None:
+    # isMachineJwt(tokenInHeader) is checked before verifyToken: no key, no signature.
+    token = sign(other_key, {"sub": "mch_2vYVtestTESTtestTESTtestTESTtest"}) if how == "bad signature" else \
+        sign(ckey, {"sub": "mch_2vYVtestTESTtestTESTtestTESTtest"}, {"kid": "ins_unknown"})
+    got, _ = call(app(fapi), request(authorization=f"Bearer {token}"))
+    expect(got, out("token-type-mismatch"))
+    assert fapi.count == 0  # no key was looked up
+
+
+@pytest.mark.parametrize("what,cookie,uat,clerk", [
+    pytest.param("malformed", "not-a-jwt", "0", out("session-token-but-no-client-uat"),
+                 id=cid("match", SRC_REQ + ":621-634", "cookie: __client_uat=0 and a malformed __session: session-token-but-no-client-uat, before decoding")),
+    pytest.param("m2m", "<m2m>", str(IAT + 10), out("token-type-mismatch"),
+                 id=cid("match", SRC_REQ + ":636-654", "cookie: M2M JWT, __client_uat after its iat: token-type-mismatch first")),
+    pytest.param("template", "<template>", str(IAT + 10), out("token-type-mismatch"),
+                 id=cid("match", SRC_REQ + ":636-654", "cookie: JWT-template token, __client_uat after its iat: token-type-mismatch first")),
+])
+def test_src_cookie_order(what: str, cookie: str, uat: str, clerk: Verdict, fapi: JwksServer, ckey: SigningKey) -> None:
+    # authenticateRequestWithTokenInCookie: no active client (uat 0) with a session cookie is
+    # decided before decodeJwt; isMachineJwt / hasNonSessionJwtCategory before iat < clientUat.
+    token = {"<m2m>": lambda: sign(ckey, {"iss": MOCK_JWT_PAYLOAD["iss"]}, {"typ": "JWT"}, base=M2M_PAYLOAD),
+             "<template>": lambda: sign(ckey, {"sid": None}, {"cat": TEMPLATE_CAT})}.get(cookie, lambda: cookie)()
+    got, _ = call(app(fapi, pk=PK_LIVE), request(cookies={"__client_uat": uat, "__session": token}))
+    expect(got, clerk)
 
 
 # =========================================================================== request.test.ts: handshake-only flows on API requests
