@@ -324,12 +324,14 @@ def check_audience(aud: Any, audience: frozenset[str] | None) -> None:
 
 
 def check_times(exp: float, nbf: float | None, iat: float | None, now: float, skew: float) -> None:
-    """``exp``, ``nbf`` and ``iat`` against ``now`` with ``skew`` seconds of leeway."""
-    if exp <= now - skew:
+    """``exp``, ``nbf`` and ``iat`` against ``now`` with ``skew`` seconds of
+    leeway. Whole seconds count, as in @clerk/backend (``Date#setUTCSeconds``
+    drops a fraction: assertions.ts:114-118, 140-144, 166-170)."""
+    if int(exp) <= now - skew:
         raise TokenExpiredError()
-    if nbf is not None and nbf > now + skew:
+    if nbf is not None and int(nbf) > now + skew:
         raise TokenNotActiveYetError()
-    if iat is not None and iat > now + skew:
+    if iat is not None and int(iat) > now + skew:
         raise TokenIatInTheFutureError()
 
 

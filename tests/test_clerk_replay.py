@@ -161,6 +161,7 @@ PYV = "clerk-sdk-python tests/test_verify_token.py"
 SRC_VERIFY = JS + "tokens/verify.ts"
 SRC_VMJ = JS + "jwt/verifyMachineJwt.ts"
 SRC_REQ = JS + "tokens/request.ts"
+SRC_ASSERT = JS + "jwt/assertions.ts"
 
 # README lines that document a difference (README.md of this repository).
 DOC_503 = ('README.md:464-469 "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
@@ -2079,3 +2080,25 @@ def test_pyv_bad_signature(source: str, fapi: JwksServer, ckey: SigningKey, othe
     token = sign(other_key)
     auth = app(fapi, pk=None) if source == "jwks" else ClerkAuth(jwt_key=pem(ckey), clock=frozen(IAT))
     expect(verify(auth, token)[0], out("token-invalid-signature"))
+
+
+# =========================================================================== assertions.ts (source): whole seconds, the default skew
+
+
+@pytest.mark.parametrize("claims,skew,clerk", [
+    # new Date(0).setUTCSeconds(x) drops a fraction of a second (ECMAScript MakeTime: ToIntegerOrInfinity).
+    pytest.param({"exp": IAT + 0.5}, 0, out("token-expired"), id=cid("match", SRC_ASSERT + ":114-118", "exp now+0.5 s, skew 0: expired (whole seconds)")),
+    pytest.param({"nbf": IAT + 0.5}, 0, SIGNED_IN, id=cid("match", SRC_ASSERT + ":140-144", "nbf now+0.5 s, skew 0: active (whole seconds)")),
+    pytest.param({"iat": IAT + 0.5}, 0, SIGNED_IN, id=cid("match", SRC_ASSERT + ":166-170", "iat now+0.5 s, skew 0: not in the future (whole seconds)")),
+    # The default skew, 5000 ms (verifyJwt.ts:150-151): expired at exp <= now - 5 s; early past now + 5 s.
+    pytest.param({"exp": IAT - 5}, None, out("token-expired"), id=cid("match", SRC_ASSERT + ":118", "exp now-5 s, default skew: expired")),
+    pytest.param({"exp": IAT - 4}, None, SIGNED_IN, id=cid("match", SRC_ASSERT + ":118", "exp now-4 s, default skew: valid")),
+    pytest.param({"nbf": IAT + 5}, None, SIGNED_IN, id=cid("match", SRC_ASSERT + ":144", "nbf now+5 s, default skew: active")),
+    pytest.param({"nbf": IAT + 6}, None, out("token-not-active-yet"), id=cid("match", SRC_ASSERT + ":144", "nbf now+6 s, default skew: not active yet")),
+    pytest.param({"iat": IAT + 5}, None, SIGNED_IN, id=cid("match", SRC_ASSERT + ":170", "iat now+5 s, default skew: accepted")),
+    pytest.param({"iat": IAT + 6}, None, out("token-iat-in-the-future"), id=cid("match", SRC_ASSERT + ":170", "iat now+6 s, default skew: in the future")),
+])
+def test_src_time_claims(claims: dict[str, Any], skew: float | None, clerk: Verdict, fapi: JwksServer, ckey: SigningKey) -> None:
+    kw = {} if skew is None else {"clock_skew": skew}
+    expect(verify(app(fapi, pk=None, **kw), sign(ckey, claims))[0], clerk)
+
