@@ -471,7 +471,9 @@ class ClerkAuth:
         check_machine_header(unverified.header, kind == M2M_TOKEN)
         try:
             self._key_for(unverified)  # the signature verifies
-            check_machine_claims(claims, self.settings.audience, policy.parties(self._parties), now, self._skew)
+            check_machine_claims(
+                claims, self.settings.audience, policy.parties(self._parties), now, self._skew, m2m=kind == M2M_TOKEN
+            )
         except (KeysUnavailableError, TokenVerificationFailedError):
             raise  # an outage stays a 503
         except AuthError as exc:

@@ -295,17 +295,25 @@ def check_machine_header(header: Header, m2m: bool) -> None:
 
 
 def check_machine_claims(
-    claims: dict[str, Any], audience: frozenset[str] | None, parties: frozenset[str] | None, now: float, skew: float
+    claims: dict[str, Any],
+    audience: frozenset[str] | None,
+    parties: frozenset[str] | None,
+    now: float,
+    skew: float,
+    *,
+    m2m: bool = False,
 ) -> None:
     """A machine JWT's claims, as @clerk/backend's ``verifyMachineJwt`` checks
-    them: ``sub``, ``aud`` (when an audience is set), ``azp`` (when the token
-    has one: machine tokens come from no browser page), then the times."""
+    them: ``sub``, ``aud`` (when an audience is set), ``azp`` against the
+    authorized parties, then the times. Deliberately unlike @clerk/backend, an
+    M2M JWT (``m2m``) without ``azp`` passes: machines call from no browser
+    page, and Clerk's M2M JWTs carry none; one that has an ``azp`` is held to it."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise TokenVerificationFailedError("sub missing")
     check_audience(claims.get("aud", _ABSENT), audience)
     azp = claims.get("azp")
-    if azp is not None:
+    if azp is not None or not m2m:
         check_authorized_party(azp if isinstance(azp, str) else None, parties)
     check_time_claims(claims)
     check_times(claims["exp"], claims.get("nbf"), claims.get("iat"), now, skew)

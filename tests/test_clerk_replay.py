@@ -2248,6 +2248,24 @@ def test_src_m2m_jwt_without_azp(_case: str, clerk_api: ClerkBackendApi, ckey: S
     expect(got, out("token-verification-failed"))
 
 
+@pytest.mark.parametrize("azp,clerk", [
+    pytest.param(None, out("token-verification-failed"),
+                 id=cid("match", SRC_VMJ + ":123-131", "OAuth JWT without azp where authorized parties are set: token-verification-failed")),
+    pytest.param(AZP, SIGNED_IN, id=cid("match", SRC_VMJ + ":123-131", "OAuth JWT whose azp is authorized: signed in")),
+    pytest.param("https://other.example", out("token-verification-failed"),
+                 id=cid("match", SRC_VMJ + ":123-131", "OAuth JWT whose azp is not authorized: token-verification-failed")),
+])
+def test_src_oauth_jwt_azp(azp: str | None, clerk: Verdict, clerk_api: ClerkBackendApi, ckey: SigningKey) -> None:
+    # verifyOAuthJwt -> resolveKeyAndVerifyJwt(options) -> verifyJwt: assertAuthorizedPartiesClaim
+    # (assertions.ts:86-103) refuses a missing azp once parties are configured. Clerk's OAuth JWTs
+    # carry azp (mockOAuthAccessTokenJwtPayload, fixtures/index.ts:36-46); README.md:259-261 exempts
+    # M2M JWTs only.
+    clerk_api.keys = [ckey.jwk]
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[AZP], clock=frozen(IAT))
+    got, _ = call(auth, request(authorization=f"Bearer {oauth_jwt(ckey, payload={'azp': azp})}"), accepts_token="oauth_token")
+    expect(got, clerk)
+
+
 # =========================================================================== authStatus.test.ts: debug headers
 
 
