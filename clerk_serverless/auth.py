@@ -261,8 +261,12 @@ class ClerkAuth:
         )
         if not isinstance(token, str) or not token:
             raise TokenInvalidError("no token")  # as verifyToken: not a JWT
-        kind = classify(token)
-        if kind not in policy.accepts:
+        # Session tokens only (the default): verifyToken's verdicts, which know
+        # no other kind (an ``ak_…`` string does not decode: token-invalid); a
+        # machine JWT is refused by the session checks themselves.
+        accepts = policy.accepts
+        kind = SESSION_TOKEN if accepts is _SESSION_ONLY or accepts == _SESSION_ONLY else classify(token)
+        if kind not in accepts:
             raise TokenTypeMismatchError()
         now = self._clock()
         if kind != SESSION_TOKEN:

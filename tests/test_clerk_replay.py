@@ -890,6 +890,31 @@ def test_ver_m2m_category(_case: str, fapi: JwksServer, ckey: SigningKey) -> Non
     assert fapi.count == 0
 
 
+@pytest.mark.parametrize("token", [
+    pytest.param(MOCK_TOKENS["api_key"], id=cid("match", SRC_VERIFY + ":115-118", "verifyToken(ak_...): does not decode, token-invalid")),
+    pytest.param(MOCK_TOKENS["m2m_token"], id=cid("match", SRC_VERIFY + ":115-118", "verifyToken(mt_...): does not decode, token-invalid")),
+    pytest.param(MOCK_TOKENS["oauth_token"], id=cid("match", SRC_VERIFY + ":115-118", "verifyToken(oat_...): does not decode, token-invalid")),
+])
+def test_src_verify_token_opaque(token: str, fapi: JwksServer) -> None:
+    # verifyToken knows session tokens only: an opaque machine token is no JWT.
+    expect(verify(app(fapi, pk=None), token)[0], out("token-invalid"))
+    assert fapi.count == 0
+
+
+@pytest.mark.parametrize("signer,clerk,ours", [
+    pytest.param("other", out("token-invalid-signature"), None,
+                 id=cid("match", SRC_VERIFY + ":137-156", "verifyToken(M2M-subject JWT, bad signature): token-invalid-signature")),
+    pytest.param("instance", SIGNED_IN, out("token-type-mismatch"),
+                 id=cid("documented", SRC_VERIFY + ":137-156", "verifyToken(M2M-subject JWT, no cat, valid): its payload")),
+])
+def test_src_verify_token_m2m_subject(signer: str, clerk: Verdict, ours: Verdict | None, fapi: JwksServer, ckey: SigningKey,
+                                      other_key: SigningKey) -> None:
+    # verifyToken checks only the M2M cat (verify.ts:125-135), not the subject; a validly signed
+    # mch_ token is its payload there, and token-type-mismatch on every session path here.
+    token = sign(ckey if signer == "instance" else other_key, {"sub": M2M_PAYLOAD["sub"]})
+    expect(verify(app(fapi, pk=None), token)[0], clerk, ours, DOC_TYPE if ours else None)
+
+
 # =========================================================================== verify.test.ts: verifyMachineAuthToken, opaque
 
 

@@ -21,7 +21,7 @@ from support.events import SHAPES, make_event
 from support.tokens import ORIGIN, SigningKey, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, MachineAuth, Session, require_auth
-from clerk_serverless.errors import AuthError, TokenTypeMismatchError
+from clerk_serverless.errors import AuthError, TokenInvalidError, TokenTypeMismatchError
 from clerk_serverless.token_types import classify
 
 M2M_CAT = "cl_B7d4PD333AAA"
@@ -288,8 +288,11 @@ def test_type_mismatch_everywhere(auth: ClerkAuth, clerk_api: Any, key: SigningK
     listed = recording(auth.require_auth(accepts_token=["api_key", "m2m_token"]))
     assert call(listed, "http_v2", bearer=mint(key)).reason == "token-type-mismatch"
     assert call(listed, "http_v2", bearer=api_key).status == 200
+    with pytest.raises(TokenInvalidError) as info:
+        auth.verify_token(api_key)  # session tokens by default: as verifyToken, not a JWT (verify.ts:115-118)
+    assert info.value.reason == "token-invalid"
     with pytest.raises(TokenTypeMismatchError):
-        auth.verify_token(api_key)  # session tokens by default
+        auth.verify_token(m2m_jwt(key))  # a machine JWT: the session checks refuse its kind
 
 
 def test_machine_tokens_never_come_from_cookies(auth: ClerkAuth, clerk_api: Any, key: SigningKey) -> None:
