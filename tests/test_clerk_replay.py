@@ -188,32 +188,32 @@ DOC_NO_UAT = ('README.md:582-584 "A **missing** __client_uat is tolerated, delib
               'such a request out)"')
 DOC_RS256 = ('README.md:592-593 "RS256 only (…RS384/RS512 included, are refused before any key is touched — '
              'stricter than Clerk\'s RS256/384/512)"')
-DOC_TYPE = ('README.md:601-605 "Deliberately stricter than Clerk: … machine subjects (mch_…), at+jwt and '
+DOC_TYPE = ('README.md:604-608 "Deliberately stricter than Clerk: … machine subjects (mch_…), at+jwt and '
             'non-session cat headers are token-type-mismatch on every session path"')
 DOC_CONFIG = ('README.md:149-152 "A mistake raises ClerkConfigError naming the argument or variable '
               '(CLERK_AUTHORIZED_PARTIES: \'app.example.com\' is not an origin; …) … never disguised as a 401"')
 DOC_ACCEPTS = 'README.md:224-225 "An unknown accepts_token value is a ClerkConfigError when decorating"'
-DOC_REFETCH = 'README.md:752-753 "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
+DOC_REFETCH = 'README.md:755-756 "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
 # "## Where we differ from @clerk/backend, on purpose"
-DOC_NO_HANDSHAKE = ('README.md:615-621 "No handshake, no refresh. … no dev-browser (__clerk_db_jwt) requirement on '
+DOC_NO_HANDSHAKE = ('README.md:618-624 "No handshake, no refresh. … no dev-browser (__clerk_db_jwt) requirement on '
                     'development instances, no satellite or multi-domain sync, no cross-origin-referrer or organization-sync '
                     'handshakes, no refresh of an expired cookie from __refresh_<suffix>. Such requests get the verdict '
                     'their token earns; an expired token is 401 token-expired"')
-DOC_NO_TOKEN = ('README.md:622-625 "No token at all is 401 session-token-missing (Clerk: session-token-and-uat-missing, '
+DOC_NO_TOKEN = ('README.md:625-628 "No token at all is 401 session-token-missing (Clerk: session-token-and-uat-missing, '
                 'or dev-browser-missing on development instances); on a route accepting machine tokens only, likewise '
                 '(Clerk: the string No token in header, or token-type-mismatch for a list)"')
-DOC_SUB = 'README.md:626-627 "Stricter: RS256 only …; sid required and sub non-empty on session tokens"'
-DOC_AUD = ('README.md:628-629 "an aud of empty or non-string entries refused when audience is set '
+DOC_SUB = 'README.md:629-630 "Stricter: RS256 only …; sid required and sub non-empty on session tokens"'
+DOC_AUD = ('README.md:631-632 "an aud of empty or non-string entries refused when audience is set '
            '(Clerk drops falsy entries)"')
-DOC_OUTAGE = ('README.md:639-640 "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
+DOC_OUTAGE = ('README.md:642-643 "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
               'unreachable, failing or refusing our key (Clerk: signed out)"')
 DOC_M2M_AZP = ('README.md:259-261 "Deliberate differences from @clerk/backend: an M2M JWT without azp is accepted where '
                'authorized parties are configured (@clerk/backend applies the browser-origin check to machine JWTs, which '
-               'never carry azp)"; README.md:637-638')
+               'never carry azp)"; README.md:640-641')
 DOC_REVERIFICATION = ('README.md:149-152 "A mistake raises ClerkConfigError naming the argument"; clerk_serverless/authorization.py '
                       'parse_reverification: "Raises ClerkConfigError(\"reverification\", …) for anything else (where Clerk\'s '
                       'has() would silently answer false)"')
-DOC_MACHINE_JWT = ('README.md:641-643 "verify_token(token, accepts_token=[machine types]) calls a JWT that is neither '
+DOC_MACHINE_JWT = ('README.md:644-646 "verify_token(token, accepts_token=[machine types]) calls a JWT that is neither '
                    'an M2M nor an OAuth token token-type-mismatch (Clerk\'s verifyMachineAuthToken: '
                    'token-verification-failed or token-invalid)"')
 
