@@ -409,7 +409,7 @@ class ClerkAuth:
             raise MachineTokenMissingError()
         found = find_token(request, self._cookie_rules, now)
         if found.token is None:
-            if found.client_uat is not None and _client_uat(found.client_uat) > 0:
+            if found.client_uat is not None and _client_uat(found.client_uat) != 0:
                 raise ClientUatWithoutSessionError()
             raise TokenMissingError()
         return self._session(request, found.token, found.client_uat, now, policy, from_cookie=True)
@@ -601,7 +601,7 @@ def _check_session_id(request: Request, session_id: str) -> None:
                 raise SessionIdMismatchError()
 
 
-def _check_client_active(raw: str | None) -> int | None:
+def _check_client_active(raw: str | None) -> float | None:
     """``__client_uat`` as @clerk/backend reads it: ``0`` (or unreadable) means
     no active client (refused); else its time, which the caller compares with
     the token's ``iat`` (a time after it: the user signed out or in again
@@ -610,15 +610,37 @@ def _check_client_active(raw: str | None) -> int | None:
     if raw is None:
         return None
     uat = _client_uat(raw)
-    if uat <= 0:
+    if uat == 0:
         raise ClientUatMissingError()
     return uat
 
 
-def _client_uat(raw: str) -> int:
-    """``__client_uat`` as Clerk reads it (``Number.parseInt``, else 0)."""
-    digits = raw.strip()
+_DECIMAL = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+# JavaScript's StrWhiteSpaceChar: WhiteSpace and LineTerminator.
+_JS_SPACE = (
+    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def _client_uat(raw: str) -> float:
+    """``__client_uat`` as @clerk/backend reads it, ``Number.parseInt(value) || 0``
+    (authenticateContext.ts:314): leading whitespace skipped, an optional sign,
+    ``0x`` for hexadecimal, then the longest run of digits; none at all is 0.
+    Any number but 0 (negative ones too) says a client is active."""
+    text = raw.lstrip(_JS_SPACE)
+    sign = -1.0 if text[:1] == "-" else 1.0
+    if text[:1] in ("+", "-"):
+        text = text[1:]
+    base, digits = 10, _DECIMAL
+    if text[:2] in ("0x", "0X"):
+        base, digits, text = 16, _HEX, text[2:]
     end = 0
-    while end < len(digits) and digits[end] in "0123456789" and end < 16:
+    while end < len(text) and text[end] in digits:
         end += 1
-    return int(digits[:end]) if end else 0
+    if not end:
+        return 0.0
+    if end > 400:  # past any double (10**309, 16**256): Infinity, as parseInt gives
+        return sign * float("inf")
+    return sign * float(int(text[:end], base))

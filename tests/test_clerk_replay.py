@@ -171,6 +171,7 @@ SRC_VERIFY = JS + "tokens/verify.ts"
 SRC_VMJ = JS + "jwt/verifyMachineJwt.ts"
 SRC_REQ = JS + "tokens/request.ts"
 SRC_KEYS = JS + "tokens/keys.ts"
+SRC_CTX = JS + "tokens/authenticateContext.ts"
 SRC_ASSERT = JS + "jwt/assertions.ts"
 AST = JS + "tokens/__tests__/authStatus.test.ts"
 SHARED = "packages/shared/src/"
@@ -653,6 +654,24 @@ def test_src_cookie_order(what: str, cookie: str, uat: str, clerk: Verdict, fapi
     token = {"<m2m>": lambda: sign(ckey, {"iss": MOCK_JWT_PAYLOAD["iss"]}, {"typ": "JWT"}, base=M2M_PAYLOAD),
              "<template>": lambda: sign(ckey, {"sid": None}, {"cat": TEMPLATE_CAT})}.get(cookie, lambda: cookie)()
     got, _ = call(app(fapi, pk=PK_LIVE), request(cookies={"__client_uat": uat, "__session": token}))
+    expect(got, clerk)
+
+
+@pytest.mark.parametrize("uat,session,clerk", [
+    pytest.param("+" + str(IAT - 10), True, SIGNED_IN, id=cid("match", SRC_CTX + ":314", "__client_uat '+<n>': parseInt reads the sign, active client")),
+    pytest.param("-5", True, SIGNED_IN, id=cid("match", SRC_CTX + ":314", "__client_uat '-5': a negative number is an active client")),
+    pytest.param("0x10", True, SIGNED_IN, id=cid("match", SRC_CTX + ":314", "__client_uat '0x10': hexadecimal, 16")),
+    pytest.param(" 0x0", True, out("session-token-but-no-client-uat"), id=cid("match", SRC_CTX + ":314", "__client_uat ' 0x0': 0, no active client")),
+    pytest.param("0x", True, out("session-token-but-no-client-uat"), id=cid("match", SRC_CTX + ":314", "__client_uat '0x': NaN || 0")),
+    pytest.param("12.5abc", True, SIGNED_IN, id=cid("match", SRC_CTX + ":314", "__client_uat '12.5abc': 12")),
+    pytest.param("9" * 500, True, out("session-token-iat-before-client-uat"), id=cid("match", SRC_CTX + ":314", "__client_uat of 500 nines: Infinity, after iat")),
+    pytest.param("-1", False, out("client-uat-but-no-session-token"), id=cid("match", SRC_CTX + ":314", "__client_uat '-1' without a session cookie: an active client")),
+])
+def test_src_client_uat_parse_int(uat: str, session: bool, clerk: Verdict, fapi: JwksServer, mock_jwt: str) -> None:
+    # clientUat = Number.parseInt(cookie || '') || 0; hasActiveClient is its truthiness
+    # (request.ts:458, 612-627) and iat < clientUat the comparison (request.ts:652).
+    cookies = {"__client_uat": uat, **({"__session": mock_jwt} if session else {})}
+    got, _ = call(app(fapi, pk=PK_LIVE), request(cookies=cookies))
     expect(got, clerk)
 
 
