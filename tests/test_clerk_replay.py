@@ -194,7 +194,7 @@ DOC_TYPE = ('README.md:604-608 "Deliberately stricter than Clerk: … machine su
 DOC_CONFIG = ('README.md:149-152 "A mistake raises ClerkConfigError naming the argument or variable '
               '(CLERK_AUTHORIZED_PARTIES: \'app.example.com\' is not an origin; …) … never disguised as a 401"')
 DOC_ACCEPTS = 'README.md:224-225 "An unknown accepts_token value is a ClerkConfigError when decorating"'
-DOC_REFETCH = 'README.md:755-756 "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
+DOC_REFETCH = 'README.md:756-757 "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
 # "## Where we differ from @clerk/backend, on purpose"
 DOC_NO_HANDSHAKE = ('README.md:618-624 "No handshake, no refresh. … no dev-browser (__clerk_db_jwt) requirement on '
                     'development instances, no satellite or multi-domain sync, no cross-origin-referrer or organization-sync '
@@ -203,18 +203,18 @@ DOC_NO_HANDSHAKE = ('README.md:618-624 "No handshake, no refresh. … no dev-bro
 DOC_NO_TOKEN = ('README.md:625-628 "No token at all is 401 session-token-missing (Clerk: session-token-and-uat-missing, '
                 'or dev-browser-missing on development instances); on a route accepting machine tokens only, likewise '
                 '(Clerk: the string No token in header, or token-type-mismatch for a list)"')
-DOC_SUB = 'README.md:629-630 "Stricter: RS256 only …; sid required and sub non-empty on session tokens"'
+DOC_SUB = 'README.md:629-630 "Stricter: RS256 only …; sid required and sub non-empty on session tokens (sub on M2M and OAuth JWTs too)"'
 DOC_AUD = ('README.md:631-632 "an aud of empty or non-string entries refused when audience is set '
            '(Clerk drops falsy entries)"')
-DOC_OUTAGE = ('README.md:642-643 "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
+DOC_OUTAGE = ('README.md:643-644 "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
               'unreachable, failing or refusing our key (Clerk: signed out)"')
 DOC_M2M_AZP = ('README.md:259-261 "Deliberate differences from @clerk/backend: an M2M JWT without azp is accepted where '
                'authorized parties are configured (@clerk/backend applies the browser-origin check to machine JWTs, which '
-               'never carry azp)"; README.md:640-641')
+               'never carry azp)"; README.md:641-642')
 DOC_REVERIFICATION = ('README.md:149-152 "A mistake raises ClerkConfigError naming the argument"; clerk_serverless/authorization.py '
                       'parse_reverification: "Raises ClerkConfigError(\"reverification\", …) for anything else (where Clerk\'s '
                       'has() would silently answer false)"')
-DOC_MACHINE_JWT = ('README.md:644-646 "verify_token(token, accepts_token=[machine types]) calls a JWT that is neither '
+DOC_MACHINE_JWT = ('README.md:645-647 "verify_token(token, accepts_token=[machine types]) calls a JWT that is neither '
                    'an M2M nor an OAuth token token-type-mismatch (Clerk\'s verifyMachineAuthToken: '
                    'token-verification-failed or token-invalid)"')
 
@@ -1067,6 +1067,13 @@ def test_ver_oauth_jwt_odd_sub(sub: Any, jwt_machine_app: ClerkAuth, ckey: Signi
     assert classify(token) == "oauth_token"  # tokenType oauth_token, no throw
     got, _ = verify(jwt_machine_app, token, accepts_token=MACHINE)
     expect(got, out("token-verification-failed"))  # assertSubClaim (assertions.ts:76-84), wrapped (verifyMachineJwt.ts:62-69)
+
+
+@replay("documented", SRC_ASSERT + ":76-84", "at+jwt JWT with sub '': a string, accepted")
+def test_src_oauth_jwt_empty_sub(_case: str, jwt_machine_app: ClerkAuth, ckey: SigningKey) -> None:
+    # assertSubClaim asks only for a string; an empty subject names no one here.
+    got, _ = verify(jwt_machine_app, oauth_jwt(ckey, payload={"sub": ""}), accepts_token=MACHINE)
+    expect(got, SIGNED_IN, out("token-verification-failed"), DOC_SUB)
 
 
 @replay("match", VER + ":584-609", "M2M JWT: fields")
