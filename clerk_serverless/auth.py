@@ -25,10 +25,14 @@ from .errors import (
     MachineTokenMissingError,
     SessionIdMismatchError,
     SessionPendingError,
+    SessionTokenIatInTheFutureError,
+    SessionTokenNbfError,
+    TokenIatInTheFutureError,
     TokenInvalidAlgorithmError,
     TokenInvalidError,
     TokenInvalidSignatureError,
     TokenMissingError,
+    TokenNotActiveYetError,
     TokenTypeMismatchError,
     TokenVerificationFailedError,
 )
@@ -273,7 +277,7 @@ class ClerkAuth:
             self._check_keys_for(policy.accepts)
             return self._machine_auth(kind, token, now, policy)
         claims = self._claims_for(token, now)
-        self._check_claims(claims, now, policy)
+        self._check_claims(claims, now, policy, request=False)
         return Session(claims, token, self.backend_api)
 
     def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session | MachineAuth:
@@ -578,12 +582,25 @@ class ClerkAuth:
             key = fresh
         return key
 
-    def _check_claims(self, claims: SessionClaims, now: float, policy: Policy) -> None:
+    def _check_claims(self, claims: SessionClaims, now: float, policy: Policy, *, request: bool = True) -> None:
         """What is checked on every request, cached token or not, in
-        @clerk/backend's order: ``azp``, then the times, then the status."""
+        @clerk/backend's order: ``azp``, then the times, then the status.
+
+        A token not valid yet (``nbf``) or issued in the future (``iat``) is
+        refused under ``authenticateRequest``'s names on a ``request``, under
+        ``verifyToken``'s for :meth:`verify_token`, as @clerk/backend does."""
         parties = policy.authorized_parties
         check_authorized_party(claims.azp, self._parties if isinstance(parties, Inherit) else parties)
-        check_times(claims.exp, claims.nbf, claims.iat, now, self._skew)
+        try:
+            check_times(claims.exp, claims.nbf, claims.iat, now, self._skew)
+        except TokenNotActiveYetError:
+            if request:
+                raise SessionTokenNbfError() from None
+            raise
+        except TokenIatInTheFutureError:
+            if request:
+                raise SessionTokenIatInTheFutureError() from None
+            raise
         if claims.status == "pending" and policy.treat_pending_as_signed_out:
             raise SessionPendingError()
 

@@ -33,6 +33,10 @@ class Reason(StrEnum):
     # Cookie path: the browser's __client_uat says the user signed out (or in
     # again) after this token was issued, or that no client is active.
     SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT = "session-token-iat-before-client-uat"
+    # A request's token not valid yet (nbf) or issued in the future (iat):
+    # authenticateRequest's names (verify_token keeps verifyToken's above).
+    SESSION_TOKEN_NBF = "session-token-nbf"
+    SESSION_TOKEN_IAT_IN_THE_FUTURE = "session-token-iat-in-the-future"
     SESSION_TOKEN_WITHOUT_CLIENT_UAT = "session-token-but-no-client-uat"
     # Cookie path: __client_uat says a client is signed in, but no session cookie came.
     CLIENT_UAT_WITHOUT_SESSION_TOKEN = "client-uat-but-no-session-token"
@@ -150,6 +154,20 @@ class TokenNotActiveYetError(AuthError):
 class TokenIatInTheFutureError(AuthError):
     reason = Reason.TOKEN_IAT_IN_THE_FUTURE
     message = "The session token was issued in the future (iat); check the clock."
+
+
+class SessionTokenNbfError(TokenNotActiveYetError):
+    """:class:`TokenNotActiveYetError` on a request, under @clerk/backend's
+    ``authenticateRequest`` name."""
+
+    reason = Reason.SESSION_TOKEN_NBF
+
+
+class SessionTokenIatInTheFutureError(TokenIatInTheFutureError):
+    """:class:`TokenIatInTheFutureError` on a request, under @clerk/backend's
+    ``authenticateRequest`` name."""
+
+    reason = Reason.SESSION_TOKEN_IAT_IN_THE_FUTURE
 
 
 class TokenInvalidSignatureError(AuthError):
@@ -328,11 +346,15 @@ class JwksError(ClerkError):
 
 class JwksFetchError(JwksError):
     """An HTTP GET to Clerk failed (network, status, size, redirect).
-    ``status`` is the HTTP status when the server answered."""
+    ``status`` is the HTTP status when the server answered; ``code`` the
+    first error code of a Clerk error body (``{"errors": [{"code": …}]}``)."""
 
-    def __init__(self, problem: str, retry_after: float | None = None, *, status: int | None = None) -> None:
+    def __init__(
+        self, problem: str, retry_after: float | None = None, *, status: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(problem, retry_after)
         self.status = status
+        self.code = code
 
 
 class JwksInvalidError(JwksError):

@@ -448,11 +448,26 @@ def http_get(
     anything but a complete 200 of at most ``max_bytes``; for an HTTP answer
     ``status`` is set and ``retry_after`` holds its ``Retry-After`` seconds.
     """
-    response = _exchange("GET", url, headers, None, timeout, max_bytes, lambda status: status == 200)
+    # A 200's body, and a 401's (Clerk's error code says whether our secret key was refused).
+    response = _exchange("GET", url, headers, None, timeout, max_bytes, lambda status: status in (200, 401))
     status = response.status
     if status != 200:
         hint = _retry_after(response.headers.get("retry-after"))
         if 300 <= status < 400:
             raise JwksFetchError(f"HTTP {status} redirect refused", hint, status=status)
-        raise JwksFetchError(f"HTTP {status}", hint, status=status)
+        raise JwksFetchError(f"HTTP {status}", hint, status=status, code=_clerk_error_code(response.body))
     return response.body
+
+
+def _clerk_error_code(body: bytes) -> str | None:
+    """The first ``errors[].code`` of a Clerk error answer, or None."""
+    if not body.startswith(b"{") or len(body) > 64 * 1024:
+        return None
+    import json
+
+    try:
+        errors = json.loads(body).get("errors")
+        code = errors[0].get("code") if isinstance(errors, list) and errors and isinstance(errors[0], dict) else None
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return code if isinstance(code, str) and len(code) <= 64 and code.isprintable() else None

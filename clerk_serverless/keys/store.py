@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import JwksError, KeysUnavailableError
+from ..errors import JwksError, KeysUnavailableError, SecretKeyInvalidError
 
 FAILURE_BACKOFF = 5.0
 MAX_BACKOFF = 60.0
@@ -127,6 +127,9 @@ class JwksKeyStore:
         self._cooldown_from = -1e18  # wall-clock start of the unknown-kid cooldown window
         self._retry_at = 0.0  # no attempt before this after a failure
         self._last_error: str | None = None
+        # The Backend API refused our secret key (clerk_key_invalid): the 503s
+        # say secret-key-invalid, as @clerk/backend's reason does.
+        self._key_refused = False
         self._failures = 0  # consecutive failed fetches, for the backoff
         self._revalidate = False  # set after a snapshot restore
         self._lock = threading.Lock()
@@ -176,7 +179,7 @@ class JwksKeyStore:
         error = self._last_error
         if error is None:
             return None
-        return KeysUnavailableError(error, retry_after=max(1.0, self._retry_at - self._clock()))
+        return self._unavailable(error, retry_after=max(1.0, self._retry_at - self._clock()))
 
     def snapshot(self) -> dict[str, Any]:
         """Counters and state for logs, metrics and tests (no key material)."""
@@ -196,7 +199,11 @@ class JwksKeyStore:
         if keys is not None and now - self._fetched_at < self.stale_ttl:
             return keys
         retry = max(1.0, self._retry_at - now)
-        raise KeysUnavailableError(self._last_error or "keys not loaded", retry_after=retry)
+        raise self._unavailable(self._last_error or "keys not loaded", retry_after=retry)
+
+    def _unavailable(self, detail: str, retry_after: float) -> KeysUnavailableError:
+        kind = SecretKeyInvalidError if self._key_refused else KeysUnavailableError
+        return kind(detail, retry_after=retry_after)
 
     def _refresh(self, *, force: bool, limited: bool = False) -> Mapping[str, Any]:
         """Fetch if due (or ``force``d; a ``limited`` force only outside the
@@ -229,7 +236,7 @@ class JwksKeyStore:
                     now = self._clock()
                     keys = self._keys
                     if keys is None or now - self._fetched_at >= self.stale_ttl:
-                        raise KeysUnavailableError(
+                        raise self._unavailable(
                             self._last_error or "timed out waiting for the key fetch in flight",
                             retry_after=max(1.0, self._retry_at - now),
                         )
@@ -264,6 +271,7 @@ class JwksKeyStore:
                 backoff = min(MAX_BACKOFF, backoff)
                 self._retry_at = now + backoff
                 self._last_error = str(exc)
+                self._key_refused = getattr(exc, "code", None) == "clerk_key_invalid"
             stale = self._keys is not None and now - self._fetched_at < self.stale_ttl
             _log(
                 30,
@@ -281,6 +289,7 @@ class JwksKeyStore:
             self._fetched_at = now
             self._retry_at = 0.0
             self._last_error = None
+            self._key_refused = False
             self._failures = 0
             self._revalidate = False
         _log(20, "loaded %d signing key(s) from %s", len(fresh), self.label)
