@@ -32,6 +32,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.testclient import TestClient
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import make_event
 from support.jwks_server import JwksServer
@@ -277,6 +278,37 @@ def test_session_claims_are_read_only_all_the_way_down(make_auth: Any, key: Sign
 # =========================================================================================
 # 4. The ASGI middleware's exclude_paths
 # =========================================================================================
+
+
+def test_finding_exclude_paths_root_unprotects_the_whole_app(make_auth: Any) -> None:
+    """MEDIUM (fails open on a natural configuration). a70e6d0 stopped a lone
+    string from being iterated into ``"/"``; an explicit ``"/"`` entry still
+    does the same thing. Entries ending in ``/`` are prefixes, and ``"/"`` is a
+    prefix of every path, so ``exclude_paths=["/", "/health"]`` — "the landing
+    page and the health check are public", the obvious way to write it for a
+    FastAPI app serving its home page at ``/`` — switches authentication off
+    for every route, silently (``exclude_paths="/"`` too). ``"/"`` must mean
+    the root page only (a whole-app exclusion is ``required=False`` or no
+    middleware), or be refused."""
+
+    async def admin(request: Any) -> JSONResponse:
+        return JSONResponse({"admin": True})
+
+    async def home(request: Any) -> JSONResponse:
+        return JSONResponse({"home": True})
+
+    for paths in (["/", "/health"], "/"):
+        app = Starlette(routes=[Route("/", home), Route("/admin/users", admin, methods=["GET", "POST"])])
+        try:
+            app.add_middleware(ClerkMiddleware, auth=make_auth(), exclude_paths=paths)
+            client = TestClient(app)
+            client.get("/")  # builds the middleware stack
+        except ClerkConfigError:
+            continue  # refusing "/" outright is a fix too
+        assert client.get("/").status_code == 200
+        for method in ("GET", "POST"):
+            answer = client.request(method, "/admin/users")
+            assert answer.status_code == 401, f"exclude_paths={paths!r}: {method} /admin/users answered {answer.status_code}"
 
 
 # =========================================================================================

@@ -93,7 +93,8 @@ class ClerkMiddleware:
         required: refuse signed-out requests (default) or let them through
             with ``request.state.session = None``.
         exclude_paths: paths (exact, or prefixes ending in ``/``) left alone,
-            e.g. ``["/health", "/public/"]``.
+            e.g. ``["/health", "/public/"]``. ``"/"`` is the root page only:
+            a prefix of every path, it would leave the whole app open.
         preflight: ``"answer"`` (default) answers real CORS preflights here
             (204, CORS grant for authorized origins); ``"handler"`` passes them
             to the app (e.g. Starlette's ``CORSMiddleware`` inside this one).
@@ -131,7 +132,7 @@ class ClerkMiddleware:
             auth.check_policy(self.policy)
 
     def _excluded(self, path: str) -> bool:
-        return any(path == p or (p.endswith("/") and path.startswith(p)) for p in self.exclude_paths)
+        return any(path == p or (p != "/" and p.endswith("/") and path.startswith(p)) for p in self.exclude_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
