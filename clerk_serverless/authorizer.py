@@ -101,13 +101,12 @@ def _websocket_connect_as_request(event: dict[str, Any]) -> Any:
 
 
 def _is_websocket_connect(event: Any) -> bool:
+    """A WebSocket handshake, whatever ``httpMethod`` says: an event carrying
+    one (the SDKs' shared WebSocket/REST types write ``GET``) must not turn a
+    cross-site cookie handshake into a safe GET. ``eventType`` is written by
+    API Gateway, and only on WebSocket events."""
     ctx = event.get("requestContext") if isinstance(event, dict) else None
-    return (
-        isinstance(ctx, dict)
-        and event.get("type") == "REQUEST"
-        and ctx.get("eventType") == "CONNECT"
-        and event.get("httpMethod") is None
-    )
+    return isinstance(ctx, dict) and event.get("type") == "REQUEST" and ctx.get("eventType") == "CONNECT"
 
 
 def make_authorizer(

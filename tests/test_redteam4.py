@@ -159,6 +159,37 @@ def test_websocket_events_that_are_not_a_connect_request_never_allow(make_auth: 
         assert verdict(authorize, event) == "Unauthorized", label
 
 
+def test_finding_a_connect_event_with_an_http_method_skips_the_handshake_origin_rule(
+    make_auth: Any, key: SigningKey
+) -> None:
+    """LOW (defence in depth; needs an event shape API Gateway is not
+    documented to send). ``_is_websocket_connect`` requires ``httpMethod`` to
+    be absent, so a ``$connect`` REQUEST authorizer event that carries one is
+    read as a REST request of that method. With ``GET`` (what the SDKs' shared
+    WebSocket/REST types write: aws-lambda-java-libs' and aws-lambda-go's
+    ``$connect`` captures say ``GET``/``POST``) the cookie-only handshake from
+    a foreign Origin is a "safe" GET and is allowed — exactly the cross-site
+    WebSocket hijacking the WEBSOCKET method exists to stop. A handshake is a
+    handshake whatever ``httpMethod`` says: ``eventType: CONNECT`` is never
+    on a REST or HTTP API event, so it can decide alone."""
+    authorize = make_authorizer(make_auth())
+    cookie = f"__session={mint(key)}"
+    for method in ("GET", "HEAD", "OPTIONS", "POST"):
+        event = ws_connect({"Cookie": cookie, "Origin": EVIL}, {"Cookie": [cookie], "Origin": [EVIL]}, httpMethod=method)
+        assert verdict(authorize, event) == "Deny", f"httpMethod={method}: cross-site cookie handshake allowed"
+    # a REST-shaped REQUEST event marked CONNECT is judged as the handshake it claims to be
+    rest = make_event("rest_v1", method="GET", origin=EVIL, cookies=[cookie])
+    rest.update({"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:abc/prod/$connect"})
+    rest["requestContext"]["eventType"] = "CONNECT"
+    assert verdict(authorize, rest) == "Deny"
+    # the same REST GET without the marker is an ordinary safe request
+    rest["requestContext"].pop("eventType")
+    assert verdict(authorize, rest) == "Allow"
+    # a Bearer handshake with an httpMethod is still allowed, from anywhere
+    bearer = ws_connect({"Authorization": f"Bearer {mint(key)}", "Origin": EVIL}, httpMethod="GET")
+    assert verdict(authorize, bearer) == "Allow"
+
+
 def test_eventtype_connect_never_turns_a_cross_site_cookie_write_into_an_allow(make_auth: Any, key: SigningKey) -> None:
     """Held. ``requestContext.eventType`` is written by API Gateway, never by
     the client, and only on WebSocket events; still, ``CONNECT`` on an HTTP
