@@ -8,7 +8,7 @@ token_type       ``"api_key"``, ``"m2m_token"`` or ``"oauth_token"``
 id               the token's ID (``ak_…``/``mt_…``/``oat_…``; a JWT's ``jti``)
 subject          who it acts for: ``user_…``, ``org_…`` or ``mch_…``
 scopes           granted scopes (list)
-claims           custom claims, or None
+claims           custom claims (read-only all the way down), or None
 user_id          API keys of a user, OAuth tokens: the subject; else None
 org_id           API keys of an organization: the subject; else None
 machine_id       M2M tokens: the subject; else None
@@ -24,9 +24,9 @@ hold no organization permissions or roles (use ``scopes``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
+from .session import _frozen, _plain
 from .token_types import API_KEY, M2M_TOKEN, OAUTH_TOKEN
 
 _REGISTERED = frozenset({"iss", "sub", "exp", "nbf", "iat", "jti"})
@@ -75,7 +75,9 @@ class MachineAuth:
         self.id = id
         self.subject = subject
         self.scopes: tuple[str, ...] = tuple(scopes)
-        self.claims: Mapping[str, Any] | None = MappingProxyType(dict(claims)) if claims is not None else None
+        # Read-only all the way down: an opaque token's identity is cached and
+        # handed to every request presenting it (as Session.claims).
+        self.claims: Mapping[str, Any] | None = _frozen(claims) if claims is not None else None
         self.expiration = expiration
         self.client_id = client_id if token_type == OAUTH_TOKEN else None
         self.name = name if token_type == API_KEY else None
@@ -144,7 +146,7 @@ class MachineAuth:
             "id": self.id,
             "subject": self.subject,
             "scopes": list(self.scopes),
-            "claims": dict(self.claims) if self.claims is not None else None,
+            "claims": _plain(self.claims) if self.claims is not None else None,
             "user_id": self.user_id,
             "org_id": self.org_id,
             "machine_id": self.machine_id,

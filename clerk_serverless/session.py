@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .authorization import Authorization, Reverification, ReverificationConfig, authorization_from_claims
@@ -38,9 +37,11 @@ class SessionClaims:
 
     @property
     def claims(self) -> Mapping[str, Any]:
-        """Every claim, read-only all the way down (objects as read-only
-        mappings, arrays as tuples): these claims are shared by every request
-        presenting the same token, and decide their permissions."""
+        """Every claim, read-only all the way down (objects and arrays as
+        read-only ``dict`` and ``list`` subclasses, which ``json.dumps`` and
+        ``==`` take as the decoded JSON they are): these
+        claims are shared by every request presenting the same token, and
+        decide their permissions."""
         frozen = self._frozen
         if frozen is None:
             frozen = self._frozen = _frozen(self._raw)
@@ -61,21 +62,52 @@ class SessionClaims:
         return decoded
 
 
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError("verified claims are read-only; edit a copy (dict(claims), list(values))")
+
+
+class ReadOnlyDict(dict):  # type: ignore[type-arg]
+    """A ``dict`` that refuses every change: shared, verified claims stay as
+    verified, yet still serialise with ``json.dumps``, compare equal to plain
+    dicts and pass ``isinstance(…, dict)`` as decoded JSON does (a
+    ``mappingproxy`` does none of these). ``dict(d)``, ``copy.copy`` and
+    ``copy.deepcopy`` give plain, writable copies."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy, deepcopy and pickle: a plain dict
+        return dict, (dict(self),)
+
+
+class ReadOnlyList(list):  # type: ignore[type-arg]
+    """A ``list`` that refuses every change (see :class:`ReadOnlyDict`): a
+    claim's array still equals the list it was, and is still a ``list``."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return list, (list(self),)
+
+
 def _frozen(value: Any) -> Any:
-    """A read-only deep copy of decoded JSON."""
-    if isinstance(value, dict):
-        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
-    if isinstance(value, list):
-        return tuple(_frozen(item) for item in value)
+    """A read-only deep copy of decoded JSON (objects as :class:`ReadOnlyDict`,
+    arrays as :class:`ReadOnlyList`)."""
+    if isinstance(value, Mapping):
+        return ReadOnlyDict({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return ReadOnlyList([_frozen(item) for item in value])
     return value
 
 
-
 def _plain(value: Any) -> Any:
-    """:func:`_frozen` undone: a fresh, JSON-ready copy."""
+    """:func:`_frozen` undone: a fresh, writable, JSON-ready copy."""
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, tuple):
+    if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
 

@@ -19,6 +19,7 @@ Powertools Logger.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import io
 import json
@@ -304,6 +305,61 @@ def test_session_claims_are_read_only_all_the_way_down(make_auth: Any, key: Sign
     assert session.actor["sub"] == "user_admin" and list(session.claims["meta"]["roles"]) == ["viewer"]
     assert session.org_permissions == ("org:read:read",)  # fea o:read x per read, as minted
     assert all(isinstance(v, str) for v in seen["context"].values())
+
+
+def test_finding_session_claims_can_no_longer_be_serialised_as_json(make_auth: Any, key: SigningKey) -> None:
+    """LOW (a regression of de4d2a0: a working handler becomes a 500).
+    ``json.dumps(dict(session.claims))`` — the usual way to log or return the
+    claims, and what worked at efb1468 — now raises ``TypeError: Object of
+    type mappingproxy is not JSON serializable`` for every token with a nested
+    object: every v2 token of a user in an organization (``o``), every
+    impersonation (``act``), every custom object claim. The deep-frozen view
+    must stay JSON-ready (read-only ``dict`` subclass, not ``mappingproxy``)."""
+    auth = make_auth()
+    token = mint(key, v=2, o={"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}, meta={"roles": ["viewer"]})
+
+    @auth.require_session
+    def echo(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": json.dumps({"claims": dict(event["session"].claims)})}
+
+    out = call(echo, "http_v2", bearer=token)
+    assert out.status == 200 and out.body["claims"]["o"]["id"] == "org_1"
+    assert json.loads(json.dumps(dict(auth.verify_token(token).claims)))["meta"] == {"roles": ["viewer"]}
+
+
+def test_finding_nested_machine_claims_are_shared_and_writable_through_the_cache(clerk_api: Any) -> None:
+    """LOW (the machine twin of red team 3's finding 8, fixed for sessions in
+    de4d2a0). A verified opaque token's ``MachineAuth`` is cached and the same
+    object is handed to every request with that token for up to 60 s, on
+    every route. Its top level is read-only, but ``claims`` is a *shallow*
+    read-only view: a handler (or a helper) editing a nested list in place —
+    ``auth.claims["roles"].append(…)`` — changes what every later request with
+    that key sees, including the authorizer context written from it. An app
+    deciding on the API key's custom claims then grants what the key never
+    carried."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN])
+    api_key = clerk_api.add_api_key(scopes=["read"], claims={"roles": ["viewer"], "org": {"tier": "free"}})
+
+    @auth.require_auth(accepts_token="api_key")
+    def normalise(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        claims = event["auth"].claims
+        for edit in (lambda: claims["roles"].append("admin"), lambda: claims["org"].__setitem__("tier", "enterprise")):
+            with contextlib.suppress(AttributeError, TypeError):  # read-only: what the test wants
+                edit()
+        return {"statusCode": 200, "body": "{}"}
+
+    seen: dict[str, Any] = {}
+
+    @auth.require_auth(accepts_token="api_key")
+    def admin(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen["claims"] = json.loads(json.dumps(event["auth"].to_dict()["claims"]))
+        seen["context"] = json.loads(authorizer_context(event["auth"])["claims"])
+        return {"statusCode": 200, "body": "{}"}
+
+    assert call(normalise, "http_v2", bearer=api_key.secret).status == 200
+    assert call(admin, "http_v2", bearer=api_key.secret).status == 200
+    assert seen["claims"] == {"roles": ["viewer"], "org": {"tier": "free"}}, f"claims now {seen['claims']}"
+    assert seen["context"] == {"roles": ["viewer"], "org": {"tier": "free"}}
 
 
 # =========================================================================================
