@@ -376,8 +376,13 @@ class ClerkAuth:
             return True
         try:
             token = self.token_from(request)[0]
-            if token is None or self._cached(token) is not None:
+            if token is None:
                 return False
+            entry = self._cached(token)
+            if entry is not None:
+                # A hit whose key left the set (or was replaced) is verified
+                # again, and its kid may force a refetch.
+                return self.key_store.keys().get(entry[1]) is not entry[2]
             if is_jwt_format(token):
                 return True
             return self._opaque is not None and not self._opaque.knows(classify(token), token)

@@ -595,3 +595,55 @@ def test_authorized_party_spellings_no_browser_sends_are_refused() -> None:
 # =========================================================================================
 # 8. may_block: a cached token whose key left the set still waits on the network
 # =========================================================================================
+
+
+def test_finding_a_cached_token_whose_key_was_rotated_out_refetches_on_the_event_loop(
+    jwks: JwksServer, signing_keys: Any
+) -> None:
+    """LOW (availability, ASGI deployments; narrow window). ``may_block``
+    answers False for any token in the verified-token cache, but a cache hit
+    whose key has left the key set is re-verified, and its unknown kid forces
+    a JWKS refetch (once per cooldown) — on the event loop. After Clerk
+    removes a key, a client still holding a fresh token under it (minted in
+    the last minute) freezes every concurrent request for as long as the JWKS
+    endpoint takes (up to ``fetch_timeout``). ``may_block`` should also say
+    True when the cached entry's key is no longer the one held for its kid."""
+    clock = Clock()
+    current, nxt = signing_keys["current"], signing_keys["next"]
+    jwks.keys = [current.jwk]
+    auth = ClerkAuth(jwks_url=jwks.url, authorized_parties=[ORIGIN], issuer=ISSUER, clock=clock)
+    old = mint(current, iat=int(clock.now) - 2, nbf=int(clock.now) - 7, exp=int(clock.now) + 3600)
+    assert auth.verify_token(old).user_id == "user_2abc"  # cached
+    # Clerk drops the old key; the next TTL refresh (made by another request) learns it
+    jwks.keys = [nxt.jwk]
+    clock.now += 301
+    assert auth.verify_token(mint(nxt, iat=int(clock.now) - 2, nbf=int(clock.now) - 7, exp=int(clock.now) + 60))
+    clock.now += 31  # past the unknown-kid cooldown; the old token is still cached and unexpired
+    jwks.set("slow", delay=1.0)
+
+    async def me(request: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def health(request: Any) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    app = Starlette(routes=[Route("/me", me), Route("/health", health)])
+    app.add_middleware(ClerkMiddleware, auth=auth, exclude_paths=["/health"])
+
+    async def main() -> tuple[int, float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            started = time.monotonic()
+
+            async def victim() -> float:
+                await asyncio.sleep(0.1)
+                assert (await client.get("/health")).status_code == 200
+                return time.monotonic() - started
+
+            attack, latency = await asyncio.gather(client.get("/me", headers={"Authorization": f"Bearer {old}"}), victim())
+            return attack.status_code, latency
+
+    status, latency = asyncio.run(main())
+    jwks.set("ok")
+    assert status == 401
+    assert latency < 0.6, f"/health answered {latency:.2f} s after the start: the event loop was blocked"
