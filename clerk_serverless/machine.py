@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .session import _frozen, _plain
+from .readonly import frozen_json, plain_json
 from .token_types import API_KEY, M2M_TOKEN, OAUTH_TOKEN
 
 _REGISTERED = frozenset({"iss", "sub", "exp", "nbf", "iat", "jti"})
@@ -77,7 +77,7 @@ class MachineAuth:
         self.scopes: tuple[str, ...] = tuple(scopes)
         # Read-only all the way down: an opaque token's identity is cached and
         # handed to every request presenting it (as Session.claims).
-        self.claims: Mapping[str, Any] | None = _frozen(claims) if claims is not None else None
+        self.claims: Mapping[str, Any] | None = frozen_json(claims) if claims is not None else None
         self.expiration = expiration
         self.client_id = client_id if token_type == OAUTH_TOKEN else None
         self.name = name if token_type == API_KEY else None
@@ -146,7 +146,7 @@ class MachineAuth:
             "id": self.id,
             "subject": self.subject,
             "scopes": list(self.scopes),
-            "claims": _plain(self.claims) if self.claims is not None else None,
+            "claims": plain_json(self.claims) if self.claims is not None else None,
             "user_id": self.user_id,
             "org_id": self.org_id,
             "machine_id": self.machine_id,

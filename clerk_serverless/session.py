@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .authorization import Authorization, Reverification, ReverificationConfig, authorization_from_claims
+from .readonly import frozen_json, plain_json
 
 if TYPE_CHECKING:
     from .backend_api import BackendApi
@@ -44,7 +45,7 @@ class SessionClaims:
         decide their permissions."""
         frozen = self._frozen
         if frozen is None:
-            frozen = self._frozen = _frozen(self._raw)
+            frozen = self._frozen = frozen_json(self._raw)
         return frozen
 
     @property
@@ -60,56 +61,6 @@ class SessionClaims:
         if decoded is None:
             decoded = self._authorization = authorization_from_claims(self._raw)
         return decoded
-
-
-def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
-    raise TypeError("verified claims are read-only; edit a copy (dict(claims), list(values))")
-
-
-class ReadOnlyDict(dict):  # type: ignore[type-arg]
-    """A ``dict`` that refuses every change: shared, verified claims stay as
-    verified, yet still serialise with ``json.dumps``, compare equal to plain
-    dicts and pass ``isinstance(…, dict)`` as decoded JSON does (a
-    ``mappingproxy`` does none of these). ``dict(d)``, ``copy.copy`` and
-    ``copy.deepcopy`` give plain, writable copies."""
-
-    __slots__ = ()
-    __setitem__ = __delitem__ = __ior__ = _read_only
-    clear = pop = popitem = setdefault = update = _read_only
-
-    def __reduce__(self) -> tuple[Any, ...]:  # copy, deepcopy and pickle: a plain dict
-        return dict, (dict(self),)
-
-
-class ReadOnlyList(list):  # type: ignore[type-arg]
-    """A ``list`` that refuses every change (see :class:`ReadOnlyDict`): a
-    claim's array still equals the list it was, and is still a ``list``."""
-
-    __slots__ = ()
-    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
-    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return list, (list(self),)
-
-
-def _frozen(value: Any) -> Any:
-    """A read-only deep copy of decoded JSON (objects as :class:`ReadOnlyDict`,
-    arrays as :class:`ReadOnlyList`)."""
-    if isinstance(value, Mapping):
-        return ReadOnlyDict({key: _frozen(item) for key, item in value.items()})
-    if isinstance(value, (list, tuple)):
-        return ReadOnlyList([_frozen(item) for item in value])
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """:func:`_frozen` undone: a fresh, writable, JSON-ready copy."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
 
 
 class Session:
@@ -260,7 +211,7 @@ class Session:
             "org_role": self.org_role,
             "org_slug": self.org_slug,
             "org_permissions": list(self.org_permissions),
-            "actor": _plain(actor) if actor is not None else None,
+            "actor": plain_json(actor) if actor is not None else None,
             "status": self.status,
         }
 

@@ -1,0 +1,68 @@
+"""Read-only JSON: verified claims that many requests share stay as verified.
+
+A verified token's claims are cached and handed to every request that
+presents the same token; a handler (or a helper it calls) editing them in
+place would change what later requests see, and their verdicts.
+:func:`frozen_json` makes a deep copy that refuses every change yet still is
+the decoded JSON it was: ``dict`` and ``list`` subclasses that ``json.dumps``,
+``==`` and ``isinstance`` take as such (a ``mappingproxy`` or a tuple does
+none of these).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    raise TypeError("verified claims are read-only; edit a copy (dict(claims), list(values))")
+
+
+class ReadOnlyDict(dict):  # type: ignore[type-arg]
+    """A ``dict`` that refuses every change: shared, verified claims stay as
+    verified, yet still serialise with ``json.dumps``, compare equal to plain
+    dicts and pass ``isinstance(…, dict)`` as decoded JSON does (a
+    ``mappingproxy`` does none of these). ``dict(d)``, ``copy.copy`` and
+    ``copy.deepcopy`` give plain, writable copies."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __ior__ = _read_only
+    clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy, deepcopy and pickle: a plain dict
+        return dict, (dict(self),)
+
+
+class ReadOnlyList(list):  # type: ignore[type-arg]
+    """A ``list`` that refuses every change (see :class:`ReadOnlyDict`): a
+    claim's array still equals the list it was, and is still a ``list``."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return list, (list(self),)
+
+
+def frozen_json(value: Any) -> Any:
+    """A read-only deep copy of decoded JSON (objects as :class:`ReadOnlyDict`,
+    arrays as :class:`ReadOnlyList`)."""
+    if isinstance(value, Mapping):
+        return ReadOnlyDict({key: frozen_json(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return ReadOnlyList([frozen_json(item) for item in value])
+    return value
+
+
+def plain_json(value: Any) -> Any:
+    """:func:`frozen_json` undone: a fresh, writable, JSON-ready copy."""
+    if isinstance(value, Mapping):
+        return {key: plain_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(item) for item in value]
+    return value
+
+
+__all__ = ["ReadOnlyDict", "ReadOnlyList", "frozen_json", "plain_json"]
