@@ -61,7 +61,8 @@ async def admit_async(
     event loop, whenever it may wait on the network (a key fetch, a token not
     seen before, an opaque machine token Clerk must judge): one slow answer
     from Clerk must not hold every other request of the server."""
-    if auth.may_block(request):
+    may_block = getattr(auth, "may_block", None)  # an Authenticator of one's own may not say: assume so
+    if may_block is None or may_block(request):
         import anyio.to_thread
 
         return await anyio.to_thread.run_sync(lambda: admit(auth, request, policy, required=required))
