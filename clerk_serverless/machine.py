@@ -7,7 +7,7 @@ fields @clerk/backend's machine auth objects have (snake_case here):
 token_type       ``"api_key"``, ``"m2m_token"`` or ``"oauth_token"``
 id               the token's ID (``ak_…``/``mt_…``/``oat_…``; a JWT's ``jti``)
 subject          who it acts for: ``user_…``, ``org_…`` or ``mch_…``
-scopes           granted scopes (list)
+scopes           granted scopes (a read-only list)
 claims           custom claims (read-only all the way down), or None
 user_id          API keys of a user, OAuth tokens: the subject; else None
 org_id           API keys of an organization: the subject; else None
@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .readonly import frozen_json, plain_json
+from .readonly import ReadOnlyList, frozen_json, plain_json
 from .token_types import API_KEY, M2M_TOKEN, OAUTH_TOKEN
 
 _REGISTERED = frozenset({"iss", "sub", "exp", "nbf", "iat", "jti"})
@@ -74,7 +74,8 @@ class MachineAuth:
         self.token_type = token_type
         self.id = id
         self.subject = subject
-        self.scopes: tuple[str, ...] = tuple(scopes)
+        # A list, as Clerk's SDKs give it, that refuses changes (the identity is shared, see claims).
+        self.scopes: list[str] = ReadOnlyList(scopes)
         # Read-only all the way down: an opaque token's identity is cached and
         # handed to every request presenting it (as Session.claims).
         self.claims: Mapping[str, Any] | None = frozen_json(claims) if claims is not None else None

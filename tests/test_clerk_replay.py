@@ -2050,7 +2050,7 @@ PY_MACHINE = [
     # (kind, record, accepts, machine secret only, expected fields)
     pytest.param("oauth_token", {"id": "oat_0ef5a7a33d87ed87ee7954c845d80450", "client_id": "client_2xhFjEI5X2qWRvtV13BzSj8H6Dk",
                                  "subject": "user_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "scopes": ["read", "write"]},
-                 ["oauth_token"], False, {"user_id": "user_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "scopes": ("read", "write"),
+                 ["oauth_token"], False, {"user_id": "user_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "scopes": ["read", "write"],
                                           "client_id": "client_2xhFjEI5X2qWRvtV13BzSj8H6Dk"},
                  id=cid("match", PYA + ":291-328", "OAuth token")),
     pytest.param("api_key", {"id": "ak_3beecc9c60adb5f9b850e91a8ee1e992", "subject": "user_2xhFjEI5X2qWRvtV13BzSj8H6Dk",
@@ -2067,7 +2067,7 @@ PY_MACHINE = [
                                "scopes": ["mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "mch_2yGkLpQ7Y3rXSwtU24CzTk9I7Em"]},
                  ["m2m_token"], False, {"id": "mt_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "machine_id": "mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk",
                                         "client_id": None, "claims": {"important_metadata": "Some useful data"},
-                                        "scopes": ("mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "mch_2yGkLpQ7Y3rXSwtU24CzTk9I7Em")},
+                                        "scopes": ["mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "mch_2yGkLpQ7Y3rXSwtU24CzTk9I7Em"]},
                  id=cid("match", PYA + ":474-519", "M2M token with the secret key")),
     pytest.param("m2m_token", {"id": "mt_2xhFjEI5X2qWRvtV13BzSj8H6Dk", "subject": "mch_2xhFjEI5X2qWRvtV13BzSj8H6Dk",
                                "claims": {"important_metadata": "Some useful data"},

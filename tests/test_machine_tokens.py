@@ -113,7 +113,7 @@ def test_api_key_on_every_shape(auth: ClerkAuth, clerk_api: Any, shape: str) -> 
     assert isinstance(machine, MachineAuth) and handler.seen["session"] is None
     assert (machine.token_type, machine.id, machine.subject) == ("api_key", key.id, "org_2vYVtestTESTtestTESTtestTES")
     assert machine.org_id == "org_2vYVtestTESTtestTESTtestTES" and machine.user_id is None and machine.machine_id is None
-    assert machine.scopes == ("read:foo",) and machine.claims == {"foo": "bar"} and machine.name == "MY_SERVICE_API_KEY"
+    assert machine.scopes == ["read:foo"] and machine.claims == {"foo": "bar"} and machine.name == "MY_SERVICE_API_KEY"
     assert key.secret not in repr(machine)
 
 
@@ -239,7 +239,7 @@ def test_m2m_jwt_verifies_locally(auth: ClerkAuth, clerk_api: Any, key: SigningK
     machine = auth.verify_token(m2m_jwt(key), accepts_token="m2m_token")
     assert isinstance(machine, MachineAuth)
     assert (machine.id, machine.subject, machine.machine_id) == ("mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "mch_2vYVtestTESTtestTESTtestTESTtest", "mch_2vYVtestTESTtestTESTtestTESTtest")
-    assert machine.scopes == ("mch_1xxxxx", "mch_2xxxxx")
+    assert machine.scopes == ["mch_1xxxxx", "mch_2xxxxx"]
     assert not [c for c in clerk_api.calls if c.method == "POST"]  # no Backend API call
 
 
@@ -247,7 +247,7 @@ def test_oauth_jwt_verifies_locally(auth: ClerkAuth, key: SigningKey) -> None:
     for typ in ("at+jwt", "application/at+jwt"):
         machine = auth.verify_token(oauth_jwt(key, typ=typ), accepts_token="oauth_token")
         assert machine.token_type == "oauth_token" and machine.user_id == "user_2vYVtestTESTtestTESTtestTESTtest"
-        assert machine.client_id == "client_2VTWUzvGC5UhdJCNx6xG1D98edc" and machine.scopes == ("read:foo", "write:bar")
+        assert machine.client_id == "client_2VTWUzvGC5UhdJCNx6xG1D98edc" and machine.scopes == ["read:foo", "write:bar"]
 
 
 @pytest.mark.parametrize(
@@ -363,7 +363,7 @@ def test_machine_auth_through_the_authorizer_and_trust_authorizer(auth: ClerkAut
     handler = recording(downstream.require_auth(accepts_token="api_key", scopes=["read:foo"]))
     assert call(handler, "http_v2", routed).status == 200
     rebuilt = handler.seen["auth"]
-    assert (rebuilt.token_type, rebuilt.id, rebuilt.scopes, dict(rebuilt.claims)) == ("api_key", key.id, ("read:foo",), {"tier": "gold"})
+    assert (rebuilt.token_type, rebuilt.id, rebuilt.scopes, dict(rebuilt.claims)) == ("api_key", key.id, ["read:foo"], {"tier": "gold"})
     assert clerk_api.count("verifyApiKey") == 1  # the function did not verify again
 
 
@@ -434,3 +434,16 @@ def test_powertools_and_asgi_middleware(auth: ClerkAuth, clerk_api: Any) -> None
     client = TestClient(app)
     assert client.get("/m", headers={"Authorization": f"Bearer {api_key}"}).json() == {"type": "api_key"}
     assert client.get("/m").status_code == 401
+
+
+def test_scopes_are_a_list_that_refuses_changes() -> None:
+    """The pinned API says ``scopes`` (list): it equals and is a list, as
+    Clerk's SDKs give it, and refuses changes (a cached identity is shared)."""
+    from clerk_serverless.machine import MachineAuth
+
+    machine = MachineAuth("api_key", id="ak_1", subject="user_1", scopes=["read:foo"], claims=None, expiration=None,
+                          token="ak_secret")
+    assert machine.scopes == ["read:foo"] and isinstance(machine.scopes, list)
+    with pytest.raises(TypeError):
+        machine.scopes.append("admin")
+    assert machine.has_scopes(("read:foo",)) and not machine.has_scopes(("admin",))
