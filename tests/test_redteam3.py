@@ -29,7 +29,7 @@ from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from support.calls import NOT_CALLED, call, recording_handler, send_token
+from support.calls import NOT_CALLED, call, recording_handler, run_async, send_token
 from support.events import SHAPES, make_event
 from support.jwks_server import JwksServer, SilentServer
 from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
@@ -163,7 +163,7 @@ def _victim_latency(app: Any, attacker_headers: dict[str, str]) -> tuple[int, fl
             attack, latency = await asyncio.gather(client.get("/me", headers=attacker_headers), victim())
             return attack.status_code, latency
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 @pytest.mark.parametrize("framework", ["starlette-middleware", "fastapi-dependency"])

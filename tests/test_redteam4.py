@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
-from support.calls import NOT_CALLED, call, recording_handler
+from support.calls import NOT_CALLED, call, recording_handler, run_async
 from support.events import make_event
 from support.jwks_server import JwksServer
 from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
@@ -493,7 +493,7 @@ def test_concurrent_worker_thread_admissions_never_mix_identities(make_auth: Any
                 return user, answer.status_code, answer.json()
             return await asyncio.gather(*(one(u) for u in users * 2))
 
-    for user, status, body in asyncio.run(main()):
+    for user, status, body in run_async(main()):
         assert (status, body) == (200, {"user_id": user})
     records = [json.loads(line) for line in stream.getvalue().splitlines() if '"clerk auth"' in line]
     assert len(records) == 120
@@ -647,7 +647,7 @@ def test_finding_a_cached_token_whose_key_was_rotated_out_refetches_on_the_event
             attack, latency = await asyncio.gather(client.get("/me", headers={"Authorization": f"Bearer {old}"}), victim())
             return attack.status_code, latency
 
-    status, latency = asyncio.run(main())
+    status, latency = run_async(main())
     jwks.set("ok")
     assert status == 401
     assert latency < 0.6, f"/health answered {latency:.2f} s after the start: the event loop was blocked"

@@ -64,3 +64,17 @@ def send_token(handler: Callable[..., Any], shape: str, token: str, via: str = "
         return call(handler, shape, bearer=token, **request)
     cookies = [f"__session={token}"] + list(request.pop("cookies", []))
     return call(handler, shape, cookies=cookies, **request)
+
+
+def run_async(awaitable: Any) -> Any:
+    """Run ``awaitable`` to completion on a loop of its own, leaving the
+    thread's event loop state as it was: ``asyncio.run`` ends by setting the
+    current loop to None, after which Mangum 0.17's ``get_event_loop()`` (the
+    lowest supported version) raises in every later test of the process."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(awaitable)
+    finally:
+        loop.close()
