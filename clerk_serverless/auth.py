@@ -99,7 +99,8 @@ class ClerkAuth:
             as with @clerk/backend's ``verifyToken``.
         jwks_stale_ttl: how long the last good keys serve while refreshes fail (≥ 24 h).
         unknown_kid_cooldown: minimum seconds between refetches forced by unknown kids.
-        fetch_timeout: total seconds for one JWKS fetch, connect and read (≤ 3).
+        fetch_timeout: total seconds for one JWKS fetch or Backend API call,
+            every read included (≤ 3).
         token_cache_size: verified tokens remembered (0 disables the cache).
         secret_key_parameter: SSM parameter holding the secret key
             (``CLERK_SECRET_KEY_PARAMETER``), read once at construction.
@@ -283,7 +284,8 @@ class ClerkAuth:
     def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session | MachineAuth:
         """Authenticate a Lambda HTTP event without a decorator.
 
-        Returns the :class:`Session`; raises an
+        Returns the :class:`Session` (or, when ``policy`` accepts them, the
+        :class:`~clerk_serverless.machine.MachineAuth`); raises an
         :class:`~clerk_serverless.errors.AuthError` subclass, or an
         :class:`~clerk_serverless.errors.EventError` for non-HTTP events.
         """

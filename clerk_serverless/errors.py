@@ -285,7 +285,8 @@ class KeysUnavailableError(AuthError):
 
 class BackendApiUnavailableError(KeysUnavailableError):
     """Clerk's Backend API could not verify a machine token: unreachable,
-    timed out, 5xx or 429 (503 + ``Retry-After``, never a 401)."""
+    timed out, 5xx, 429, any other status but 200/401/404, or an answer that
+    is no JSON object (503 + ``Retry-After``, never a 401)."""
 
     reason = Reason.UNEXPECTED_ERROR
     message = "Clerk's Backend API is unavailable; try again shortly."
@@ -313,7 +314,7 @@ class MalformedEventError(EventError):
 
 
 class UnsupportedEventError(EventError):
-    """Not an API Gateway, ALB or Function URL event (e.g. SQS, S3, ``{}``)."""
+    """Not an API Gateway, ALB, Function URL or VPC Lattice event (e.g. SQS, S3, ``{}``, a Bedrock Agent event)."""
 
     reason = Reason.EVENT_UNSUPPORTED
 

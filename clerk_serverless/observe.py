@@ -4,8 +4,9 @@ The seed's reason for authenticated requests includes "keeping an audit log
 of which device the user is performing actions from". With a Powertools
 ``Logger`` given to :class:`~clerk_serverless.ClerkAuth`:
 
-* every log line of an authenticated invocation carries ``user_id``,
-  ``session_id``, ``org_id``, ``source_ip`` and ``user_agent`` (appended for
+* every log line of an authenticated invocation carries ``token_type``,
+  ``user_id``, ``session_id``, ``org_id``, ``source_ip`` and ``user_agent``
+  (and a machine token's ``subject``; appended for
   the handler's duration, removed afterwards so a warm container never mixes
   two users);
 * one structured record per authentication, ``"clerk auth"`` with a

@@ -1,5 +1,6 @@
 """Powertools Event Handler middleware for ``APIGatewayRestResolver``,
-``APIGatewayHttpResolver``, ``ALBResolver`` and ``LambdaFunctionUrlResolver``.
+``APIGatewayHttpResolver``, ``ALBResolver``, ``LambdaFunctionUrlResolver``
+and the VPC Lattice resolvers (``VPCLatticeResolver``, ``VPCLatticeV2Resolver``).
 
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
     from clerk_serverless.integrations.powertools import ClerkMiddleware
