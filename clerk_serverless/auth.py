@@ -73,8 +73,9 @@ _SESSION_ONLY = DEFAULT_POLICY.accepts
 class ClerkAuth:
     """Verify Clerk session tokens for Lambda handlers.
 
-    Every argument falls back to its ``CLERK_*`` environment variable, and all
-    of them are validated here, once: a mistake raises
+    The keys, URLs, origins and issuer fall back to their ``CLERK_*``
+    environment variables (the tuning arguments have none), and every
+    setting is validated here, once: a mistake raises
     :class:`~clerk_serverless.errors.ClerkConfigError` naming the setting.
     An argument always beats the environment, key source included.
 
