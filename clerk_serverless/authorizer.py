@@ -43,7 +43,7 @@ from typing import Any
 from .defaults import default_auth
 from .errors import EventError
 from .gate import Authenticator, Refusal, admit
-from .policy import Policy
+from .handler import split_options
 from .session import Session
 from .sources import read_request
 from .sources.base import WEBSOCKET
@@ -127,7 +127,9 @@ def make_authorizer(
             ``authorized_parties``, ``treat_pending_as_signed_out`` (session
             tokens only by default).
     """
-    policy = Policy.build(**policy_options)
+    policy, _, _ = split_options(
+        policy_options, required=True, who="make_authorizer", any_token=True, entry_options=frozenset()
+    )
     if auth is not None:
         auth.check_policy(policy)
 

@@ -111,18 +111,31 @@ _ENTRY_OPTIONS = frozenset({"preflight", "cors"})
 
 
 def split_options(
-    options: dict[str, Any], *, required: bool, who: str, any_token: bool = False
+    options: dict[str, Any],
+    *,
+    required: bool,
+    who: str,
+    any_token: bool = False,
+    entry_options: frozenset[str] = _ENTRY_OPTIONS,
 ) -> tuple[Policy, PreflightMode, bool | None]:
     """Validate ``options`` once: the route's :class:`Policy`, preflight mode
-    and CORS mode. Unknown or misplaced options raise :class:`ClerkConfigError`."""
+    and CORS mode. ``entry_options``: which of ``preflight``/``cors`` this
+    entry point acts on. Unknown or misplaced options raise
+    :class:`ClerkConfigError` (an option taken and then ignored would be a
+    silent surprise)."""
     allowed = _AUTH_POLICY if any_token else _SESSION_POLICY
-    unknown = options.keys() - allowed - _ENTRY_OPTIONS
+    unknown = options.keys() - allowed - entry_options
     if unknown:
         name = sorted(unknown)[0]
-        hint = "; require_auth/with_auth take it" if name in _AUTH_POLICY else ""
+        hint = (
+            "; require_auth/with_auth take it" if name in _AUTH_POLICY
+            else "; the decorators take it" if name in _ENTRY_OPTIONS
+            else ""
+        )
         raise ClerkConfigError(name, f"is not an option of {who}{hint}")
     if not required and (_REQUIREMENTS & options.keys()):
-        raise TypeError(f"{who} takes no {'/'.join(sorted(_REQUIREMENTS & options.keys()))}; use the required form")
+        name = sorted(_REQUIREMENTS & options.keys())[0]
+        raise ClerkConfigError(name, f"is a requirement, which {who} does not enforce; use the required form")
     preflight = options.get("preflight", "answer")
     if preflight not in ("answer", "handler"):
         raise ClerkConfigError("preflight", "must be 'answer' or 'handler'")

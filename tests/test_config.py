@@ -171,7 +171,7 @@ def test_decorator_options_are_validated_at_decoration_time() -> None:
     assert info.value.setting == "authorized_parties"
     with pytest.raises(ClerkConfigError):
         require_session(permissions=[""])
-    with pytest.raises(TypeError):
+    with pytest.raises(ClerkConfigError):
         with_session(permissions=["org:x:y"])
     with pytest.raises(TypeError):
         require_session("not callable")  # type: ignore[arg-type]
@@ -216,3 +216,28 @@ def test_an_origin_no_browser_sends_is_a_config_error(spelling: str, canonical: 
         ClerkAuth(jwks_url="https://clerk.example.com/.well-known/jwks.json", authorized_parties=[spelling])
     assert info.value.setting == "authorized_parties"
     assert f"write it as {canonical}" in str(info.value)
+
+
+def test_every_entry_point_refuses_options_it_would_ignore() -> None:
+    """An option an entry point takes and then ignores is a silent surprise:
+    the FastAPI dependencies act on neither ``preflight=`` nor ``cors=``, the
+    middlewares not on ``cors=``, the authorizer on neither; a typo is never
+    a bare TypeError."""
+    from clerk_serverless.authorizer import make_authorizer
+    from clerk_serverless.integrations.asgi import ClerkMiddleware
+    from clerk_serverless.integrations.fastapi import require_clerk_auth, require_clerk_session
+
+    cases = [
+        (lambda: require_clerk_session(preflight="handler"), "preflight"),
+        (lambda: require_clerk_session(cors=True), "cors"),
+        (lambda: require_clerk_auth(cors=False), "cors"),
+        (lambda: ClerkMiddleware(lambda *a: None, cors=True), "cors"),
+        (lambda: make_authorizer(cors=True), "cors"),
+        (lambda: make_authorizer(preflight="handler"), "preflight"),
+        (lambda: make_authorizer(permisions=["org:x:y"]), "permisions"),
+        (lambda: with_session(permissions=["org:x:y"]), "permissions"),
+    ]
+    for build, setting in cases:
+        with pytest.raises(ClerkConfigError) as info:
+            build()
+        assert info.value.setting == setting

@@ -252,7 +252,7 @@ def test_scopes_config_mistakes_fail_at_decoration(auth: ClerkAuth) -> None:
     for bad in ("", [""], [None], [1], 5):
         with pytest.raises(ClerkConfigError):
             auth.require_auth(accepts_token="api_key", scopes=bad)
-    with pytest.raises(TypeError):
+    with pytest.raises(ClerkConfigError):
         auth.with_auth(accepts_token="api_key", scopes=["a"])  # with_auth takes no requirements
 
 

@@ -127,7 +127,8 @@ class ClerkMiddleware:
             raise ClerkConfigError("exclude_paths", "must be a list of paths, each starting with /")
         self.exclude_paths = paths
         self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True
+            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True,
+            entry_options=frozenset({"preflight"}),
         )
         if auth is not None:
             auth.check_policy(self.policy)

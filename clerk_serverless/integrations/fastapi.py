@@ -138,7 +138,9 @@ def require_clerk_session(
     answered 204 with the CORS grant for authorized origins; any other
     ``OPTIONS`` is authenticated.
     """
-    policy, _, _ = split_options(policy_options, required=True, who="require_clerk_session")
+    policy, _, _ = split_options(
+        policy_options, required=True, who="require_clerk_session", entry_options=frozenset()
+    )
     return _dependency(auth, required, policy)  # type: ignore[return-value]  # sessions only
 
 
@@ -153,7 +155,9 @@ def require_clerk_auth(
     ``accepts_token`` (``"session_token"`` by default, ``"api_key"``,
     ``"m2m_token"``, ``"oauth_token"``, a list, or ``"any"``); ``scopes=[…]``
     as in ``require_auth``. The identity is also ``request.state.auth``."""
-    policy, _, _ = split_options(policy_options, required=True, who="require_clerk_auth", any_token=True)
+    policy, _, _ = split_options(
+        policy_options, required=True, who="require_clerk_auth", any_token=True, entry_options=frozenset()
+    )
     if auth is not None:
         auth.check_policy(policy)
     return _dependency(auth, required, policy)

@@ -76,7 +76,8 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
         self.auth = auth
         self.required = bool(required)
         self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True
+            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True,
+            entry_options=frozenset({"preflight"}),
         )
         if auth is not None:
             auth.check_policy(self.policy)
