@@ -50,5 +50,5 @@ def error_parts(
 
 def _event_message(error: EventError) -> str:
     if error.status == 400 and str(error.reason) == "event-unsupported":
-        return "This function expects an HTTP event from API Gateway, an ALB or a Function URL."
+        return "This function expects an HTTP event from API Gateway, an ALB, a Function URL or VPC Lattice."
     return "The HTTP event is malformed."

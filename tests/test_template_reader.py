@@ -135,3 +135,23 @@ def test_missing_pyyaml_is_one_line_naming_the_install(args: tuple[str, ...]) ->
     assert "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines() == [out.stderr.strip()]
     assert "PyYAML" in out.stderr and "pip install clerk-serverless-local" in out.stderr
+
+
+def test_base64_encodes_as_cloudformation_does(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(textwrap.dedent('''\
+        AWSTemplateFormatVersion: "2010-09-09"
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: src/
+              Handler: app.handler
+              Runtime: python3.13
+              Environment:
+                Variables:
+                  B: !Base64 abc
+                  J: !Base64 {"Fn::Join": ["", ["a", "b"]]}
+        '''))
+    assert Template(tmp_path / "template.yaml").function("Fn").environment == {"B": "YWJj", "J": "YWI="}

@@ -89,6 +89,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import signal
     import time
 
+    from clerk_serverless.urls import is_loopback_host
+
     from .gateway import LocalGateway
     from .origins import authorized_origins, banner
     from .runner import read_env_vars
@@ -116,7 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         added=", ".join(gateway.added_origins) or None,
                         static_origin=gateway.origin() if args.static else None)
         bound = gateway.urls["api"].removeprefix("http://").rsplit(":", 1)[0]
-        reach = "loopback only" if bound == "127.0.0.1" else "reachable from other machines"
+        reach = "loopback only" if is_loopback_host(bound) else "reachable from other machines"
         lines.append(f"serving on {bound} ({reach}); Ctrl+C to stop")
         for line in lines:
             gateway.log(line)

@@ -242,6 +242,8 @@ class LocalFunction:
             code_dir = self.build_dir / spec.logical_id  # type: ignore[operator]
         elif (spec.code_uri / "requirements.txt").exists():
             needs_current.append(f"{spec.code_uri.name}/requirements.txt is not built")
+        if not code_dir.is_dir():
+            raise ValueError(f"{spec.logical_id}: its CodeUri {spec.code_uri} is not a directory here")
         paths = [str(code_dir)]
         for layer in spec.layers:
             built = self.build_dir / layer / "python" if usable_build else None  # type: ignore[operator]

@@ -397,7 +397,7 @@ _INTRINSICS: dict[str, Any] = {
     "Fn::Split": lambda t, a: _as_env(t.resolve(a[1])).split(a[0]),
     "Fn::GetAtt": lambda t, a: f"<{'.'.join(a) if isinstance(a, list) else a}>",
     "Fn::ImportValue": lambda t, a: f"<import:{t.resolve(a)}>",
-    "Fn::Base64": lambda t, a: t.resolve(a),
+    "Fn::Base64": lambda t, a: _base64(t.resolve(a)),
     "Fn::FindInMap": lambda t, a: t._find_in_map(a),
     # The Rules section's own functions.
     "Fn::Contains": lambda t, a: _as_env(t.resolve(a[1])) in [_as_env(v) for v in _as_list(t.resolve(a[0]))],
@@ -409,3 +409,12 @@ _INTRINSICS: dict[str, Any] = {
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def _base64(value: Any) -> Any:
+    """``Fn::Base64``: the UTF-8 text, base64-encoded, as CloudFormation passes it."""
+    if not isinstance(value, str):
+        raise TemplateError("Fn::Base64 takes a string")
+    import base64
+
+    return base64.b64encode(value.encode()).decode()
