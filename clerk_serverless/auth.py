@@ -668,4 +668,7 @@ def _client_uat(raw: str) -> float:
         return 0.0
     if end > 400:  # past any double (10**309, 16**256): Infinity, as parseInt gives
         return sign * float("inf")
-    return sign * float(int(text[:end], base))
+    try:
+        return sign * float(int(text[:end], base))
+    except OverflowError:  # 309-400 decimal or 257-400 hex digits: past a double too
+        return sign * float("inf")

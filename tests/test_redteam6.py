@@ -1,0 +1,281 @@
+"""Red-team probes, sixth pass: what changed since 184275b — machine JWT
+verdicts, the request path's nbf/iat names and kind-first order, whole-second
+times, ``__client_uat`` read as ``Number.parseInt``, the 401 body parser and
+secret-key-invalid, read-only claims and scopes, ``split_options`` refusals.
+
+Tests named ``test_finding_*`` are attacks (or regressions) that succeeded on
+the code as reviewed (bcf0e26), kept with their fixes; every other test is a
+probe the library withstood, kept as a regression test.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import time
+from typing import Any
+
+import pytest
+from support.calls import NOT_CALLED, call, recording_handler
+from support.tokens import SigningKey, mint
+
+from clerk_serverless.readonly import ReadOnlyDict, ReadOnlyList, frozen_json
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fresh(key: SigningKey, clock: Clock, **claims: Any) -> str:
+    now = int(clock.now)
+    return mint(key, **{"iat": now - 2, "nbf": now - 7, "exp": now + 60, **claims})
+
+
+# ============================================================================
+# 1. __client_uat as Number.parseInt: odd strings never raise
+# ============================================================================
+
+HUGE_DEC_310 = "9" * 310  # past a double (1.8e308), under the 400-digit shortcut
+HUGE_HEX_300 = "0x" + "f" * 300  # 16**300 = 2**1200, past a double
+
+
+@pytest.mark.parametrize(
+    "uat,reason",
+    [
+        (HUGE_DEC_310, "session-token-iat-before-client-uat"),  # parseInt: Infinity
+        ("9" * 401, "session-token-iat-before-client-uat"),
+        (HUGE_HEX_300, "session-token-iat-before-client-uat"),
+        ("-" + HUGE_DEC_310, None),  # -Infinity: active, before any iat
+        ("\u0661\u0662", "session-token-but-no-client-uat"),  # Arabic-Indic digits: NaN -> 0
+        ("+-1", "session-token-but-no-client-uat"),
+        ("0x", "session-token-but-no-client-uat"),
+        ("-0", "session-token-but-no-client-uat"),
+    ],
+)
+def test_client_uat_odd_strings_answer_not_raise(make_auth: Any, key: SigningKey, uat: str, reason: str | None) -> None:
+    clock = Clock()
+    auth = make_auth(clock=clock)
+    handler = recording_handler(auth.require_session)
+    token = fresh(key, clock)
+    out = call(handler, "http_v2", cookies=[f"__session={token}", f"__client_uat={uat}"])
+    if reason is None:
+        assert out.status == 200
+    else:
+        assert out.status == 401 and out.reason == reason and out.session is NOT_CALLED
+
+
+@pytest.mark.parametrize("uat", [HUGE_DEC_310, HUGE_HEX_300, "-" + HUGE_DEC_310])
+def test_client_uat_huge_without_session_cookie(make_auth: Any, uat: str) -> None:
+    """No token, an active (huge) __client_uat: client-uat-but-no-session-token, not a 500."""
+    handler = recording_handler(auth := make_auth().require_session)  # noqa: F841
+    out = call(handler, "http_v2", cookies=[f"__client_uat={uat}"])
+    assert out.status == 401 and out.reason == "client-uat-but-no-session-token"
+
+
+def test_client_uat_matches_parseint() -> None:
+    from clerk_serverless.auth import _client_uat
+
+    cases = {
+        "  12abc": 12.0, "\u3000\ufeff7": 7.0, "-0x10": -16.0, "0X1f": 31.0, "+5": 5.0,
+        "1e3": 1.0, "1.9": 1.0, "\u0661": 0.0, "0x": 0.0, "+-1": 0.0, "-": 0.0,
+        "9" * 309: float("inf"), "f" * 20: 0.0, "0x" + "f" * 257: float("inf"),
+    }
+    for raw, want in cases.items():
+        assert _client_uat(raw) == want, raw
+
+
+# ============================================================================
+# 2. Whole-second times: no int() on something that cannot be one
+# ============================================================================
+
+
+@pytest.mark.parametrize("field,value", [("exp", 1e308), ("nbf", -1e308), ("iat", -1e308), ("exp", 2**80)])
+def test_whole_second_times_with_extreme_values(make_auth: Any, key: SigningKey, field: str, value: Any) -> None:
+    clock = Clock()
+    handler = recording_handler(make_auth(clock=clock).require_session)
+    out = call(handler, "http_v2", bearer=fresh(key, clock, **{field: value}))
+    assert out.status == 200
+
+
+@pytest.mark.parametrize("field", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("value", [True, "1", None, [1]])
+def test_time_claims_of_wrong_type_are_401(make_auth: Any, key: SigningKey, field: str, value: Any) -> None:
+    clock = Clock()
+    handler = recording_handler(make_auth(clock=clock).require_session)
+    out = call(handler, "http_v2", bearer=fresh(key, clock, **{field: value}))
+    if value is None and field != "exp":
+        return  # nbf/iat: null is tolerated
+    assert out.status == 401 and out.session is NOT_CALLED
+
+
+def _non_finite_token(key: SigningKey, clock: Clock, field: str, literal: str) -> str:
+    from support.tokens import claims, sign_raw
+
+    now = int(clock.now)
+    body = claims(**{"iat": now - 2, "nbf": now - 7, "exp": now + 60, field: "@@"})
+    text = json.dumps(body).replace('"@@"', literal)
+    return sign_raw(key, {"alg": "RS256", "typ": "JWT", "kid": key.kid}, text.encode())
+
+
+@pytest.mark.parametrize("field", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN"])
+@pytest.mark.parametrize("via", ["bearer", "cookie"])
+def test_non_finite_time_claims_are_401(make_auth: Any, key: SigningKey, field: str, literal: str, via: str) -> None:
+    """Python's json reads Infinity/NaN; the whole-second int() must never see them."""
+    clock = Clock()
+    handler = recording_handler(make_auth(clock=clock).require_session)
+    token = _non_finite_token(key, clock, field, literal)
+    if via == "bearer":
+        out = call(handler, "http_v2", bearer=token)
+    else:
+        out = call(handler, "http_v2", cookies=[f"__session={token}", f"__client_uat={int(clock.now) - 100}"])
+    assert out.status == 401 and out.session is NOT_CALLED
+
+
+# ============================================================================
+# 3. Read-only claims and scopes: no ordinary way to edit what is shared
+# ============================================================================
+
+
+def _mutations_dict(d: Any) -> list[Any]:
+    return [
+        lambda: d.__setitem__("org_role", "org:admin"),
+        lambda: d.__delitem__("sub"),
+        lambda: d.update(org_role="org:admin"),
+        lambda: d.setdefault("x", 1),
+        lambda: d.pop("sub"),
+        lambda: d.popitem(),
+        lambda: d.clear(),
+        lambda: d.__ior__({"org_role": "org:admin"}),
+    ]
+
+
+def _mutations_list(v: Any) -> list[Any]:
+    return [
+        lambda: v.__setitem__(0, "admin"),
+        lambda: v.__setitem__(slice(0, 0), ["admin"]),
+        lambda: v.__delitem__(0),
+        lambda: v.append("admin"),
+        lambda: v.extend(["admin"]),
+        lambda: v.insert(0, "admin"),
+        lambda: v.remove(v[0]),
+        lambda: v.pop(),
+        lambda: v.clear(),
+        lambda: v.sort(),
+        lambda: v.reverse(),
+        lambda: v.__iadd__(["admin"]),
+        lambda: v.__imul__(2),
+    ]
+
+
+def test_readonly_claims_refuse_ordinary_edits(make_auth: Any, key: SigningKey) -> None:
+    clock = Clock()
+    auth = make_auth(clock=clock)
+    token = fresh(key, clock, o={"id": "org_1", "rol": "member", "per": "read"}, extra=["a", "b"])
+    first = auth.verify_token(token)
+    claims = first.claims
+    before = json.dumps(claims, sort_keys=True)
+    for mutate in _mutations_dict(claims) + _mutations_dict(claims["o"]) + _mutations_list(claims["extra"]):
+        with pytest.raises(TypeError):
+            mutate()
+    with pytest.raises(TypeError):
+        claims |= {"org_role": "org:admin"}  # noqa: PLW0127
+    extra = claims["extra"]
+    with pytest.raises(TypeError):
+        extra += ["admin"]
+    with pytest.raises(TypeError):
+        extra[:] = []
+    # copies are plain and writable, and never reach the shared claims
+    for clone in (dict(claims), claims.copy(), copy.copy(claims), copy.deepcopy(claims), pickle.loads(pickle.dumps(claims)),
+                  json.loads(json.dumps(claims)), {**claims}, claims | {"z": 1}):
+        assert type(clone) is dict
+        clone["sub"] = "user_evil"
+    lst = claims["extra"]
+    for clone in (list(lst), lst[:], lst + [], lst * 1, copy.copy(lst), copy.deepcopy(lst), pickle.loads(pickle.dumps(lst))):
+        assert type(clone) is list
+        clone.append("admin")
+    second = auth.verify_token(token)
+    assert json.dumps(second.claims, sort_keys=True) == before
+    assert second.claims == json.loads(before) and isinstance(second.claims, dict)
+
+
+def test_finding_readonly_reinit_rewrites_shared_claims(make_auth: Any, key: SigningKey) -> None:
+    """``__init__`` called again on a read-only dict or list (``list.__init__``
+    clears, then fills; ``dict.__init__`` updates) edited the shared, cached
+    claims, and a cached machine identity's ``scopes`` (which ``scopes=[…]``
+    checks on later requests), in place. Now it changes nothing."""
+    clock = Clock()
+    auth = make_auth(clock=clock)
+    token = fresh(key, clock, extra=["a"])
+    claims = auth.verify_token(token).claims
+    claims.__init__({"sub": "user_evil"})
+    claims["extra"].__init__(["admin"])
+    assert auth.verify_token(token).claims["sub"] == "user_2abc"
+    assert auth.verify_token(token).claims["extra"] == ["a"]
+    scopes = ReadOnlyList(["read"])
+    scopes.__init__(["read", "write"])
+    empty = ReadOnlyList()
+    empty.__init__(["write"])
+    assert scopes == ["read"] and empty == []
+    # construction still works, empty or not, with every dict/list form
+    assert ReadOnlyDict() == {} and ReadOnlyDict({"a": 1}, b=2) == {"a": 1, "b": 2}
+    assert ReadOnlyDict([("a", 1)]) == {"a": 1}
+    assert ReadOnlyList() == [] and ReadOnlyList(iter("ab")) == ["a", "b"]
+    assert pickle.loads(pickle.dumps(ReadOnlyDict(a=ReadOnlyList([1])))) == {"a": [1]}
+
+
+def test_readonly_serialises_as_json(make_auth: Any, key: SigningKey) -> None:
+    clock = Clock()
+    auth = make_auth(clock=clock)
+    session = auth.verify_token(fresh(key, clock, act={"sub": "user_admin", "x": [1, {"y": 2}]}))
+    text = json.dumps({"claims": session.claims, "session": session.to_dict()})
+    back = json.loads(text)
+    assert back["claims"]["act"]["x"][1]["y"] == 2
+    assert type(session.to_dict()["actor"]) is dict and type(session.to_dict()["actor"]["x"]) is list
+    frozen = frozen_json({"a": [1, {"b": (2, 3)}]})
+    assert frozen == {"a": [1, {"b": [2, 3]}]}
+    assert json.loads(json.dumps(frozen)) == {"a": [1, {"b": [2, 3]}]}
+
+
+def test_readonly_claims_through_fastapi_response_model(make_auth: Any, key: SigningKey) -> None:
+    """A FastAPI route returning ``session.claims`` (and with a dict response
+    model) serialises it as the JSON it is."""
+    fastapi = pytest.importorskip("fastapi")
+    from fastapi import Depends
+    from fastapi.testclient import TestClient
+
+    from clerk_serverless.integrations.fastapi import require_clerk_session
+
+    clock = Clock()
+    auth = make_auth(clock=clock)
+    app = fastapi.FastAPI()
+    dep = require_clerk_session(auth=auth)
+
+    @app.get("/claims")
+    def claims_route(session: Any = Depends(dep)) -> Any:
+        return session.claims
+
+    @app.get("/typed", response_model=dict[str, Any])
+    def typed_route(session: Any = Depends(dep)) -> Any:
+        return session.claims
+
+    @app.get("/orjson", response_class=fastapi.responses.ORJSONResponse)
+    def orjson_route(session: Any = Depends(dep)) -> Any:
+        return {"claims": session.claims}
+
+    token = fresh(key, clock, o={"id": "org_1", "rol": "admin"}, extra=["x"])
+    with TestClient(app) as client:
+        for path in ("/claims", "/typed"):
+            r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and r.json()["o"]["rol"] == "admin" and r.json()["extra"] == ["x"]
+        try:
+            import orjson  # noqa: F401
+        except ImportError:
+            return
+        r = client.get("/orjson", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json()["claims"]["extra"] == ["x"]
