@@ -30,6 +30,16 @@ class ReadOnlyDict(dict):  # type: ignore[type-arg]
     __setitem__ = __delitem__ = __ior__ = _read_only
     clear = pop = popitem = setdefault = update = _read_only
 
+    # Filled by __new__; __init__ does nothing, so calling it again on a
+    # shared instance (dict.__init__ updates in place) changes nothing.
+    def __new__(cls, *args: Any, **kwargs: Any) -> ReadOnlyDict:
+        self = dict.__new__(cls)
+        dict.update(self, *args, **kwargs)
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
     def __reduce__(self) -> tuple[Any, ...]:  # copy, deepcopy and pickle: a plain dict
         return dict, (dict(self),)
 
@@ -41,6 +51,15 @@ class ReadOnlyList(list):  # type: ignore[type-arg]
     __slots__ = ()
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
     append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+
+    # As ReadOnlyDict: list.__init__ clears and refills in place.
+    def __new__(cls, iterable: Any = ()) -> ReadOnlyList:
+        self = list.__new__(cls)
+        list.extend(self, iterable)
+        return self
+
+    def __init__(self, iterable: Any = ()) -> None:
+        pass
 
     def __reduce__(self) -> tuple[Any, ...]:
         return list, (list(self),)
