@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from support.calls import NOT_CALLED, call, recording_handler
-from support.tokens import SigningKey, mint
+from support.tokens import ISSUER, ORIGIN, SigningKey, mint
 
 from clerk_serverless.readonly import ReadOnlyDict, ReadOnlyList, frozen_json
 
@@ -279,3 +279,179 @@ def test_readonly_claims_through_fastapi_response_model(make_auth: Any, key: Sig
             return
         r = client.get("/orjson", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200 and r.json()["claims"]["extra"] == ["x"]
+
+
+# ============================================================================
+# 4. A 401's body: Clerk's error code, parsed without raising; secret-key-invalid stays a 503
+# ============================================================================
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"{",
+        b"{" * 100_000,
+        b'{"errors":' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+        b'{"errors": {"code": "clerk_key_invalid"}}',
+        b'{"errors": "clerk_key_invalid"}',
+        b'{"errors": []}',
+        b'{"errors": [null]}',
+        b'{"errors": [{"code": 1}]}',
+        b'{"errors": [{"code": ["clerk_key_invalid"]}]}',
+        b'{"errors": [{"code": "clerk_key_invalid\\n"}]}',
+        b'{"errors": [{"code": "' + b"x" * 65 + b'"}]}',
+        b'{"errors": [{"code": "\xff\xfe"}]}',
+        b"\xff\xfe{\x00}\x00",
+        b'{"n": ' + b"1" * 5000 + b"}",
+        b'{"errors": [{"code": "clerk_key_invalid"}], "pad": "' + b"x" * (64 * 1024) + b'"}',
+        b"[]",
+        b'{"errors": [{"code": NaN}]}',
+    ],
+)
+def test_clerk_error_code_never_raises(body: bytes) -> None:
+    from clerk_serverless.httpget import _clerk_error_code
+
+    assert _clerk_error_code(body) is None
+
+
+def test_clerk_error_code_reads_the_first_code() -> None:
+    from clerk_serverless.httpget import _clerk_error_code
+
+    body = json.dumps({"errors": [{"code": "clerk_key_invalid", "message": "x"}, {"code": "other"}]}).encode()
+    assert _clerk_error_code(body) == "clerk_key_invalid"
+    assert _clerk_error_code(body + b" " * (64 * 1024 - len(body))) == "clerk_key_invalid"  # exactly the limit
+
+
+@pytest.mark.parametrize("code", ["clerk_key_invalid", "authentication_invalid", None])
+def test_jwks_401_is_a_503_and_leaks_no_secret(clerk_api: Any, key: SigningKey, caplog: Any, code: str | None) -> None:
+    """/v1/jwks refusing our key is our outage (503 + Retry-After), whatever its
+    code; its answer, reason and logs carry neither the secret key nor the token."""
+    import logging
+
+    from clerk_serverless import ClerkAuth
+
+    caplog.set_level(logging.DEBUG)
+    errors = [{"code": code, "message": "m", "long_message": "lm"}] if code else []
+    body = json.dumps({"errors": errors, "clerk_trace_id": "0" * 32}).encode()
+    clerk_api.fault("GetJWKS", "status", status=401, body=body)
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN], issuer=ISSUER)
+    handler = recording_handler(auth.require_session)
+    token = mint(key)
+    for _ in range(2):  # the first fetch, then the backoff's remembered error
+        out = call(handler, "http_v2", bearer=token)
+        assert out.status == 503 and out.session is NOT_CALLED
+        assert "retry-after" in out.headers
+        want = "secret-key-invalid" if code == "clerk_key_invalid" else "jwk-remote-failed-to-load"
+        assert out.reason == want
+        text = json.dumps(out.response) + caplog.text
+        assert clerk_api.secret_key not in text and token not in text
+    clerk_api.take_violations()
+    # the key accepted again: signed in, and the next outage is no longer "secret-key-invalid"
+    clerk_api.clear_faults()
+    auth.key_store._retry_at = 0.0  # skip the backoff
+    assert call(handler, "http_v2", bearer=token).status == 200
+
+
+# ============================================================================
+# 5. Machine JWTs: verdicts for parity, never an outage turned into a 401
+# ============================================================================
+
+M2M_CAT = "cl_B7d4PD333AAA"
+SK = "sk_test_" + "r" * 40
+
+
+def _m2m(key: SigningKey, kid: str | None = None, **claims: Any) -> str:
+    from support.tokens import sign_raw
+
+    now = int(time.time())
+    payload = {"iss": ISSUER, "sub": "mch_2vYVtest", "exp": now + 300, "iat": now, "nbf": now - 10,
+               "jti": "mt_2xKa9", "scopes": "mch_1 mch_2", **claims}
+    header = {"alg": "RS256", "kid": kid or key.kid, "typ": "JWT", "cat": M2M_CAT}
+    return sign_raw(key, header, {k: v for k, v in payload.items() if v is not None})
+
+
+def _oauth(key: SigningKey, kid: str | None = None, **claims: Any) -> str:
+    from support.tokens import sign_raw
+
+    now = int(time.time())
+    payload = {"iss": ISSUER, "sub": "user_2vYV", "client_id": "client_2V", "scope": "read:foo",
+               "jti": "oat_2xKa9", "exp": now + 300, "iat": now, "nbf": now - 10, "azp": ORIGIN, **claims}
+    header = {"alg": "RS256", "kid": kid or key.kid, "typ": "at+jwt"}
+    return sign_raw(key, header, {k: v for k, v in payload.items() if v is not None})
+
+
+@pytest.mark.parametrize("azp", [None, "", 1, ["https://app.example.com"], "https://evil.example"])
+def test_oauth_jwt_azp_is_held_to_the_parties(make_auth: Any, key: SigningKey, azp: Any) -> None:
+    handler = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="oauth_token"))
+    token = _oauth(key, azp=azp) if azp is not None else _oauth(key, azp=None)
+    out = call(handler, "http_v2", bearer=token)
+    assert out.status == 401 and out.reason == "token-verification-failed" and out.session is NOT_CALLED
+    # a route narrowing the parties holds a good azp to its own list too
+    narrow = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="oauth_token", authorized_parties=["https://other.example"]))
+    assert call(narrow, "http_v2", bearer=_oauth(key)).status == 401
+    assert call(handler, "http_v2", bearer=_oauth(key)).status == 200
+
+
+def test_m2m_jwt_azp_when_present_is_checked(make_auth: Any, key: SigningKey) -> None:
+    handler = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="m2m_token"))
+    assert call(handler, "http_v2", bearer=_m2m(key)).status == 200
+    for azp in ("https://evil.example", "", 7):
+        out = call(handler, "http_v2", bearer=_m2m(key, azp=azp))
+        assert out.status == 401 and out.session is NOT_CALLED, azp
+
+
+@pytest.mark.parametrize("make", [_m2m, _oauth])
+def test_machine_jwt_unknown_kid_during_outage_is_503(make_auth: Any, jwks: Any, key: SigningKey, make: Any) -> None:
+    """A kid the cached set lacks, while the JWKS is down: our outage (503),
+    not token-verification-failed (which signs machines out)."""
+    auth = make_auth(secret_key=SK)
+    handler = recording_handler(auth.require_auth(accepts_token="any"))
+    assert call(handler, "http_v2", bearer=make(key)).status == 200  # keys loaded
+    jwks.mode, jwks.status = "status", 503
+    auth.key_store._cooldown_from = -1e18  # outside the unknown-kid cooldown
+    out = call(handler, "http_v2", bearer=make(key, kid="ins_rotated"))
+    assert out.status == 503 and out.session is NOT_CALLED
+    # ... and with the JWKS up, an unknown kid is Clerk's verdict: 401
+    jwks.mode = "ok"
+    auth.key_store._cooldown_from = -1e18
+    auth.key_store._retry_at = 0.0
+    out = call(handler, "http_v2", bearer=make(key, kid="ins_nobody"))
+    assert out.status == 401 and out.reason == "token-verification-failed"
+
+
+@pytest.mark.parametrize("make", [_m2m, _oauth])
+@pytest.mark.parametrize("via", ["bearer", "cookie"])
+def test_machine_jwt_on_session_route_is_refused_before_any_key_fetch(
+    make_auth: Any, jwks: Any, key: SigningKey, make: Any, via: str
+) -> None:
+    auth = make_auth(secret_key=SK)
+    handler = recording_handler(auth.require_session)
+    assert call(handler, "http_v2", bearer=mint(key)).status == 200
+    fetched = jwks.count
+    token = make(key, kid="ins_unknown")
+    if via == "bearer":
+        out = call(handler, "http_v2", bearer=token)
+    else:
+        out = call(handler, "http_v2", cookies=[f"__session={token}", f"__client_uat={int(time.time()) - 50}"])
+    assert out.status == 401 and out.reason == "token-type-mismatch" and out.session is NOT_CALLED
+    assert jwks.count == fetched
+
+
+def test_verify_token_session_only_never_admits_machine_tokens(make_auth: Any, key: SigningKey) -> None:
+    from clerk_serverless.errors import AuthError
+
+    auth = make_auth(secret_key=SK)
+    for token in (_m2m(key), _oauth(key), "ak_" + "x" * 32, "mt_" + "x" * 32, "oat_" + "x" * 32):
+        with pytest.raises(AuthError) as info:
+            auth.verify_token(token)
+        assert info.value.status == 401
+
+
+@pytest.mark.parametrize("field,delta,ok", [("exp", 0.9, False), ("nbf", 0.9, True), ("iat", 0.9, True), ("exp", 1.0, True)])
+def test_whole_seconds_on_machine_jwts(make_auth: Any, key: SigningKey, field: str, delta: float, ok: bool) -> None:
+    clock = Clock()
+    auth = make_auth(clock=clock, secret_key=SK, clock_skew=0)
+    handler = recording_handler(auth.require_auth(accepts_token="m2m_token"))
+    out = call(handler, "http_v2", bearer=_m2m(key, **{field: clock.now + delta}))
+    assert (out.status == 200) is ok
