@@ -102,7 +102,9 @@ def find_token(request: Request, rules: CookieRules, now: float) -> TokenLookup:
     if rules.suffix and uses_suffixed_cookies(cookies, rules, now):
         session_name, uat_name = f"{SESSION_COOKIE}_{rules.suffix}", f"{CLIENT_UAT_COOKIE}_{rules.suffix}"
     token = cookies.get(session_name) or None
-    uat = cookies.get(uat_name) or None
+    # An empty __client_uat is there, and reads as 0 (signed out), as Clerk
+    # reads it; only a missing one is tolerated (another domain's API).
+    uat = cookies.get(uat_name)
     if token is None:
         return TokenLookup(None, False, uat)
     return TokenLookup(token, True, uat)

@@ -455,3 +455,14 @@ def test_whole_seconds_on_machine_jwts(make_auth: Any, key: SigningKey, field: s
     handler = recording_handler(auth.require_auth(accepts_token="m2m_token"))
     out = call(handler, "http_v2", bearer=_m2m(key, **{field: clock.now + delta}))
     assert (out.status == 200) is ok
+
+
+def test_an_empty_client_uat_is_signed_out_as_clerk_reads_it(make_auth: Any, key: SigningKey) -> None:
+    """``__client_uat=`` (present, empty) is ``parseInt('') || 0`` for Clerk:
+    no active client, so the cookie token is refused; only a *missing*
+    ``__client_uat`` is tolerated (an API on another domain never gets it)."""
+    handler = recording_handler(make_auth().require_session)
+    token = mint(key)
+    empty = call(handler, "http_v2", cookies=[f"__session={token}", "__client_uat="])
+    assert (empty.status, empty.reason) == (401, "session-token-but-no-client-uat")
+    assert call(handler, "http_v2", cookies=[f"__session={token}"]).status == 200
