@@ -14,9 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from support.jwks_server import JwksServer  # noqa: E402
-from support.tokens import ISSUER, ORIGIN, SigningKey  # noqa: E402
+from support.tokens import SigningKey, auth_factory  # noqa: E402
 
-from clerk_serverless import ClerkAuth  # noqa: E402
 from clerk_serverless.decorators import reset_default_auth  # noqa: E402
 from clerk_serverless.keys import reset_key_stores  # noqa: E402
 
@@ -59,14 +58,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def make_auth(jwks: JwksServer) -> Any:
     """Build a ``ClerkAuth`` on the loopback JWKS with test defaults."""
-
-    def build(**kw: Any) -> ClerkAuth:
-        kw.setdefault("jwks_url", jwks.url)
-        kw.setdefault("authorized_parties", [ORIGIN])
-        kw.setdefault("issuer", ISSUER)
-        return ClerkAuth(**kw)
-
-    return build
+    return auth_factory(jwks.url)
 
 
 @pytest.fixture

@@ -13,24 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.calls import recording_handler, send_token
 from support.jwks_server import JwksServer
-from support.tokens import SigningKey, mint
+from support.tokens import Clock, SigningKey, fresh, mint
 
 from clerk_serverless import ClerkAuth, KeysUnavailableError
 from clerk_serverless.errors import JwksFetchError, JwksInvalidError
 from clerk_serverless.keys import JwksKeyStore, fetch_jwks, parse_jwks, rsa_public_key
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -46,12 +33,6 @@ def guarded(make_auth: Any, clock: Clock) -> Any:
 
 def ok(handler: Any, token: str) -> int:
     return send_token(handler, "http_v2", token).status
-
-
-def fresh(key: SigningKey, clock: Clock, **kw: Any) -> str:
-    """A token that is valid at the clock's (moved) time."""
-    now = int(clock.now)
-    return mint(key, **{"iat": now - 2, "nbf": now - 7, "exp": now + 60, **kw})
 
 
 # -- the cache ----------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 from support.clerk_api import ClerkBackendApi, fail_on_violations
 from support.jwks_server import JwksServer
-from support.tokens import ISSUER, ORIGIN, SigningKey, mint
+from support.tokens import ORIGIN, SigningKey, auth_factory, mint
 
 from clerk_serverless import ClerkAuth
 from clerk_serverless.authorizer import Unauthorized, make_authorizer
@@ -292,14 +292,7 @@ def shared_clerk_api(signing_keys: dict[str, SigningKey]) -> Any:
 @pytest.fixture
 def make_auth(shared_jwks: JwksServer) -> Any:
     """``ClerkAuth`` on the shared JWKS, with the suite's test defaults."""
-
-    def build(**kw: Any) -> ClerkAuth:
-        kw.setdefault("jwks_url", shared_jwks.url)
-        kw.setdefault("authorized_parties", [ORIGIN])
-        kw.setdefault("issuer", ISSUER)
-        return ClerkAuth(**kw)
-
-    return build
+    return auth_factory(shared_jwks.url)
 
 
 # -- 1. recognition ------------------------------------------------------------------

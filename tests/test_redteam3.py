@@ -30,9 +30,9 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from support.calls import NOT_CALLED, call, recording_handler, run_async, send_token
-from support.events import SHAPES, make_event
+from support.events import SHAPES, authorizer_event, behind_authorizer, make_event
 from support.jwks_server import JwksServer, SilentServer
-from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.authorizer import make_authorizer
@@ -41,35 +41,6 @@ from clerk_serverless.integrations.fastapi import require_clerk_auth
 
 EVIL = "https://evil.example"
 OTHER_PARTY = "https://admin.example.com"
-ROUTE_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc/$default/GET/me"
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def fresh(key: SigningKey, clock: Clock, **claims: Any) -> str:
-    now = int(clock.now)
-    return mint(key, **{"iat": now - 2, "nbf": now - 7, "exp": now + 60, **claims})
-
-
-def behind_authorizer(context: dict[str, str], **request: Any) -> dict[str, Any]:
-    """An HTTP API event carrying our authorizer's (simple response) context."""
-    event = make_event("http_v2", **request)
-    event["requestContext"]["authorizer"] = {"lambda": dict(context)}
-    return event
-
-
-def authorizer_event(**request: Any) -> dict[str, Any]:
-    event = make_event("http_v2", **request)
-    event.update({"type": "REQUEST", "routeArn": ROUTE_ARN, "identitySource": []})
-    return event
 
 
 # =========================================================================================

@@ -35,9 +35,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from support.calls import NOT_CALLED, call, recording_handler, run_async
-from support.events import make_event
+from support.events import authorizer_event, behind_authorizer, make_event
 from support.jwks_server import JwksServer
-from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.authorizer import Unauthorized, make_authorizer
@@ -49,37 +49,8 @@ from clerk_serverless.verify import UnverifiedToken
 
 EVIL = "https://evil.example"
 OTHER_PARTY = "https://admin.example.com"
-ROUTE_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc/$default/GET/me"
 PUBLIC = Path(__file__).resolve().parent / "fixtures" / "events" / "public"
 WS_AUTHORIZER_CAPTURE = PUBLIC / "powertools-lambda-python" / "apiGatewayAuthorizerWebSocketEvent.json"
-
-
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def fresh(key: SigningKey, clock: Clock, **claims: Any) -> str:
-    now = int(clock.now)
-    return mint(key, **{"iat": now - 2, "nbf": now - 7, "exp": now + 60, **claims})
-
-
-def behind_authorizer(context: dict[str, str], **request: Any) -> dict[str, Any]:
-    """An HTTP API event carrying our authorizer's (simple response) context."""
-    event = make_event("http_v2", **request)
-    event["requestContext"]["authorizer"] = {"lambda": dict(context)}
-    return event
-
-
-def http_authorizer_event(**request: Any) -> dict[str, Any]:
-    event = make_event("http_v2", **request)
-    event.update({"type": "REQUEST", "routeArn": ROUTE_ARN, "identitySource": []})
-    return event
 
 
 def ws_connect(headers: dict[str, str] | None = None, multi: dict[str, list[str]] | None = None, **fields: Any) -> dict[str, Any]:
@@ -200,7 +171,7 @@ def test_eventtype_connect_never_turns_a_cross_site_cookie_write_into_an_allow(m
     authorize = make_authorizer(make_auth(), simple_responses=False)
     cookie = f"__session={mint(key)}"
     for method in ("GET", "POST"):
-        event = http_authorizer_event(method=method, origin=EVIL, cookies=[cookie])
+        event = authorizer_event(method=method, origin=EVIL, cookies=[cookie])
         event["requestContext"]["eventType"] = "CONNECT"
         assert verdict(authorize, event) == "Deny", ("http_v2", method)
     rest = make_event("rest_v1", method="POST", origin=EVIL, cookies=[cookie])
@@ -222,7 +193,7 @@ def test_a_header_context_with_a_non_bearer_authorization_still_checks_the_cooki
     ``Bearer null`` or ``Bearer`` beside the cookie (what a page's fetch
     wrapper sends signed out) count as none, whatever a cached context says."""
     token = mint(key)
-    context = make_authorizer(make_auth())(http_authorizer_event(bearer=token), None)["context"]
+    context = make_authorizer(make_auth())(authorizer_event(bearer=token), None)["context"]
     assert context["token_carrier"] == "header"
     trusting = recording_handler(make_auth(trust_authorizer=True).require_session)
     for authorization in ("Basic eDp5", "Bearer null", "Bearer undefined", "Bearer", "Bearer   "):
@@ -258,11 +229,11 @@ def test_trusted_machine_identities_meet_the_routes_parties_as_verified_ones_do(
     authorize = make_authorizer(build(False), accepts_token=["oauth_token", "api_key"])
     # An OAuth JWT without azp is refused where parties are configured, by the
     # authorizer as by a route verifying it (as @clerk/backend refuses it).
-    assert authorize(http_authorizer_event(bearer=oauth()), None) == {"isAuthorized": False}
+    assert authorize(authorizer_event(bearer=oauth()), None) == {"isAuthorized": False}
     cases = {"oauth, azp inside the route": (oauth(azp=ORIGIN), 200), "api key, azp in claims": (api_key.secret, 200),
              "oauth, azp outside the route": (oauth(azp=OTHER_PARTY), 401)}
     for label, (token, status) in cases.items():
-        context = authorize(http_authorizer_event(bearer=token), None)["context"]
+        context = authorize(authorizer_event(bearer=token), None)["context"]
         if label.startswith("api key"):
             assert context["azp"] == ""
         for trust in (False, True):
@@ -451,7 +422,7 @@ def test_the_authorizer_never_allows_or_caches_during_an_outage(make_auth: Any, 
     forged = fresh(signing_keys["attacker"], clock)
     cookie = f"__session={forged}"
     events = [
-        make_authorizer(auth), http_authorizer_event(bearer=forged),
+        make_authorizer(auth), authorizer_event(bearer=forged),
         make_authorizer(auth), ws_connect({"Cookie": cookie, "Origin": ORIGIN}),
     ]
     for authorize, event in zip(events[::2], events[1::2], strict=True):
@@ -579,7 +550,7 @@ def test_route_parties_none_inherits_in_every_entry_point(make_auth: Any, key: S
     out = call(recording_handler(auth.require_session(authorized_parties=None)), "http_v2",
                method="POST", origin=EVIL, cookies=[f"__session={mint(key)}"])
     assert out.status == 403
-    assert make_authorizer(auth, authorized_parties=None)(http_authorizer_event(bearer=foreign), None) == {"isAuthorized": False}
+    assert make_authorizer(auth, authorized_parties=None)(authorizer_event(bearer=foreign), None) == {"isAuthorized": False}
     with pytest.raises(AuthError):
         auth.verify_token(foreign, authorized_parties=None)
 

@@ -18,23 +18,9 @@ from typing import Any
 
 import pytest
 from support.calls import NOT_CALLED, call, recording_handler
-from support.tokens import ISSUER, ORIGIN, SigningKey, mint
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint
 
 from clerk_serverless.readonly import ReadOnlyDict, ReadOnlyList, frozen_json
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def fresh(key: SigningKey, clock: Clock, **claims: Any) -> str:
-    now = int(clock.now)
-    return mint(key, **{"iat": now - 2, "nbf": now - 7, "exp": now + 60, **claims})
-
 
 # ============================================================================
 # 1. __client_uat as Number.parseInt: odd strings never raise
@@ -58,7 +44,7 @@ HUGE_HEX_300 = "0x" + "f" * 300  # 16**300 = 2**1200, past a double
     ],
 )
 def test_client_uat_odd_strings_answer_not_raise(make_auth: Any, key: SigningKey, uat: str, reason: str | None) -> None:
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     auth = make_auth(clock=clock)
     handler = recording_handler(auth.require_session)
     token = fresh(key, clock)
@@ -96,7 +82,7 @@ def test_client_uat_matches_parseint() -> None:
 
 @pytest.mark.parametrize("field,value", [("exp", 1e308), ("nbf", -1e308), ("iat", -1e308), ("exp", 2**80)])
 def test_whole_second_times_with_extreme_values(make_auth: Any, key: SigningKey, field: str, value: Any) -> None:
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     handler = recording_handler(make_auth(clock=clock).require_session)
     out = call(handler, "http_v2", bearer=fresh(key, clock, **{field: value}))
     assert out.status == 200
@@ -105,7 +91,7 @@ def test_whole_second_times_with_extreme_values(make_auth: Any, key: SigningKey,
 @pytest.mark.parametrize("field", ["exp", "nbf", "iat"])
 @pytest.mark.parametrize("value", [True, "1", None, [1]])
 def test_time_claims_of_wrong_type_are_401(make_auth: Any, key: SigningKey, field: str, value: Any) -> None:
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     handler = recording_handler(make_auth(clock=clock).require_session)
     out = call(handler, "http_v2", bearer=fresh(key, clock, **{field: value}))
     if value is None and field != "exp":
@@ -127,7 +113,7 @@ def _non_finite_token(key: SigningKey, clock: Clock, field: str, literal: str) -
 @pytest.mark.parametrize("via", ["bearer", "cookie"])
 def test_non_finite_time_claims_are_401(make_auth: Any, key: SigningKey, field: str, literal: str, via: str) -> None:
     """Python's json reads Infinity/NaN; the whole-second int() must never see them."""
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     handler = recording_handler(make_auth(clock=clock).require_session)
     token = _non_finite_token(key, clock, field, literal)
     if via == "bearer":
@@ -174,7 +160,7 @@ def _mutations_list(v: Any) -> list[Any]:
 
 
 def test_readonly_claims_refuse_ordinary_edits(make_auth: Any, key: SigningKey) -> None:
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     auth = make_auth(clock=clock)
     token = fresh(key, clock, o={"id": "org_1", "rol": "member", "per": "read"}, extra=["a", "b"])
     first = auth.verify_token(token)
@@ -209,7 +195,7 @@ def test_finding_readonly_reinit_rewrites_shared_claims(make_auth: Any, key: Sig
     clears, then fills; ``dict.__init__`` updates) edited the shared, cached
     claims, and a cached machine identity's ``scopes`` (which ``scopes=[…]``
     checks on later requests), in place. Now it changes nothing."""
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     auth = make_auth(clock=clock)
     token = fresh(key, clock, extra=["a"])
     claims = auth.verify_token(token).claims
@@ -230,7 +216,7 @@ def test_finding_readonly_reinit_rewrites_shared_claims(make_auth: Any, key: Sig
 
 
 def test_readonly_serialises_as_json(make_auth: Any, key: SigningKey) -> None:
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     auth = make_auth(clock=clock)
     session = auth.verify_token(fresh(key, clock, act={"sub": "user_admin", "x": [1, {"y": 2}]}))
     text = json.dumps({"claims": session.claims, "session": session.to_dict()})
@@ -251,7 +237,7 @@ def test_readonly_claims_through_fastapi_response_model(make_auth: Any, key: Sig
 
     from clerk_serverless.integrations.fastapi import require_clerk_session
 
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     auth = make_auth(clock=clock)
     app = fastapi.FastAPI()
     dep = require_clerk_session(auth=auth)
@@ -450,7 +436,7 @@ def test_verify_token_session_only_never_admits_machine_tokens(make_auth: Any, k
 
 @pytest.mark.parametrize("field,delta,ok", [("exp", 0.9, False), ("nbf", 0.9, True), ("iat", 0.9, True), ("exp", 1.0, True)])
 def test_whole_seconds_on_machine_jwts(make_auth: Any, key: SigningKey, field: str, delta: float, ok: bool) -> None:
-    clock = Clock()
+    clock = Clock(float(int(time.time())))
     auth = make_auth(clock=clock, secret_key=SK, clock_skew=0)
     handler = recording_handler(auth.require_auth(accepts_token="m2m_token"))
     out = call(handler, "http_v2", bearer=_m2m(key, **{field: clock.now + delta}))

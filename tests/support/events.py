@@ -122,3 +122,20 @@ def routed(shape: str, path: str = "/me", **request: Any) -> dict[str, Any]:
         if shape == "rest_v1":
             event["resource"] = event["requestContext"]["resourcePath"] = path
     return event
+
+
+AUTHORIZER_ROUTE_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc/$default/GET/me"
+
+
+def behind_authorizer(context: dict[str, str], **request: Any) -> dict[str, Any]:
+    """An HTTP API event carrying our authorizer's (simple response) context."""
+    event = make_event("http_v2", **request)
+    event["requestContext"]["authorizer"] = {"lambda": dict(context)}
+    return event
+
+
+def authorizer_event(**request: Any) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) REQUEST authorizer event for these request parts."""
+    event = make_event("http_v2", **request)
+    event.update({"type": "REQUEST", "routeArn": AUTHORIZER_ROUTE_ARN, "identitySource": []})
+    return event

@@ -88,3 +88,36 @@ def sign_raw(key: SigningKey, header: dict[str, Any], payload: dict[str, Any] | 
     signing_input = f"{b64url(json.dumps(header))}.{b64url(body)}"
     signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"
+
+
+class Clock:
+    """A wall clock the test moves by hand (``ClerkAuth(clock=...)``)."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def fresh(key: SigningKey, clock: Clock, **claims: Any) -> str:
+    """A token that is valid at the clock's (moved) time."""
+    now = int(clock.now)
+    return mint(key, **{"iat": now - 2, "nbf": now - 7, "exp": now + 60, **claims})
+
+
+def auth_factory(jwks_url: str) -> Any:
+    """``build(**kw) -> ClerkAuth`` on ``jwks_url`` with the suite's defaults
+    (the test origin as authorized party, the test issuer); ``kw`` overrides."""
+    from clerk_serverless import ClerkAuth
+
+    def build(**kw: Any) -> ClerkAuth:
+        kw.setdefault("jwks_url", jwks_url)
+        kw.setdefault("authorized_parties", [ORIGIN])
+        kw.setdefault("issuer", ISSUER)
+        return ClerkAuth(**kw)
+
+    return build
