@@ -54,6 +54,7 @@ from .verify import (
     check_session_claims,
     check_session_header,
     check_session_kind,
+    check_session_typ,
     check_times,
     signature_valid,
 )
@@ -455,7 +456,7 @@ class ClerkAuth:
                 iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
             if uat is not None and iat is not None and iat < uat:
                 raise ClientUatMismatchError()
-            claims = self._claims_for(token, now, unverified)
+            claims = self._claims_for(token, now, unverified, kind_first=True)
         else:
             claims = self._claims_for(token, now, kind_first=True)
         self._check_claims(claims, now, policy)
@@ -544,8 +545,9 @@ class ClerkAuth:
     ) -> SessionClaims:
         """The verified claims of ``token``: from the cache when its key still
         stands, else by verifying it (and caching the result). ``kind_first``
-        (a request's header token): a token of another kind is refused before
-        its key is looked up, as @clerk/backend's authenticateRequest does."""
+        (a request's token): a token of another kind is refused before its key
+        is looked up, as @clerk/backend's authenticateRequest does; a given
+        ``unverified`` token is one whose kind the caller checked so."""
         entry = self._cached(token)
         if entry is not None:
             claims, kid, key = entry
@@ -559,7 +561,10 @@ class ClerkAuth:
             if kind_first:
                 check_session_kind(unverified)
         header = unverified.header
-        check_session_header(header)
+        if kind_first:
+            check_session_typ(header)  # the rest of the header was the kind check's
+        else:
+            check_session_header(header)
         key = self._key_for(unverified)
         raw = unverified.claims()
         check_session_claims(raw, self._issuer, self._audience)

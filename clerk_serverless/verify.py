@@ -233,11 +233,26 @@ def check_time_claims(claims: dict[str, Any]) -> None:
 
 
 def check_session_header(header: Header) -> None:
-    """Refuse headers of other token kinds where a session token is expected."""
-    if header.typ in OAUTH_ACCESS_TOKEN_TYPES:
-        raise TokenTypeMismatchError("an OAuth access token, not a session token")
+    """Refuse headers of other token kinds where a session token is expected
+    (``verifyToken``'s order: an OAuth ``typ``, any other ``typ``, then ``cat``)."""
+    _check_not_oauth(header)
+    check_session_typ(header)
+    _check_session_category(header)
+
+
+def check_session_typ(header: Header) -> None:
+    """``typ``, when present, is ``JWT`` (after :func:`check_session_kind`, the
+    only part of :func:`check_session_header` left to check)."""
     if header.typ is not None and header.typ != "JWT":
         raise TokenInvalidError("typ is not JWT")
+
+
+def _check_not_oauth(header: Header) -> None:
+    if header.typ in OAUTH_ACCESS_TOKEN_TYPES:
+        raise TokenTypeMismatchError("an OAuth access token, not a session token")
+
+
+def _check_session_category(header: Header) -> None:
     if header.cat is not None and header.cat not in SESSION_CATEGORIES:
         raise TokenTypeMismatchError("not a session token (header cat)")
 
@@ -250,10 +265,8 @@ def check_session_kind(token: UnverifiedToken) -> None:
     paths (``isMachineJwt``, ``hasNonSessionJwtCategory``), before
     ``verifyToken`` and before comparing ``iat`` with ``__client_uat``."""
     header = token.header
-    if header.typ in OAUTH_ACCESS_TOKEN_TYPES:
-        raise TokenTypeMismatchError("an OAuth access token, not a session token")
-    if header.cat is not None and header.cat not in SESSION_CATEGORIES:
-        raise TokenTypeMismatchError("not a session token (header cat)")
+    _check_not_oauth(header)
+    _check_session_category(header)
     sub = token.claims().get("sub")
     if type(sub) is str and sub.startswith("mch_"):
         raise TokenTypeMismatchError("machine token, not a session token")
