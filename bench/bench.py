@@ -156,7 +156,7 @@ def main() -> None:
     event = _event(token)
     assert handler(event, None)["statusCode"] == 200
     fresh = iter([_event(t) for t in tokens[1:]])
-    cache = auth._cache
+    cache = auth.verifier.cache
 
     def first_seen() -> None:
         cache.clear()  # the token is new to the cache: full verification, then a put

@@ -1,10 +1,10 @@
-"""``ClerkAuth``: settings, key store and verified-token cache in one object.
+"""``ClerkAuth``: the settings, validated once, and the request path.
 
-The request path, in order: :mod:`~clerk_serverless.lookup` finds the token,
-:meth:`ClerkAuth.authenticate` verifies it (:mod:`~clerk_serverless.verify`
-with keys from :mod:`~clerk_serverless.keys`, remembered by
-:mod:`~clerk_serverless.tokencache`) and :mod:`~clerk_serverless.policy`
-decides whether the route admits it.
+:meth:`ClerkAuth.authenticate` runs the request path in order: where is the
+token (:mod:`~clerk_serverless.lookup`), is it valid
+(:class:`~clerk_serverless.verifier.TokenVerifier`: keys, signature, claims,
+the verified-token cache), is it allowed (:mod:`~clerk_serverless.policy`:
+the per-request session checks and the route's requirements).
 """
 
 from __future__ import annotations
@@ -15,49 +15,36 @@ from typing import TYPE_CHECKING, Any, overload
 
 from .config import Settings, resolve_settings
 from .errors import (
-    AuthError,
     ClerkConfigError,
     ClientUatMismatchError,
-    ClientUatMissingError,
     ClientUatWithoutSessionError,
-    KeysUnavailableError,
-    KidMismatchError,
     MachineTokenMissingError,
-    SessionIdMismatchError,
-    SessionPendingError,
-    SessionTokenIatInTheFutureError,
-    SessionTokenNbfError,
-    TokenIatInTheFutureError,
-    TokenInvalidAlgorithmError,
     TokenInvalidError,
-    TokenInvalidSignatureError,
     TokenMissingError,
-    TokenNotActiveYetError,
     TokenTypeMismatchError,
-    TokenVerificationFailedError,
 )
 from .handler import AuthOptions, HandlerOptions, P, R, wrap
 from .keys import key_store_for
-from .lookup import CookieRules, find_token, token_in_header
+from .lookup import CookieRules, client_uat_time, find_token, token_in_header
 from .machine import MachineAuth
-from .policy import DEFAULT_POLICY, INHERIT, Inherit, Policy, check_access, check_origin
-from .session import Session, SessionClaims
-from .sources import Request, read_request
-from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, classify, is_jwt_format
-from .tokencache import DEFAULT_SIZE, VerifiedTokenCache
-from .trusted import machine_auth, session_claims, trusted_context
-from .verify import (
-    UnverifiedToken,
-    check_authorized_party,
-    check_machine_claims,
-    check_machine_header,
-    check_session_claims,
-    check_session_header,
-    check_session_kind,
-    check_session_typ,
-    check_times,
-    signature_valid,
+from .policy import (
+    DEFAULT_POLICY,
+    INHERIT,
+    Inherit,
+    Policy,
+    check_access,
+    check_client_active,
+    check_origin,
+    check_session,
+    check_session_id,
 )
+from .session import Session
+from .sources import Request, read_request
+from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, classify
+from .tokencache import DEFAULT_SIZE
+from .trusted import TrustedAuthorizer
+from .verifier import TokenVerifier
+from .verify import UnverifiedToken, check_session_kind
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -194,21 +181,26 @@ class ClerkAuth:
             or not 0 <= machine_token_cache_ttl <= 300
         ):
             raise ClerkConfigError("machine_token_cache_ttl", "must be a number of seconds from 0 to 300")
-        self._opaque: OpaqueTokenVerifier | None = None
+        opaque: OpaqueTokenVerifier | None = None
         if self.backend_api is not None:
             from .opaque_tokens import OpaqueTokenVerifier
 
-            self._opaque = OpaqueTokenVerifier(
+            opaque = OpaqueTokenVerifier(
                 self.backend_api.verify_machine_token,
                 timeout=settings.fetch_timeout,
                 ttl=float(machine_token_cache_ttl),
                 size=token_cache_size,
                 clock=clock,
             )
-        self._cache = VerifiedTokenCache(token_cache_size)
-        self._cached = self._cache.get_entry
-        self._issuer = settings.issuer
-        self._audience = settings.audience
+        #: Is the token valid: keys, signatures, the verified-token cache.
+        self.verifier = TokenVerifier(
+            self.key_store,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            skew=settings.clock_skew,
+            cache_size=token_cache_size,
+            opaque=opaque,
+        )
         self._clock = clock
         self._skew = settings.clock_skew
         self._parties = settings.authorized_parties
@@ -216,6 +208,11 @@ class ClerkAuth:
             settings.cookie_suffix,
             settings.frontend_api,
             bool(settings.publishable_key and settings.publishable_key.startswith("pk_live_")),
+        )
+        self._trusted = (
+            TrustedAuthorizer(self._cookie_rules, self._parties, self._skew, self.backend_api, clock)
+            if trust_authorizer
+            else None
         )
 
     def __repr__(self) -> str:
@@ -278,9 +275,9 @@ class ClerkAuth:
         now = self._clock()
         if kind != SESSION_TOKEN:
             self._check_keys_for(policy.accepts)
-            return self._machine_auth(kind, token, now, policy)
-        claims = self._claims_for(token, now)
-        self._check_claims(claims, now, policy, request=False)
+            return self.verifier.machine_auth(kind, token, now, policy.parties(self._parties))
+        claims = self.verifier.session_claims(token, now)
+        check_session(claims, policy, self._parties, now, self._skew, request=False)
         return Session(claims, token, self.backend_api)
 
     def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session | MachineAuth:
@@ -380,16 +377,7 @@ class ClerkAuth:
             return True
         try:
             token = self.token_from(request)[0]
-            if token is None:
-                return False
-            entry = self._cached(token)
-            if entry is not None:
-                # A hit whose key left the set (or was replaced) is verified
-                # again, and its kid may force a refetch.
-                return self.key_store.keys().get(entry[1]) is not entry[2]
-            if is_jwt_format(token):
-                return True
-            return self._opaque is not None and not self._opaque.knows(classify(token), token)
+            return token is not None and self.verifier.may_block(token)
         except Exception:  # an unreadable request is answered without the network
             return False
 
@@ -401,8 +389,8 @@ class ClerkAuth:
         ``policy`` accepts. Without one, the session cookie, when session
         tokens are accepted. Machine tokens are never read from cookies.
         """
-        if self.trust_authorizer:
-            trusted = self._from_authorizer(request, policy)
+        if self._trusted is not None:
+            trusted = self._trusted.identity(request, policy)
             if trusted is not None:
                 return trusted
         now = self._clock()
@@ -413,7 +401,7 @@ class ClerkAuth:
             if kind not in accepts:
                 raise TokenTypeMismatchError()
             if kind != SESSION_TOKEN:
-                auth = self._machine_auth(kind, token, now, policy)
+                auth = self.verifier.machine_auth(kind, token, now, policy.parties(self._parties))
                 if policy.checks_access:
                     check_access(auth, policy)
                 return auth
@@ -422,7 +410,7 @@ class ClerkAuth:
             raise MachineTokenMissingError()
         found = find_token(request, self._cookie_rules, now)
         if found.token is None:
-            if found.client_uat is not None and _client_uat(found.client_uat) != 0:
+            if found.client_uat is not None and client_uat_time(found.client_uat) != 0:
                 raise ClientUatWithoutSessionError()
             raise TokenMissingError()
         return self._session(request, found.token, found.client_uat, now, policy, from_cookie=True)
@@ -445,8 +433,8 @@ class ClerkAuth:
             # @clerk/backend's cookie path, in its order (request.ts:621-654): a
             # signed-out __client_uat before the token is even decoded, then the
             # token decoded, its kind, and only then its iat against __client_uat.
-            uat = _check_client_active(client_uat)
-            entry = self._cache.get(token)
+            uat = check_client_active(client_uat)
+            entry = self.verifier.cached(token)
             if entry is not None:
                 iat = entry[0].iat
             else:
@@ -456,224 +444,12 @@ class ClerkAuth:
                 iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
             if uat is not None and iat is not None and iat < uat:
                 raise ClientUatMismatchError()
-            claims = self._claims_for(token, now, unverified, kind_first=True)
+            claims = self.verifier.session_claims(token, now, unverified, kind_first=True)
         else:
-            claims = self._claims_for(token, now, kind_first=True)
-        self._check_claims(claims, now, policy)
-        _check_session_id(request, claims.session_id)
+            claims = self.verifier.session_claims(token, now, kind_first=True)
+        check_session(claims, policy, self._parties, now, self._skew)
+        check_session_id(request, claims.session_id)
         session = Session(claims, token, self.backend_api)
         if policy.checks_access:
             check_access(session, policy)
         return session
-
-    def _machine_auth(self, kind: str, token: str, now: float, policy: Policy) -> MachineAuth:
-        """A machine token of type ``kind``: a JWT verified here, an opaque one by Clerk."""
-        if is_jwt_format(token):
-            return self._machine_jwt(kind, token, now, policy)
-        if self._opaque is None:
-            raise TokenInvalidError("no secret key to verify machine tokens with")
-        return self._opaque.verify(kind, token)
-
-    def _machine_jwt(self, kind: str, token: str, now: float, policy: Policy) -> MachineAuth:
-        """An M2M or OAuth access token JWT, verified with the instance's keys,
-        as @clerk/backend's ``verifyMachineJwt``: the header type of its kind,
-        the signature, then ``sub``, ``aud``, ``azp`` (when it has one) and the times."""
-        try:
-            unverified = UnverifiedToken(token)
-        except TokenInvalidAlgorithmError as exc:
-            raise TokenVerificationFailedError(exc.detail) from None
-        # Decoded before anything else, as verifyMachineAuthToken's decodeJwt:
-        # a payload that does not decode is token-invalid (verify.ts:258-277).
-        claims = unverified.claims()
-        check_machine_header(unverified.header, kind == M2M_TOKEN)
-        try:
-            self._key_for(unverified)  # the signature verifies
-            check_machine_claims(
-                claims, self.settings.audience, policy.parties(self._parties), now, self._skew, m2m=kind == M2M_TOKEN
-            )
-        except (KeysUnavailableError, TokenVerificationFailedError):
-            raise  # an outage stays a 503
-        except AuthError as exc:
-            # @clerk/backend reports every failure of a machine JWT after its
-            # routing as token-verification-failed, the key lookup's included:
-            # verifyMachineJwt.ts:72-78 catches loadClerkJWKFromRemote's
-            # jwk-kid-mismatch (the detail stays in the message).
-            raise TokenVerificationFailedError(exc.detail or exc.message) from None
-        return MachineAuth.from_jwt(kind, claims, token)
-
-    def _from_authorizer(self, request: Request, policy: Policy) -> Session | MachineAuth | None:
-        """The identity our authorizer verified for this request, or None when
-        the event carries no context of ours (then the token is verified).
-        The route's own policy is applied to it all the same."""
-        event = request.event.get("aws.event") if request.source.name == "asgi" else request.event
-        ctx = trusted_context(event)  # Mangum keeps the Lambda event in the scope
-        if ctx is None:
-            return None
-        kind = str(ctx.get("token_type") or SESSION_TOKEN)
-        if kind not in policy.accepts:
-            raise TokenTypeMismatchError()
-        now = self._clock()
-        identity: Session | MachineAuth
-        if kind == SESSION_TOKEN:
-            # A cached context may come from another request than this one
-            # (API Gateway keys it on its identity sources only): a request
-            # without a header token can only be a cookie request.
-            if ctx.get("token_carrier") == "cookie" or token_in_header(request) is None:
-                check_origin(
-                    request.method, request.origins, policy.parties(self._parties), request.header("sec-fetch-site")
-                )
-            claims = session_claims(ctx)
-            # A cached authorizer result can outlive the token it was for, and
-            # the route may be narrower than the authorizer.
-            self._check_claims(claims, now, policy)
-            _check_session_id(request, claims.session_id)
-            token = find_token(request, self._cookie_rules, now).token or ""
-            identity = Session(claims, token, self.backend_api)
-        else:
-            identity = machine_auth(kind, ctx, token_in_header(request) or "")
-            azp = ctx.get("azp")
-            if azp:  # a machine JWT with azp: the route's parties judge it, as verifying it here would
-                check_authorized_party(str(azp), policy.parties(self._parties))
-            if identity.expiration is not None:
-                check_times(identity.expiration, None, None, now, self._skew)
-        if policy.checks_access:
-            check_access(identity, policy)
-        return identity
-
-    def _claims_for(
-        self, token: str, now: float, unverified: UnverifiedToken | None = None, *, kind_first: bool = False
-    ) -> SessionClaims:
-        """The verified claims of ``token``: from the cache when its key still
-        stands, else by verifying it (and caching the result). ``kind_first``
-        (a request's token): a token of another kind is refused before its key
-        is looked up, as @clerk/backend's authenticateRequest does; a given
-        ``unverified`` token is one whose kind the caller checked so."""
-        entry = self._cached(token)
-        if entry is not None:
-            claims, kid, key = entry
-            if self.key_store.keys().get(kid) is key:
-                if claims.exp <= now - self._skew:
-                    self._cache.discard(token)  # dropped at exp; the time check refuses it
-                return claims
-            self._cache.discard(token)
-        if unverified is None:
-            unverified = UnverifiedToken(token)
-            if kind_first:
-                check_session_kind(unverified)
-        header = unverified.header
-        if kind_first:
-            check_session_typ(header)  # the rest of the header was the kind check's
-        else:
-            check_session_header(header)
-        key = self._key_for(unverified)
-        raw = unverified.claims()
-        check_session_claims(raw, self._issuer, self._audience)
-        claims = SessionClaims(raw)
-        if claims.exp > now - self._skew:
-            self._cache.put(token, claims, header.kid, key, now)
-        return claims
-
-    def _key_for(self, unverified: UnverifiedToken) -> Any:
-        """The key whose signature ``unverified`` carries; refetches at most
-        once per cooldown window when its kid is unknown or its key changed."""
-        kid = unverified.header.kid
-        store = self.key_store
-        key = store.keys().get(kid)
-        if key is None:
-            key = store.refresh_for(kid).get(kid)
-            if key is None:
-                outage = store.outage()
-                if outage is not None:
-                    raise outage  # we could not ask for the key set: our outage (503), not a verdict (401)
-                raise KidMismatchError()
-        if not signature_valid(unverified, key):
-            # The key under this kid may have been replaced: one refetch, rate
-            # limited for the whole process by the store's cooldown.
-            fresh = store.refresh_for(kid).get(kid)
-            if fresh is None or fresh is key or not signature_valid(unverified, fresh):
-                raise TokenInvalidSignatureError()
-            key = fresh
-        return key
-
-    def _check_claims(self, claims: SessionClaims, now: float, policy: Policy, *, request: bool = True) -> None:
-        """What is checked on every request, cached token or not, in
-        @clerk/backend's order: ``azp``, then the times, then the status.
-
-        A token not valid yet (``nbf``) or issued in the future (``iat``) is
-        refused under ``authenticateRequest``'s names on a ``request``, under
-        ``verifyToken``'s for :meth:`verify_token`, as @clerk/backend does."""
-        parties = policy.authorized_parties
-        check_authorized_party(claims.azp, self._parties if isinstance(parties, Inherit) else parties)
-        try:
-            check_times(claims.exp, claims.nbf, claims.iat, now, self._skew)
-        except TokenNotActiveYetError:
-            if request:
-                raise SessionTokenNbfError() from None
-            raise
-        except TokenIatInTheFutureError:
-            if request:
-                raise SessionTokenIatInTheFutureError() from None
-            raise
-        if claims.status == "pending" and policy.treat_pending_as_signed_out:
-            raise SessionPendingError()
-
-
-def _check_session_id(request: Request, session_id: str) -> None:
-    """401 ``session-id-mismatch`` when ``_clerk_session_id`` names another
-    session. Every value counts, the same on every API type: a repeated
-    parameter is a list in REST and ALB events but one comma-joined value in
-    HTTP API and Function URL events (session IDs hold no commas), so each
-    non-empty part must be the token's ``sid`` — a page appending the parameter
-    twice passes everywhere, and a second, other session is refused everywhere."""
-    for value in request.query_values("_clerk_session_id"):
-        for part in value.split(","):
-            if part and part != session_id:
-                raise SessionIdMismatchError()
-
-
-def _check_client_active(raw: str | None) -> float | None:
-    """``__client_uat`` as @clerk/backend reads it: ``0`` (or unreadable) means
-    no active client (refused); else its time, which the caller compares with
-    the token's ``iat`` (a time after it: the user signed out or in again
-    since). A missing cookie is tolerated (None; deliberately: APIs on
-    another domain may never receive it)."""
-    if raw is None:
-        return None
-    uat = _client_uat(raw)
-    if uat == 0:
-        raise ClientUatMissingError()
-    return uat
-
-
-_DECIMAL = frozenset("0123456789")
-_HEX = frozenset("0123456789abcdefABCDEF")
-# JavaScript's StrWhiteSpaceChar: WhiteSpace and LineTerminator.
-_JS_SPACE = (
-    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-
-
-def _client_uat(raw: str) -> float:
-    """``__client_uat`` as @clerk/backend reads it, ``Number.parseInt(value) || 0``
-    (authenticateContext.ts:314): leading whitespace skipped, an optional sign,
-    ``0x`` for hexadecimal, then the longest run of digits; none at all is 0.
-    Any number but 0 (negative ones too) says a client is active."""
-    text = raw.lstrip(_JS_SPACE)
-    sign = -1.0 if text[:1] == "-" else 1.0
-    if text[:1] in ("+", "-"):
-        text = text[1:]
-    base, digits = 10, _DECIMAL
-    if text[:2] in ("0x", "0X"):
-        base, digits, text = 16, _HEX, text[2:]
-    end = 0
-    while end < len(text) and text[end] in digits:
-        end += 1
-    if not end:
-        return 0.0
-    if end > 400:  # past any double (10**309, 16**256): Infinity, as parseInt gives
-        return sign * float("inf")
-    try:
-        return sign * float(int(text[:end], base))
-    except OverflowError:  # 309-400 decimal or 257-400 hex digits: past a double too
-        return sign * float("inf")

@@ -184,3 +184,37 @@ def peek_payload(token: str) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+_DECIMAL = frozenset("0123456789")
+_HEX = frozenset("0123456789abcdefABCDEF")
+# JavaScript's StrWhiteSpaceChar: WhiteSpace and LineTerminator.
+_JS_SPACE = (
+    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def client_uat_time(raw: str) -> float:
+    """``__client_uat`` as @clerk/backend reads it, ``Number.parseInt(value) || 0``
+    (authenticateContext.ts:314): leading whitespace skipped, an optional sign,
+    ``0x`` for hexadecimal, then the longest run of digits; none at all is 0.
+    Any number but 0 (negative ones too) says a client is active."""
+    text = raw.lstrip(_JS_SPACE)
+    sign = -1.0 if text[:1] == "-" else 1.0
+    if text[:1] in ("+", "-"):
+        text = text[1:]
+    base, digits = 10, _DECIMAL
+    if text[:2] in ("0x", "0X"):
+        base, digits, text = 16, _HEX, text[2:]
+    end = 0
+    while end < len(text) and text[end] in digits:
+        end += 1
+    if not end:
+        return 0.0
+    if end > 400:  # past any double (10**309, 16**256): Infinity, as parseInt gives
+        return sign * float("inf")
+    try:
+        return sign * float(int(text[:end], base))
+    except OverflowError:  # 309-400 decimal or 257-400 hex digits: past a double too
+        return sign * float("inf")

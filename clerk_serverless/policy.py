@@ -14,6 +14,7 @@ from .authorization import Reverification, ReverificationConfig, parse_reverific
 from .config import parse_authorized_parties
 from .errors import (
     ClerkConfigError,
+    ClientUatMissingError,
     FeatureDeniedError,
     OriginInvalidError,
     PermissionDeniedError,
@@ -21,12 +22,21 @@ from .errors import (
     ReverificationRequiredError,
     RoleDeniedError,
     ScopeDeniedError,
+    SessionIdMismatchError,
+    SessionPendingError,
+    SessionTokenIatInTheFutureError,
+    SessionTokenNbfError,
+    TokenIatInTheFutureError,
+    TokenNotActiveYetError,
 )
+from .lookup import client_uat_time
 from .token_types import SESSION_TOKEN, parse_accepts
+from .verify import check_authorized_party, check_times
 
 if TYPE_CHECKING:
     from .machine import MachineAuth
-    from .session import Session
+    from .session import Session, SessionClaims
+    from .sources import Request
 
 #: Methods that must not change state, so need no cross-site request check.
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -245,3 +255,63 @@ def check_origin(
             raise OriginInvalidError()
     elif fetch_site is not None and fetch_site.strip().lower() == "cross-site":
         raise OriginInvalidError()
+
+
+def check_session(
+    claims: SessionClaims,
+    policy: Policy,
+    default_parties: frozenset[str] | None,
+    now: float,
+    skew: float,
+    *,
+    request: bool = True,
+) -> None:
+    """What is checked of a session on every request, cached token or not, in
+    @clerk/backend's order: ``azp`` (against the route's parties, else
+    ``default_parties``), then the times (``skew`` seconds of leeway), then the
+    status (a pending session is signed out unless the route says otherwise).
+
+    A token not valid yet (``nbf``) or issued in the future (``iat``) is
+    refused under ``authenticateRequest``'s names on a ``request``, under
+    ``verifyToken``'s otherwise, as @clerk/backend does."""
+    parties = policy.authorized_parties
+    check_authorized_party(claims.azp, default_parties if isinstance(parties, Inherit) else parties)
+    try:
+        check_times(claims.exp, claims.nbf, claims.iat, now, skew)
+    except TokenNotActiveYetError:
+        if request:
+            raise SessionTokenNbfError() from None
+        raise
+    except TokenIatInTheFutureError:
+        if request:
+            raise SessionTokenIatInTheFutureError() from None
+        raise
+    if claims.status == "pending" and policy.treat_pending_as_signed_out:
+        raise SessionPendingError()
+
+
+def check_session_id(request: Request, session_id: str) -> None:
+    """401 ``session-id-mismatch`` when ``_clerk_session_id`` names another
+    session. Every value counts, the same on every API type: a repeated
+    parameter is a list in REST and ALB events but one comma-joined value in
+    HTTP API and Function URL events (session IDs hold no commas), so each
+    non-empty part must be the token's ``sid`` — a page appending the parameter
+    twice passes everywhere, and a second, other session is refused everywhere."""
+    for value in request.query_values("_clerk_session_id"):
+        for part in value.split(","):
+            if part and part != session_id:
+                raise SessionIdMismatchError()
+
+
+def check_client_active(raw: str | None) -> float | None:
+    """``__client_uat`` as @clerk/backend reads it: ``0`` (or unreadable) means
+    no active client (refused); else its time, which the caller compares with
+    the token's ``iat`` (a time after it: the user signed out or in again
+    since). A missing cookie is tolerated (None; deliberately: APIs on
+    another domain may never receive it)."""
+    if raw is None:
+        return None
+    uat = client_uat_time(raw)
+    if uat == 0:
+        raise ClientUatMissingError()
+    return uat

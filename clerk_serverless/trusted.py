@@ -5,8 +5,8 @@ API Gateway hands a Lambda authorizer's ``context`` to the routes it guards
 (``requestContext.authorizer``, or ``.authorizer.lambda`` for HTTP API simple
 responses), strings only. :func:`authorizer_context` writes it from a verified
 identity; :func:`trusted_context` finds it on an event; :func:`session_claims`
-and :func:`machine_auth` rebuild the identity, which the downstream route then
-checks against its own whole policy.
+and :func:`machine_auth` rebuild the identity, and :class:`TrustedAuthorizer`
+checks it against the downstream route's own whole policy.
 """
 
 from __future__ import annotations
@@ -14,12 +14,20 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from .errors import TokenInvalidError
+from .errors import TokenInvalidError, TokenTypeMismatchError
+from .lookup import CookieRules, find_token, token_in_header
 from .machine import MachineAuth
+from .policy import Policy, check_access, check_origin, check_session, check_session_id
 from .session import Session, SessionClaims
-from .token_types import is_jwt_format
+from .token_types import SESSION_TOKEN, is_jwt_format
+from .verify import check_authorized_party, check_times
+
+if TYPE_CHECKING:
+    from .backend_api import BackendApi
+    from .sources import Request
 
 #: The marker our context carries; a context without it is not ours.
 MARKER = "clerk_auth"
@@ -148,3 +156,62 @@ def machine_auth(kind: str, ctx: dict[str, Any], token: str) -> MachineAuth:
         client_id=str(ctx.get("client_id") or "") or None,
         name=str(ctx.get("name") or "") or None,
     )
+
+
+class TrustedAuthorizer:
+    """``ClerkAuth(trust_authorizer=True)``'s reading of a request: the
+    identity our authorizer verified, checked against the route's own policy
+    (a cached authorizer result can outlive its token, and a route may be
+    narrower than the authorizer) as a verified token would be."""
+
+    __slots__ = ("_cookie_rules", "_parties", "_skew", "_backend_api", "_clock")
+
+    def __init__(
+        self,
+        cookie_rules: CookieRules,
+        parties: frozenset[str] | None,
+        skew: float,
+        backend_api: BackendApi | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._cookie_rules = cookie_rules
+        self._parties = parties
+        self._skew = skew
+        self._backend_api = backend_api
+        self._clock = clock
+
+    def identity(self, request: Request, policy: Policy) -> Session | MachineAuth | None:
+        """The identity our authorizer verified for ``request`` and that
+        ``policy`` admits, or None when the event carries no context of ours
+        (then the token is verified)."""
+        event = request.event.get("aws.event") if request.source.name == "asgi" else request.event
+        ctx = trusted_context(event)  # Mangum keeps the Lambda event in the scope
+        if ctx is None:
+            return None
+        kind = str(ctx.get("token_type") or SESSION_TOKEN)
+        if kind not in policy.accepts:
+            raise TokenTypeMismatchError()
+        now = self._clock()
+        parties = policy.parties(self._parties)
+        identity: Session | MachineAuth
+        if kind == SESSION_TOKEN:
+            # A cached context may come from another request than this one
+            # (API Gateway keys it on its identity sources only): a request
+            # without a header token can only be a cookie request.
+            if ctx.get("token_carrier") == "cookie" or token_in_header(request) is None:
+                check_origin(request.method, request.origins, parties, request.header("sec-fetch-site"))
+            claims = session_claims(ctx)
+            check_session(claims, policy, self._parties, now, self._skew)
+            check_session_id(request, claims.session_id)
+            token = find_token(request, self._cookie_rules, now).token or ""
+            identity = Session(claims, token, self._backend_api)
+        else:
+            identity = machine_auth(kind, ctx, token_in_header(request) or "")
+            azp = ctx.get("azp")
+            if azp:  # a machine JWT with azp: the route's parties judge it, as verifying it here would
+                check_authorized_party(str(azp), parties)
+            if identity.expiration is not None:
+                check_times(identity.expiration, None, None, now, self._skew)
+        if policy.checks_access:
+            check_access(identity, policy)
+        return identity

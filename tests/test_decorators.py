@@ -110,14 +110,14 @@ def test_cache_is_bounded(jwks: Any, key: SigningKey) -> None:
     auth = ClerkAuth(jwks_url=jwks.url, token_cache_size=8)
     for i in range(50):
         auth.verify_token(mint(key, sid=f"sess_{i}"))
-        assert len(auth._cache) <= 8
+        assert len(auth.verifier.cache) <= 8
 
 
 def test_cache_can_be_disabled(jwks: Any, key: SigningKey) -> None:
     auth = ClerkAuth(jwks_url=jwks.url, token_cache_size=0)
     token = mint(key)
     assert auth.verify_token(token).user_id == auth.verify_token(token).user_id
-    assert len(auth._cache) == 0
+    assert len(auth.verifier.cache) == 0
 
 
 # -- logs never carry a token -------------------------------------------------------------

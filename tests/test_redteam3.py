@@ -272,7 +272,7 @@ def test_finding_trusted_machine_identities_skip_the_routes_authorized_parties(c
     """LOW. An OAuth access token JWT carrying ``azp``: verified directly, a
     route narrowed to ``authorized_parties=[admin]`` refuses it (azp is
     another party). Behind ``trust_authorizer`` the same route admits it: the
-    machine branch of ``_from_authorizer`` checks type, expiry and scopes but
+    machine branch of ``TrustedAuthorizer.identity`` checks type, expiry and scopes but
     not ``azp`` (which the context even carries, inside ``claims``)."""
     key = signing_keys["current"]
     clerk_api.keys = [key.jwk]

@@ -64,7 +64,7 @@ def test_client_uat_huge_without_session_cookie(make_auth: Any, uat: str) -> Non
 
 
 def test_client_uat_matches_parseint() -> None:
-    from clerk_serverless.auth import _client_uat
+    from clerk_serverless.lookup import client_uat_time as _client_uat
 
     cases = {
         "  12abc": 12.0, "\u3000\ufeff7": 7.0, "-0x10": -16.0, "0X1f": 31.0, "+5": 5.0,

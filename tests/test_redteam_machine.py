@@ -500,7 +500,7 @@ def test_distinct_tokens_cannot_grow_the_caches_without_bound(clerk_api: Any) ->
     good = [clerk_api.add_api_key() for _ in range(20)]
     for key in good:
         auth.verify_token(key.secret, accepts_token="api_key")
-    verifier = auth._opaque  # type: ignore[union-attr]
+    verifier = auth.verifier.opaque  # type: ignore[union-attr]
     assert verifier is not None and len(verifier._invalid) <= 8 and len(verifier._valid) <= 8
     assert not verifier._in_flight
     # invalid tokens live apart: they cannot evict a good verdict
@@ -536,9 +536,9 @@ def test_single_flight_survives_a_leader_that_blows_up(auth: ClerkAuth, clerk_ap
         for t in threads:
             t.join(10)
         assert len(results) == 6 and not any(t.is_alive() for t in threads), mode
-        assert not auth._opaque._in_flight  # type: ignore[union-attr]
-        auth._opaque._valid.clear()  # type: ignore[union-attr]
-        auth._opaque._invalid.clear()  # type: ignore[union-attr]
+        assert not auth.verifier.opaque._in_flight  # type: ignore[union-attr]
+        auth.verifier.opaque._valid.clear()  # type: ignore[union-attr]
+        auth.verifier.opaque._invalid.clear()  # type: ignore[union-attr]
     clerk_api.clear_faults()
 
 
