@@ -1,0 +1,188 @@
+"""Red-team probes, seventh pass (issue #10, on b8d6f44): where the earlier
+passes did not look — the secret key's AWS read under a trickling endpoint,
+what configuration errors echo, and the local gateway's log line.
+
+Tests named ``test_finding_*`` are holes that were open on the code as
+reviewed, kept with their fixes; every other test is a probe the library
+withstood, kept as a regression test.
+
+Real parts only: generated RS256 keys, real-shaped events, boto3 and
+Powertools Parameters against a loopback HTTP endpoint that answers the real
+SSM and Secrets Manager JSON protocol (slowly), the real local gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from clerk_serverless import ClerkAuth, ClerkConfigError, aws_secrets
+
+SECRET = "sk_test_trickled0123456789abcdefghijklmnop"
+
+# =========================================================================================
+# 1. The secret key's AWS read: bounded in wall time, not per socket read
+# =========================================================================================
+
+
+class TricklingAws:
+    """A loopback endpoint speaking the AWS JSON protocol for SSM
+    ``GetParameter`` and Secrets Manager ``GetSecretValue``: it reads the whole
+    request, sends the status line and headers at once, then the body one byte
+    every ``delay`` seconds — each socket read well inside botocore's 3 s read
+    timeout, the whole answer far past any budget."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._stopped = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.requests = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def start(self) -> TricklingAws:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                fields = dict(
+                    line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line
+                )
+                fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+                length = int(fields.get(b"content-length", b"0"))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                self.requests += 1
+                target = fields.get(b"x-amz-target", b"")
+                if target.endswith(b"GetParameter"):
+                    answer = {"Parameter": {"Name": "/app/clerk", "Type": "SecureString", "Value": SECRET,
+                                            "Version": 1, "DataType": "text"}}
+                else:
+                    answer = {"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:clerk-AbCdEf",
+                              "Name": "clerk", "SecretString": SECRET, "VersionId": "v1"}
+                payload = json.dumps(answer).encode()
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(payload)
+                )
+                for i in range(len(payload)):
+                    if self._stopped.is_set():
+                        return
+                    conn.sendall(payload[i : i + 1])
+                    time.sleep(self.delay)
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+
+
+@pytest.fixture
+def trickling_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[TricklingAws]:
+    server = TricklingAws(delay=0.25).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters import base
+
+    parameters.clear_caches()
+    base.DEFAULT_PROVIDERS.clear()
+    yield server
+    server.stop()
+    parameters.clear_caches()
+    base.DEFAULT_PROVIDERS.clear()
+
+
+def _build_within(seconds: float, **settings: Any) -> tuple[bool, float, list[BaseException]]:
+    """Build a ClerkAuth in a thread; ``(finished, elapsed, raised)``."""
+    raised: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            ClerkAuth(jwks_url="https://clerk.example.com/.well-known/jwks.json", **settings)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            raised.append(exc)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=build, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive(), time.monotonic() - started, raised
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"secret_key_parameter": "/app/clerk"},
+     {"secret_key_secret_id": "arn:aws:secretsmanager:us-east-1:123456789012:secret:clerk-AbCdEf"}],
+    ids=["ssm", "secrets-manager"],
+)
+def test_finding_a_trickling_aws_endpoint_holds_the_secret_key_read_unbounded(
+    trickling_aws: TricklingAws, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str]
+) -> None:
+    """MEDIUM (issue #10 (4): every network wait bounded in wall time, SSM and
+    Secrets Manager included). botocore's ``connect_timeout``/``read_timeout``
+    bound each connect and each socket *read*; an endpoint (a brownout, a
+    misbehaving VPC endpoint or proxy) that sends its answer a byte at a time,
+    each byte inside the 3 s read timeout, held ``ClerkAuth(...)`` for as long
+    as it liked: ~45 s for a 200-byte answer at 0.2 s a byte, measured — past
+    the Lambda init phase's 10 s, and inside the first request for the lazily
+    built default instance. Name resolution (``getaddrinfo``) had no deadline
+    at all. Now the read as a whole has one (``TOTAL_TIMEOUT``, 12 s: the
+    documented two attempts of 3 + 3 s), then a ``ClerkConfigError`` naming
+    the setting — never the secret. The budget is shortened here so the test
+    is quick; its default is checked below."""
+    default = getattr(aws_secrets, "TOTAL_TIMEOUT", None)
+    monkeypatch.setattr(aws_secrets, "TOTAL_TIMEOUT", 1.5, raising=False)
+    finished, elapsed, raised = _build_within(10.0, **settings)
+    assert finished, f"ClerkAuth() still reading the secret key after {elapsed:.1f} s"
+    assert elapsed < 4.0, f"the read took {elapsed:.1f} s against a 1.5 s budget"
+    assert trickling_aws.requests >= 1  # it did reach the endpoint: the deadline, not an early failure, ended it
+    assert raised and isinstance(raised[0], ClerkConfigError)
+    message = str(raised[0])
+    assert next(iter(settings)) in message and "timed out" in message
+    assert SECRET not in message and "sk_test_" not in message
+    assert default == 12.0  # 2 attempts x (3 s connect + 3 s read), as documented
+
+
+def test_a_quick_endpoint_still_yields_the_secret_key(trickling_aws: TricklingAws) -> None:
+    """The deadline does not get in the way: the same endpoint answering at
+    once (and a byte at a time, but quickly) gives the key."""
+    trickling_aws.delay = 0.0
+    auth = ClerkAuth(jwks_url="https://clerk.example.com/.well-known/jwks.json", secret_key_parameter="/app/clerk")
+    assert auth.settings.secret_key == SECRET
