@@ -10,6 +10,7 @@ start, rather than a 500 on every request.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ClerkConfigError
@@ -54,16 +55,13 @@ def read_secret_key(name: str, *, kind: str, setting: str) -> str:
     or Secrets Manager secret ``name`` (``kind="secret"``)."""
     what = "SSM parameter" if kind == "parameter" else "Secrets Manager secret"
     try:
-        value = _read_with_powertools(name, kind)
+        value = _within(TOTAL_TIMEOUT, lambda: _read(name, kind))
     except ImportError:
-        try:
-            value = _read_with_boto3(name, kind)
-        except ImportError:
-            raise ClerkConfigError(
-                setting, f"reading the {what} needs boto3: pip install 'clerk-serverless[aws]'"
-            ) from None
-        except Exception as exc:
-            raise ClerkConfigError(setting, f"cannot read {what} {name!r}: {_error_code(exc)}") from None
+        raise ClerkConfigError(
+            setting, f"reading the {what} needs boto3: pip install 'clerk-serverless[aws]'"
+        ) from None
+    except _Overdue:
+        raise ClerkConfigError(setting, f"cannot read {what} {name!r}: timed out after {TOTAL_TIMEOUT:g}s") from None
     except Exception as exc:
         raise ClerkConfigError(setting, f"cannot read {what} {name!r}: {_error_code(exc)}") from None
     if not isinstance(value, str):
@@ -80,6 +78,48 @@ def read_secret_key(name: str, *, kind: str, setting: str) -> str:
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 3.0
 MAX_ATTEMPTS = 2
+# botocore's timeouts bound each connect and each socket read, not the read as
+# a whole (an endpoint sending a byte every 2 s never trips them) and not name
+# resolution: the whole read, every attempt included, gets this wall time.
+TOTAL_TIMEOUT = MAX_ATTEMPTS * (CONNECT_TIMEOUT + READ_TIMEOUT)
+
+
+class _Overdue(Exception):
+    """The read did not finish within ``TOTAL_TIMEOUT``."""
+
+
+def _within(seconds: float, read: Callable[[], Any]) -> Any:
+    """``read()``'s value (or exception), or :class:`_Overdue` once ``seconds``
+    have passed. The read runs in a daemon thread: a call stuck in
+    ``getaddrinfo`` or a trickled answer is left behind, not waited for."""
+    import threading
+
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, read()))
+        except BaseException as exc:  # handed to the caller's thread as it is
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name="clerk-serverless-secret-key", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        raise _Overdue()
+    ok, value = outcome[0]
+    if ok:
+        return value
+    raise value
+
+
+def _read(name: str, kind: str) -> Any:
+    """Through Powertools Parameters when installed, else boto3 (ImportError
+    when neither is)."""
+    try:
+        return _read_with_powertools(name, kind)
+    except ImportError:
+        return _read_with_boto3(name, kind)
 
 
 def _boto_config() -> Any:
