@@ -186,3 +186,57 @@ def test_a_quick_endpoint_still_yields_the_secret_key(trickling_aws: TricklingAw
     trickling_aws.delay = 0.0
     auth = ClerkAuth(jwks_url="https://clerk.example.com/.well-known/jwks.json", secret_key_parameter="/app/clerk")
     assert auth.settings.secret_key == SECRET
+
+
+# =========================================================================================
+# 2. Configuration errors never echo a credential put in the wrong setting
+# =========================================================================================
+
+LIVE_KEY = "sk_live_" + "Zx9" * 12
+MACHINE_KEY = "ak_" + "Qw7" * 12
+A_TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6Imluc18xIn0.eyJzdWIiOiJ1c2VyXzJhYmMifQ.c2lnbmF0dXJlc2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize("secret", [LIVE_KEY, MACHINE_KEY, A_TOKEN, f"https://app.example.com,{LIVE_KEY}"])
+@pytest.mark.parametrize("via", ["env", "argument"])
+def test_finding_a_credential_in_authorized_parties_is_echoed_into_the_error(
+    monkeypatch: pytest.MonkeyPatch, secret: str, via: str
+) -> None:
+    """LOW-MEDIUM (a misconfiguration away: values swapped between variables
+    in a template, a token pasted into the wrong field). ``ClerkConfigError``
+    quoted the offending authorized party whole (``'sk_live_…' is not an
+    origin``); raised at cold start or on the first request, Lambda writes it
+    to CloudWatch with the traceback, so the secret key (or a session token)
+    lands in the logs. Keys in their own settings are refused without being
+    echoed already; an origin that merely is not one (``'app.example.com'``)
+    is still quoted, as documented."""
+    monkeypatch.setenv("CLERK_JWKS_URL", "https://clerk.example.com/.well-known/jwks.json")
+    if via == "env":
+        monkeypatch.setenv("CLERK_AUTHORIZED_PARTIES", secret)
+        build = ClerkAuth
+    else:
+        parties = secret.split(",")
+
+        def build() -> ClerkAuth:
+            return ClerkAuth(authorized_parties=parties)
+
+    with pytest.raises(ClerkConfigError) as caught:
+        build()
+    message = str(caught.value)
+    assert ("CLERK_AUTHORIZED_PARTIES" if via == "env" else "authorized_parties") in message
+    for part in secret.split(","):
+        if not part.startswith("https://"):
+            assert part not in message
+            assert part[:12] not in message
+    assert "not shown" in message
+
+
+@pytest.mark.parametrize(
+    "value,shown",
+    [("app.example.com", "'app.example.com' is not an origin"),
+     ("https://App.Example.com", "write it as https://app.example.com")],
+)
+def test_a_mistyped_origin_is_still_quoted(value: str, shown: str) -> None:
+    with pytest.raises(ClerkConfigError) as caught:
+        ClerkAuth(jwks_url="https://clerk.example.com/.well-known/jwks.json", authorized_parties=[value])
+    assert shown in str(caught.value)
