@@ -240,3 +240,69 @@ def test_a_mistyped_origin_is_still_quoted(value: str, shown: str) -> None:
     with pytest.raises(ClerkConfigError) as caught:
         ClerkAuth(jwks_url="https://clerk.example.com/.well-known/jwks.json", authorized_parties=[value])
     assert shown in str(caught.value)
+
+
+# =========================================================================================
+# 3. The local gateway's log line: no query string, nothing unprintable, bounded
+# =========================================================================================
+
+
+@pytest.fixture
+def logging_gateway(tmp_path: Any) -> Iterator[tuple[Any, list[str]]]:
+    from clerk_serverless_local.gateway import LocalGateway
+    from clerk_serverless_local.template import Template
+
+    (tmp_path / "template.yaml").write_text("Transform: AWS::Serverless-2016-10-31\nResources: {}\n")
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "index.html").write_text("<h1>hello</h1>")
+    lines: list[str] = []
+    with LocalGateway(Template(tmp_path / "template.yaml"), port=0, static_dir=tmp_path / "static",
+                      log=lines.append, warn=lambda m: None) as gateway:
+        yield gateway, lines
+
+
+def _raw(base: str, data: bytes) -> bytes:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_finding_the_gateway_log_line_echoes_query_tokens_and_control_characters(
+    logging_gateway: tuple[Any, list[str]],
+) -> None:
+    """LOW (dev tool). ``serve`` logged the request target whole: the query
+    string — where a page puts what cannot go in a header (an EventSource's
+    ``?token=``, a development instance's ``__clerk_db_jwt``, Clerk's
+    ``__clerk_handshake``) — and whatever bytes the request line held (ANSI
+    escapes rewrite the developer's terminal), up to the 64 KiB request line.
+    Now the line names the path only (a query shows as ``?…``), unprintable
+    characters escaped, at most 200 characters of it. And a path too long for
+    a file name (or holding a NUL) under ``--static`` raised ``OSError`` out
+    of the handler: a traceback, no answer, no log line; now a 404."""
+    gateway, lines = logging_gateway
+    base = gateway.origin()
+    secret = A_TOKEN
+    _raw(base, f"GET /nothing?token={secret}&__clerk_db_jwt=dvb_2abcSECRET HTTP/1.1\r\nHost: x\r\n"
+               "Connection: close\r\n\r\n".encode())
+    _raw(base, b"GET /a\x1b[2J\x1b]0;pwned\x07b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert _raw(base, b"GET /" + b"x" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(
+        b"HTTP/1.1 404 ")
+    _raw(base, b"POST /up?token=" + secret.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n"
+               b"Connection: close\r\n\r\n")  # refused: the refusal's line too
+    deadline = time.monotonic() + 5
+    while len(lines) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(lines) == 4, lines
+    joined = "\n".join(lines)
+    assert secret not in joined and "dvb_2abcSECRET" not in joined and "token=" not in joined
+    assert lines[0].startswith("GET /nothing?… -> ")
+    assert all(line.isprintable() for line in lines)
+    assert max(len(line) for line in lines) < 300
+    assert lines[3].startswith("POST /up?… -> refused 400")
