@@ -686,10 +686,13 @@ class LocalGateway:
         not_found = HttpResponse(404, _JSON, b'{"message":"Not Found"}')
         if self.static_dir is None or request.method not in ("GET", "HEAD"):
             return not_found
-        target = (self.static_dir / request.path.lstrip("/")).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        if self.static_dir not in target.parents or not target.is_file():
+        try:
+            target = (self.static_dir / request.path.lstrip("/")).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if self.static_dir not in target.parents or not target.is_file():
+                return not_found
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
             return not_found
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         return HttpResponse(200, [("Content-Type", kind), ("Cache-Control", "no-store")], target.read_bytes())
@@ -742,7 +745,7 @@ class LocalGateway:
 
             def _refuse(self, status: int, message: str, started: float | None = None) -> None:
                 elapsed = f" {(time.monotonic() - started) * 1000:.1f} ms" if started is not None else ""
-                gateway.log(f"{self.command} {self.path} -> refused {status}{elapsed}")
+                gateway.log(f"{_loggable(self.command)} {_loggable(self.path)} -> refused {status}{elapsed}")
                 self.close_connection = True
                 self._send(HttpResponse(status, _JSON, json.dumps({"message": message}).encode()), close=True)
 
@@ -780,13 +783,28 @@ class LocalGateway:
                 except TemplateError as exc:
                     response, label = HttpResponse(500, [("Content-Type", "text/plain")], str(exc).encode()), "error"
                 # Logged before answering, so the line exists once the client has its answer.
-                gateway.log(f"{self.command} {self.path} -> {label} {response.status} "
+                gateway.log(f"{_loggable(self.command)} {_loggable(self.path)} -> {label} {response.status} "
                             f"{(time.monotonic() - started) * 1000:.1f} ms")
                 self._send(response)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
         return Handler
+
+
+_MAX_LOGGED = 200
+
+
+def _loggable(target: str) -> str:
+    """A request line's method or target for the log: the path without its
+    query (where pages put tokens they cannot send in a header: ``?token=``,
+    ``__clerk_db_jwt``), unprintable characters escaped (no terminal escape
+    sequences), at most ``_MAX_LOGGED`` characters."""
+    path, sep, _ = target.partition("?")
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path[: _MAX_LOGGED + 1])
+    if len(text) > _MAX_LOGGED:
+        text = text[:_MAX_LOGGED] + "…"
+    return text + ("?…" if sep else "")
 
 
 def _forwarded(headers: list[tuple[str, str]], client: str, port: int) -> list[tuple[str, str]]:
