@@ -306,3 +306,42 @@ def test_finding_the_gateway_log_line_echoes_query_tokens_and_control_characters
     assert all(line.isprintable() for line in lines)
     assert max(len(line) for line in lines) < 300
     assert lines[3].startswith("POST /up?… -> refused 400")
+
+
+# =========================================================================================
+# 4. Probes that held
+# =========================================================================================
+
+
+@pytest.mark.parametrize("method", ["post", "Post", "pOST"])
+def test_lowercase_methods_a_resolver_uppercases_still_meet_the_cookie_rule(
+    make_auth: Any, key: Any, method: str
+) -> None:
+    """Powertools' resolvers upper-case the method before routing, so an
+    event saying ``post`` runs the POST route. The cookie-write origin rule
+    reads the method as sent (RFC 9110: case-sensitive) and treats anything
+    but exactly GET/HEAD/OPTIONS as a write: a cross-site ``post`` with the
+    session cookie is refused before the route, behind ``require_session``
+    and in the middleware alike."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from support.events import routed
+    from support.tokens import mint
+
+    from clerk_serverless.integrations.powertools import ClerkMiddleware
+
+    auth = make_auth()
+    app = APIGatewayRestResolver()
+    ran: list[str] = []
+
+    @app.post("/me", middlewares=[ClerkMiddleware(auth=auth)])
+    def write() -> dict[str, str]:
+        ran.append("route")
+        return {"ok": "yes"}
+
+    token = mint(key)
+    for handler in (auth.require_session(app.resolve), app.resolve):
+        event = routed("rest_v1", "/me", method=method, cookies=[f"__session={token}"], origin="https://evil.example")
+        answer = handler(event, None)
+        assert answer["statusCode"] == 403, answer
+        assert "origin-invalid" in json.dumps(answer)
+    assert ran == []
