@@ -282,14 +282,16 @@ def test_finding_the_gateway_log_line_echoes_query_tokens_and_control_characters
     ``?token=``, a development instance's ``__clerk_db_jwt``, Clerk's
     ``__clerk_handshake``) — and whatever bytes the request line held (ANSI
     escapes rewrite the developer's terminal), up to the 64 KiB request line.
-    Now the line names the path only (a query shows as ``?…``), unprintable
-    characters escaped, at most 200 characters of it. And a path too long for
+    Now query values that may be credentials (by the parameter's name, or
+    the value's look) show as ``…`` — other parameters stay, so a line can
+    still be told apart (``?probe=3``) — unprintable characters are escaped,
+    and at most 200 characters are kept. And a path too long for
     a file name (or holding a NUL) under ``--static`` raised ``OSError`` out
     of the handler: a traceback, no answer, no log line; now a 404."""
     gateway, lines = logging_gateway
     base = gateway.origin()
     secret = A_TOKEN
-    _raw(base, f"GET /nothing?token={secret}&__clerk_db_jwt=dvb_2abcSECRET HTTP/1.1\r\nHost: x\r\n"
+    _raw(base, f"GET /nothing?token={secret}&__clerk_db_jwt=dvb_2abcSECRET&probe=3&t={secret} HTTP/1.1\r\nHost: x\r\n"
                "Connection: close\r\n\r\n".encode())
     _raw(base, b"GET /a\x1b[2J\x1b]0;pwned\x07b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert _raw(base, b"GET /" + b"x" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(
@@ -301,11 +303,11 @@ def test_finding_the_gateway_log_line_echoes_query_tokens_and_control_characters
         time.sleep(0.02)
     assert len(lines) == 4, lines
     joined = "\n".join(lines)
-    assert secret not in joined and "dvb_2abcSECRET" not in joined and "token=" not in joined
-    assert lines[0].startswith("GET /nothing?… -> ")
+    assert secret not in joined and "dvb_2abcSECRET" not in joined and secret[:12] not in joined
+    assert lines[0].startswith("GET /nothing?token=…&__clerk_db_jwt=…&probe=3&t=… -> ")
     assert all(line.isprintable() for line in lines)
     assert max(len(line) for line in lines) < 300
-    assert lines[3].startswith("POST /up?… -> refused 400")
+    assert lines[3].startswith("POST /up?token=… -> refused 400")
 
 
 # =========================================================================================

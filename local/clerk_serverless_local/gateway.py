@@ -793,18 +793,28 @@ class LocalGateway:
 
 
 _MAX_LOGGED = 200
+# Query parameters whose value is never logged: by name, or by what the value looks like.
+_SECRET_NAMES = ("token", "jwt", "session", "key", "secret", "auth", "handshake", "password", "code", "sig")
+_SECRET_VALUES = ("eyJ", "sk_", "ak_", "mt_", "oat_", "dvb_", "pk_")
 
 
 def _loggable(target: str) -> str:
-    """A request line's method or target for the log: the path without its
-    query (where pages put tokens they cannot send in a header: ``?token=``,
-    ``__clerk_db_jwt``), unprintable characters escaped (no terminal escape
-    sequences), at most ``_MAX_LOGGED`` characters."""
-    path, sep, _ = target.partition("?")
+    """A request line's method or target for the log: query values that may
+    be credentials (pages put tokens there when they cannot send a header:
+    ``?token=``, ``__clerk_db_jwt``) shown as ``…``, unprintable characters
+    escaped (no terminal escape sequences), at most ``_MAX_LOGGED``
+    characters."""
+    path, sep, query = target.partition("?")
+    if sep:
+        pairs = []
+        for pair in query.split("&"):
+            name, eq, value = pair.partition("=")
+            hidden = eq and (any(word in name.lower() for word in _SECRET_NAMES)
+                             or value.startswith(_SECRET_VALUES) or len(value) > 64)
+            pairs.append(f"{name}=…" if hidden else pair)
+        path = f"{path}?{'&'.join(pairs)}"
     text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path[: _MAX_LOGGED + 1])
-    if len(text) > _MAX_LOGGED:
-        text = text[:_MAX_LOGGED] + "…"
-    return text + ("?…" if sep else "")
+    return text[:_MAX_LOGGED] + "…" if len(text) > _MAX_LOGGED else text
 
 
 def _forwarded(headers: list[tuple[str, str]], client: str, port: int) -> list[tuple[str, str]]:
