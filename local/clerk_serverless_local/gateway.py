@@ -794,7 +794,7 @@ class LocalGateway:
 
 _MAX_LOGGED = 200
 # Query parameters whose value is never logged: by name, or by what the value looks like.
-_SECRET_NAMES = ("token", "jwt", "session", "key", "secret", "auth", "handshake", "password", "code", "sig")
+_SECRET_NAMES = ("token", "jwt", "__session", "key", "secret", "auth", "handshake", "password", "code", "sig")
 _SECRET_VALUES = ("eyJ", "sk_", "ak_", "mt_", "oat_", "dvb_", "pk_")
 
 
