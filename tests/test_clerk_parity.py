@@ -111,6 +111,15 @@ def test_without_a_publishable_key_only_plain_cookies_count() -> None:
         ("Bearer  abc", "abc", "ours: Clerk takes the word 'Bearer' as the token"),
         ("  Bearer abc  ", "abc", "Clerk (Headers trim)"),
         ("", None, "Clerk"),
+        # authenticateContext.ts:352-370 splits on ' ' only (RFC 9110 §11.4: 1*SP), after
+        # Headers.get trimmed spaces and tabs from both ends.
+        ("Bearer\tabc", "Bearer\tabc", "Clerk: a tab is no separator; no scheme, the whole value is the token"),
+        ("bearer\tabc", "bearer\tabc", "Clerk: likewise"),
+        ("Basic\tdXNlcg==", "Basic\tdXNlcg==", "Clerk: likewise"),
+        ("Bearer \tabc", "\tabc", "Clerk: the token starts with the tab"),
+        ("Bearer  \tabc", "\tabc", "ours: spaces skipped, the tab kept"),
+        ("\tBearer abc\t", "abc", "Clerk (Headers trim tabs too)"),
+        ("Bearer abc def", "abc def", "ours, stricter: the whole rest (Clerk: 'abc', the words after it dropped)"),
     ],
 )
 def test_authorization_header(value: str, token: str | None, note: str) -> None:

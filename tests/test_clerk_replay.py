@@ -2621,6 +2621,72 @@ def test_src_reverification_response(config: Any, metadata: Any, fapi: JwksServe
     assert body["clerk_error"] == {"type": "forbidden", "reason": "reverification-error", "metadata": {"reverification": metadata}}
 
 
+# =========================================================================== machine.ts, verify.ts, authenticateContext.ts (source): token kinds at the edges
+
+SRC_MACHINE = JS + "tokens/machine.ts"
+SRC_REQ_ARRAY = SRC_REQ + ":103-115,883-887"  # isTokenTypeInAcceptedArray: signedOutInvalidToken, token-type-mismatch
+MCH_PAYLOAD_SEGMENT = b64({"sub": "mch_2vYVtestTESTtestTESTtestTESTtest"})
+
+
+def edge(src: str, what: str, token: str, accepts: Any, clerk: Verdict) -> Any:
+    return pytest.param(token, accepts, clerk, id=cid("match", src, what))
+
+
+# getMachineTokenType (machine.ts:114-130) goes by prefix first (mt_, oat_, ak_: whatever follows),
+# and calls a JWT an M2M or OAuth token only when it is in JwtFormatRegExp's shape (machine.ts:13,
+# a signature of at least one character) and decodeJwt decodes all three parts (machine.ts:33-65).
+# verifyMachineAuthToken then decodes anything in JWT shape: a prefixed token that does not
+# decode is token-invalid (verify.ts:257-277).
+TOKEN_KIND_EDGES = [
+    edge(SRC_MACHINE + ":114-117", "mt_ prefix in JWT shape, accepts m2m_token: token-invalid (verify.ts:258-277)",
+         "mt_abc.def.ghi", "m2m_token", out("token-invalid")),
+    edge(SRC_MACHINE + ":119-122", "oat_ prefix in JWT shape, accepts oauth_token: token-invalid (verify.ts:258-277)",
+         "oat_ab.def.ghi", "oauth_token", out("token-invalid")),
+    edge(SRC_MACHINE + ":124-126", "ak_ prefix in JWT shape, accepts api_key: token-invalid (verify.ts:258-277)",
+         "ak_abc.def.ghi", "api_key", out("token-invalid")),
+    edge(SRC_MACHINE + ":124-126", "ak_ prefix in JWT shape, accepts m2m_token: token-type-mismatch",
+         "ak_abc.def.ghi", "m2m_token", out("token-type-mismatch")),
+    edge(SRC_REQ_ARRAY, "mt_ prefix in JWT shape, accepts [session_token]: token-type-mismatch",
+         "mt_abc.def.ghi", ["session_token"], out("token-type-mismatch")),
+    edge(SRC_REQ_ARRAY, "ak_ prefix in JWT shape, accepts [session_token, m2m_token]: token-type-mismatch",
+         "ak_abc.def.ghi", ["session_token", "m2m_token"], out("token-type-mismatch")),
+    edge(SRC_REQ_ARRAY, "ak_ prefix in JWT shape, accepts [session_token, api_key]: token-invalid",
+         "ak_abc.def.ghi", ["session_token", "api_key"], out("token-invalid")),
+    edge(SRC_MACHINE + ":56-65", "sub mch_ but a header that does not decode, accepts m2m_token: not an M2M JWT",
+         f"zzz.{MCH_PAYLOAD_SEGMENT}.c2ln", "m2m_token", out("token-type-mismatch")),
+    edge(SRC_MACHINE + ":56-65", "sub mch_ but a header that does not decode, accepts [session_token, api_key]: token-invalid",
+         f"zzz.{MCH_PAYLOAD_SEGMENT}.c2ln", ["session_token", "api_key"], out("token-invalid")),
+    edge(SRC_MACHINE + ":13", "sub mch_ and an empty signature, accepts m2m_token: not in JWT shape, not an M2M JWT",
+         f"{b64({'alg': 'RS256', 'kid': KID})}.{MCH_PAYLOAD_SEGMENT}.", "m2m_token", out("token-type-mismatch")),
+]
+
+
+@pytest.mark.parametrize("token,accepts,clerk", TOKEN_KIND_EDGES)
+def test_src_token_kind_edges(token: str, accepts: Any, clerk: Verdict, bapi: ClerkBackendApi, fapi: JwksServer) -> None:
+    got, _ = call(machine_app(bapi, fapi), request(authorization=f"Bearer {token}"), accepts_token=accepts)
+    expect(got, clerk)
+
+
+# parseAuthorizationHeader (authenticateContext.ts:352-370) splits on ' ' only: with a tab
+# after the scheme there is no scheme, and the whole value is the token.
+TAB_EDGES = [
+    pytest.param("session_token", out("token-invalid"), id=cid("match", SRC_CTX + ":352-370", "Bearer<TAB>session JWT: token-invalid")),
+    pytest.param("any", out("token-invalid"), id=cid("match", SRC_CTX + ":352-370", "Bearer<TAB>session JWT, any: token-invalid")),
+]
+
+
+@pytest.mark.parametrize("accepts,clerk", TAB_EDGES)
+def test_src_bearer_tab(accepts: str, clerk: Verdict, bapi: ClerkBackendApi, fapi: JwksServer, mock_jwt: str) -> None:
+    got, _ = call(machine_app(bapi, fapi), request(authorization=f"Bearer\t{mock_jwt}"), accepts_token=accepts)
+    expect(got, clerk)
+
+
+@replay("match", SRC_CTX + ":352-370", "Bearer<TAB>ak_…, accepts api_key: token-type-mismatch (request.ts:811-819)")
+def test_src_bearer_tab_api_key(_case: str, bapi: ClerkBackendApi) -> None:
+    got, _ = call(machine_app(bapi), request(authorization=f"Bearer\t{MOCK_TOKENS['api_key']}"), accepts_token="api_key")
+    expect(got, out("token-type-mismatch"))
+
+
 # =========================================================================== the README citations themselves
 
 
