@@ -40,7 +40,7 @@ from .policy import (
 )
 from .session import Session
 from .sources import Request, read_request
-from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, classify
+from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, classify, is_undecodable_jwt
 from .tokencache import DEFAULT_SIZE
 from .trusted import TrustedAuthorizer
 from .verifier import TokenVerifier
@@ -271,6 +271,8 @@ class ClerkAuth:
         accepts = policy.accepts
         kind = SESSION_TOKEN if accepts is _SESSION_ONLY or accepts == _SESSION_ONLY else classify(token)
         if kind not in accepts:
+            if SESSION_TOKEN not in accepts and is_undecodable_jwt(token):
+                raise TokenInvalidError("not a JWT")  # verifyMachineAuthToken decodes any JWT first
             raise TokenTypeMismatchError()
         now = self._clock()
         if kind != SESSION_TOKEN:

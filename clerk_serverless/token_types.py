@@ -42,6 +42,8 @@ API_KEY_PREFIX: Final = "ak_"
 M2M_SUBJECT_PREFIX: Final = "mch_"
 OAUTH_ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 _JWT_FORMAT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+# @clerk/backend's JwtFormatRegExp (machine.ts:13): the signature not empty.
+_CLERK_JWT_FORMAT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 
 def parse_accepts(value: Any, setting: str = "accepts_token") -> frozenset[str]:
@@ -68,22 +70,36 @@ def is_jwt_format(token: str) -> bool:
 
 
 def classify(token: str) -> str:
-    """The token type ``token`` claims to be (unverified)."""
-    if _JWT_FORMAT.match(token):
-        header, payload = _peek(token)
-        sub = payload.get("sub") if payload is not None else None
-        if isinstance(sub, str) and sub.startswith(M2M_SUBJECT_PREFIX):
-            return M2M_TOKEN
-        if header is not None and header.get("typ") in OAUTH_ACCESS_TOKEN_TYPES:
-            return OAUTH_TOKEN
-        return SESSION_TOKEN
+    """The token type ``token`` claims to be (unverified), as @clerk/backend's
+    ``getMachineTokenType`` tells it: a prefix first (``mt_…`` is an M2M
+    token whatever follows), a JWT an M2M or OAuth one only in its strict
+    shape (a non-empty signature) with header and payload decoding."""
     if token.startswith(M2M_PREFIX):
         return M2M_TOKEN
+    header = payload = None
+    if _CLERK_JWT_FORMAT.match(token):
+        header, payload = _peek(token)
+        if header is not None and payload is not None:
+            sub = payload.get("sub")
+            if isinstance(sub, str) and sub.startswith(M2M_SUBJECT_PREFIX):
+                return M2M_TOKEN
     if token.startswith(OAUTH_PREFIX):
+        return OAUTH_TOKEN
+    if header is not None and payload is not None and header.get("typ") in OAUTH_ACCESS_TOKEN_TYPES:
         return OAUTH_TOKEN
     if token.startswith(API_KEY_PREFIX):
         return API_KEY
     return SESSION_TOKEN  # not a token we know: the session verifier refuses it
+
+
+def is_undecodable_jwt(token: str) -> bool:
+    """In JWT shape, but a header or payload that is no JSON object: what
+    @clerk/backend's ``verifyMachineAuthToken`` calls token-invalid before
+    telling machine JWTs apart (verify.ts:258-277)."""
+    if not _CLERK_JWT_FORMAT.match(token):
+        return False
+    header, payload = _peek(token)
+    return header is None or payload is None
 
 
 def _peek(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

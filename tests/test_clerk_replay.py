@@ -216,9 +216,11 @@ DOC_M2M_AZP = ('README.md "Deliberate differences from @clerk/backend: an M2M JW
 DOC_REVERIFICATION = ('README.md "A mistake raises ClerkConfigError naming the argument"; clerk_serverless/authorization.py '
                       'parse_reverification: "Raises ClerkConfigError(\"reverification\", …) for anything else (where Clerk\'s '
                       'has() would silently answer false)"')
-DOC_MACHINE_JWT = ('README.md "verify_token(token, accepts_token=[machine types]) calls a JWT that is neither '
-                   'an M2M nor an OAuth token token-type-mismatch (Clerk\'s verifyMachineAuthToken: '
-                   'token-verification-failed or token-invalid)"')
+DOC_SESSION_LIST = ('README.md "accepts_token=["session_token"] is read as "session_token": a header token is verified '
+                    'as a session token (Clerk\'s array check first calls an mt_/oat_/ak_-prefixed one token-type-mismatch"')
+DOC_MACHINE_JWT = ('README.md "verify_token(token, accepts_token=[machine types]) calls a JWT that decodes but is '
+                   'neither an M2M nor an OAuth token token-type-mismatch (Clerk\'s verifyMachineAuthToken: '
+                   'token-verification-failed)"')
 
 
 def refused(build: Callable[[], Any], setting: str | None = None, doc: str = DOC_CONFIG) -> None:
@@ -1026,14 +1028,14 @@ def test_ver_oauth_jwt_application_typ(_case: str, jwt_machine_app: ClerkAuth, c
 MACHINE_JWT_FAILURES = [
     # verifyMachineAuthToken wraps every verifyJwt failure of a machine JWT as
     # code token-verification-failed (verifyMachineJwt.ts:62-79); a JWT that is
-    # neither M2M nor OAuth is token-verification-failed too (verify.ts:288-297),
-    # one that does not decode token-invalid (verify.ts:260-277): both are
-    # token-type-mismatch here (DOC_MACHINE_JWT).
+    # neither M2M nor OAuth is token-verification-failed too (verify.ts:288-297):
+    # token-type-mismatch here (DOC_MACHINE_JWT); one that does not decode is
+    # token-invalid (verify.ts:260-277), here too.
     # (what, Clerk verdict, our documented verdict)
     pytest.param("oauth typ JWT", out("token-verification-failed"), out("token-type-mismatch"),
                  id=cid("documented", VER + ":433-452", "OAuth payload with typ JWT: Invalid JWT type")),
-    pytest.param("invalid.jwt.token", out("token-invalid"), out("token-type-mismatch"),
-                 id=cid("documented", VER + ":473-482", "invalid.jwt.token: errors")),
+    pytest.param("invalid.jwt.token", out("token-invalid"), None,
+                 id=cid("match", VER + ":473-482", "invalid.jwt.token: errors")),
     pytest.param("oauth alg none", out("token-verification-failed"), None, id=cid("match", VER + ":484-506", "OAuth JWT with alg none: Invalid JWT algorithm")),
     pytest.param("oauth expired", out("token-verification-failed"), None, id=cid("match", VER + ":508-532", "expired OAuth JWT: expired")),
     pytest.param("m2m alg none", out("token-verification-failed"), None, id=cid("match", VER + ":611-633", "M2M JWT with alg none: Invalid JWT algorithm")),
@@ -1119,7 +1121,7 @@ def test_src_machine_jwt_unknown_kid(kind: str, jwt_machine_app: ClerkAuth, ckey
 @replay("match", SRC_VERIFY + ":258-277", "at+jwt JWT whose payload does not decode: token-invalid, before its key")
 def test_src_machine_jwt_payload_not_json(_case: str, jwt_machine_app: ClerkAuth, clerk_api: ClerkBackendApi) -> None:
     token = f"{b64({**MOCK_JWT_HEADER, 'typ': 'at+jwt'})}.{b64('not json')}.{b64(bytes(256))}"
-    assert classify(token) == "oauth_token"
+    assert classify(token) == "session_token"  # isOAuthJwt needs it decoded (machine.ts:33-47); verifyMachineAuthToken decodes first
     expect(verify(jwt_machine_app, token, accepts_token=MACHINE)[0], out("token-invalid"))
     assert clerk_api.count("GetJWKS") == 0
 
@@ -2646,8 +2648,6 @@ TOKEN_KIND_EDGES = [
          "ak_abc.def.ghi", "api_key", out("token-invalid")),
     edge(SRC_MACHINE + ":124-126", "ak_ prefix in JWT shape, accepts m2m_token: token-type-mismatch",
          "ak_abc.def.ghi", "m2m_token", out("token-type-mismatch")),
-    edge(SRC_REQ_ARRAY, "mt_ prefix in JWT shape, accepts [session_token]: token-type-mismatch",
-         "mt_abc.def.ghi", ["session_token"], out("token-type-mismatch")),
     edge(SRC_REQ_ARRAY, "ak_ prefix in JWT shape, accepts [session_token, m2m_token]: token-type-mismatch",
          "ak_abc.def.ghi", ["session_token", "m2m_token"], out("token-type-mismatch")),
     edge(SRC_REQ_ARRAY, "ak_ prefix in JWT shape, accepts [session_token, api_key]: token-invalid",
@@ -2659,6 +2659,16 @@ TOKEN_KIND_EDGES = [
     edge(SRC_MACHINE + ":13", "sub mch_ and an empty signature, accepts m2m_token: not in JWT shape, not an M2M JWT",
          f"{b64({'alg': 'RS256', 'kid': KID})}.{MCH_PAYLOAD_SEGMENT}.", "m2m_token", out("token-type-mismatch")),
 ]
+
+
+@replay("documented", SRC_REQ_ARRAY, "mt_ prefix, accepts [session_token]: token-invalid (Clerk: token-type-mismatch)")
+def test_src_session_token_in_a_list(_case: str, bapi: ClerkBackendApi, fapi: JwksServer) -> None:
+    # Clerk's array check classifies the token (an mt_/ak_/oat_ prefix: a machine token, not
+    # accepted); for the string 'session_token' it verifies it as a session (token-invalid).
+    # accepts_token=["session_token"] is read as "session_token" here.
+    for token in ("mt_abc.def.ghi", MOCK_TOKENS["api_key"]):
+        got, _ = call(machine_app(bapi, fapi), request(authorization=f"Bearer {token}"), accepts_token=["session_token"])
+        expect(got, out("token-type-mismatch"), out("token-invalid"), DOC_SESSION_LIST)
 
 
 @pytest.mark.parametrize("token,accepts,clerk", TOKEN_KIND_EDGES)
