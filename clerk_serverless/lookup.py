@@ -7,7 +7,8 @@ packages/backend/src/tokens/authenticateContext.ts):
   as the token. Another scheme (``Basic …``) is no token, and does not hide
   the cookie. ``Bearer null`` / ``Bearer undefined`` / ``Bearer`` (what
   ``Bearer ${await getToken()}`` sends when signed out) count as no token.
-  Unlike @clerk/backend, the scheme is matched case-insensitively (RFC 9110 §11.1).
+  Unlike @clerk/backend, the scheme is matched case-insensitively (RFC 9110 §11.1)
+  and extra spaces after it are skipped; as there, only a space separates it.
 * Otherwise the ``__session`` cookie. With a publishable key configured, the
   instance's suffixed cookies (``__session_<suffix>``, ``__client_uat_<suffix>``)
   are chosen over the plain ones exactly when @clerk/backend's
@@ -61,7 +62,7 @@ def token_in_header(request: Request) -> str | None:
     if not request.multi_valued:
         value = request.header("authorization")
         if value and value.startswith("Bearer "):  # the usual spelling, without _token_of's call
-            token = value[7:].strip()
+            token = value[7:].lstrip(" ").rstrip(" \t")
             return None if token in _NO_TOKEN or (len(token) == 6 and token.lower() == "bearer") else token
         return _token_of(value) if value else None
     for value in request.header_values("authorization"):
@@ -72,19 +73,18 @@ def token_in_header(request: Request) -> str | None:
 
 
 def _token_of(value: str) -> str | None:
-    """The token of one ``Authorization`` value, or None."""
-    if value.startswith("Bearer "):  # the usual spelling, without split's copy
-        token = value[7:].strip()
+    """The token of one ``Authorization`` value, or None. As @clerk/backend
+    (authenticateContext.ts ``parseAuthorizationHeader``), only a space
+    separates the scheme (RFC 9110 §11.4: ``1*SP``): ``Bearer<TAB>x`` has no
+    scheme, and is taken whole."""
+    value = value.strip(" \t")  # as fetch's Headers.get trims a value
+    scheme, space, rest = value.partition(" ")
+    if not space:
+        token = value  # no scheme: the whole value is the token, as Clerk's SDKs take it
+    elif len(scheme) == 6 and scheme.lower() == "bearer":
+        token = rest.lstrip(" ")
     else:
-        parts = value.split(None, 1)
-        if not parts:
-            return None
-        if len(parts) == 1:
-            token = parts[0]  # no scheme: the whole value is the token, as Clerk's SDKs take it
-        elif parts[0].lower() == "bearer":
-            token = parts[1].strip()
-        else:
-            return None  # Basic, Digest…: not ours, and the cookie stays usable
+        return None  # Basic, Digest…: not ours, and the cookie stays usable
     if token in _NO_TOKEN or (len(token) == 6 and token.lower() == "bearer"):
         return None
     return token

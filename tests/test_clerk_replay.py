@@ -2691,6 +2691,15 @@ def test_src_bearer_tab(accepts: str, clerk: Verdict, bapi: ClerkBackendApi, fap
     expect(got, clerk)
 
 
+DOC_TRAILING_WORDS = 'README.md "Bearer <token> more refused (Clerk verifies <token> and drops the rest)"'
+
+
+@replay("documented", SRC_CTX + ":352-370", "Bearer <valid JWT> more: Clerk takes the second word (split(' ', 2))")
+def test_src_bearer_trailing_words(_case: str, fapi: JwksServer, mock_jwt: str) -> None:
+    got, _ = call(app(fapi), request(authorization=f"Bearer {mock_jwt} more"))
+    expect(got, SIGNED_IN, out("token-invalid"), DOC_TRAILING_WORDS)
+
+
 @replay("match", SRC_CTX + ":352-370", "Bearer<TAB>ak_…, accepts api_key: token-type-mismatch (request.ts:811-819)")
 def test_src_bearer_tab_api_key(_case: str, bapi: ClerkBackendApi) -> None:
     got, _ = call(machine_app(bapi), request(authorization=f"Bearer\t{MOCK_TOKENS['api_key']}"), accepts_token="api_key")

@@ -214,12 +214,23 @@ def test_machine_tokens_smuggled_outside_the_authorization_header(auth: ClerkAut
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("value", ["Bearer {t}", "bearer {t}", "BEARER {t}", "Bearer   {t}", "Bearer\t{t}", "Bearer {t}  ", "{t}"])
+@pytest.mark.parametrize("value", ["Bearer {t}", "bearer {t}", "BEARER {t}", "Bearer   {t}", "Bearer {t}  ", "{t}"])
 def test_bearer_spelling_variants_agree_on_every_shape(auth: ClerkAuth, clerk_api: Any, shape: str, value: str) -> None:
     key = clerk_api.add_api_key()
     handler = recording(auth.require_auth(accepts_token="api_key"))
     out = call(handler, shape, headers={"Authorization": value.format(t=key.secret)})
     assert out.status == 200 and handler.seen["auth"].id == key.id
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_tab_is_no_bearer_separator_on_any_shape(auth: ClerkAuth, clerk_api: Any, shape: str) -> None:
+    # As @clerk/backend (authenticateContext.ts parseAuthorizationHeader splits on ' '):
+    # "Bearer<TAB>ak_…" has no scheme, and as a whole it is no machine token.
+    key = clerk_api.add_api_key()
+    handler = recording(auth.require_auth(accepts_token="api_key"))
+    out = call(handler, shape, headers={"Authorization": f"Bearer\t{key.secret}"})
+    assert (out.status, out.reason) == (401, "token-type-mismatch") and out.session is NOT_CALLED
+    assert posts(clerk_api) == []
 
 
 # =================================================================================================
