@@ -1906,6 +1906,9 @@ def test_vjt_clock_skew(skew: Any, t: float, clerk: Verdict, doc: str | None, fa
                  {"scopes": []}, id=cid("match", M2R + ":108-119", "no aud, no scopes: []")),
     pytest.param({"sub": "mch_test", "exp": 1666648550, "iat": 1666648250},
                  {"id": ""}, id=cid("match", M2R + ":136-146", "no jti: id ''")),
+    # `payload.scopes?.split(' ') ?? payload.aud` (M2MToken.ts:88): a null scopes claim falls through to aud.
+    pytest.param({"sub": "mch_test", "exp": 1666648550, "iat": 1666648250, "jti": "mt_test", "scopes": None, "aud": ["aud1", "aud2"]},
+                 {"scopes": ["aud1", "aud2"]}, id=cid("match", JS + "api/resources/M2MToken.ts:88", "scopes null: aud")),
 ])
 def test_m2r_fields(payload: dict[str, Any], fields: dict[str, Any], jwt_machine_app: ClerkAuth, ckey: SigningKey) -> None:
     got, m = verify(jwt_machine_app, signed_as_is(ckey, {"alg": "RS256", "kid": KID, "typ": "JWT", "cat": M2M_CAT}, payload), accepts_token="m2m_token")
@@ -1915,6 +1918,21 @@ def test_m2r_fields(payload: dict[str, Any], fields: dict[str, Any], jwt_machine
         assert (list(got_value) if name == "scopes" else dict(got_value) if name == "claims" else got_value) == value
     for structural in ("iss", "sub", "exp", "nbf", "iat", "jti"):
         assert structural not in (m.claims or {})
+
+
+@pytest.mark.parametrize("claims,scopes", [
+    # `oauthPayload.scp ?? oauthPayload.scope?.split(' ') ?? []` (IdPOAuthAccessToken.ts:59): null falls through.
+    pytest.param({"scp": None, "scope": "read:foo write:bar"}, ["read:foo", "write:bar"],
+                 id=cid("match", JS + "api/resources/IdPOAuthAccessToken.ts:59", "scp null: scope")),
+    pytest.param({"scp": ["a"], "scope": "read:foo"}, ["a"],
+                 id=cid("match", JS + "api/resources/IdPOAuthAccessToken.ts:59", "scp preferred over scope")),
+    pytest.param({"scope": None}, [], id=cid("match", JS + "api/resources/IdPOAuthAccessToken.ts:59", "scope null: []")),
+])
+def test_src_oauth_jwt_scopes(claims: dict[str, Any], scopes: list[str], jwt_machine_app: ClerkAuth, ckey: SigningKey) -> None:
+    token = signed_as_is(ckey, {"alg": "RS256", "kid": KID, "typ": "at+jwt"}, {**OAUTH_PAYLOAD, **claims})  # None: JSON null
+    got, m = verify(jwt_machine_app, token, accepts_token="oauth_token")
+    expect(got, SIGNED_IN)
+    assert list(m.scopes) == scopes
 
 
 # =========================================================================== request_azp.test.ts
