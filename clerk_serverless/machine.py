@@ -107,11 +107,11 @@ class MachineAuth:
     @classmethod
     def from_jwt(cls, token_type: str, payload: Mapping[str, Any], token: str) -> MachineAuth:
         """From the verified payload of an M2M or OAuth access token JWT."""
-        # A present claim is final, even empty (as @clerk/backend: ``scp ?? scope``).
-        if token_type == M2M_TOKEN:
-            scopes = _str_list(payload["scopes"] if "scopes" in payload else payload.get("aud"))
-        else:
-            scopes = _str_list(payload["scp"] if "scp" in payload else payload.get("scope"))
+        # A claim other than null is final, even empty (as @clerk/backend's
+        # ``scopes?.split(" ") ?? aud`` and ``scp ?? scope``).
+        first, then = ("scopes", "aud") if token_type == M2M_TOKEN else ("scp", "scope")
+        value = payload.get(first)
+        scopes = _str_list(value if value is not None else payload.get(then))
         custom = {k: v for k, v in payload.items() if k not in _REGISTERED}
         exp = payload.get("exp")
         return cls(
