@@ -65,11 +65,10 @@ def token_in_header(request: Request) -> str | None:
             token = value[7:].lstrip(" ").rstrip(" \t")
             return None if token in _NO_TOKEN or (len(token) == 6 and token.lower() == "bearer") else token
         return _token_of(value) if value else None
-    for value in request.header_values("authorization"):
-        found = _token_of(value) if value else None
-        if found is not None:
-            return found
-    return None
+    # Repeated lines read as fetch's Headers (what @clerk/backend reads) and
+    # HTTP API events give them: one value, joined with ", ".
+    value = ", ".join(v for v in request.header_values("authorization") if v)
+    return _token_of(value) if value else None
 
 
 def _token_of(value: str) -> str | None:

@@ -125,3 +125,24 @@ def test_without_a_publishable_key_only_plain_cookies_count() -> None:
 def test_authorization_header(value: str, token: str | None, note: str) -> None:
     request = read_request(make_event("http_v2", headers={"Authorization": value}))
     assert token_in_header(request) == token, note
+
+
+# -- several Authorization lines ----------------------------------------------------------
+# fetch's Headers (what @clerk/backend reads) joins repeated lines with ", ", as
+# HTTP API and Function URL events do; REST and ALB multi-value events keep
+# them apart. Every source reads them as the one joined value.
+@pytest.mark.parametrize("shape", ["http_v2", "function_url", "rest_v1", "alb_multi", "vpc_lattice_v2", "vpc_lattice"])
+@pytest.mark.parametrize(
+    ("lines", "want"),
+    [
+        (["Bearer aaa.bbb.ccc"], "aaa.bbb.ccc"),
+        (["Bearer aaa.bbb.ccc", "Bearer ddd.eee.fff"], "aaa.bbb.ccc, Bearer ddd.eee.fff"),  # refused when verified
+        (["Basic dXNlcjpwdw==", "Bearer aaa.bbb.ccc"], None),  # Basic first: no token, the cookie stays usable
+        (["Bearer aaa.bbb.ccc", "Basic dXNlcjpwdw=="], "aaa.bbb.ccc, Basic dXNlcjpwdw=="),
+    ],
+)
+def test_repeated_authorization_lines_read_as_one_joined_value(shape: str, lines: list[str], want: str | None) -> None:
+    request = read_request(make_event(shape, headers={"Authorization": lines}))
+    got = token_in_header(request)
+    # HTTP API and Lattice v1 join with "," where fetch joins with ", "
+    assert (got and got.replace(", ", ",")) == (want and want.replace(", ", ","))
