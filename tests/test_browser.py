@@ -96,7 +96,7 @@ def _chromium() -> str:
 # -- the frontend libraries, from the npm registry ------------------------------------------
 
 
-def _node_modules(cache: Path) -> Path:
+def node_modules(cache: Path) -> Path:
     """``npm ci`` of tests/browser/package-lock.json, once per lock file: kept
     under ``cache`` (pytest's cache directory) and reused while the lock is
     unchanged. Scripts are not run (esbuild's binary comes in its own npm package)."""
@@ -130,7 +130,7 @@ def _node_modules(cache: Path) -> Path:
     return target / "node_modules"
 
 
-def _bundle(modules: Path, out: Path, entry: str = "harness.jsx", name: str = "app.js") -> Path:
+def build_bundle(modules: Path, out: Path, entry: str = "harness.jsx", name: str = "app.js") -> Path:
     """tests/browser/``entry`` and everything it imports, as one script ``out/name``."""
     stub = str(SOURCES / "clerk-stub.js")
     target = out / name
@@ -148,13 +148,13 @@ def _bundle(modules: Path, out: Path, entry: str = "harness.jsx", name: str = "a
 def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache_plugin = getattr(request.config, "cache", None)
     cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    return _bundle(_node_modules(Path(cache)), tmp_path_factory.mktemp("bundle"))
+    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("bundle"))
 
 
 # -- origins, tokens and the gateway -----------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -193,23 +193,28 @@ class Stack:
 
 
 @contextmanager
-def make_stack(work: Path) -> Iterator[Stack]:
-    """The pages' origins and the gateway serving the template's APIs, in ``work``."""
+def make_stack(work: Path, resources: dict[str, Any] | None = None,
+               key_down: tuple[str, ...] = ()) -> Iterator[Stack]:
+    """The pages' origins and the gateway serving the template's APIs, in ``work``;
+    ``resources`` (test-only functions) are added to the template's, and the
+    functions in ``key_down`` find their key source down, as ReportsFunction does."""
     # A key for this run only: the served functions trust its public half.
     key = DevKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     dirs = {name: work / name for name in ("a", "a2", "b", "c")}
     for directory in dirs.values():
         directory.mkdir()
     sites = {name: StaticSite(dirs[name]) for name in ("a", "a2", "c")}
-    port_b = _free_port()
+    port_b = free_port()
     api = f"http://localhost:{port_b}"
     # The one origins parameter: A first (REST gateway responses name it), then A2,
     # then the gateway's own origin, as `serve --static` appends it.
     parties = [sites["a"].origin, sites["a2"].origin, api]
     template = Template(ROOT / "template.yaml", {"ClerkAuthorizedParties": ",".join(parties)})
-    dead = _free_port()  # nothing listens: ReportsFunction's key source is down
+    template.resources.update(resources or {})
+    dead = free_port()  # nothing listens: ReportsFunction's key source is down
     env_vars = {"Parameters": {"CLERK_JWT_KEY": key.public_pem},
-                "ReportsFunction": {"CLERK_JWT_KEY": "", "CLERK_JWKS_URL": f"http://127.0.0.1:{dead}/.well-known/jwks.json"}}
+                **{function: {"CLERK_JWT_KEY": "", "CLERK_JWKS_URL": f"http://127.0.0.1:{dead}/.well-known/jwks.json"}
+                   for function in ("ReportsFunction", *key_down)}}
     lines: list[str] = []
     gateway = LocalGateway(template, env_vars=env_vars, port=port_b, ephemeral_url_ports=True, static_dir=dirs["b"],
                            log=lines.append, warn=lambda m: None).start()

@@ -44,11 +44,11 @@ from test_browser import (
     ROOT,
     USER,
     Stack,
-    _bundle,
-    _free_port,
-    _node_modules,
+    build_bundle,
+    free_port,
     launch_browser,
     make_stack,
+    node_modules,
 )
 
 from clerk_serverless_local.devkeys import DevKey
@@ -71,7 +71,7 @@ FN_KINDS = ("http", "rest", "url")  # the toolkit answers (no authorizer in fron
 def more_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache_plugin = getattr(request.config, "cache", None)
     cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    return _bundle(_node_modules(Path(cache)), tmp_path_factory.mktemp("more-bundle"), "more.jsx", "more.js")
+    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("more-bundle"), "more.jsx", "more.js")
 
 
 @pytest.fixture(scope="module")
@@ -387,7 +387,7 @@ def test_event_source_with_credentials(pages: Any, stack: Stack) -> None:
     page = pages("a")
     page.enter(**signed_in(stack))
     address, number = url(f"{stack.api}/me")
-    assert page.run("eventSource", url=address) == {"result": "error"}
+    assert page.run("eventSource", url=address) == {"result": "error", "messages": []}
     assert wait_served(stack, number) == ["GET MeFunction (http) 200"]
 
 
@@ -644,7 +644,7 @@ def served_static(tmp_path_factory: pytest.TempPathFactory, more_bundle: Path) -
     key = DevKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     lines: list[str] = []
     gateway = LocalGateway(Template(ROOT / "template.yaml"), env_vars={"Parameters": {"CLERK_JWT_KEY": key.public_pem}},
-                           port=_free_port(), ephemeral_url_ports=True, static_dir=static, authorize_static_origin=True,
+                           port=free_port(), ephemeral_url_ports=True, static_dir=static, authorize_static_origin=True,
                            log=lines.append, warn=lambda m: None).start()
     try:
         yield gateway, key, lines

@@ -33,9 +33,14 @@ async function seen(res) {
   const text = await res.text().catch(() => "");
   let body = null;
   try { body = JSON.parse(text); } catch (e) { /* not JSON */ }
+  const read = {};
+  for (const name of READABLE) read[name] = res.headers.get(name);
   return { status: res.status, reason: res.headers.get("x-clerk-auth-reason") || "", user: body?.user_id || "",
-           redirected: res.redirected, finalUrl: res.url };
+           redirected: res.redirected, finalUrl: res.url, type: res.type, headers: read };
 }
+
+// Response headers the tests look for on what a page reads (null: not exposed, or not sent).
+const READABLE = ["www-authenticate", "retry-after", "x-clerk-auth-status", "x-clerk-auth-reason", "cache-control"];
 
 const blocked = (e) => ({ status: "blocked", error: e.name, message: String(e.message || e) });
 
@@ -87,7 +92,19 @@ async function plainFetch(c) {
   const init = { method: c.method || "GET", headers };
   for (const key of ["mode", "credentials", "keepalive", "cache", "redirect"]) if (c[key] !== undefined) init[key] = c[key];
   if (c.body !== undefined) init.body = typeof c.body === "string" ? c.body : JSON.stringify(c.body);
+  if (c.bodyKind === "urlencoded") init.body = new URLSearchParams(c.body);
+  if (c.bodyKind === "formdata") {
+    init.body = new FormData();
+    for (const [name, value] of Object.entries(c.body)) init.body.append(name, value);
+  }
   if (c.abortAfterMs !== undefined) init.signal = AbortSignal.timeout(c.abortAfterMs);
+  if (c.controllerTimeoutMs !== undefined) {
+    // The pre-AbortSignal.timeout() idiom: an AbortController and a timer, cleared once answered.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), c.controllerTimeoutMs);
+    return fetch(c.url, { ...init, signal: controller.signal }).then(seen, blocked).finally(() => clearTimeout(timer));
+  }
+  if (c.asRequest) return fetch(new Request(c.url, init)).then(seen, blocked);
   if (c.abortNow) {
     const controller = new AbortController();
     init.signal = controller.signal;
@@ -134,16 +151,43 @@ async function embed(c) {
   return { result, errors, newGlobals: Object.keys(window).filter((k) => !before.has(k)) };
 }
 
-/** An HTML form POSTed into a hidden frame (the classic cross-site request). */
+/** Whether this page can read a window or frame it opened (false: cross-origin). */
+function canRead(win) {
+  try {
+    return { readable: true, text: win.document.body.innerText.slice(0, 200) };
+  } catch (e) {
+    return { readable: false, error: e.name };
+  }
+}
+
+/** An HTML form POSTed into a hidden frame (the classic cross-site request),
+ * or with c.window, into a new window (target=_blank-like, named). */
 async function formPost(c) {
+  const form = document.createElement("form");
+  form.method = c.method || "POST";
+  form.action = c.url;
+  form.enctype = c.enctype || "text/plain";
+  if (c.window) {
+    const name = `win${Math.random().toString(36).slice(2)}`;
+    const win = window.open("about:blank", name);
+    form.target = name;
+    for (const [field, value] of c.fields) {
+      const input = document.createElement("input");
+      input.name = field;
+      input.value = value;
+      form.appendChild(input);
+    }
+    document.body.appendChild(form);
+    form.submit();
+    await new Promise((resolve) => setTimeout(resolve, c.waitMs ?? 1500));
+    const read = canRead(win);
+    win.close();
+    return { window: true, ...read };
+  }
   const frame = document.createElement("iframe");
   frame.name = `sink${Math.random().toString(36).slice(2)}`;
   frame.hidden = true;
   document.body.appendChild(frame);
-  const form = document.createElement("form");
-  form.method = "POST";
-  form.action = c.url;
-  form.enctype = c.enctype || "text/plain";
   form.target = frame.name;
   for (const [name, value] of c.fields) {
     const input = document.createElement("input");
@@ -154,7 +198,17 @@ async function formPost(c) {
   document.body.appendChild(form);
   const loaded = new Promise((resolve) => { frame.onload = () => resolve("loaded"); setTimeout(() => resolve("timeout"), 5000); });
   form.submit();
-  return { frame: await loaded };
+  const frameLoaded = await loaded;
+  return { frame: frameLoaded, ...canRead(frame.contentWindow) };
+}
+
+/** A top-level navigation (GET) in a new window: what the page can read of it. */
+async function navigate(c) {
+  const win = window.open(c.url, `nav${Math.random().toString(36).slice(2)}`);
+  await new Promise((resolve) => setTimeout(resolve, c.waitMs ?? 1500));
+  const read = canRead(win);
+  win.close();
+  return read;
 }
 
 /** navigator.sendBeacon: a POST with the cookies, no preflight, no answer to read. */
@@ -188,7 +242,9 @@ function sandboxed(c) {
 function eventSource(c) {
   return new Promise((resolve) => {
     const source = new EventSource(c.url, { withCredentials: true });
-    const finish = (result) => { source.close(); resolve({ result }); };
+    const messages = [];
+    const finish = (result) => { source.close(); resolve({ result, messages }); };
+    source.onmessage = (event) => messages.push(event.data);
     source.onopen = () => finish("open");
     source.onerror = () => finish("error");
     setTimeout(() => finish("timeout"), 5000);
@@ -310,6 +366,7 @@ window.MORE = {
   concurrent: (c) => render(ConcurrentProbe, { c }),
   embed,
   formPost,
+  navigate,
   beacon,
   sandboxed,
   eventSource,
