@@ -160,6 +160,17 @@ function canRead(win) {
   }
 }
 
+/** canRead(win) once its navigation away from about:blank committed (or after waitMs). */
+async function readWhenNavigated(win, waitMs) {
+  const deadline = performance.now() + waitMs;
+  while (performance.now() < deadline) {
+    const read = canRead(win);
+    if (!read.readable || (win.location.href !== "about:blank" && win.document.readyState === "complete")) return read;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return canRead(win);
+}
+
 /** An HTML form POSTed into a hidden frame (the classic cross-site request),
  * or with c.window, into a new window (target=_blank-like, named). */
 async function formPost(c) {
@@ -179,8 +190,7 @@ async function formPost(c) {
     }
     document.body.appendChild(form);
     form.submit();
-    await new Promise((resolve) => setTimeout(resolve, c.waitMs ?? 1500));
-    const read = canRead(win);
+    const read = await readWhenNavigated(win, c.waitMs ?? 1500);
     win.close();
     return { window: true, ...read };
   }
@@ -205,8 +215,7 @@ async function formPost(c) {
 /** A top-level navigation (GET) in a new window: what the page can read of it. */
 async function navigate(c) {
   const win = window.open(c.url, `nav${Math.random().toString(36).slice(2)}`);
-  await new Promise((resolve) => setTimeout(resolve, c.waitMs ?? 1500));
-  const read = canRead(win);
+  const read = await readWhenNavigated(win, c.waitMs ?? 1500);
   win.close();
   return read;
 }
