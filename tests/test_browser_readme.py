@@ -12,6 +12,7 @@ retrying a 503 after Retry-After; axios sending the token per request.
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import time
@@ -36,8 +37,6 @@ import { QueryClient, useQuery } from "@tanstack/react-query";
 import useSWR from "swr";
 import axios from "axios";
 """
-# The names readme.jsx drives, each defined by one of the blocks.
-EXPORTS = "export { queryClient, useApi, swrConfig, useApiSWR, useApiAxios };\n"
 
 
 def readme_snippets() -> dict[str, str]:
@@ -51,14 +50,33 @@ def readme_snippets() -> dict[str, str]:
 def snippets_module(api: str) -> str:
     blocks = readme_snippets()
     assert list(blocks) == ["fetch", "react-query v5", "SWR", "axios"], list(blocks)
-    return PREAMBLE + "\n".join(code.replace(EXAMPLE_API, api) for code in blocks.values()) + EXPORTS
+    # readme.jsx imports what the blocks export: useApiFetch, queryClient, useApi,
+    # swrConfig, useApiSWR, useApiAxios.
+    return PREAMBLE + "\n".join(code.replace(EXAMPLE_API, api) for code in blocks.values())
+
+
+DOWN = {"fetch": "", "query": "-query", "swr": "-swr"}
+
+
+def down_resources(log: Path) -> dict[str, Any]:
+    """The recorder's functions, and one more DownFunction per test that needs its keys down."""
+    resources = recorder_resources(log)
+    for name, suffix in DOWN.items():
+        if suffix:
+            function = copy.deepcopy(resources["DownFunction"])
+            for event in function["Properties"]["Events"].values():
+                event["Properties"]["Path"] += suffix
+            del function["Properties"]["FunctionUrlConfig"]
+            resources[f"Down{name.title()}Function"] = function
+    return resources
 
 
 class World:
     def __init__(self, stack: Stack, recorder: Recorder) -> None:
         self.stack, self.recorder = stack, recorder
         self.writes = f"{stack.api}/writes"
-        self.down = f"{stack.api}/down"
+        # One function per test whose keys are down: each starts a fresh backoff (Retry-After 5 s).
+        self.down = {name: f"{stack.api}/down{suffix}" for name, suffix in DOWN.items()}
 
     def token(self, expired: bool = False) -> str:
         return self.stack.key.token(USER, sid="sess_a", azp=self.stack.origins["a"], lifetime=3600, expired=expired)
@@ -72,7 +90,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     work = tmp_path_factory.mktemp("browser-readme")
     log = work / "recorder.jsonl"
     (work / "stack").mkdir()
-    with make_stack(work / "stack", recorder_resources(log), key_down=("DownFunction",)) as stack:
+    with make_stack(work / "stack", down_resources(log),
+                    key_down=tuple(f"Down{n.title() if s else ''}Function" for n, s in DOWN.items())) as stack:
         sources = work / "sources"
         sources.mkdir()
         shutil.copy(SOURCES / "readme.jsx", sources / "readme.jsx")
@@ -120,7 +139,7 @@ def test_api_fetch_throws_on_non_2xx_with_status_reason_and_retry_after(page: An
     got = run(page, "fetch", url=url(world.writes)[0])
     assert (got["outcome"], got["name"], got["status"], got["reason"]) == ("error", "Error", 401, "token-expired"), got
     enter(page, token=world.token())
-    got = run(page, "fetch", url=url(world.down)[0])
+    got = run(page, "fetch", url=url(world.down["fetch"])[0])
     assert (got["outcome"], got["status"], got["reason"]) == ("error", 503, "jwk-remote-failed-to-load"), got
     assert isinstance(got["retryAfter"], int) and got["retryAfter"] > 0, got
 
@@ -181,7 +200,7 @@ def test_react_query_never_retries_a_401(page: Any, world: World) -> None:
 
 def test_react_query_retries_a_503_after_retry_after(page: Any, world: World) -> None:
     enter(page, token=world.token(), cookie=None, clientUat=None)
-    address, number = url(world.down)
+    address, number = url(world.down["query"])
     started = time.monotonic()
     got = run(page, "query", url=address, untilRetry=True)
     elapsed = time.monotonic() - started
@@ -202,7 +221,7 @@ def test_swr_never_retries_a_401(page: Any, world: World) -> None:
 
 def test_swr_retries_a_503_after_retry_after(page: Any, world: World) -> None:
     enter(page, token=world.token(), cookie=None, clientUat=None)
-    address, number = url(world.down)
+    address, number = url(world.down["swr"])
     got = run(page, "swr", url=address, settleMs=7000)
     assert (got["outcome"], got["status"], got["retryAfter"]) == ("error", 503, 5), got
     gets = [m for m in methods(world, number) if m == "GET"]
