@@ -101,9 +101,9 @@ export function useApiFetch() {
   const { getToken } = useAuth();
   return useCallback(async (url, init = {}) => {
     const token = await getToken();
-    const headers = { ...init.headers };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const res = await fetch(url, { ...init, headers });
+    const request = new Request(url, init); // keeps init.headers as an object, a Headers or a Request's
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    const res = await fetch(request);
     if (!res.ok) throw new ApiError(res, await res.json().catch(() => null));
     return res.status === 204 ? null : res.json();
   }, [getToken]);
