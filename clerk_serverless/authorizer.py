@@ -38,17 +38,20 @@ cookie-write origin rule, permissions, scopes…).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .defaults import default_auth
 from .errors import EventError
 from .gate import Authenticator, Refusal, admit
-from .handler import split_options
+from .handler import PolicyOptions, split_options
 from .session import Session
 from .sources import read_request
 from .sources.base import WEBSOCKET
 from .sources.rest_v1 import SOURCE as REST_V1
 from .trusted import authorizer_context
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 
 class Unauthorized(Exception):
@@ -113,7 +116,7 @@ def make_authorizer(
     auth: Authenticator | None = None,
     *,
     simple_responses: bool = True,
-    **policy_options: Any,
+    **policy_options: Unpack[PolicyOptions],
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda authorizer handler.
 

@@ -33,7 +33,7 @@ for real preflights, which browsers send without credentials.
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
 
 from .authorization import Reverification, ReverificationConfig
@@ -49,9 +49,9 @@ R = TypeVar("R")
 PreflightMode = Literal["answer", "handler"]
 
 
-class HandlerOptions(TypedDict, total=False):
-    """Options of ``require_session`` / ``with_session`` (and of the
-    middleware and dependencies, which take the same names).
+class SessionPolicyOptions(TypedDict, total=False):
+    """What a session route requires: the options every entry point takes —
+    the decorators, ``require_clerk_session``, the middlewares, the authorizer.
 
     Attributes:
         permissions: every one required (``org:<feature>:<permission>``); 403 otherwise.
@@ -65,14 +65,6 @@ class HandlerOptions(TypedDict, total=False):
         authorized_parties: overrides the ``ClerkAuth`` setting for this route
             (``None``: keeps it; a route never switches the ``azp`` check off).
         treat_pending_as_signed_out: ``False`` lets sessions with pending tasks through.
-        preflight: ``"answer"`` (default): real CORS preflights are answered
-            here with 204 and, for authorized origins, the CORS grant;
-            ``"handler"``: passed to the handler (with ``event["session"] = None``)
-            for apps that answer preflights themselves.
-        cors: add CORS headers for authorized origins to the handler's own
-            answers. Default ``None``: on for sources whose gateway adds none
-            (REST API, ALB, VPC Lattice), off for HTTP APIs and Function URLs,
-            whose CORS configuration adds them.
     """
 
     permissions: Iterable[str] | str
@@ -82,13 +74,50 @@ class HandlerOptions(TypedDict, total=False):
     reverification: ReverificationConfig | Reverification
     authorized_parties: Iterable[str] | str | None | Inherit
     treat_pending_as_signed_out: bool
+
+
+class PolicyOptions(SessionPolicyOptions, total=False):
+    """What a route requires of any token type: the options of
+    ``require_clerk_auth``, both ``ClerkMiddleware`` classes and
+    ``make_authorizer`` — those of :class:`SessionPolicyOptions`, and:
+
+    Attributes:
+        accepts_token: ``"session_token"`` (default), ``"api_key"``,
+            ``"m2m_token"``, ``"oauth_token"``, a list of them, or ``"any"``.
+            Another type is refused with 401 ``token-type-mismatch``.
+        scopes: every one required of a machine token (403 ``missing-scope``);
+            session tokens carry no scopes.
+    """
+
+    accepts_token: str | Iterable[str]
+    scopes: Iterable[str] | str
+
+
+class HandlerOptions(SessionPolicyOptions, total=False):
+    """Options of ``require_session`` / ``with_session``: those of
+    :class:`SessionPolicyOptions` (``with_session`` takes none of its
+    requirements, only ``authorized_parties`` and
+    ``treat_pending_as_signed_out``), and how answers are shaped:
+
+    Attributes:
+        preflight: ``"answer"`` (default): real CORS preflights are answered
+            here with 204 and, for authorized origins, the CORS grant;
+            ``"handler"``: passed to the handler (with ``event["session"] = None``)
+            for apps that answer preflights themselves. The middlewares take it too.
+        cors: add CORS headers for authorized origins to the handler's own
+            answers. Default ``None``: on for sources whose gateway adds none
+            (REST API, ALB, VPC Lattice), off for HTTP APIs and Function URLs,
+            whose CORS configuration adds them. The decorators only.
+    """
+
     preflight: PreflightMode
     cors: bool | None
 
 
 class AuthOptions(HandlerOptions, total=False):
     """Options of ``require_auth`` / ``with_auth``: those of
-    :class:`HandlerOptions`, and:
+    :class:`HandlerOptions`, and ``accepts_token`` and ``scopes`` as in
+    :class:`PolicyOptions`.
 
     Attributes:
         accepts_token: ``"session_token"`` (default), ``"api_key"``,
@@ -111,7 +140,7 @@ _ENTRY_OPTIONS = frozenset({"preflight", "cors"})
 
 
 def split_options(
-    options: dict[str, Any],
+    options: Mapping[str, Any],
     *,
     required: bool,
     who: str,
@@ -248,4 +277,7 @@ def _wrapped(
     return wrapper
 
 
-__all__ = ["AuthOptions", "HandlerOptions", "P", "R", "answer_event_error", "split_options", "wrap"]
+__all__ = [
+    "AuthOptions", "HandlerOptions", "P", "PolicyOptions", "R", "SessionPolicyOptions",
+    "answer_event_error", "split_options", "wrap",
+]

@@ -18,19 +18,22 @@ JSON answers, headers and CORS as the decorators'.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
 from ..errors import ClerkConfigError, EventError
 from ..gate import Authenticator, Refusal, admit
-from ..handler import PreflightMode, split_options
+from ..handler import PolicyOptions, PreflightMode, split_options
 from ..machine import MachineAuth
 from ..policy import Policy
 from ..responses import error_parts
 from ..session import Session
 from ..sources import Request
 from ..sources.asgi import SOURCE as ASGI
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -115,7 +118,7 @@ class ClerkMiddleware:
         required: bool = True,
         exclude_paths: Iterable[str] = (),
         preflight: PreflightMode = "answer",
-        **policy: Any,
+        **policy: Unpack[PolicyOptions],
     ) -> None:
         self.app = app
         self.auth = auth

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
@@ -39,7 +39,7 @@ from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
 from ..errors import EventError
 from ..gate import Authenticator, Refusal
-from ..handler import split_options
+from ..handler import PolicyOptions, SessionPolicyOptions, split_options
 from ..machine import MachineAuth
 from ..policy import Policy
 from ..responses import error_parts
@@ -47,6 +47,9 @@ from ..session import Session
 from ..sources.asgi import SOURCE as ASGI
 from ..token_types import SESSION_TOKEN
 from .asgi import admit_async
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 BEARER = HTTPBearer(
     scheme_name="ClerkBearer",
@@ -125,7 +128,7 @@ def require_clerk_session(
     *,
     auth: Authenticator | None = None,
     required: bool = True,
-    **policy_options: Any,
+    **policy_options: Unpack[SessionPolicyOptions],
 ) -> Callable[..., AsyncIterator[Session | None]]:
     """A dependency returning the :class:`~clerk_serverless.Session`.
 
@@ -148,7 +151,7 @@ def require_clerk_auth(
     *,
     auth: Authenticator | None = None,
     required: bool = True,
-    **policy_options: Any,
+    **policy_options: Unpack[PolicyOptions],
 ) -> Callable[..., AsyncIterator[Session | MachineAuth | None]]:
     """A dependency returning the :class:`~clerk_serverless.Session` or
     :class:`~clerk_serverless.MachineAuth` of the token types in

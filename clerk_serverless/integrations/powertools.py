@@ -22,7 +22,7 @@ refusing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
@@ -31,10 +31,13 @@ from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
 from ..errors import EventError
 from ..gate import Authenticator, Refusal, admit
-from ..handler import PreflightMode, split_options
+from ..handler import PolicyOptions, PreflightMode, split_options
 from ..responses import error_parts
 from ..session import Session
 from ..sources import read_request
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 
 def _response(status: int, headers: dict[str, str], body: str) -> Response[str]:
@@ -70,7 +73,7 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
         auth: Authenticator | None = None,
         required: bool = True,
         preflight: PreflightMode = "answer",
-        **policy: Any,
+        **policy: Unpack[PolicyOptions],
     ) -> None:
         super().__init__()
         self.auth = auth
