@@ -117,6 +117,8 @@ def _credential(value: object, setting: str, prefixes: tuple[str, ...], problem:
         raise ClerkConfigError(setting, problem)
     if not all("!" <= c <= "~" for c in value):
         raise ClerkConfigError(setting, "contains spaces, line breaks or non-ASCII characters")
+    if value in prefixes:  # a template placeholder, or a value cut short when pasted
+        raise ClerkConfigError(setting, "has nothing after its prefix")
     return value
 
 
@@ -136,7 +138,13 @@ def validate_key_url(url: Any, setting: str) -> str:
     if not isinstance(url, str) or not url:
         raise ClerkConfigError(setting, "must be a URL string")
     parts = parse_url(url)
-    if parts is not None and (parts.scheme == "https" or is_loopback_host(parts.host)):
+    if parts is None:
+        raise ClerkConfigError(
+            setting,
+            "is not a URL this package accepts: https://host[:port]/path, without user:password@, "
+            "#fragment, spaces or non-ASCII characters",
+        )
+    if parts.scheme == "https" or is_loopback_host(parts.host):
         return url
     raise ClerkConfigError(
         setting, "must be an https:// URL (plain http is allowed only for loopback hosts)"
@@ -363,6 +371,15 @@ def resolve_settings(
         if isinstance(publishable_key, str):
             publishable_key = publishable_key.strip()
         frontend_api = frontend_api_from_publishable_key(publishable_key, pk_setting)
+        if secret_key is not None and secret_key.startswith("sk_live_") != publishable_key.startswith("pk_live_"):
+            # One instance's keys are both test or both live: a mix verifies
+            # sessions of one instance and machine tokens (and users) of another.
+            kinds = ("live", "test") if secret_key.startswith("sk_live_") else ("test", "live")
+            raise ClerkConfigError(
+                secret_setting,
+                f"is a {kinds[0]} key but {pk_setting} is a {kinds[1]} key: "
+                "both must come from the same Clerk instance",
+            )
 
     if issuer is not None:
         if not isinstance(issuer, str) or not issuer.startswith("https://"):

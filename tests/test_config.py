@@ -75,6 +75,48 @@ def test_bad_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch, env
     assert info.value.setting == setting
 
 
+SECRET_BODY = "Zq7secretBODY0123456789abcdef"
+PK_LIVE = "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"
+
+
+@pytest.mark.parametrize(
+    "env,setting",
+    [
+        # URLs the parser refuses for another reason than http: named for what they are.
+        ({"CLERK_JWKS_URL": "https://user:pass@x.example/jwks"}, "CLERK_JWKS_URL"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks#keys"}, "CLERK_JWKS_URL"),
+        ({"CLERK_JWKS_URL": "x.example/jwks"}, "CLERK_JWKS_URL"),
+        # Keys cut short at their prefix (a template placeholder, a bad paste).
+        ({"CLERK_SECRET_KEY": "sk_test_"}, "CLERK_SECRET_KEY"),
+        ({"CLERK_SECRET_KEY": " sk_live_ "}, "CLERK_SECRET_KEY"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_MACHINE_SECRET_KEY": "ak_"}, "CLERK_MACHINE_SECRET_KEY"),
+        # A test secret key with a live publishable key, and the reverse: two instances.
+        ({"CLERK_PUBLISHABLE_KEY": PK_LIVE, "CLERK_SECRET_KEY": "sk_test_" + SECRET_BODY}, "CLERK_SECRET_KEY"),
+        ({"CLERK_PUBLISHABLE_KEY": PK, "CLERK_SECRET_KEY": "sk_live_" + SECRET_BODY}, "CLERK_SECRET_KEY"),
+    ],
+)
+def test_wrong_values_are_one_config_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth()
+    assert info.value.setting == setting
+    message = str(info.value)
+    assert message.startswith(f"{setting}: ")
+    assert SECRET_BODY not in message and "pass@" not in message
+
+
+def test_mismatched_keys_are_refused_whichever_side_is_an_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_PUBLISHABLE_KEY", PK_LIVE)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(secret_key="sk_test_" + SECRET_BODY)
+    assert info.value.setting == "secret_key" and "CLERK_PUBLISHABLE_KEY" in str(info.value)
+    assert SECRET_BODY not in str(info.value)
+    ClerkAuth(publishable_key=PK_LIVE, secret_key="sk_live_" + SECRET_BODY)  # one instance: fine
+
+
 def test_secrets_never_appear_in_errors_or_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLERK_SECRET_KEY", "sk_test_topsecret")
     auth = ClerkAuth(authorized_parties="https://app.example.com")
