@@ -135,7 +135,9 @@ def require_clerk_session(
     ``permissions``, ``roles``, ``features``, ``plans``, ``reverification``,
     ``authorized_parties`` and ``treat_pending_as_signed_out`` work as in
     ``require_session``; ``required=False`` returns None for signed-out
-    requests instead of a 401. The route's whole policy is applied with this
+    requests instead of a 401; ``auth`` is the
+    :class:`~clerk_serverless.ClerkAuth` to use (default: configured from
+    ``CLERK_*`` variables, built on first use). The route's whole policy is applied with this
     dependency's own ``auth``, even behind ``require_session(Mangum(app))``.
     A real CORS preflight that reaches a route (one declaring ``OPTIONS``) is
     answered 204 with the CORS grant for authorized origins; any other
@@ -157,7 +159,10 @@ def require_clerk_auth(
     :class:`~clerk_serverless.MachineAuth` of the token types in
     ``accepts_token`` (``"session_token"`` by default, ``"api_key"``,
     ``"m2m_token"``, ``"oauth_token"``, a list, or ``"any"``); ``scopes=[…]``
-    as in ``require_auth``. The identity is also ``request.state.auth``."""
+    as in ``require_auth``. The identity is also ``request.state.auth``.
+    ``required=False`` returns None instead of a 401 when no accepted token
+    verifies; ``auth`` is the :class:`~clerk_serverless.ClerkAuth` to use
+    (default: configured from ``CLERK_*`` variables, built on first use)."""
     policy, _, _ = split_options(
         policy_options, required=True, who="require_clerk_auth", any_token=True, entry_options=frozenset()
     )
