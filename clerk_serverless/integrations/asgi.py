@@ -17,7 +17,7 @@ JSON answers, headers and CORS as the decorators'.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from ..cors import is_preflight, preflight_parts
@@ -35,9 +35,12 @@ from ..sources.asgi import SOURCE as ASGI
 if TYPE_CHECKING:
     from typing import Unpack
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+# The ASGI types as the spec and Starlette spell them: with narrower ones
+# (dict), older Starlettes' add_middleware refuses the class to a type checker.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
 def _checked(auth: Authenticator, policy: Policy) -> Authenticator:

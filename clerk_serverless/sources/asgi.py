@@ -7,6 +7,7 @@ answer is sent by the middleware through ASGI, not rendered into an event.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,11 +21,11 @@ class AsgiScope:
     name = "asgi"
     adds_cors = False  # CORS comes from the gateway's (or app's) configuration
 
-    def read(self, scope: dict[str, Any]) -> Request:
+    def read(self, scope: Mapping[str, Any]) -> Request:
         """The request view of an ``http`` or ``websocket`` scope. A WebSocket
         handshake reads as method ``WEBSOCKET``: browsers send cookies with
         cross-site handshakes, so it is checked as a state-changing request."""
-        kind = scope.get("type") if isinstance(scope, dict) else None
+        kind = scope.get("type") if isinstance(scope, Mapping) else None
         if kind not in ("http", "websocket"):
             raise MalformedEventError("not an ASGI http or websocket scope")
         headers: dict[str, list[str]] = {}
@@ -36,7 +37,8 @@ class AsgiScope:
         raw_query = scope.get("query_string") or b""
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         method = scope.get("method") if kind == "http" else WEBSOCKET
-        return Request(self, scope, method if isinstance(method, str) else "", None, headers, None, None, query)
+        event = scope if isinstance(scope, dict) else dict(scope)
+        return Request(self, event, method if isinstance(method, str) else "", None, headers, None, None, query)
 
     def answers_multi_value(self, event: dict[str, Any]) -> bool:
         """False: answers may carry ``headers``."""
