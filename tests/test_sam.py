@@ -136,3 +136,15 @@ def test_layer_holds_exactly_the_package_sources(built: dict[str, Path]) -> None
     shipped = {str(p.relative_to(layer)) for p in layer.rglob("*.py")}
     source = {str(p.relative_to(ROOT / "clerk_serverless")) for p in (ROOT / "clerk_serverless").rglob("*.py")}
     assert shipped == source  # nothing stale from an earlier in-tree build, nothing missing
+
+
+def test_layer_holds_the_runtime_library_and_its_dependencies_only(built: dict[str, Path]) -> None:
+    """No dev tools (clerk_serverless_local, PyJWT, PyYAML), no dev key, no tests:
+    the distributions in the layer are clerk-serverless and what it requires."""
+    root = built["x86_64"] / "ClerkLayerX86" / "python"
+    distributions = {p.name.split("-")[0].lower() for p in root.glob("*.dist-info")}
+    assert "clerk_serverless" in distributions and "cryptography" in distributions
+    assert not distributions & {"clerk_serverless_local", "pyjwt", "pyyaml", "pytest"}, distributions
+    assert not (root / "clerk_serverless_local").exists() and not (root / "jwt").exists()
+    strays = [p for p in root.rglob("*") if p.suffix == ".pem" or p.name in ("tests", "conftest.py", "env.json")]
+    assert strays == []
