@@ -623,6 +623,9 @@ def test_req_refresh(cookies: dict[str, str], fapi: JwksServer, ckey: SigningKey
     # the expired token is token-expired. (The loopback Backend API does not serve that endpoint either.)
     expired = sign(ckey, {"exp": 1666648200, "iat": 1666647250})
     values = {k: expired if v == EXPIRED else v for k, v in cookies.items()}
+    # A live instance: its secret key is a live one too (a test key beside
+    # PK_LIVE is a ClerkConfigError: two instances).
+    clerk_api.secret_key = "sk_live_" + clerk_api.secret_key.removeprefix("sk_test_")
     auth = app(fapi, pk=PK_LIVE, secret_key=clerk_api.secret_key, api_url=clerk_api.url)
     got, _ = call(auth, request(cookies=values, headers={"Origin": "https://example.com"}))
     expect(got, SIGNED_IN, out("token-expired"), DOC_NO_HANDSHAKE)
