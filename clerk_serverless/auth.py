@@ -53,10 +53,6 @@ if TYPE_CHECKING:
     from .observe import Observer
     from .opaque_tokens import OpaqueTokenVerifier
 
-# Session-only routes (the common case) skip classifying the header token:
-# a machine JWT there is refused by the session checks themselves.
-_SESSION_ONLY = DEFAULT_POLICY.accepts
-
 
 class ClerkAuth:
     """Verify Clerk session tokens for Lambda handlers.
@@ -269,7 +265,7 @@ class ClerkAuth:
         # no other kind (an ``ak_…`` string does not decode: token-invalid); a
         # machine JWT is refused by the session checks themselves.
         accepts = policy.accepts
-        kind = SESSION_TOKEN if accepts is _SESSION_ONLY or accepts == _SESSION_ONLY else classify(token)
+        kind = classify(token) if policy.classifies else SESSION_TOKEN
         if kind not in accepts:
             if SESSION_TOKEN not in accepts and is_undecodable_jwt(token):
                 raise TokenInvalidError("not a JWT")  # verifyMachineAuthToken decodes any JWT first
@@ -399,7 +395,9 @@ class ClerkAuth:
         accepts = policy.accepts
         token = token_in_header(request)
         if token is not None:
-            kind = SESSION_TOKEN if accepts is _SESSION_ONLY or accepts == _SESSION_ONLY else classify(token)
+            # Session tokens alone (the common case): a machine JWT is
+            # refused by the session checks themselves, unclassified.
+            kind = classify(token) if policy.classifies else SESSION_TOKEN
             if kind not in accepts:
                 raise TokenTypeMismatchError()
             if kind != SESSION_TOKEN:
@@ -409,6 +407,8 @@ class ClerkAuth:
                 return auth
             return self._session(request, token, None, now, policy)
         if SESSION_TOKEN not in accepts:
+            if policy.accepts_list:  # @clerk/backend's array check: a missing token is a session token
+                raise TokenTypeMismatchError()
             raise MachineTokenMissingError()
         found = find_token(request, self._cookie_rules, now)
         if found.token is None:

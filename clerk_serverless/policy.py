@@ -69,13 +69,17 @@ _FIELDS: Final = (
     "scopes",
     "reverification",
     "treat_pending_as_signed_out",
+    "accepts_list",
 )
 
 
 class Policy:
     """A route's requirements. Build it with :meth:`build`, which validates.
 
-    ``accepts_token``: the token types admitted (default session tokens only).
+    ``accepts_token``: the token types admitted (default session tokens only);
+    given as a list (``accepts_list``), a header token's type is told apart
+    and judged before it is verified, and a request without one is refused
+    unless the list holds session tokens, as @clerk/backend's array check.
     ``authorized_parties`` overrides the ``ClerkAuth`` setting when given.
     Every entry of ``permissions``, ``features`` and ``scopes`` is required;
     any one of ``roles`` and of ``plans`` is enough; ``reverification`` asks
@@ -89,7 +93,7 @@ class Policy:
     :mod:`ast`: ~4 ms of a cold start).
     """
 
-    __slots__ = (*_FIELDS, "checks_access")
+    __slots__ = (*_FIELDS, "checks_access", "classifies")
     __match_args__ = _FIELDS
 
     accepts: frozenset[str]
@@ -101,8 +105,12 @@ class Policy:
     scopes: tuple[str, ...]
     reverification: Reverification | None
     treat_pending_as_signed_out: bool
+    accepts_list: bool
     checks_access: bool
     """True when :func:`check_access` has anything to check (derived, not a field)."""
+    classifies: bool
+    """True when a header token's type is told apart before it is verified:
+    anything but session tokens alone, given as a string (derived)."""
 
     def __init__(
         self,
@@ -115,13 +123,15 @@ class Policy:
         scopes: tuple[str, ...] = (),
         reverification: Reverification | None = None,
         treat_pending_as_signed_out: bool = True,
+        accepts_list: bool = False,
     ) -> None:
         values = (accepts, authorized_parties, permissions, roles, features, plans, scopes, reverification,
-                  treat_pending_as_signed_out)
+                  treat_pending_as_signed_out, accepts_list)
         for name, value in zip(_FIELDS, values, strict=True):
             object.__setattr__(self, name, value)
         checks = bool(permissions or roles or features or plans or scopes or reverification)
         object.__setattr__(self, "checks_access", checks)
+        object.__setattr__(self, "classifies", accepts_list or accepts != {SESSION_TOKEN})
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"cannot assign to field {name!r}")
@@ -184,6 +194,7 @@ class Policy:
             names(scopes, "scopes"),
             parse_reverification(reverification) if reverification is not None else None,
             treat_pending_as_signed_out,
+            not isinstance(accepts_token, str),
         )
 
     def parties(self, default: frozenset[str] | None) -> frozenset[str] | None:
