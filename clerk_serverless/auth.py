@@ -23,7 +23,7 @@ from .errors import (
     TokenMissingError,
     TokenTypeMismatchError,
 )
-from .handler import AuthOptions, HandlerOptions, P, R, wrap
+from .handler import AuthOptions, HandlerOptions, P, R, WithAuthOptions, WithSessionOptions, wrap
 from .keys import key_store_for
 from .lookup import CookieRules, client_uat_time, find_token, token_in_header
 from .machine import MachineAuth
@@ -304,7 +304,7 @@ class ClerkAuth:
     def with_session(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
     @overload
     def with_session(
-        self, handler: None = None, /, **options: Unpack[HandlerOptions]
+        self, handler: None = None, /, **options: Unpack[WithSessionOptions]
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
     def with_session(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """Decorator: the handler always runs, with ``event["session"]`` set to
@@ -330,7 +330,7 @@ class ClerkAuth:
     def with_auth(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
     @overload
     def with_auth(
-        self, handler: None = None, /, **options: Unpack[AuthOptions]
+        self, handler: None = None, /, **options: Unpack[WithAuthOptions]
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
     def with_auth(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """Decorator: like :meth:`with_session`, for the token types in

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, overload
 
 from .defaults import default_auth, reset_default_auth
-from .handler import AuthOptions, HandlerOptions, P, R, wrap
+from .handler import AuthOptions, HandlerOptions, P, R, WithAuthOptions, WithSessionOptions, wrap
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -35,7 +35,7 @@ def require_session(handler: Callable[..., Any] | None = None, /, **options: Any
 def with_session(handler: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def with_session(
-    handler: None = None, /, **options: Unpack[HandlerOptions]
+    handler: None = None, /, **options: Unpack[WithSessionOptions]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def with_session(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """The handler always runs, with ``event["session"]`` set to the
@@ -62,7 +62,7 @@ def require_auth(handler: Callable[..., Any] | None = None, /, **options: Any) -
 def with_auth(handler: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def with_auth(
-    handler: None = None, /, **options: Unpack[AuthOptions]
+    handler: None = None, /, **options: Unpack[WithAuthOptions]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def with_auth(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """:meth:`ClerkAuth.with_auth <clerk_serverless.ClerkAuth.with_auth>` on the

@@ -94,10 +94,8 @@ class PolicyOptions(SessionPolicyOptions, total=False):
 
 
 class HandlerOptions(SessionPolicyOptions, total=False):
-    """Options of ``require_session`` / ``with_session``: those of
-    :class:`SessionPolicyOptions` (``with_session`` takes none of its
-    requirements, only ``authorized_parties`` and
-    ``treat_pending_as_signed_out``), and how answers are shaped:
+    """Options of ``require_session``: those of :class:`SessionPolicyOptions`,
+    and how answers are shaped:
 
     Attributes:
         preflight: ``"answer"`` (default): real CORS preflights are answered
@@ -129,6 +127,25 @@ class AuthOptions(HandlerOptions, total=False):
 
     accepts_token: str | Iterable[str]
     scopes: Iterable[str] | str
+
+
+class WithSessionOptions(TypedDict, total=False):
+    """Options of ``with_session``: the handler always runs, so none of the
+    requirements — only which sessions count (``authorized_parties``,
+    ``treat_pending_as_signed_out``, as in :class:`SessionPolicyOptions`) and
+    how answers are shaped (``preflight``, ``cors``, as in :class:`HandlerOptions`)."""
+
+    authorized_parties: Iterable[str] | str | None | Inherit
+    treat_pending_as_signed_out: bool
+    preflight: PreflightMode
+    cors: bool | None
+
+
+class WithAuthOptions(WithSessionOptions, total=False):
+    """Options of ``with_auth``: those of :class:`WithSessionOptions`, and
+    ``accepts_token`` as in :class:`PolicyOptions`."""
+
+    accepts_token: str | Iterable[str]
 
 
 _SESSION_POLICY = frozenset({
