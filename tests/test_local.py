@@ -199,6 +199,14 @@ def test_runner_reports_errors_timeouts_and_crashes(scratch_template: Path) -> N
         assert info.value.error["errorType"] == error_type
 
 
+def test_a_missing_clerk_serverless_says_where_functions_get_it() -> None:
+    error = InitError({"errorType": "Runtime.ImportModuleError",
+                       "errorMessage": "Unable to import module 'app': No module named 'clerk_serverless'"})
+    assert "requirements.txt or a layer" in str(error) and "sam build" in str(error)
+    other = InitError({"errorType": "Runtime.ImportModuleError", "errorMessage": "No module named 'yaml'"})
+    assert "requirements.txt" not in str(other)
+
+
 def test_awslambdaric_runtime_client_drives_the_same_api(scratch_template: Path) -> None:
     pytest.importorskip("awslambdaric")
     with LocalFunction(Template(scratch_template), "Probe", runtime_client="awslambdaric") as probe:

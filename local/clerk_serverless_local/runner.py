@@ -43,7 +43,11 @@ class InitError(Exception):
 
     def __init__(self, error: dict[str, Any]) -> None:
         self.error = error
-        super().__init__(f"{error.get('errorType', 'Runtime.Unknown')}: {error.get('errorMessage', '')}")
+        message = f"{error.get('errorType', 'Runtime.Unknown')}: {error.get('errorMessage', '')}"
+        if "No module named 'clerk_serverless" in message:
+            message += (" (the function gets clerk-serverless from its CodeUri's requirements.txt or a layer, "
+                        "as on Lambda: list it there and run sam build)")
+        super().__init__(message)
 
 
 @dataclass
