@@ -402,3 +402,21 @@ def test_pages_served_by_the_gateway_are_authorized_parties(tmp_path: Path) -> N
         status, headers, body = request(gateway.urls["api"], "GET", "/me", [("Authorization", f"Bearer {token}"), ("Origin", own)])
         assert status == 200 and json.loads(body)["user_id"] == "user_dev_123"
         assert header(headers, "Access-Control-Allow-Origin") == [own]
+
+
+def test_events_keeps_what_env_json_holds_besides_ours(tmp_path: Path) -> None:
+    """A project's own env.json: our variables are written over it, the rest
+    is kept; a function block only for functions its template declares."""
+    (tmp_path / "template.yaml").write_text(
+        "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nResources:\n"
+        "  Api:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: app.handler\n"
+        "      Runtime: python3.13\n      CodeUri: src/\n")
+    theirs = {"Parameters": {"TABLE": "todos", "CLERK_JWT_KEY": "old"}, "Api": {"DEBUG": "1"}}
+    (tmp_path / "env.json").write_text(json.dumps(theirs))
+    assert cli("events", "--root", str(tmp_path)).returncode == 0
+    env = json.loads((tmp_path / "env.json").read_text())
+    assert env["Parameters"]["TABLE"] == "todos" and env["Parameters"]["CLERK_JWT_KEY"].startswith("-----BEGIN")
+    assert env["Api"] == {"DEBUG": "1"} and "MachineApiFunction" not in env
+    (tmp_path / "env.json").write_text("{not json")
+    _one_line_error(cli("events", "--root", str(tmp_path)), "env.json is not JSON")
+    assert (tmp_path / "env.json").read_text() == "{not json"

@@ -137,11 +137,17 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from .project import find_root
+    from .project import TEMPLATE_FILE, find_root
     from .samples import DEV_KEY_FILE, write_samples
+    from .template import Template, TemplateError
 
     root = find_root(args.root)
-    written = write_samples(root)
+    try:
+        template = root / TEMPLATE_FILE
+        functions = Template(template).function_ids() if template.exists() else None
+        written = write_samples(root, functions=functions)
+    except (TemplateError, ValueError) as exc:
+        return _fail(str(exc))
     if written and written[0] == root / DEV_KEY_FILE:
         print(f"created a new dev key: {root / DEV_KEY_FILE}")
     print(f"wrote {len(written)} files (env.json, events/) signed with dev/clerk-dev-key.pem — for local use only")

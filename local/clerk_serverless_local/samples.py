@@ -7,6 +7,7 @@ Regenerate with ``python -m clerk_serverless_local events``.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,11 +245,25 @@ def env_json(key: DevKey) -> dict[str, Any]:
     }
 
 
-def write_samples(root: Path, *, create_key: bool = True) -> list[Path]:
+def merged_env(existing: Any, ours: dict[str, Any], functions: Collection[str] | None = None) -> dict[str, Any]:
+    """``ours`` written over an existing ``env.json``: our variables replace
+    theirs, every other entry and variable is kept; our function blocks only
+    for the ``functions`` the template declares (None: all)."""
+    merged: dict[str, Any] = dict(existing) if isinstance(existing, dict) else {}
+    for scope, variables in ours.items():
+        if scope != "Parameters" and functions is not None and scope not in functions:
+            continue
+        kept = merged.get(scope)
+        merged[scope] = {**(kept if isinstance(kept, dict) else {}), **variables}
+    return merged
+
+
+def write_samples(root: Path, *, create_key: bool = True, functions: Collection[str] | None = None) -> list[Path]:
     """(Re)write env.json and every sample event under ``root``, signed with
     the dev key; create that key if it does not exist yet and ``create_key``
-    (else ``FileNotFoundError``). Returns the files written, the key first
-    when it was created."""
+    (else ``FileNotFoundError``). An existing env.json keeps what is not ours
+    (see :func:`merged_env`). Returns the files written, the key first when
+    it was created."""
     path = root / DEV_KEY_FILE
     created = not path.exists()
     if created and not create_key:
@@ -256,7 +271,13 @@ def write_samples(root: Path, *, create_key: bool = True) -> list[Path]:
     key = DevKey.load_or_create(path)
     written = [path] if created else []
     env_path = root / ENV_FILE
-    env_path.write_text(json.dumps(env_json(key), indent=2) + "\n")
+    existing = None
+    if env_path.exists():
+        try:
+            existing = json.loads(env_path.read_text())
+        except ValueError:
+            raise ValueError(f"{env_path} is not JSON: fix it or remove it (it is kept as it is)") from None
+    env_path.write_text(json.dumps(merged_env(existing, env_json(key), functions), indent=2) + "\n")
     written.append(env_path)
     for relative, event in all_events(key).items():
         path = root / EVENTS_DIR / relative
