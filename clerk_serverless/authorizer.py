@@ -23,10 +23,12 @@ keys unavailable       raises (API Gateway answers 500;    raises (500; not cach
 =====================  ==================================  ===============================
 
 The context carries strings only (REST's rule): ``clerk_auth: "verified"``,
-``token_type``, ``exp`` (the token's, epoch seconds) and, for a session,
+``token_type``, ``exp`` (the token's, epoch seconds, as precise as the token
+gives it) and, for a session,
 ``user_id``, ``session_id``, ``org_id``, ``org_role``, ``org_slug``,
 ``org_permissions`` (comma-joined), ``azp``, ``sts``, ``fea``, ``pla``,
-``fva`` and ``token_carrier`` (``cookie`` or ``header``); for a machine token
+``fva``, ``act`` (the impersonation claim, JSON, else empty) and
+``token_carrier`` (``cookie`` or ``header``); for a machine token
 (``accepts_token=…``), ``token_id``, ``subject``, ``user_id``, ``org_id``,
 ``machine_id``, ``client_id``, ``name``, ``azp`` (a machine JWT's, else empty), ``scopes`` (a JSON list) and
 ``claims`` (JSON). A downstream ``ClerkAuth(trust_authorizer=True)`` rebuilds

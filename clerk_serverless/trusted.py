@@ -53,10 +53,11 @@ def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False
             "azp": _str_claim(auth.claims.get("azp")) if auth.claims is not None and is_jwt_format(auth.token) else "",
             "scopes": json.dumps(list(auth.scopes), separators=(",", ":")),
             "claims": json.dumps(dict(auth.claims), separators=(",", ":")) if auth.claims is not None else "",
-            "exp": str(int(auth.expiration)) if auth.expiration is not None else "",
+            "exp": _number_text(auth.expiration) if auth.expiration is not None else "",
         }
     claims = auth.claims
     fva = auth.factor_verification_age
+    actor = auth.actor
     return {
         MARKER: VERIFIED,
         "token_type": auth.token_type,
@@ -71,9 +72,26 @@ def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False
         "sts": auth.status or "",
         "fea": _str_claim(claims.get("fea")),
         "pla": _str_claim(claims.get("pla")),
-        "fva": ",".join(f"{age:g}" for age in fva) if fva is not None else "",
-        "exp": str(int(auth.expires_at)),
+        "fva": ",".join(_number_text(age) for age in fva) if fva is not None else "",
+        "act": json.dumps(dict(actor), separators=(",", ":")) if actor is not None else "",
+        "exp": _number_text(auth.expires_at),
     }
+
+
+def _number_text(value: float) -> str:
+    """A number as text that reads back as the same number, of the same type
+    (``1795867377``, ``1795870077.916``): an opaque token's expiration has
+    milliseconds, and downstream must see what the authorizer saw."""
+    return repr(value) if isinstance(value, float) else str(int(value))  # repr(5.0): "5.0", still a float
+
+
+def _number(text: str, what: str) -> float:
+    """:func:`_number_text` read back: an int when written as one; finite."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    return _finite(text, what)
 
 
 def _str_claim(value: Any) -> str:
@@ -93,11 +111,11 @@ def trusted_context(event: Any) -> dict[str, Any] | None:
 
 def session_claims(ctx: dict[str, Any]) -> SessionClaims:
     """The claims of the session our authorizer verified (v1 shape, with
-    ``azp``, ``sts``, ``fea``, ``pla`` and ``fva`` when it passed them)."""
+    ``azp``, ``sts``, ``fea``, ``pla``, ``fva`` and ``act`` when it passed them)."""
     user_id = ctx.get("user_id")
     if "exp" not in ctx:
         raise TokenInvalidError("authorizer context without exp")
-    exp = _finite(str(ctx["exp"]), "exp")
+    exp = _number(str(ctx["exp"]), "exp")
     if not user_id:
         raise TokenInvalidError("authorizer context without user_id")
     raw: dict[str, Any] = {
@@ -114,8 +132,13 @@ def session_claims(ctx: dict[str, Any]) -> SessionClaims:
             raw[name] = str(ctx[name])
     fva = str(ctx.get("fva") or "").split(",")
     if len(fva) == 2:
+        with contextlib.suppress(ValueError, TokenInvalidError):
+            raw["fva"] = [_number(fva[0], "fva"), _number(fva[1], "fva")]
+    if ctx.get("act"):
         with contextlib.suppress(ValueError):
-            raw["fva"] = [float(fva[0]), float(fva[1])]
+            actor = json.loads(str(ctx["act"]))
+            if isinstance(actor, dict):
+                raw["act"] = actor
     return SessionClaims(raw)
 
 
@@ -132,7 +155,7 @@ def _finite(text: str, what: str) -> float:
 def machine_auth(kind: str, ctx: dict[str, Any], token: str) -> MachineAuth:
     """The machine identity our authorizer verified."""
     exp_text = str(ctx.get("exp") or "")
-    expiration = _finite(exp_text, "exp") if exp_text else None
+    expiration = _number(exp_text, "exp") if exp_text else None
     if not ctx.get("subject") or not ctx.get("token_id"):
         raise TokenInvalidError("authorizer context without subject or token_id")
     try:

@@ -42,7 +42,7 @@ def test_http_api_simple_responses(auth: ClerkAuth, key: SigningKey) -> None:
     assert allowed["context"] == {"clerk_auth": "verified", "token_type": "session_token", "token_carrier": "header",
                                   "user_id": "user_2abc", "session_id": "sess_2xyz", "org_id": "org_1",
                                   "org_role": "org:admin", "org_slug": "acme", "org_permissions": "org:reports:read",
-                                  "azp": "https://app.example.com", "sts": "", "fea": "o:reports", "pla": "", "fva": "",
+                                  "azp": "https://app.example.com", "sts": "", "fea": "o:reports", "pla": "", "fva": "", "act": "",
                                   "exp": allowed["context"]["exp"]}
     assert all(isinstance(v, str) for v in allowed["context"].values())
     assert authorize(v2_event(cookies=[f"__session={mint(key)}"]), None)["isAuthorized"] is True  # v2 events carry cookies[]
