@@ -49,7 +49,7 @@ from support.events import AUTHORIZER_ROUTE_ARN, response_headers, routed
 from support.jwks_server import JwksServer
 from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
 
-from clerk_serverless import AuthError, ClerkAuth, MachineAuth, Policy, Session
+from clerk_serverless import AuthError, ClerkAuth, ClerkConfigError, MachineAuth, Policy, Session
 from clerk_serverless.authorizer import Unauthorized, make_authorizer
 from clerk_serverless.integrations.asgi import ClerkMiddleware as AsgiClerkMiddleware
 from clerk_serverless.integrations.fastapi import require_clerk_auth
@@ -514,36 +514,41 @@ def cached(env: Env, name: str, options: dict[str, Any], build: Callable[[], Any
     return env.apps[slot]
 
 
-def via_require_auth(shape: str) -> Callable[[Env, Scenario, Req], Verdict]:
+def via_require_auth(shape: str, required: bool = True) -> Callable[[Env, Scenario, Req], Verdict]:
     def run(env: Env, scenario: Scenario, req: Req) -> Verdict:
-        handler = cached(env, "require_auth", scenario.options,
-                         lambda: env.auth.require_auth(**scenario.options)(lambda_handler))
+        decorator = env.auth.require_auth if required else env.auth.with_auth
+        handler = cached(env, f"require_auth-{required}", scenario.options,
+                         lambda: decorator(**scenario.options)(lambda_handler))
         return run_lambda(handler, req.lambda_event(shape), shape)
 
     return run
 
 
-def via_require_session(env: Env, scenario: Scenario, req: Req) -> Verdict | None:
-    if not session_only(scenario.options):
-        return None  # require_session takes no accepts_token or scopes
-    handler = cached(env, "require_session", scenario.options,
-                     lambda: env.auth.require_session(**scenario.options)(lambda_handler))
-    return run_lambda(handler, req.lambda_event("http_v2"), "http_v2")
+def via_require_session(required: bool = True) -> Callable[[Env, Scenario, Req], Verdict | None]:
+    def run(env: Env, scenario: Scenario, req: Req) -> Verdict | None:
+        if not session_only(scenario.options):
+            return None  # require_session takes no accepts_token or scopes
+        decorator = env.auth.require_session if required else env.auth.with_session
+        handler = cached(env, f"require_session-{required}", scenario.options,
+                         lambda: decorator(**scenario.options)(lambda_handler))
+        return run_lambda(handler, req.lambda_event("http_v2"), "http_v2")
+
+    return run
 
 
-def starlette_app(auth: ClerkAuth, options: dict[str, Any]) -> Starlette:
+def starlette_app(auth: ClerkAuth, options: dict[str, Any], required: bool = True) -> Starlette:
     async def me(request: Any) -> JSONResponse:
         return JSONResponse({"identity": identity_fields(request.state.auth, request.state.session)})
 
     return Starlette(
         routes=[Route("/me", me, methods=["GET", "POST", "DELETE", "OPTIONS"])],
-        middleware=[Middleware(AsgiClerkMiddleware, auth=auth, **options)],
+        middleware=[Middleware(AsgiClerkMiddleware, auth=auth, required=required, **options)],
     )
 
 
-def fastapi_app(auth: ClerkAuth, options: dict[str, Any]) -> FastAPI:
+def fastapi_app(auth: ClerkAuth, options: dict[str, Any], required: bool = True) -> FastAPI:
     app = FastAPI()
-    dependency = require_clerk_auth(auth=auth, **options)
+    dependency = require_clerk_auth(auth=auth, required=required, **options)
 
     @app.api_route("/me", methods=["GET", "POST", "DELETE", "OPTIONS"])
     def me(request: Request, identity: Any = Depends(dependency)) -> JSONResponse:
@@ -555,10 +560,10 @@ def fastapi_app(auth: ClerkAuth, options: dict[str, Any]) -> FastAPI:
 APPS = {"asgi-middleware": starlette_app, "fastapi-dependency": fastapi_app}
 
 
-def via_mangum(kind: str) -> Callable[[Env, Scenario, Req], Verdict]:
+def via_mangum(kind: str, required: bool = True) -> Callable[[Env, Scenario, Req], Verdict]:
     def run(env: Env, scenario: Scenario, req: Req) -> Verdict:
-        handler = cached(env, f"mangum-{kind}", scenario.options,
-                         lambda: Mangum(APPS[kind](env.auth, scenario.options), lifespan="off"))
+        handler = cached(env, f"mangum-{kind}-{required}", scenario.options,
+                         lambda: Mangum(APPS[kind](env.auth, scenario.options, required), lifespan="off"))
         response = handler(req.lambda_event("http_v2"), None)
         return verdict_from_http(response["statusCode"], response_headers("http_v2", response),
                                  decode(response["body"]), detail=kind == "fastapi-dependency")
@@ -587,9 +592,10 @@ async def call_asgi(app: Any, scope: dict[str, Any]) -> tuple[int, dict[str, str
     return start["status"], headers, body
 
 
-def via_asgi(kind: str) -> Callable[[Env, Scenario, Req], Verdict]:
+def via_asgi(kind: str, required: bool = True) -> Callable[[Env, Scenario, Req], Verdict]:
     def run(env: Env, scenario: Scenario, req: Req) -> Verdict:
-        app = cached(env, f"asgi-{kind}", scenario.options, lambda: APPS[kind](env.auth, scenario.options))
+        app = cached(env, f"asgi-{kind}-{required}", scenario.options,
+                     lambda: APPS[kind](env.auth, scenario.options, required))
         status, headers, body = run_async(call_asgi(app, req.asgi_scope()))
         return verdict_from_http(status, headers, decode(body), detail=kind == "fastapi-dependency")
 
@@ -603,19 +609,23 @@ class LambdaContext:
     aws_request_id = "req-1"
 
 
-def via_powertools(env: Env, scenario: Scenario, req: Req) -> Verdict:
-    def build() -> APIGatewayHttpResolver:
-        app = APIGatewayHttpResolver()
+def via_powertools(required: bool = True) -> Callable[[Env, Scenario, Req], Verdict]:
+    def run(env: Env, scenario: Scenario, req: Req) -> Verdict:
+        def build() -> APIGatewayHttpResolver:
+            app = APIGatewayHttpResolver()
+            middleware = PowertoolsClerkMiddleware(auth=env.auth, required=required, **scenario.options)
 
-        @app.route("/me", method=["GET", "POST", "DELETE", "OPTIONS"],
-                   middlewares=[PowertoolsClerkMiddleware(auth=env.auth, **scenario.options)])
-        def me() -> dict[str, Any]:
-            return {"identity": identity_fields(app.context.get("auth"), app.context.get("session"))}
+            @app.route("/me", method=["GET", "POST", "DELETE", "OPTIONS"], middlewares=[middleware])
+            def me() -> dict[str, Any]:
+                return {"identity": identity_fields(app.context.get("auth"), app.context.get("session"))}
 
-        return app
+            return app
 
-    app = cached(env, "powertools", scenario.options, build)
-    return run_lambda(lambda event, ctx: app.resolve(event, LambdaContext()), req.lambda_event("http_v2"), "http_v2")
+        app = cached(env, f"powertools-{required}", scenario.options, build)
+        event = req.lambda_event("http_v2")
+        return run_lambda(lambda event, ctx: app.resolve(event, LambdaContext()), event, "http_v2")
+
+    return run
 
 
 def authorizer_outcome(authorize: Callable[..., Any], event: dict[str, Any]) -> tuple[str, Any]:
@@ -688,17 +698,32 @@ def via_authenticate_request(env: Env, scenario: Scenario, req: Req) -> Verdict 
 ENTRY_POINTS: dict[str, Callable[[Env, Scenario, Req], Verdict | None]] = {
     "require_auth@http_v2": via_require_auth("http_v2"),
     "require_auth@rest_v1": via_require_auth("rest_v1"),
-    "require_session@http_v2": via_require_session,
+    "require_session@http_v2": via_require_session(),
     "asgi-middleware@mangum": via_mangum("asgi-middleware"),
     "asgi-middleware@asgi": via_asgi("asgi-middleware"),
     "fastapi-dependency@mangum": via_mangum("fastapi-dependency"),
     "fastapi-dependency@asgi": via_asgi("fastapi-dependency"),
-    "powertools@http_v2": via_powertools,
+    "powertools@http_v2": via_powertools(),
     "authorizer-http+trusted": via_authorizer_http,
     "authorizer-rest+trusted": via_authorizer_rest,
     "authenticate_request": via_authenticate_request,
 }
 REFERENCE = "require_auth@http_v2"
+
+#: The optional forms (``with_auth``, ``required=False``): the handler always
+#: runs, with the identity or None.
+OPTIONAL_ENTRY_POINTS: dict[str, Callable[[Env, Scenario, Req], Verdict | None]] = {
+    "with_auth@http_v2": via_require_auth("http_v2", required=False),
+    "with_auth@rest_v1": via_require_auth("rest_v1", required=False),
+    "with_session@http_v2": via_require_session(required=False),
+    "asgi-middleware(required=False)@mangum": via_mangum("asgi-middleware", required=False),
+    "asgi-middleware(required=False)@asgi": via_asgi("asgi-middleware", required=False),
+    "fastapi-dependency(required=False)@mangum": via_mangum("fastapi-dependency", required=False),
+    "fastapi-dependency(required=False)@asgi": via_asgi("fastapi-dependency", required=False),
+    "powertools(required=False)@http_v2": via_powertools(required=False),
+}
+REQUIREMENTS = {"permissions", "roles", "features", "plans", "reverification", "scopes"}
+OPTIONAL_SCENARIOS = [s for s in SCENARIOS if not REQUIREMENTS & s.options.keys()]
 
 
 # -- the matrix -----------------------------------------------------------------------------------
@@ -778,3 +803,51 @@ def test_the_reference_sees_what_the_token_says(envs: dict[str, Env], tokens: di
     assert ref("oauth-opaque")["user_id"] == "user_2vYVtestTESTtestTESTtestTES"
     assert ref("m2m-jwt")["scopes"] == ["mch_1xxxxx", "mch_2xxxxx"]
     assert ref("oauth-jwt")["client_id"] == "client_2VTWUzvGC5UhdJCNx6xG1D98edc"
+
+
+@pytest.mark.parametrize("entry", list(OPTIONAL_ENTRY_POINTS))
+@pytest.mark.parametrize("scenario", OPTIONAL_SCENARIOS, ids=[s.id for s in OPTIONAL_SCENARIOS])
+def test_same_optional_verdict_everywhere(
+    envs: dict[str, Env], tokens: dict[str, str], scenario: Scenario, entry: str
+) -> None:
+    """Signed out, refused or in an outage, the optional forms run the handler
+    with None; a preflight is answered; otherwise the handler sees the
+    identity the required forms admit."""
+    verdict = OPTIONAL_ENTRY_POINTS[entry](envs[scenario.env], scenario, request_of(scenario, tokens))
+    if verdict is None:
+        pytest.skip(f"{entry} has no answer for this request")
+    admitted = scenario.status < 300
+    expected = Verdict(
+        status=204 if scenario.preflight else 200, reason=None, www_authenticate=False, retry_after=False,
+        reverification=None,
+        identity=reference_identity(envs, tokens, scenario) if admitted and not scenario.preflight else None,
+    )
+    differences = verdict.differences(expected)
+    assert not differences, f"{scenario.id} through {entry}:\n  " + "\n  ".join(differences)
+
+
+REQUIREMENT_OPTIONS = [
+    {"permissions": ["org:reports:read"]}, {"roles": ["org:admin"]}, {"features": ["org:reports"]},
+    {"plans": ["org:business"]}, {"reverification": "strict"}, {"scopes": ["read:foo"], "accepts_token": "any"},
+]
+OPTIONAL_FORMS: dict[str, Callable[[ClerkAuth, dict[str, Any]], Any]] = {
+    "with_auth": lambda auth, options: auth.with_auth(**options),
+    "asgi-middleware(required=False)": lambda auth, options: starlette_app(auth, options, required=False)
+    .build_middleware_stack(),
+    "fastapi require_clerk_auth(required=False)": lambda auth, options: require_clerk_auth(
+        auth=auth, required=False, **options),
+    "powertools(required=False)": lambda auth, options: PowertoolsClerkMiddleware(
+        auth=auth, required=False, **options),
+}
+
+
+@pytest.mark.parametrize("form", list(OPTIONAL_FORMS))
+@pytest.mark.parametrize("options", REQUIREMENT_OPTIONS, ids=[next(iter(o)) for o in REQUIREMENT_OPTIONS])
+def test_optional_forms_refuse_requirements_alike(envs: dict[str, Env], form: str, options: dict[str, Any]) -> None:
+    """A requirement on a form that lets everyone through is a configuration
+    mistake everywhere, when the route is built: taken and then not enforced
+    (the handler runs without the identity instead of a 403), it would be a
+    silent surprise."""
+    with pytest.raises(ClerkConfigError) as info:
+        OPTIONAL_FORMS[form](envs["up"].auth, options)
+    assert info.value.setting in options
