@@ -98,7 +98,8 @@ class ClerkMiddleware:
         auth: a :class:`~clerk_serverless.ClerkAuth` (default: the one
             configured from ``CLERK_*`` variables, built on first request).
         required: refuse signed-out requests (default) or let them through
-            with ``request.state.session = None``.
+            with ``request.state.session = None`` (then, as with
+            ``with_session``, a requirement option is a ``ClerkConfigError``).
         exclude_paths: paths (exact, or prefixes ending in ``/``) left alone,
             e.g. ``["/health", "/public/"]``. ``"/"`` is the root page only:
             a prefix of every path, it would leave the whole app open.
@@ -133,7 +134,8 @@ class ClerkMiddleware:
             raise ClerkConfigError("exclude_paths", "must be a list of paths, each starting with /")
         self.exclude_paths = paths
         self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True,
+            {**policy, "preflight": preflight}, required=self.required,
+            who="ClerkMiddleware" if self.required else "ClerkMiddleware(required=False)", any_token=True,
             entry_options=frozenset({"preflight"}),
         )
         if auth is not None:

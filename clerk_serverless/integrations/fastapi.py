@@ -124,6 +124,10 @@ def _dependency(
     return dependency
 
 
+def _who(name: str, required: bool) -> str:
+    return name if required else f"{name}(required=False)"
+
+
 def require_clerk_session(
     *,
     auth: Authenticator | None = None,
@@ -135,7 +139,8 @@ def require_clerk_session(
     ``permissions``, ``roles``, ``features``, ``plans``, ``reverification``,
     ``authorized_parties`` and ``treat_pending_as_signed_out`` work as in
     ``require_session``; ``required=False`` returns None for signed-out
-    requests instead of a 401; ``auth`` is the
+    requests instead of a 401 (and, as ``with_session``, takes no
+    requirement: a ``ClerkConfigError``); ``auth`` is the
     :class:`~clerk_serverless.ClerkAuth` to use (default: configured from
     ``CLERK_*`` variables, built on first use). The route's whole policy is applied with this
     dependency's own ``auth``, even behind ``require_session(Mangum(app))``.
@@ -144,7 +149,8 @@ def require_clerk_session(
     ``OPTIONS`` is authenticated.
     """
     policy, _, _ = split_options(
-        policy_options, required=True, who="require_clerk_session", entry_options=frozenset()
+        policy_options, required=bool(required), who=_who("require_clerk_session", required),
+        entry_options=frozenset(),
     )
     return _dependency(auth, required, policy)  # type: ignore[return-value]  # sessions only
 
@@ -164,7 +170,8 @@ def require_clerk_auth(
     verifies; ``auth`` is the :class:`~clerk_serverless.ClerkAuth` to use
     (default: configured from ``CLERK_*`` variables, built on first use)."""
     policy, _, _ = split_options(
-        policy_options, required=True, who="require_clerk_auth", any_token=True, entry_options=frozenset()
+        policy_options, required=bool(required), who=_who("require_clerk_auth", required), any_token=True,
+        entry_options=frozenset(),
     )
     if auth is not None:
         auth.check_policy(policy)

@@ -52,7 +52,9 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
     Args:
         auth: a :class:`~clerk_serverless.ClerkAuth` (default: configured from
             ``CLERK_*`` variables, built on first request).
-        required: refuse signed-out requests (default), or pass None on.
+        required: refuse signed-out requests (default), or pass None on
+            (then, as with ``with_session``, a requirement option is a
+            ``ClerkConfigError``).
         preflight: ``"answer"`` (default) answers real CORS preflights that
             reach a route (204, CORS grant for authorized origins); ``"handler"``
             passes them on with a None session.
@@ -79,7 +81,8 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
         self.auth = auth
         self.required = bool(required)
         self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=True, who="ClerkMiddleware", any_token=True,
+            {**policy, "preflight": preflight}, required=self.required,
+            who="ClerkMiddleware" if self.required else "ClerkMiddleware(required=False)", any_token=True,
             entry_options=frozenset({"preflight"}),
         )
         if auth is not None:
