@@ -32,7 +32,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -691,6 +691,30 @@ def via_authorizer_http(env: Env, scenario: Scenario, req: Req) -> Verdict | Non
     return run_lambda(downstream, behind, "http_v2")
 
 
+#: An authorizer that admits every valid token of any kind (pending sessions
+#: too): what its downstream route then decides must be what that route
+#: decides on its own.
+LENIENT = {"accepts_token": "any", "treat_pending_as_signed_out": False}
+
+
+def via_lenient_authorizer(env: Env, scenario: Scenario, req: Req) -> Verdict | None:
+    if scenario.preflight:
+        return None
+    authorize = cached(env, "authorizer-lenient", LENIENT, lambda: make_authorizer(env.auth, **LENIENT))
+    event = req.lambda_event("http_v2")
+    event.update({"type": "REQUEST", "routeArn": AUTHORIZER_ROUTE_ARN, "identitySource": []})
+    kind, answer = authorizer_outcome(authorize, event)
+    if kind == "error":
+        return Verdict(status=answer.status, reason=str(answer.reason), retry_after=hasattr(answer, "retry_after"))
+    if answer == {"isAuthorized": False}:
+        return Verdict(status="deny")
+    downstream = cached(env, "downstream-http", scenario.options,
+                        lambda: env.trusted.require_auth(**scenario.options)(lambda_handler))
+    behind = req.lambda_event("http_v2")
+    behind["requestContext"]["authorizer"] = {"lambda": dict(answer["context"])}
+    return run_lambda(downstream, behind, "http_v2")
+
+
 def via_authorizer_rest(env: Env, scenario: Scenario, req: Req) -> Verdict | None:
     if scenario.preflight:
         return None  # REST OPTIONS methods carry no authorizer
@@ -745,6 +769,7 @@ ENTRY_POINTS: dict[str, Callable[[Env, Scenario, Req], Verdict | None]] = {
     "authorizer-http+trusted": via_authorizer_http,
     "authorizer-rest+trusted": via_authorizer_rest,
     "authenticate_request": via_authenticate_request,
+    "lenient-authorizer+trusted(route)": via_lenient_authorizer,
 }
 REFERENCE = "require_auth@http_v2"
 
@@ -821,6 +846,15 @@ def test_same_verdict_everywhere(envs: dict[str, Env], tokens: dict[str, str], s
         pytest.skip(f"{entry} has no answer for this request")
     reference = reference_verdict(envs, tokens, scenario)
     expected = expected_verdict(entry, scenario, reference.identity, reference.answer_headers)
+    if entry.startswith("lenient-"):
+        # Refused by the authorizer when the route's decorator with its
+        # options refuses; otherwise the route's own verdict.
+        lenient = ENTRY_POINTS[REFERENCE](env, replace(scenario, options=LENIENT), request_of(scenario, tokens))
+        assert lenient is not None and isinstance(lenient.status, int)
+        if lenient.status == 503:
+            expected = Verdict(status=503, reason=lenient.reason, retry_after=True)
+        elif lenient.status >= 400:
+            expected = Verdict(status="deny")
     differences = verdict.differences(expected)
     assert not differences, f"{scenario.id} through {entry}:\n  " + "\n  ".join(differences)
 
