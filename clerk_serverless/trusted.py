@@ -17,7 +17,13 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import TokenInvalidError, TokenTypeMismatchError
+from .errors import (
+    AuthError,
+    MachineTokenMissingError,
+    TokenInvalidError,
+    TokenTypeMismatchError,
+    TokenVerificationFailedError,
+)
 from .lookup import CookieRules, find_token, token_in_header
 from .machine import MachineAuth
 from .policy import Policy, check_access, check_origin, check_session, check_session_id
@@ -28,6 +34,8 @@ from .verify import check_authorized_party, check_times
 if TYPE_CHECKING:
     from .backend_api import BackendApi
     from .sources import Request
+
+_SESSION_ONLY = frozenset({SESSION_TOKEN})
 
 #: The marker our context carries; a context without it is not ours.
 MARKER = "clerk_auth"
@@ -212,7 +220,17 @@ class TrustedAuthorizer:
         if ctx is None:
             return None
         kind = str(ctx.get("token_type") or SESSION_TOKEN)
-        if kind not in policy.accepts:
+        header_token = token_in_header(request)
+        accepts = policy.accepts
+        if kind not in accepts:
+            # Refused as ClerkAuth.authenticate refuses the token itself: a
+            # session-only route reads a header token as a session token (an
+            # opaque machine token is then no JWT at all); a route without
+            # sessions never reads the cookie, so a cookie session is no token.
+            if kind == SESSION_TOKEN and header_token is None:
+                raise MachineTokenMissingError()
+            if header_token is not None and accepts == _SESSION_ONLY and not is_jwt_format(header_token):
+                raise TokenInvalidError("not a JWT")
             raise TokenTypeMismatchError()
         now = self._clock()
         parties = policy.parties(self._parties)
@@ -221,7 +239,7 @@ class TrustedAuthorizer:
             # A cached context may come from another request than this one
             # (API Gateway keys it on its identity sources only): a request
             # without a header token can only be a cookie request.
-            if ctx.get("token_carrier") == "cookie" or token_in_header(request) is None:
+            if ctx.get("token_carrier") == "cookie" or header_token is None:
                 check_origin(request.method, request.origins, parties, request.header("sec-fetch-site"))
             claims = session_claims(ctx)
             check_session(claims, policy, self._parties, now, self._skew)
@@ -229,12 +247,20 @@ class TrustedAuthorizer:
             token = find_token(request, self._cookie_rules, now).token or ""
             identity = Session(claims, token, self._backend_api)
         else:
-            identity = machine_auth(kind, ctx, token_in_header(request) or "")
-            azp = ctx.get("azp")
-            if azp:  # a machine JWT with azp: the route's parties judge it, as verifying it here would
-                check_authorized_party(str(azp), parties)
-            if identity.expiration is not None:
-                check_times(identity.expiration, None, None, now, self._skew)
+            identity = machine_auth(kind, ctx, header_token or "")
+            try:
+                azp = ctx.get("azp")
+                if azp:  # a machine JWT with azp: the route's parties judge it, as verifying it here would
+                    check_authorized_party(str(azp), parties)
+                if identity.expiration is not None:
+                    check_times(identity.expiration, None, None, now, self._skew)
+            except AuthError as exc:
+                # Under the reason verifying the token gives: any failure of a
+                # machine JWT is token-verification-failed (verifyMachineJwt);
+                # an opaque token Clerk calls expired is token-invalid.
+                if is_jwt_format(identity.token) or azp:
+                    raise TokenVerificationFailedError(exc.detail or exc.message) from None
+                raise TokenInvalidError(exc.detail or exc.message) from None
         if policy.checks_access:
             check_access(identity, policy)
         return identity
