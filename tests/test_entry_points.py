@@ -929,3 +929,24 @@ def test_optional_forms_refuse_requirements_alike(envs: dict[str, Env], form: st
     with pytest.raises(ClerkConfigError) as info:
         OPTIONAL_FORMS[form](envs["up"].auth, options)
     assert info.value.setting in options
+
+
+@pytest.mark.parametrize("token,reason", [("m2m_jwt", "token-verification-failed"), ("api_key", "token-invalid"),
+                                          ("oauth_opaque", "token-invalid")])
+def test_an_outlived_machine_context_is_refused_as_its_token_would_be(
+    envs: dict[str, Env], tokens: dict[str, str], token: str, reason: str
+) -> None:
+    """A cached authorizer allow can outlive its machine token: downstream then
+    refuses it under the reason the expired token itself gets (an M2M JWT:
+    token-verification-failed; an opaque token, which Clerk calls expired:
+    token-invalid)."""
+    env = envs["up"]
+    req = Req("GET", tokens[token], [], None, {}, {})
+    event = req.lambda_event("http_v2")
+    event.update({"type": "REQUEST", "routeArn": AUTHORIZER_ROUTE_ARN, "identitySource": []})
+    context = make_authorizer(env.auth, accepts_token="any")(event, None)["context"]
+    context["exp"] = str(int(time.time()) - 60)
+    behind = req.lambda_event("http_v2")
+    behind["requestContext"]["authorizer"] = {"lambda": context}
+    verdict = run_lambda(env.trusted.require_auth(accepts_token="any")(lambda_handler), behind, "http_v2")
+    assert (verdict.status, verdict.reason) == (401, reason)
