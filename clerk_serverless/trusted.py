@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from .backend_api import BackendApi
     from .sources import Request
 
-_SESSION_ONLY = frozenset({SESSION_TOKEN})
-
 #: The marker our context carries; a context without it is not ours.
 MARKER = "clerk_auth"
 VERIFIED = "verified"
@@ -228,8 +226,8 @@ class TrustedAuthorizer:
             # opaque machine token is then no JWT at all); a route without
             # sessions never reads the cookie, so a cookie session is no token.
             if kind == SESSION_TOKEN and header_token is None:
-                raise MachineTokenMissingError()
-            if header_token is not None and accepts == _SESSION_ONLY and not is_jwt_format(header_token):
+                raise TokenTypeMismatchError() if policy.accepts_list else MachineTokenMissingError()
+            if header_token is not None and not policy.classifies and not is_jwt_format(header_token):
                 raise TokenInvalidError("not a JWT")
             raise TokenTypeMismatchError()
         now = self._clock()

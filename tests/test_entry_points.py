@@ -227,7 +227,10 @@ SCENARIOS = [
     Scenario("oauth-opaque-scopes", "oauth_opaque", options={"accepts_token": "any", "scopes": ["profile", "email"]}),
     Scenario("machine-route-no-token", None, options={"accepts_token": "api_key"},
              status=401, reason="session-token-missing"),
+    # a list without session_token: @clerk/backend's array check
     Scenario("machine-route-cookie-only", "session", via="cookie", options={"accepts_token": ["api_key"]},
+             status=401, reason="token-type-mismatch"),
+    Scenario("machine-type-cookie-only", "session", via="cookie", options={"accepts_token": "api_key"},
              status=401, reason="session-token-missing"),
     Scenario("session-on-machine-route", "session", options={"accepts_token": ["api_key", "oauth_token"]},
              status=401, reason="token-type-mismatch"),
