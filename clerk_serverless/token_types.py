@@ -41,9 +41,11 @@ OAUTH_PREFIX: Final = "oat_"
 API_KEY_PREFIX: Final = "ak_"
 M2M_SUBJECT_PREFIX: Final = "mch_"
 OAUTH_ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
-_JWT_FORMAT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-# @clerk/backend's JwtFormatRegExp (machine.ts:13): the signature not empty.
-_CLERK_JWT_FORMAT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+# The two JWT shapes below are compiled on first use (~45 µs each, every cold
+# start when done at import): session-only routes, the common case, never
+# classify a token.
+_jws_format: re.Pattern[str] | None = None
+_clerk_jwt_format: re.Pattern[str] | None = None
 
 
 def parse_accepts(value: Any, setting: str = "accepts_token") -> frozenset[str]:
@@ -66,7 +68,7 @@ def parse_accepts(value: Any, setting: str = "accepts_token") -> frozenset[str]:
 
 def is_jwt_format(token: str) -> bool:
     """Three base64url segments joined by dots (the signature may be empty)."""
-    return _JWT_FORMAT.match(token) is not None
+    return _jws_shape().match(token) is not None
 
 
 def classify(token: str) -> str:
@@ -77,7 +79,7 @@ def classify(token: str) -> str:
     if token.startswith(M2M_PREFIX):
         return M2M_TOKEN
     header = payload = None
-    if _CLERK_JWT_FORMAT.match(token):
+    if _clerk_jwt_shape().match(token):
         header, payload = _peek(token)
         if header is not None and payload is not None:
             sub = payload.get("sub")
@@ -96,10 +98,26 @@ def is_undecodable_jwt(token: str) -> bool:
     """In JWT shape, but a header or payload that is no JSON object: what
     @clerk/backend's ``verifyMachineAuthToken`` calls token-invalid before
     telling machine JWTs apart (verify.ts:258-277)."""
-    if not _CLERK_JWT_FORMAT.match(token):
+    if not _clerk_jwt_shape().match(token):
         return False
     header, payload = _peek(token)
     return header is None or payload is None
+
+
+def _jws_shape() -> re.Pattern[str]:
+    """Three base64url segments joined by dots, the signature possibly empty."""
+    global _jws_format
+    if _jws_format is None:
+        _jws_format = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+    return _jws_format
+
+
+def _clerk_jwt_shape() -> re.Pattern[str]:
+    """@clerk/backend's ``JwtFormatRegExp`` (machine.ts:13): the signature not empty."""
+    global _clerk_jwt_format
+    if _clerk_jwt_format is None:
+        _clerk_jwt_format = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+    return _clerk_jwt_format
 
 
 def _peek(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
