@@ -116,7 +116,8 @@ def test_v2_cookies_arrive_in_their_own_array(guarded: Any, key: SigningKey, sha
 @pytest.mark.parametrize("shape", SHAPES)
 def test_suffixed_session_cookie_is_preferred(make_auth: Any, key: SigningKey, signing_keys: Any, shape: str) -> None:
     handler = recording_handler(make_auth(publishable_key=PK).require_session)
-    good, bad = mint(key), mint(signing_keys["attacker"], {"kid": key.kid})
+    iat = int(time.time()) - 5  # one iat: a plain cookie newer than the suffixed one would be chosen over it
+    good, bad = mint(key, iat=iat), mint(signing_keys["attacker"], {"kid": key.kid}, iat=iat)
     suffix = cookie_suffix(PK)
     uats = [f"__client_uat_{suffix}=1", "__client_uat=1"]
     assert call(handler, shape, cookies=[f"__session={bad}", f"__session_{suffix}={good}", *uats]).status == 200
