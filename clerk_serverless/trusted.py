@@ -28,8 +28,8 @@ from .lookup import CookieRules, find_token, token_in_header
 from .machine import MachineAuth
 from .policy import Policy, check_access, check_origin, check_session, check_session_id
 from .session import Session, SessionClaims
-from .token_types import SESSION_TOKEN, is_jwt_format
-from .verify import check_authorized_party, check_times
+from .token_types import M2M_TOKEN, SESSION_TOKEN, is_jwt_format
+from .verify import check_machine_azp, check_times
 
 if TYPE_CHECKING:
     from .backend_api import BackendApi
@@ -246,17 +246,18 @@ class TrustedAuthorizer:
             identity = Session(claims, token, self._backend_api)
         else:
             identity = machine_auth(kind, ctx, header_token or "")
+            azp = str(ctx.get("azp") or "") or None
+            jwt = azp is not None or is_jwt_format(identity.token)  # the authorizer passes a JWT's azp only
             try:
-                azp = ctx.get("azp")
-                if azp:  # a machine JWT with azp: the route's parties judge it, as verifying it here would
-                    check_authorized_party(str(azp), parties)
+                if jwt:  # the route's parties judge a machine JWT's azp (or its lack), as verifying it here would
+                    check_machine_azp(azp, parties, m2m=kind == M2M_TOKEN)
                 if identity.expiration is not None:
                     check_times(identity.expiration, None, None, now, self._skew)
             except AuthError as exc:
                 # Under the reason verifying the token gives: any failure of a
                 # machine JWT is token-verification-failed (verifyMachineJwt);
                 # an opaque token Clerk calls expired is token-invalid.
-                if is_jwt_format(identity.token) or azp:
+                if jwt:
                     raise TokenVerificationFailedError(exc.detail or exc.message) from None
                 raise TokenInvalidError(exc.detail or exc.message) from None
         if policy.checks_access:

@@ -329,11 +329,19 @@ def check_machine_claims(
     if not isinstance(sub, str) or not sub:
         raise TokenVerificationFailedError("sub missing")
     check_audience(claims.get("aud", _ABSENT), audience)
-    azp = claims.get("azp")
-    if azp is not None or not m2m:
-        check_authorized_party(azp if isinstance(azp, str) else None, parties)
+    check_machine_azp(claims.get("azp"), parties, m2m=m2m)
     check_time_claims(claims)
     check_times(claims["exp"], claims.get("nbf"), claims.get("iat"), now, skew)
+
+
+def check_machine_azp(azp: Any, parties: frozenset[str] | None, *, m2m: bool) -> None:
+    """A machine JWT's ``azp`` against ``parties``: required of an OAuth
+    access token where authorized parties are configured, as
+    ``verifyMachineJwt`` does; an M2M JWT's checked only when it carries one
+    (see :func:`check_machine_claims`). Also what a ``trust_authorizer``
+    route applies to the ``azp`` its authorizer passed on."""
+    if azp is not None or not m2m:
+        check_authorized_party(azp if isinstance(azp, str) else None, parties)
 
 
 def check_audience(aud: Any, audience: frozenset[str] | None) -> None:

@@ -1,0 +1,112 @@
+"""Review 9 (on b8d6f44..c2a4bd9): the split of auth.py, the authorizer
+context read back, several Authorization lines, token kinds.
+
+Tests named ``test_finding_*`` are holes that were open on the code as
+reviewed, kept with their fixes; every other test is a probe the library
+withstood, kept as a regression test.
+
+Real parts only: generated RS256 keys, a loopback JWKS server, a loopback
+Backend API checked against Clerk's OpenAPI spec, real-shaped events.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from support.clerk_api import ClerkBackendApi
+from support.events import AUTHORIZER_ROUTE_ARN, make_event, response_headers
+from support.jwks_server import JwksServer
+from support.tokens import ISSUER, ORIGIN, SigningKey, sign_raw
+
+from clerk_serverless import ClerkAuth
+from clerk_serverless.authorizer import make_authorizer
+
+OTHER = "https://other.example.com"
+
+
+def oauth_jwt(key: SigningKey, **claims: Any) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": ISSUER, "sub": "user_2vYVtestTESTtestTESTtestTESTtest", "client_id": "client_2VTWUzvGC5UhdJCNx6xG1D98edc",
+        "scope": "read:foo write:bar", "jti": "oat_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE",
+        "exp": now + 900, "iat": now, "nbf": now - 10, "azp": ORIGIN, **claims,
+    }
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}, payload)
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    return {"statusCode": 200, "headers": {}, "body": "ok"}
+
+
+def answer(response: dict[str, Any], shape: str = "http_v2") -> tuple[int, str | None]:
+    return response["statusCode"], response_headers(shape, response).get("x-clerk-auth-reason")
+
+
+# =========================================================================================
+# 1. trust_authorizer: an OAuth access token JWT without azp
+# =========================================================================================
+
+
+@pytest.fixture
+def settings(jwks: JwksServer, clerk_api: ClerkBackendApi, key: SigningKey) -> dict[str, Any]:
+    clerk_api.keys = [key.jwk]
+    return {"jwks_url": jwks.url, "secret_key": clerk_api.secret_key, "api_url": clerk_api.url, "issuer": ISSUER}
+
+
+def behind(authorizer: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` as the route behind ``authorizer`` receives it (HTTP API
+    simple responses), or fails when the authorizer refuses it."""
+    request = {**event, "type": "REQUEST", "routeArn": AUTHORIZER_ROUTE_ARN, "identitySource": []}
+    outcome = authorizer(request)
+    assert outcome["isAuthorized"] is True, outcome
+    routed = json.loads(json.dumps(event))
+    routed["requestContext"]["authorizer"] = {"lambda": outcome["context"]}
+    return routed
+
+
+@pytest.mark.parametrize("parties", [
+    {"authorized_parties": [ORIGIN]},  # the downstream instance's
+    {},  # the route's own
+])
+def test_finding_oauth_jwt_without_azp_passes_a_trusting_route_that_requires_one(
+    settings: dict[str, Any], key: SigningKey, parties: dict[str, Any]
+) -> None:
+    """An OAuth access token JWT must carry an authorized ``azp`` where
+    authorized parties are configured (verifyMachineJwt; README). An
+    authorizer without parties admits one that has none; the route behind it,
+    which has parties, must refuse it as it does when it verifies the token
+    itself — not take the context's empty ``azp`` for "nothing to check"."""
+    token = oauth_jwt(key, azp=None)
+    authorizer = make_authorizer(ClerkAuth(**settings), accepts_token="oauth_token")
+    route_options: dict[str, Any] = {"accepts_token": "oauth_token"}
+    if not parties:
+        route_options["authorized_parties"] = [OTHER]
+    direct = ClerkAuth(**settings, **parties).require_auth(**route_options)(handler)
+    trusting = ClerkAuth(**settings, **parties, trust_authorizer=True).require_auth(**route_options)(handler)
+
+    event = make_event("http_v2", bearer=token)
+    expected = answer(direct(json.loads(json.dumps(event))))
+    assert expected == (401, "token-verification-failed")
+    assert answer(trusting(behind(authorizer, event))) == expected
+
+
+def test_oauth_jwt_with_azp_and_m2m_jwt_without_azp_behind_a_trusting_route(
+    settings: dict[str, Any], key: SigningKey
+) -> None:
+    """The rule's other sides: an OAuth JWT whose azp is authorized passes, and
+    an M2M JWT without azp passes (deliberately, as when verified)."""
+    now = int(time.time())
+    m2m = sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"}, {
+        "iss": ISSUER, "sub": "mch_2vYVtestTESTtestTESTtestTESTtest", "exp": now + 900, "iat": now, "nbf": now - 10,
+        "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "scopes": "read:foo",
+    })
+    authorizer = make_authorizer(ClerkAuth(**settings), accepts_token="any")
+    trusting = ClerkAuth(**settings, authorized_parties=[ORIGIN], trust_authorizer=True)
+    route = trusting.require_auth(accepts_token=["oauth_token", "m2m_token"])(handler)
+    for token in (oauth_jwt(key), m2m):
+        event = make_event("http_v2", bearer=token)
+        assert answer(route(behind(authorizer, event))) == (200, None)
