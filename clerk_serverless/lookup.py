@@ -75,8 +75,9 @@ def token_in_header(request: Request) -> str | None:
             return None if token in _NO_TOKEN or (len(token) == 6 and token.lower() == "bearer") else token
         return _token_of(value) if value else None
     # Repeated lines read as fetch's Headers (what @clerk/backend reads) and
-    # HTTP API events give them: one value, joined with ", ".
-    value = ", ".join(v for v in request.header_values("authorization") if v)
+    # HTTP API events give them: one value, joined with ", ", empty lines
+    # included (", Bearer x" has no scheme Clerk knows: no header token).
+    value = ", ".join(request.header_values("authorization"))
     return _token_of(value) if value else None
 
 

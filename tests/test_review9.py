@@ -19,7 +19,7 @@ import pytest
 from support.clerk_api import ClerkBackendApi
 from support.events import AUTHORIZER_ROUTE_ARN, make_event, response_headers
 from support.jwks_server import JwksServer
-from support.tokens import ISSUER, ORIGIN, SigningKey, sign_raw
+from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
 
 from clerk_serverless import ClerkAuth
 from clerk_serverless.authorizer import make_authorizer
@@ -110,3 +110,22 @@ def test_oauth_jwt_with_azp_and_m2m_jwt_without_azp_behind_a_trusting_route(
     for token in (oauth_jwt(key), m2m):
         event = make_event("http_v2", bearer=token)
         assert answer(route(behind(authorizer, event))) == (200, None)
+
+
+# =========================================================================================
+# 2. Several Authorization lines: an empty one counts, as in fetch's Headers
+# =========================================================================================
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "alb_multi", "vpc_lattice_v2", "http_v2", "vpc_lattice"])
+def test_finding_an_empty_authorization_line_is_joined_as_every_source_joins_it(
+    shape: str, make_auth: Any, key: SigningKey
+) -> None:
+    """Lines ``""`` and ``Bearer <token>``: fetch's Headers (what
+    @clerk/backend reads) joins them into ``", Bearer <token>"``, and HTTP API
+    and Lattice v1 events carry ``",Bearer <token>"`` — no scheme Clerk knows,
+    so no header token. REST, ALB multi-value and Lattice v2 events dropped the
+    empty line and verified the token: the same request, another verdict."""
+    route = make_auth().require_session(handler)
+    event = make_event(shape, headers={"Authorization": ["", f"Bearer {mint(key)}"]})
+    assert answer(route(event), shape) == (401, "session-token-missing")
