@@ -1060,7 +1060,8 @@ def test_multiple_authorization_values(auth: ClerkAuth, clerk_api: Any, key: Sig
                            ([f"Bearer {good}", "Bearer ak_" + "0" * 40], 401),
                            (["Bearer ak_" + "0" * 40, f"Bearer {good}"], 401),
                            ([f"Bearer {mint(key)}", f"Bearer {good}"], 401),
-                           (["", f"Bearer {good}"], 200)):
+                           # fetch's Headers joins an empty line too: ", Bearer …" has no scheme (review 9)
+                           (["", f"Bearer {good}"], 401)):
         out = call(handler, shape, headers={"Authorization": values})
         assert out.status == status, (values[0][:20], out.reason)
 
