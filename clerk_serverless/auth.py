@@ -18,7 +18,6 @@ from .errors import (
     ClerkConfigError,
     ClientUatMismatchError,
     ClientUatWithoutSessionError,
-    MachineTokenMissingError,
     TokenInvalidError,
     TokenMissingError,
     TokenTypeMismatchError,
@@ -34,9 +33,10 @@ from .policy import (
     Policy,
     check_access,
     check_client_active,
-    check_origin,
+    check_cookie_write,
+    check_request_session,
     check_session,
-    check_session_id,
+    no_header_token,
 )
 from .session import Session
 from .sources import Request, read_request
@@ -407,9 +407,7 @@ class ClerkAuth:
                 return auth
             return self._session(request, token, None, now, policy)
         if SESSION_TOKEN not in accepts:
-            if policy.accepts_list:  # @clerk/backend's array check: a missing token is a session token
-                raise TokenTypeMismatchError()
-            raise MachineTokenMissingError()
+            raise no_header_token(policy)
         found = find_token(request, self._cookie_rules, now)
         if found.token is None:
             if found.client_uat is not None and client_uat_time(found.client_uat) != 0:
@@ -429,9 +427,7 @@ class ClerkAuth:
     ) -> Session:
         unverified = None
         if from_cookie:
-            check_origin(
-                request.method, request.origins, policy.parties(self._parties), request.header("sec-fetch-site")
-            )
+            check_cookie_write(request, policy.parties(self._parties))
             # @clerk/backend's cookie path, in its order (request.ts:621-654): a
             # signed-out __client_uat before the token is even decoded, then the
             # token decoded, its kind, and only then its iat against __client_uat.
@@ -449,8 +445,7 @@ class ClerkAuth:
             claims = self.verifier.session_claims(token, now, unverified, kind_first=True)
         else:
             claims = self.verifier.session_claims(token, now, kind_first=True)
-        check_session(claims, policy, self._parties, now, self._skew)
-        check_session_id(request, claims.session_id)
+        check_request_session(request, claims, policy, self._parties, now, self._skew)
         session = Session(claims, token, self.backend_api)
         if policy.checks_access:
             check_access(session, policy)

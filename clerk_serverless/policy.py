@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any, Final
 from .authorization import Reverification, ReverificationConfig, parse_reverification, reverification_error_body
 from .config import parse_authorized_parties
 from .errors import (
+    AuthError,
     ClerkConfigError,
     ClientUatMissingError,
     FeatureDeniedError,
+    MachineTokenMissingError,
     OriginInvalidError,
     PermissionDeniedError,
     PlanDeniedError,
@@ -28,6 +30,7 @@ from .errors import (
     SessionTokenNbfError,
     TokenIatInTheFutureError,
     TokenNotActiveYetError,
+    TokenTypeMismatchError,
 )
 from .lookup import client_uat_time
 from .token_types import SESSION_TOKEN, parse_accepts
@@ -266,6 +269,35 @@ def check_origin(
             raise OriginInvalidError()
     elif fetch_site is not None and fetch_site.strip().lower() == "cross-site":
         raise OriginInvalidError()
+
+
+def check_cookie_write(request: Request, parties: frozenset[str] | None) -> None:
+    """:func:`check_origin` for ``request``: a session read from the cookie
+    (or, behind ``trust_authorizer``, one that may have been) passes it first."""
+    check_origin(request.method, request.origins, parties, request.header("sec-fetch-site"))
+
+
+def no_header_token(policy: Policy) -> AuthError:
+    """The refusal of a request without a header token where ``policy``
+    admits no session tokens (the cookie is then never read): as
+    @clerk/backend's array check, a list reads the missing token as a session
+    token (token-type-mismatch); one machine type, no token at all."""
+    return TokenTypeMismatchError() if policy.accepts_list else MachineTokenMissingError()
+
+
+def check_request_session(
+    request: Request,
+    claims: SessionClaims,
+    policy: Policy,
+    default_parties: frozenset[str] | None,
+    now: float,
+    skew: float,
+) -> None:
+    """What a request's session must pass besides its token, in order:
+    :func:`check_session`, then :func:`check_session_id`. One function for
+    the verified path and ``trust_authorizer``'s, so the two cannot drift."""
+    check_session(claims, policy, default_parties, now, skew)
+    check_session_id(request, claims.session_id)
 
 
 def check_session(

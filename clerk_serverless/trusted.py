@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AuthError,
-    MachineTokenMissingError,
     TokenInvalidError,
     TokenTypeMismatchError,
     TokenVerificationFailedError,
 )
 from .lookup import CookieRules, find_token, token_in_header
 from .machine import MachineAuth
-from .policy import Policy, check_access, check_origin, check_session, check_session_id
+from .policy import Policy, check_access, check_cookie_write, check_request_session, no_header_token
 from .session import Session, SessionClaims
 from .token_types import M2M_TOKEN, SESSION_TOKEN, is_jwt_format
 from .verify import check_machine_azp, check_times
@@ -226,7 +225,7 @@ class TrustedAuthorizer:
             # opaque machine token is then no JWT at all); a route without
             # sessions never reads the cookie, so a cookie session is no token.
             if kind == SESSION_TOKEN and header_token is None:
-                raise TokenTypeMismatchError() if policy.accepts_list else MachineTokenMissingError()
+                raise no_header_token(policy)
             if header_token is not None and not policy.classifies and not is_jwt_format(header_token):
                 raise TokenInvalidError("not a JWT")
             raise TokenTypeMismatchError()
@@ -238,10 +237,9 @@ class TrustedAuthorizer:
             # (API Gateway keys it on its identity sources only): a request
             # without a header token can only be a cookie request.
             if ctx.get("token_carrier") == "cookie" or header_token is None:
-                check_origin(request.method, request.origins, parties, request.header("sec-fetch-site"))
+                check_cookie_write(request, parties)
             claims = session_claims(ctx)
-            check_session(claims, policy, self._parties, now, self._skew)
-            check_session_id(request, claims.session_id)
+            check_request_session(request, claims, policy, self._parties, now, self._skew)
             token = find_token(request, self._cookie_rules, now).token or ""
             identity = Session(claims, token, self._backend_api)
         else:
