@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from .errors import ClerkConfigError
+from .errors import ClerkConfigError, config_value
 from .urls import is_loopback_host, parse_url
 
 DEFAULT_API_URL = "https://api.clerk.com"
@@ -164,19 +164,6 @@ def validate_key_url(url: Any, setting: str) -> str:
     )
 
 
-# What Clerk credentials and JWTs start with (a JWT's header is base64url of '{"').
-_CREDENTIAL_MARKERS = ("sk_test_", "sk_live_", "ak_", "mt_", "oat_", "eyJ")
-
-
-def _quoted(value: str) -> str:
-    """``value`` quoted for an error message, unless it may be a credential
-    set in the wrong place (a key, a token): such errors reach the logs."""
-    text = value.strip()
-    if any(marker in text for marker in _CREDENTIAL_MARKERS) or len(text) > 200 or not text.isprintable():
-        return "a value that looks like a key or token (not shown)"
-    return repr(value)
-
-
 def normalize_origin(value: Any, setting: str) -> str:
     """``scheme://host[:port]`` with no path, query or trailing slash."""
     if not isinstance(value, str):
@@ -186,7 +173,7 @@ def normalize_origin(value: Any, setting: str) -> str:
     if parts is None or parts.target:
         raise ClerkConfigError(
             setting,
-            f"{_quoted(value)} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
+            f"{config_value(value)} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
         )
     # Browsers send (and Clerk mints azp as) the serialized origin: lowercase,
     # without the scheme's default port. Any other spelling would never match.
@@ -194,8 +181,8 @@ def normalize_origin(value: Any, setting: str) -> str:
     default_port = 443 if parts.scheme == "https" else 80
     canonical = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port not in (None, default_port) else "")
     if origin != canonical:
-        if _quoted(value) != repr(value):
-            raise ClerkConfigError(setting, f"{_quoted(value)} never matches a browser's Origin")
+        if config_value(value) != repr(value):
+            raise ClerkConfigError(setting, f"{config_value(value)} never matches a browser's Origin")
         raise ClerkConfigError(setting, f"{value!r} never matches a browser's Origin; write it as {canonical}")
     return origin
 

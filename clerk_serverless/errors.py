@@ -79,6 +79,20 @@ class ClerkConfigError(ClerkError, ValueError):
         super().__init__(f"{setting}: {problem}")
 
 
+# What Clerk credentials and JWTs start with (a JWT's header is base64url of '{"').
+_CREDENTIAL_MARKERS = ("sk_test_", "sk_live_", "ak_", "mt_", "oat_", "eyJ")
+
+
+def config_value(value: object) -> str:
+    """``value`` quoted for a :class:`ClerkConfigError` message, unless it may
+    be a credential set in the wrong place (a key, a token): such errors
+    reach the logs."""
+    text = str(value).strip()
+    if any(marker in text for marker in _CREDENTIAL_MARKERS) or len(text) > 200 or not text.isprintable():
+        return "a value that looks like a key or token (not shown)"
+    return repr(value)
+
+
 class AuthError(ClerkError):
     """A request that does not authenticate. Subclasses fix ``status`` and
     ``reason``; ``detail`` is a short, token-free note for logs only."""

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final, Literal
 
-from .errors import ClerkConfigError
+from .errors import ClerkConfigError, config_value
 
 TokenType = Literal["session_token", "api_key", "m2m_token", "oauth_token"]
 SESSION_TOKEN: Final = "session_token"
@@ -58,7 +58,7 @@ def parse_accepts(value: Any, setting: str = "accepts_token") -> frozenset[str]:
         names = frozenset(items)
     except TypeError:
         raise ClerkConfigError(setting, "must be a token type, a list of them, or 'any'") from None
-    unknown = sorted(str(n) for n in names if n not in TOKEN_TYPES)
+    unknown = sorted(config_value(n) for n in names if n not in TOKEN_TYPES)
     if unknown or not names:
         choices = ", ".join(sorted(TOKEN_TYPES))
         what = ", ".join(unknown) or "an empty list"

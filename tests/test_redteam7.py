@@ -347,3 +347,17 @@ def test_lowercase_methods_a_resolver_uppercases_still_meet_the_cookie_rule(
         assert answer["statusCode"] == 403, answer
         assert "origin-invalid" in json.dumps(answer)
     assert ran == []
+
+
+def test_a_credential_given_as_accepts_token_is_not_quoted() -> None:
+    """accepts_token=<a secret key> by mistake: the ClerkConfigError (logged at
+    cold start) names the setting, never the key; a typo is still quoted."""
+    from clerk_serverless import ClerkConfigError
+    from clerk_serverless.policy import Policy
+
+    secret = "sk_live_" + "Z" * 40
+    with pytest.raises(ClerkConfigError) as info:
+        Policy.build(accepts_token=[secret])
+    assert secret not in str(info.value) and "accepts_token" in str(info.value)
+    with pytest.raises(ClerkConfigError, match="'api_keys' is not a token type"):
+        Policy.build(accepts_token="api_keys")
