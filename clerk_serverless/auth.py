@@ -396,8 +396,9 @@ class ClerkAuth:
         token = token_in_header(request)
         if token is not None:
             # Session tokens alone (the common case): a machine JWT is
-            # refused by the session checks themselves, unclassified.
-            kind = classify(token) if policy.classifies else SESSION_TOKEN
+            # refused by the session checks themselves, unclassified. A token
+            # in the verified-token cache is a session token: not peeked at again.
+            kind = classify(token) if policy.classifies and self.verifier.cached(token) is None else SESSION_TOKEN
             if kind not in accepts:
                 raise TokenTypeMismatchError()
             if kind != SESSION_TOKEN:
