@@ -112,21 +112,9 @@ class HandlerOptions(SessionPolicyOptions, total=False):
     cors: bool | None
 
 
-class AuthOptions(HandlerOptions, total=False):
-    """Options of ``require_auth`` / ``with_auth``: those of
-    :class:`HandlerOptions`, and ``accepts_token`` and ``scopes`` as in
-    :class:`PolicyOptions`.
-
-    Attributes:
-        accepts_token: ``"session_token"`` (default), ``"api_key"``,
-            ``"m2m_token"``, ``"oauth_token"``, a list of them, or ``"any"``.
-            Another type is refused with 401 ``token-type-mismatch``.
-        scopes: every one required of a machine token (403 ``missing-scope``);
-            session tokens carry no scopes.
-    """
-
-    accepts_token: str | Iterable[str]
-    scopes: Iterable[str] | str
+class AuthOptions(HandlerOptions, PolicyOptions, total=False):
+    """Options of ``require_auth``: those of :class:`HandlerOptions`, and
+    ``accepts_token`` and ``scopes`` as in :class:`PolicyOptions`."""
 
 
 class WithSessionOptions(TypedDict, total=False):
