@@ -191,9 +191,14 @@ def from_proxy_response(result: Any, *, payload_v2: bool) -> HttpResponse:
         status = int(result["statusCode"])
     except (TypeError, ValueError):
         return _error(502, "Internal server error")
-    headers: list[tuple[str, str]] = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers += [(str(name), str(v)) for v in values or ()]
+    # API Gateway merges headers and multiValueHeaders into one list; a
+    # name-value pair given in both appears once (multiValueHeaders' copy).
+    multi = [(str(name), str(v)) for name, values in (result.get("multiValueHeaders") or {}).items()
+             for v in values or ()]
+    in_multi = {(name.lower(), value) for name, value in multi}
+    headers: list[tuple[str, str]] = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()
+                                      if (str(k).lower(), str(v)) not in in_multi]
+    headers += multi
     for cookie in result.get("cookies") or ():
         headers.append(("Set-Cookie", str(cookie)))
     raw = result.get("body")

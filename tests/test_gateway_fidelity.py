@@ -1,0 +1,265 @@
+"""`serve` against documented AWS behaviour, one behaviour per test.
+
+Each test starts the real local gateway on a free loopback port and sends
+real HTTP requests; the AWS page each expectation comes from is named in
+the test's docstring.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+from clerk_serverless_local.gateway import LocalGateway
+from clerk_serverless_local.template import Template
+
+CODE = '''
+import base64, json, time
+
+def echo(event, context):
+    return {"statusCode": 200, "headers": {"Access-Control-Allow-Origin": "http://function.example",
+                                           "X-Echo": "1"},
+            "cookies": ["a=1; Path=/", "b=2; Path=/"], "body": json.dumps({"event": event})}
+
+def rest_echo(event, context):
+    return {"statusCode": 200, "body": json.dumps({"event": event})}
+
+def crash(event, context):
+    raise RuntimeError("boom")
+
+def slow(event, context):
+    time.sleep(5)
+
+def malformed(event, context):
+    return {"statusCode": "not a number", "body": "x"}
+
+def merged(event, context):
+    return {"statusCode": 200,
+            "headers": {"Access-Control-Allow-Origin": "http://allowed.example", "X-One": "a"},
+            "multiValueHeaders": {"Access-Control-Allow-Origin": ["http://allowed.example"],
+                                  "X-One": ["a", "b"], "X-Two": ["c"]},
+            "body": "{}"}
+
+def allow(event, context):
+    return {"isAuthorized": True, "context": {"who": "u1"}}
+'''
+
+TEMPLATE = '''
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, Timeout: 3, CodeUri: src/}
+Resources:
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        Authorizers:
+          Allow: {FunctionArn: !GetAtt Allower.Arn, AuthorizerPayloadFormatVersion: "2.0", EnableSimpleResponses: true,
+                  Identity: {Headers: [Authorization]}}
+      CorsConfiguration:
+        AllowOrigins: [http://allowed.example]
+        AllowCredentials: true
+        AllowHeaders: [authorization]
+        AllowMethods: [GET, POST]
+        ExposeHeaders: [x-echo]
+        MaxAge: 300
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.echo
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /echo, Method: GET}}
+        Post: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /echo, Method: POST}}
+        Guarded: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: "/guarded/{proxy+}", Method: ANY,
+                                              Auth: {Authorizer: Allow}}}
+  RestEcho:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.rest_echo
+      Events:
+        Get: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /echo, Method: GET}}
+  Crash:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.crash
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /crash, Method: GET}}
+  Slow:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.slow
+      Timeout: 1
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /slow, Method: GET}}
+  Malformed:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.malformed
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /malformed, Method: GET}}
+  Merged:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.merged
+      Events:
+        Get: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /merged, Method: GET}}
+  Allower: {Type: AWS::Serverless::Function, Properties: {Handler: app.allow}}
+'''
+ALLOWED, EVIL = "http://allowed.example", "http://evil.example"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
+    root = tmp_path_factory.mktemp("fidelity")
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text(CODE)
+    (root / "template.yaml").write_text(textwrap.dedent(TEMPLATE))
+    with LocalGateway(Template(root / "template.yaml"), port=0, log=lambda line: None, warn=lambda m: None) as gw:
+        yield gw
+
+
+def call(gw: LocalGateway, method: str, path: str, headers: list[tuple[str, str]] | None = None,
+         body: bytes | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    host, port = gw.urls["api"].removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.putrequest(method, path, skip_accept_encoding=True)
+    for name, value in headers or []:
+        conn.putheader(name, value)
+    if body is not None:
+        conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, response.getheaders(), data
+
+
+def values(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [v for k, v in headers if k.lower() == name.lower()]
+
+
+def cors_names(headers: list[tuple[str, str]]) -> set[str]:
+    return {k.lower() for k, _ in headers if k.lower().startswith("access-control-")}
+
+
+PREFLIGHT = [("Origin", ALLOWED), ("Access-Control-Request-Method", "POST"),
+             ("Access-Control-Request-Headers", "authorization")]
+
+
+# -- HTTP API CORS (developerguide/http-api-cors.html) ----------------------------------------
+
+
+def test_preflight_is_answered_without_an_options_route(gateway: LocalGateway) -> None:
+    """"API Gateway automatically sends a response to preflight OPTIONS
+    requests, even if there isn't an OPTIONS route"; the answer carries the
+    configured Allow-* headers and Max-Age, not Expose-Headers."""
+    status, headers, body = call(gateway, "OPTIONS", "/echo", PREFLIGHT)
+    assert status == 204 and body == b""
+    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
+    assert values(headers, "Access-Control-Allow-Credentials") == ["true"]
+    assert values(headers, "Access-Control-Max-Age") == ["300"]
+    assert "access-control-expose-headers" not in cors_names(headers)
+    assert "authorization" in values(headers, "Access-Control-Allow-Headers")[0].lower()
+
+
+def test_preflight_from_an_origin_not_allowed_gets_no_cors_headers(gateway: LocalGateway) -> None:
+    status, headers, _ = call(gateway, "OPTIONS", "/echo", [("Origin", EVIL), *PREFLIGHT[1:]])
+    assert status == 204 and not cors_names(headers)
+
+
+def test_cors_headers_need_an_origin_header(gateway: LocalGateway) -> None:
+    """"To return CORS headers, your request must contain an origin header.""" ""
+    status, headers, _ = call(gateway, "GET", "/echo")
+    assert status == 200 and not cors_names(headers)
+
+
+def test_integration_cors_headers_are_ignored(gateway: LocalGateway) -> None:
+    """"If you configure CORS for an API, API Gateway ignores CORS headers
+    returned from your backend integration": the configured ones replace them
+    (Expose-Headers on actual answers), and a foreign origin gets none."""
+    status, headers, _ = call(gateway, "GET", "/echo", [("Origin", ALLOWED)])
+    assert status == 200
+    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
+    assert values(headers, "Access-Control-Expose-Headers") == ["x-echo"]
+    status, headers, _ = call(gateway, "GET", "/echo", [("Origin", EVIL)])
+    assert status == 200 and not cors_names(headers)  # not even the function's own
+
+
+def test_options_that_is_not_a_preflight_is_routed_like_any_method(gateway: LocalGateway) -> None:
+    """An OPTIONS without Access-Control-Request-Method is no preflight: no
+    route serves OPTIONS /echo, so the HTTP API's 404."""
+    status, _, body = call(gateway, "OPTIONS", "/echo", [("Origin", ALLOWED)])
+    assert status == 404 and json.loads(body) == {"message": "Not Found"}
+
+
+
+
+# -- payload format 2.0 (developerguide/http-api-develop-integrations-lambda.html) ------------
+
+
+def test_payload_2_event_from_a_real_request(gateway: LocalGateway) -> None:
+    """Cookies in `cookies`, duplicate headers and query values joined with
+    commas, lowercase header names, rawPath and rawQueryString as sent."""
+    status, _, body = call(gateway, "GET", "/echo?a=1&a=2&b=%20x", [
+        ("Cookie", "__session=t; theme=dark"), ("X-Dup", "one"), ("X-Dup", "two")])
+    event = json.loads(body)["event"]
+    assert status == 200 and event["version"] == "2.0"
+    assert event["cookies"] == ["__session=t", "theme=dark"] and "cookie" not in event["headers"]
+    assert event["headers"]["x-dup"] == "one,two"
+    assert event["rawPath"] == "/echo" and event["rawQueryString"] == "a=1&a=2&b=%20x"
+    assert event["queryStringParameters"] == {"a": "1,2", "b": " x"}
+    assert event["routeKey"] == "GET /echo"
+
+
+def test_binary_bodies_arrive_base64_encoded(gateway: LocalGateway) -> None:
+    raw = b"\x00\xff\xfe"
+    _, _, body = call(gateway, "POST", "/echo", [("Content-Type", "application/octet-stream")], raw)
+    event = json.loads(body)["event"]
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == raw
+    _, _, body = call(gateway, "POST", "/echo", [("Content-Type", "application/json")], b'{"a": 1}')
+    event = json.loads(body)["event"]
+    assert event["isBase64Encoded"] is False and event["body"] == '{"a": 1}'
+
+
+def test_response_cookies_become_set_cookie_headers(gateway: LocalGateway) -> None:
+    """"In the response to the client, each cookie becomes a set-cookie header.\""""
+    _, headers, _ = call(gateway, "GET", "/echo")
+    assert values(headers, "Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+
+
+
+
+
+
+
+
+# -- REST proxy integration (developerguide/set-up-lambda-proxy-integrations.html) ------------
+
+
+def test_rest_headers_and_multi_value_headers_merge(gateway: LocalGateway) -> None:
+    """"If you specify values for both headers and multiValueHeaders, API
+    Gateway merges them into a single list. If the same key-value pair is
+    specified in both, only the values from multiValueHeaders will appear in
+    the merged list." A browser refuses an answer with two
+    Access-Control-Allow-Origin values."""
+    status, headers, _ = call(gateway, "GET", "/Prod/merged", [("Origin", ALLOWED)])
+    assert status == 200
+    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
+    assert values(headers, "X-One") == ["a", "b"] and values(headers, "X-Two") == ["c"]
+
+
+def test_rest_event_has_multi_value_headers(gateway: LocalGateway) -> None:
+    _, _, body = call(gateway, "GET", "/Prod/echo?a=1&a=2", [("X-Dup", "one"), ("X-Dup", "two")])
+    event = json.loads(body)["event"]
+    assert event["multiValueHeaders"]["X-Dup"] == ["one", "two"] and event["headers"]["X-Dup"] == "two"
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]} and event["queryStringParameters"] == {"a": "2"}
+    assert event["path"] == "/echo" and event["requestContext"]["path"] == "/Prod/echo"
