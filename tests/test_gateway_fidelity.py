@@ -236,10 +236,24 @@ def test_response_cookies_become_set_cookie_headers(gateway: LocalGateway) -> No
     assert values(headers, "Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
 
 
+def test_http_api_function_error_is_a_500(gateway: LocalGateway) -> None:
+    """An HTTP API answers a function error with 500 {"message":"Internal
+    Server Error"} (REST APIs answer 502)."""
+    status, headers, body = call(gateway, "GET", "/crash", [("Origin", ALLOWED)])
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]  # the CORS configuration covers it
 
 
+def test_http_api_function_timeout_is_a_500(gateway: LocalGateway) -> None:
+    """A function timing out before the HTTP API's 30 s integration timeout
+    is a function error: 500, as any other."""
+    status, _, body = call(gateway, "GET", "/slow")
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
 
 
+def test_http_api_malformed_function_answer_is_a_500(gateway: LocalGateway) -> None:
+    status, _, body = call(gateway, "GET", "/malformed")
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
 
 
 # -- REST proxy integration (developerguide/set-up-lambda-proxy-integrations.html) ------------

@@ -156,6 +156,7 @@ MISSING_TOKEN = GatewayError("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authe
 FUNCTION_ERROR = GatewayError("DEFAULT_5XX", 502, "Internal server error")  # Lambda errors and malformed proxy answers
 INTEGRATION_TIMEOUT = GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
 REST_INTEGRATION_TIMEOUT = 29.0
+HTTP_INTEGRATION_TIMEOUT = 30.0  # an HTTP API's longest (and default) integration timeout
 # What an HTTP API answers in the same situations (it has no gateway responses).
 _HTTP_API_ANSWERS = {"UNAUTHORIZED": (401, "Unauthorized"), "ACCESS_DENIED": (403, "Forbidden"),
                      "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal Server Error")}
@@ -525,27 +526,34 @@ class LocalGateway:
             return self._functions[logical_id]
 
     def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool,
-                rest: bool = False) -> HttpResponse | GatewayError:
-        """The function's answer as HTTP, or the error API Gateway answers instead."""
+                rest: bool = False, function_url: bool = False) -> HttpResponse | GatewayError:
+        """The function's answer as HTTP, or the error API Gateway answers instead.
+
+        A failed function (an exception, a crash, a timeout inside the
+        integration's limit, a malformed answer): REST 502 through its gateway
+        responses, HTTP API 500 ``{"message":"Internal Server Error"}``,
+        Function URL 502."""
         function, lock = self._function(logical_id)
+        failed = HttpResponse(502 if function_url else 500, _JSON, b'{"message":"Internal Server Error"}')
         with lock:  # one request at a time per warm environment, as in Lambda
             try:
                 result = function.invoke(event)
             except InitError as exc:
                 self.log(f"  {logical_id} failed to start: {exc}")
-                return FUNCTION_ERROR if rest else HttpResponse(502, _JSON, b'{"message":"Internal Server Error"}')
+                return FUNCTION_ERROR if rest else failed
         if result.error is not None:
             timed_out = result.error.get("errorType") == "Sandbox.Timedout"
             self.log(f"  {logical_id}: {result.error.get('errorType')}: {result.error.get('errorMessage')}")
             if rest:  # a function timing out before API Gateway's 29 s is a function error
                 return (INTEGRATION_TIMEOUT if timed_out and function.spec.timeout >= REST_INTEGRATION_TIMEOUT
                         else FUNCTION_ERROR)
-            status, message = (504, "Endpoint request timed out") if timed_out else (502, "Internal Server Error")
-            return HttpResponse(status, _JSON, json.dumps({"message": message}, separators=(",", ":")).encode())
+            if timed_out and not function_url and function.spec.timeout >= HTTP_INTEGRATION_TIMEOUT:
+                return HttpResponse(504, _JSON, b'{"message":"Endpoint request timed out"}')
+            return failed
         response = from_proxy_response(result.payload, payload_v2=payload_v2)
-        if rest and response.status == 502 and not (isinstance(result.payload, dict) and "statusCode" in result.payload
-                                                    and str(result.payload["statusCode"]).isdigit()):
-            return FUNCTION_ERROR  # a malformed proxy answer
+        if response.status == 502 and not (isinstance(result.payload, dict) and "statusCode" in result.payload
+                                           and str(result.payload["statusCode"]).isdigit()):
+            return FUNCTION_ERROR if rest else failed  # a malformed proxy answer
         return response
 
     # -- requests ------------------------------------------------------------------------
@@ -561,7 +569,7 @@ class LocalGateway:
                 return HttpResponse(204, cors.preflight_headers(origin), b""), f"{url_function} (preflight)"
             domain = f"{url_function.lower()}.lambda-url.us-east-1.on.aws"
             event = http_api_v2(request, domain=domain)
-            answer = self._invoke(url_function, event, True)
+            answer = self._invoke(url_function, event, True, function_url=True)
             assert isinstance(answer, HttpResponse)
             return self._with_cors(answer, cors, origin), url_function
         route, params = self._route(request)
