@@ -201,6 +201,17 @@ def test_options_that_is_not_a_preflight_is_routed_like_any_method(gateway: Loca
     assert status == 404 and json.loads(body) == {"message": "Not Found"}
 
 
+def test_a_preflight_routed_to_an_any_route_meets_its_authorizer(gateway: LocalGateway) -> None:
+    """"The $default route catches requests for all methods ... including
+    OPTIONS requests. To support unauthorized OPTIONS requests, add an OPTIONS
+    /{proxy+} route ... that doesn't require authorization": a preflight
+    (which carries no credentials) to an ANY route behind an authorizer is
+    refused by its identity-source check, so the browser's preflight fails."""
+    status, headers, _ = call(gateway, "OPTIONS", "/guarded/x", PREFLIGHT)
+    assert status == 401
+    # With the identity source present the authorizer allows it, and API Gateway answers the preflight.
+    status, headers, _ = call(gateway, "OPTIONS", "/guarded/x", [*PREFLIGHT, ("Authorization", "Bearer x")])
+    assert status == 204 and values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
 
 
 # -- payload format 2.0 (developerguide/http-api-develop-integrations-lambda.html) ------------

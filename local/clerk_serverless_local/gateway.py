@@ -14,7 +14,9 @@
 * CORS as each API type does it: HTTP APIs and Function URLs answer
   preflights from their ``CorsConfiguration`` / ``FunctionUrlConfig.Cors``
   and put CORS headers on every answer to an allowed origin (the function's
-  own CORS headers are replaced, authorizer refusals included); a REST API
+  own CORS headers are replaced, authorizer refusals included); a preflight
+  that an ``ANY`` route behind a Lambda authorizer matches meets that
+  authorizer first, as on AWS; a REST API
   sends ``OPTIONS`` to the function routed for it (an explicit
   ``Method: OPTIONS`` event), else to the mock integration SAM builds from
   ``Cors``, and passes its functions' answers through untouched;
@@ -579,6 +581,14 @@ class LocalGateway:
             # before routes and authorizers.
             cors = (nearby.cors if nearby is not None
                     else next((r.cors for r in self.routes if r.api == "http" and r.cors), None))
+            if cors is not None and route is not None and route.authorizer is not None:
+                # A route that takes OPTIONS (ANY, $default) keeps its
+                # authorizer for preflights too, which carry no credentials.
+                event = http_api_v2(request, domain="localhost", route_key=route.route_key, path_parameters=params)
+                refused = self._authorize(route, event, request)
+                if refused is not None:
+                    return (self._gateway_answer(route, refused, request, params, origin),
+                            f"{route.authorizer.function} (authorizer, preflight)")
             if cors is not None:
                 return HttpResponse(204, cors.preflight_headers(origin), b""), "preflight"
         if (request.method == "OPTIONS" and nearby is not None and nearby.api == "rest" and nearby.cors is not None
