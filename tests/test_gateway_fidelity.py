@@ -12,6 +12,7 @@ import http.client
 import json
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -288,3 +289,35 @@ def test_rest_event_has_multi_value_headers(gateway: LocalGateway) -> None:
     assert event["multiValueHeaders"]["X-Dup"] == ["one", "two"] and event["headers"]["X-Dup"] == "two"
     assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]} and event["queryStringParameters"] == {"a": "2"}
     assert event["path"] == "/echo" and event["requestContext"]["path"] == "/Prod/echo"
+
+
+def test_scheme_wildcard_origins(tmp_path: Path) -> None:
+    """allowOrigins accepts "https://*" (any origin starting with https://)
+    and "http://*" (http-api-cors.html); the answer names the request's origin."""
+    root = tmp_path
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text(CODE)
+    (root / "template.yaml").write_text(textwrap.dedent('''
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Http:
+            Type: AWS::Serverless::HttpApi
+            Properties:
+              CorsConfiguration: {AllowOrigins: ["https://*"], AllowMethods: [GET], AllowHeaders: [authorization]}
+          Echo:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.11
+              CodeUri: src/
+              Handler: app.rest_echo
+              Events:
+                Get: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /echo, Method: GET}}
+    '''))
+    with LocalGateway(Template(root / "template.yaml"), port=0, log=lambda line: None, warn=lambda m: None) as gw:
+        ask = [("Access-Control-Request-Method", "GET")]
+        _, headers, _ = call(gw, "OPTIONS", "/echo", [("Origin", "https://app.example"), *ask])
+        assert values(headers, "Access-Control-Allow-Origin") == ["https://app.example"]
+        _, headers, _ = call(gw, "OPTIONS", "/echo", [("Origin", "http://app.example"), *ask])
+        assert not cors_names(headers)
+        _, headers, _ = call(gw, "GET", "/echo", [("Origin", "https://app.example")])
+        assert values(headers, "Access-Control-Allow-Origin") == ["https://app.example"]

@@ -76,7 +76,12 @@ class Cors:
 
     def allows(self, origin: str | None) -> bool:
         """Whether ``origin`` is one of the configured origins."""
-        return origin is not None and (origin in self.origins or "*" in self.origins)
+        if origin is None:
+            return False
+        # "*", or a scheme wildcard (http-api-cors.html): "https://*" allows any https origin.
+        return any(allowed in (origin, "*") or (allowed.endswith("://*") and origin.startswith(allowed[:-1])
+                                                and len(origin) > len(allowed) - 1)
+                   for allowed in self.origins)
 
     def preflight_headers(self, origin: str | None) -> list[tuple[str, str]]:
         """What API Gateway answers a preflight from ``origin``."""
