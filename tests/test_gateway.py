@@ -3,13 +3,13 @@ back to HTTP, CORS as the template configures it."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.rawhttp import header, request
 
 from clerk_serverless_local.gateway import LocalGateway
 from clerk_serverless_local.template import Template
@@ -94,23 +94,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
         yield gw
 
 
-def request(base: str, method: str, path: str, headers: list[tuple[str, str]] | None = None, body: bytes | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
-    host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    conn.putrequest(method, path)
-    for name, value in headers or []:
-        conn.putheader(name, value)
-    if body is not None:
-        conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, response.getheaders(), data
-
-
-def header(headers: list[tuple[str, str]], name: str) -> list[str]:
-    return [v for k, v in headers if k.lower() == name.lower()]
 
 
 def test_http_api_v2_payload_from_a_real_request(gateway: LocalGateway) -> None:

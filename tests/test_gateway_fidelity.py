@@ -8,13 +8,13 @@ the test's docstring.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.rawhttp import header, request
 
 from clerk_serverless_local.gateway import LocalGateway
 from clerk_serverless_local.template import Template
@@ -130,22 +130,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalGateway]:
 
 def call(gw: LocalGateway, method: str, path: str, headers: list[tuple[str, str]] | None = None,
          body: bytes | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
-    host, port = gw.urls["api"].removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    conn.putrequest(method, path, skip_accept_encoding=True)
-    for name, value in headers or []:
-        conn.putheader(name, value)
-    if body is not None:
-        conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, response.getheaders(), data
+    return request(gw.urls["api"], method, path, headers, body, accept_encoding=False)
 
-
-def values(headers: list[tuple[str, str]], name: str) -> list[str]:
-    return [v for k, v in headers if k.lower() == name.lower()]
 
 
 def cors_names(headers: list[tuple[str, str]]) -> set[str]:
@@ -165,11 +151,11 @@ def test_preflight_is_answered_without_an_options_route(gateway: LocalGateway) -
     configured Allow-* headers and Max-Age, not Expose-Headers."""
     status, headers, body = call(gateway, "OPTIONS", "/echo", PREFLIGHT)
     assert status == 204 and body == b""
-    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
-    assert values(headers, "Access-Control-Allow-Credentials") == ["true"]
-    assert values(headers, "Access-Control-Max-Age") == ["300"]
+    assert header(headers, "Access-Control-Allow-Origin") == [ALLOWED]
+    assert header(headers, "Access-Control-Allow-Credentials") == ["true"]
+    assert header(headers, "Access-Control-Max-Age") == ["300"]
     assert "access-control-expose-headers" not in cors_names(headers)
-    assert "authorization" in values(headers, "Access-Control-Allow-Headers")[0].lower()
+    assert "authorization" in header(headers, "Access-Control-Allow-Headers")[0].lower()
 
 
 def test_preflight_from_an_origin_not_allowed_gets_no_cors_headers(gateway: LocalGateway) -> None:
@@ -189,8 +175,8 @@ def test_integration_cors_headers_are_ignored(gateway: LocalGateway) -> None:
     (Expose-Headers on actual answers), and a foreign origin gets none."""
     status, headers, _ = call(gateway, "GET", "/echo", [("Origin", ALLOWED)])
     assert status == 200
-    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
-    assert values(headers, "Access-Control-Expose-Headers") == ["x-echo"]
+    assert header(headers, "Access-Control-Allow-Origin") == [ALLOWED]
+    assert header(headers, "Access-Control-Expose-Headers") == ["x-echo"]
     status, headers, _ = call(gateway, "GET", "/echo", [("Origin", EVIL)])
     assert status == 200 and not cors_names(headers)  # not even the function's own
 
@@ -212,7 +198,7 @@ def test_a_preflight_routed_to_an_any_route_meets_its_authorizer(gateway: LocalG
     assert status == 401
     # With the identity source present the authorizer allows it, and API Gateway answers the preflight.
     status, headers, _ = call(gateway, "OPTIONS", "/guarded/x", [*PREFLIGHT, ("Authorization", "Bearer x")])
-    assert status == 204 and values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
+    assert status == 204 and header(headers, "Access-Control-Allow-Origin") == [ALLOWED]
 
 
 # -- payload format 2.0 (developerguide/http-api-develop-integrations-lambda.html) ------------
@@ -245,7 +231,7 @@ def test_binary_bodies_arrive_base64_encoded(gateway: LocalGateway) -> None:
 def test_response_cookies_become_set_cookie_headers(gateway: LocalGateway) -> None:
     """"In the response to the client, each cookie becomes a set-cookie header.\""""
     _, headers, _ = call(gateway, "GET", "/echo")
-    assert values(headers, "Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
+    assert header(headers, "Set-Cookie") == ["a=1; Path=/", "b=2; Path=/"]
 
 
 def test_http_api_function_error_is_a_500(gateway: LocalGateway) -> None:
@@ -253,7 +239,7 @@ def test_http_api_function_error_is_a_500(gateway: LocalGateway) -> None:
     Server Error"} (REST APIs answer 502)."""
     status, headers, body = call(gateway, "GET", "/crash", [("Origin", ALLOWED)])
     assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
-    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]  # the CORS configuration covers it
+    assert header(headers, "Access-Control-Allow-Origin") == [ALLOWED]  # the CORS configuration covers it
 
 
 def test_http_api_function_timeout_is_a_500(gateway: LocalGateway) -> None:
@@ -279,8 +265,8 @@ def test_rest_headers_and_multi_value_headers_merge(gateway: LocalGateway) -> No
     Access-Control-Allow-Origin values."""
     status, headers, _ = call(gateway, "GET", "/Prod/merged", [("Origin", ALLOWED)])
     assert status == 200
-    assert values(headers, "Access-Control-Allow-Origin") == [ALLOWED]
-    assert values(headers, "X-One") == ["a", "b"] and values(headers, "X-Two") == ["c"]
+    assert header(headers, "Access-Control-Allow-Origin") == [ALLOWED]
+    assert header(headers, "X-One") == ["a", "b"] and header(headers, "X-Two") == ["c"]
 
 
 def test_rest_event_has_multi_value_headers(gateway: LocalGateway) -> None:
@@ -316,8 +302,8 @@ def test_scheme_wildcard_origins(tmp_path: Path) -> None:
     with LocalGateway(Template(root / "template.yaml"), port=0, log=lambda line: None, warn=lambda m: None) as gw:
         ask = [("Access-Control-Request-Method", "GET")]
         _, headers, _ = call(gw, "OPTIONS", "/echo", [("Origin", "https://app.example"), *ask])
-        assert values(headers, "Access-Control-Allow-Origin") == ["https://app.example"]
+        assert header(headers, "Access-Control-Allow-Origin") == ["https://app.example"]
         _, headers, _ = call(gw, "OPTIONS", "/echo", [("Origin", "http://app.example"), *ask])
         assert not cors_names(headers)
         _, headers, _ = call(gw, "GET", "/echo", [("Origin", "https://app.example")])
-        assert values(headers, "Access-Control-Allow-Origin") == ["https://app.example"]
+        assert header(headers, "Access-Control-Allow-Origin") == ["https://app.example"]
