@@ -310,6 +310,32 @@ def test_finding_the_gateway_log_line_echoes_query_tokens_and_control_characters
     assert lines[3].startswith("POST /up?token=… -> refused 400")
 
 
+def test_the_gateway_log_line_judges_query_and_path_after_percent_decoding(
+    logging_gateway: tuple[Any, list[str]],
+) -> None:
+    """A server decodes ``%6B`` as ``k`` and ``%65yJ`` as ``eyJ``: the log
+    line judged the raw spelling, so ``?to%6Ben=<token>`` and a token with
+    its first letter percent-encoded were printed whole. A token in the path
+    (``/sessions/<token>``) was printed too. Both are judged decoded now."""
+    gateway, lines = logging_gateway
+    base = gateway.origin()
+    secret = A_TOKEN
+    encoded = "%65" + secret[1:]
+    for target in (f"/a?to%6Ben={secret}&probe=1", f"/a?x={encoded}&probe=2", f"/sessions/{encoded}/probe3",
+                   f"/keys/sk_test_{'x' * 20}"):
+        _raw(base, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    deadline = time.monotonic() + 5
+    while len(lines) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(lines) == 4, lines
+    joined = "\n".join(lines)
+    assert secret[1:20] not in joined and "sk_test_" not in joined
+    assert lines[0].startswith("GET /a?to%6Ben=…&probe=1 -> ")
+    assert lines[1].startswith("GET /a?x=…&probe=2 -> ")
+    assert lines[2].startswith("GET /sessions/…/probe3 -> ")
+    assert lines[3].startswith("GET /keys/… -> ")
+
+
 # =========================================================================================
 # 4. Probes that held
 # =========================================================================================
@@ -361,3 +387,4 @@ def test_a_credential_given_as_accepts_token_is_not_quoted() -> None:
     assert secret not in str(info.value) and "accepts_token" in str(info.value)
     with pytest.raises(ClerkConfigError, match="'api_keys' is not a token type"):
         Policy.build(accepts_token="api_keys")
+

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from .origins import origins_parameter
 from .payloads import (
@@ -254,8 +255,6 @@ def _map_request(expression: str, request: HttpRequest, path_parameters: dict[st
         return request.header(name)
     if where == "path":
         return path_parameters.get(name)
-    from urllib.parse import parse_qsl
-
     return next((v for k, v in parse_qsl(request.query, keep_blank_values=True) if k == name), None)
 
 
@@ -824,20 +823,29 @@ _SECRET_VALUES = ("eyJ", "sk_", "ak_", "mt_", "oat_", "dvb_", "pk_")
 def _loggable(target: str) -> str:
     """A request line's method or target for the log: query values that may
     be credentials (pages put tokens there when they cannot send a header:
-    ``?token=``, ``__clerk_db_jwt``) shown as ``…``, unprintable characters
-    escaped (no terminal escape sequences), at most ``_MAX_LOGGED``
-    characters."""
+    ``?token=``, ``__clerk_db_jwt``) shown as ``…``, judged after
+    percent-decoding (``?to%6Ben=``, ``%65yJ…`` are the same to a server);
+    path segments that look like a token or key shown as ``…`` too;
+    unprintable characters escaped (no terminal escape sequences), at most
+    ``_MAX_LOGGED`` characters."""
     path, sep, query = target.partition("?")
+    path = "/".join("…" if _secret_like(unquote(segment)) else segment for segment in path.split("/"))
     if sep:
         pairs = []
         for pair in query.split("&"):
             name, eq, value = pair.partition("=")
-            hidden = eq and (any(word in name.lower() for word in _SECRET_NAMES)
-                             or value.startswith(_SECRET_VALUES) or len(value) > 64)
+            plain_name = unquote_plus(name).lower()
+            hidden = eq and (any(word in plain_name for word in _SECRET_NAMES) or _secret_like(unquote_plus(value)))
             pairs.append(f"{name}=…" if hidden else pair)
         path = f"{path}?{'&'.join(pairs)}"
     text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path[: _MAX_LOGGED + 1])
     return text[:_MAX_LOGGED] + "…" if len(text) > _MAX_LOGGED else text
+
+
+def _secret_like(value: str) -> bool:
+    """Whether a decoded query value or path segment looks like a token or a
+    key (Clerk's prefixes, a JWT, anything long)."""
+    return value.lstrip().startswith(_SECRET_VALUES) or len(value) > 64
 
 
 def _forwarded(headers: list[tuple[str, str]], client: str, port: int) -> list[tuple[str, str]]:
