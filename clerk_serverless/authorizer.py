@@ -23,8 +23,9 @@ keys unavailable       raises (API Gateway answers 500;    raises (500; not cach
 =====================  ==================================  ===============================
 
 The context carries strings only (REST's rule): ``clerk_auth: "verified"``,
-``token_type``, ``exp`` (the token's, epoch seconds, as precise as the token
-gives it) and, for a session,
+``token_type``, ``token_hash`` (SHA-256 of the token, base64url: the context
+is for that token only), ``exp`` (the token's, epoch seconds, as precise as
+the token gives it) and, for a session,
 ``user_id``, ``session_id``, ``org_id``, ``org_role``, ``org_slug``,
 ``org_permissions`` (comma-joined), ``azp``, ``sts``, ``fea``, ``pla``,
 ``fva``, ``act`` (the impersonation claim, JSON, else empty) and
@@ -32,7 +33,8 @@ gives it) and, for a session,
 (``accepts_token=…``), ``token_id``, ``subject``, ``user_id``, ``org_id``,
 ``machine_id``, ``client_id``, ``name``, ``azp`` (a machine JWT's, else empty), ``scopes`` (a JSON list) and
 ``claims`` (JSON). A downstream ``ClerkAuth(trust_authorizer=True)`` rebuilds
-the same ``Session`` or ``MachineAuth`` without verifying again, and still
+the same ``Session`` or ``MachineAuth`` without verifying again (for a
+request presenting that token; any other has its own verified), and still
 applies its own route's whole policy (token type, ``azp``, pending, the
 cookie-write origin rule, permissions, scopes…).
 """

@@ -4,13 +4,15 @@ downstream by ``ClerkAuth(trust_authorizer=True)`` — the format in one place.
 API Gateway hands a Lambda authorizer's ``context`` to the routes it guards
 (``requestContext.authorizer``, or ``.authorizer.lambda`` for HTTP API simple
 responses), strings only. :func:`authorizer_context` writes it from a verified
-identity; :func:`trusted_context` finds it on an event; :func:`session_claims`
+identity, bound to its token (:func:`token_hash`); :func:`trusted_context`
+finds it on an event; :func:`bound_to` ties it to a request's token; :func:`session_claims`
 and :func:`machine_auth` rebuild the identity, and :class:`TrustedAuthorizer`
 checks it against the downstream route's own whole policy.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import math
@@ -37,6 +39,32 @@ if TYPE_CHECKING:
 #: The marker our context carries; a context without it is not ours.
 MARKER = "clerk_auth"
 VERIFIED = "verified"
+#: The context's binding to the token it was verified from (see :func:`token_hash`).
+TOKEN_HASH = "token_hash"
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of ``token``, base64url without padding: what binds a context to
+    the one token its identity was verified from. API Gateway caches a context
+    under its identity sources only, which need not hold that token (an
+    ``Authorization: Basic …`` a staging site's visitors all send, beside each
+    one's cookie); a request presenting another token, or none, must not get
+    it. Not secret: a digest of a token reveals nothing of it."""
+    import hashlib  # only authorizers and trusting routes hash
+
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def bound_to(ctx: dict[str, Any], token: str | None) -> bool:
+    """True when ``ctx`` was written for ``token`` (a context without the
+    binding, from an older authorizer or not ours, is for no token)."""
+    expected = ctx.get(TOKEN_HASH)
+    if token is None or not isinstance(expected, str) or not expected:
+        return False
+    import hmac
+
+    return hmac.compare_digest(token_hash(token).encode("ascii"), expected.encode("utf-8", "surrogatepass"))
 
 
 def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False) -> dict[str, str]:
@@ -46,6 +74,7 @@ def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False
         return {
             MARKER: VERIFIED,
             "token_type": auth.token_type,
+            TOKEN_HASH: token_hash(auth.token),
             "token_id": auth.id,
             "subject": auth.subject,
             "user_id": auth.user_id or "",
@@ -66,6 +95,7 @@ def authorizer_context(auth: Session | MachineAuth, *, from_cookie: bool = False
     return {
         MARKER: VERIFIED,
         "token_type": auth.token_type,
+        TOKEN_HASH: token_hash(auth.token),
         "token_carrier": "cookie" if from_cookie else "header",
         "user_id": auth.user_id,
         "session_id": auth.session_id,
@@ -211,13 +241,22 @@ class TrustedAuthorizer:
     def identity(self, request: Request, policy: Policy) -> Session | MachineAuth | None:
         """The identity our authorizer verified for ``request`` and that
         ``policy`` admits, or None when the event carries no context of ours
-        (then the token is verified)."""
+        for the token the request presents (then that token is verified)."""
         event = request.event.get("aws.event") if request.source.name == "asgi" else request.event
         ctx = trusted_context(event)  # Mangum keeps the Lambda event in the scope
         if ctx is None:
             return None
         kind = str(ctx.get("token_type") or SESSION_TOKEN)
         header_token = token_in_header(request)
+        now = self._clock()
+        # The token the authorizer verified, as it found it: the header's,
+        # else (for a session) the cookie's. A context cached for another
+        # token, or for none, is not this request's: its own token is verified.
+        token = header_token
+        if token is None and kind == SESSION_TOKEN:
+            token = find_token(request, self._cookie_rules, now).token
+        if not bound_to(ctx, token):
+            return None
         accepts = policy.accepts
         if kind not in accepts:
             # Refused as ClerkAuth.authenticate refuses the token itself: a
@@ -229,7 +268,6 @@ class TrustedAuthorizer:
             if header_token is not None and not policy.classifies and not is_jwt_format(header_token):
                 raise TokenInvalidError("not a JWT")
             raise TokenTypeMismatchError()
-        now = self._clock()
         parties = policy.parties(self._parties)
         identity: Session | MachineAuth
         if kind == SESSION_TOKEN:
@@ -240,8 +278,7 @@ class TrustedAuthorizer:
                 check_cookie_write(request, parties)
             claims = session_claims(ctx)
             check_request_session(request, claims, policy, self._parties, now, self._skew)
-            token = find_token(request, self._cookie_rules, now).token or ""
-            identity = Session(claims, token, self._backend_api)
+            identity = Session(claims, token or "", self._backend_api)
         else:
             identity = machine_auth(kind, ctx, header_token or "")
             azp = str(ctx.get("azp") or "") or None

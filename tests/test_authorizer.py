@@ -12,6 +12,7 @@ from support.tokens import ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, KeysUnavailableError
 from clerk_serverless.authorizer import Unauthorized, authorizer_context, make_authorizer
+from clerk_serverless.trusted import token_hash
 
 ROUTE_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/$default/GET/reports"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/reports/2024"
@@ -37,9 +38,11 @@ def auth(make_auth: Any) -> ClerkAuth:
 
 def test_http_api_simple_responses(auth: ClerkAuth, key: SigningKey) -> None:
     authorize = make_authorizer(auth)
-    allowed = authorize(v2_event(bearer=mint(key, **V2_ORG)), None)
+    token = mint(key, **V2_ORG)
+    allowed = authorize(v2_event(bearer=token), None)
     assert allowed["isAuthorized"] is True
     assert allowed["context"] == {"clerk_auth": "verified", "token_type": "session_token", "token_carrier": "header",
+                                  "token_hash": token_hash(token),
                                   "user_id": "user_2abc", "session_id": "sess_2xyz", "org_id": "org_1",
                                   "org_role": "org:admin", "org_slug": "acme", "org_permissions": "org:reports:read",
                                   "azp": "https://app.example.com", "sts": "", "fea": "o:reports", "pla": "", "fva": "", "act": "",
@@ -112,34 +115,36 @@ def _behind(shape: str, context: dict[str, str], **request: Any) -> dict[str, An
     return event
 
 
-def _context(key: SigningKey, auth: ClerkAuth, **claims: Any) -> dict[str, str]:
-    return authorizer_context(auth.verify_token(mint(key, **claims)))
+def _context(key: SigningKey, auth: ClerkAuth, **claims: Any) -> tuple[dict[str, str], str]:
+    token = mint(key, **claims)
+    return authorizer_context(auth.verify_token(token)), token
 
 
 @pytest.mark.parametrize("shape", ["http_v2", "rest_v1"])
 def test_trusted_context_skips_verification(make_auth: Any, key: SigningKey, jwks: Any, shape: str) -> None:
-    context = _context(key, make_auth(), **V2_ORG)
+    context, token = _context(key, make_auth(), **V2_ORG)
     jwks.set("status", status=503)  # nothing can be verified now: the context alone must do
     trusting = make_auth(trust_authorizer=True, jwks_url=jwks.url + "?down")
     handler = recording_handler(trusting.require_session(permissions=["org:reports:read"]))
-    out = call(handler, shape, _behind(shape, context))
+    out = call(handler, shape, _behind(shape, context, bearer=token))
     assert out.status == 200
     session = out.session
     assert (session.user_id, session.session_id, session.org_id, session.org_role) == ("user_2abc", "sess_2xyz", "org_1", "org:admin")
     assert session.has(permission="org:reports:read")
+    assert session.token == token
 
 
 def test_trust_is_limited(make_auth: Any, key: SigningKey) -> None:
     verifier = make_auth()
     trusting = recording_handler(make_auth(trust_authorizer=True).require_session)
-    context = _context(key, verifier)
+    context, token = _context(key, verifier)
     assert call(trusting, "http_v2", _behind("http_v2", dict(context, clerk_auth="something else"))).status == 401  # not our context
     stale = dict(context, exp=str(int(time.time()) - 60))
-    assert call(trusting, "http_v2", _behind("http_v2", stale)).reason == "token-expired"  # a cached result outliving its token
-    mismatch = _behind("http_v2", context, query={"_clerk_session_id": "sess_other"})
+    assert call(trusting, "http_v2", _behind("http_v2", stale, bearer=token)).reason == "token-expired"  # a cached result outliving its token
+    mismatch = _behind("http_v2", context, query={"_clerk_session_id": "sess_other"}, bearer=token)
     assert call(trusting, "http_v2", mismatch).reason == "session-id-mismatch"
     denied = recording_handler(make_auth(trust_authorizer=True).require_session(permissions=["org:reports:read"]))
-    assert call(denied, "http_v2", _behind("http_v2", context)).status == 403
+    assert call(denied, "http_v2", _behind("http_v2", context, bearer=token)).status == 403
     not_trusting = recording_handler(verifier.require_session)
     assert call(not_trusting, "http_v2", _behind("http_v2", context)).status == 401  # off by default: the token is required
     no_context = recording_handler(make_auth(trust_authorizer=True).require_session)

@@ -27,6 +27,7 @@ from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, mint, sign_raw
 from clerk_serverless import ClerkAuth, ClerkConfigError, MachineAuth, Session
 from clerk_serverless.authorizer import Unauthorized, make_authorizer
 from clerk_serverless.errors import AuthError, KeysUnavailableError, TokenTypeMismatchError
+from clerk_serverless.trusted import token_hash
 
 EVIL = "https://evil.example"
 SESSION_CAT = "cl_B7d4PD111AAA"
@@ -101,8 +102,17 @@ def authorizer_event(shape: str = "http_v2", **request: Any) -> dict[str, Any]:
     return event
 
 
-def routed(ctx: dict[str, Any], **request: Any) -> dict[str, Any]:
-    """An HTTP API event carrying our authorizer's (simple response) context."""
+#: An API key Clerk does not know: a context bound to it proves nothing if it falls back to verifying.
+UNKNOWN_KEY = "ak_" + "0" * 32
+
+
+def routed(ctx: dict[str, Any], *, bound: str | None = None, **request: Any) -> dict[str, Any]:
+    """An HTTP API event carrying our authorizer's (simple response) context;
+    ``bound``: a token the request carries and the context is bound to (a
+    hand-made context is otherwise for no token, and the request's is verified)."""
+    if bound is not None:
+        ctx = dict(ctx, token_hash=token_hash(bound))
+        request["bearer"] = bound
     event = make_event("http_v2", **request)
     event["requestContext"]["authorizer"] = {"lambda": dict(ctx)}
     return event
@@ -752,33 +762,34 @@ def test_authorizer_machine_answers_simple_and_iam(auth: ClerkAuth, clerk_api: A
         make_authorizer(auth, accepts_token="api_key")(authorizer_event("rest_v1", cookies=[f"__session={api_key.secret}"]), None)
 
 
-def _machine_ctx(auth: ClerkAuth, clerk_api: Any, **key_fields: Any) -> dict[str, str]:
+def _machine_ctx(auth: ClerkAuth, clerk_api: Any, **key_fields: Any) -> tuple[dict[str, str], str]:
     key = clerk_api.add_api_key(**key_fields)
     answer = make_authorizer(auth, accepts_token="api_key")(authorizer_event(bearer=key.secret), None)
     assert answer["isAuthorized"] is True
-    return dict(answer["context"])
+    return dict(answer["context"]), key.secret
 
 
 def test_trusted_machine_context_still_meets_the_route(auth: ClerkAuth, clerk_api: Any, key: SigningKey) -> None:
     downstream = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN], trust_authorizer=True)
-    ctx = _machine_ctx(auth, clerk_api, scopes=["read:foo"])
-    # a machine context on session-only routes, and on routes for other machine types
-    for handler in (recording(downstream.require_session), recording(downstream.require_auth(accepts_token="m2m_token")),
-                    recording(downstream.require_auth(accepts_token=["session_token", "oauth_token"]))):
-        out = call(handler, "http_v2", routed(ctx))
-        assert (out.status, out.reason) == (401, "token-type-mismatch")
+    ctx, secret = _machine_ctx(auth, clerk_api, scopes=["read:foo"])
+    verifying = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN])
+    # a machine context on session-only routes, and on routes for other machine types: the verdict verifying gives
+    for options in ({}, {"accepts_token": "m2m_token"}, {"accepts_token": ["session_token", "oauth_token"]}):
+        out = call(recording(downstream.require_auth(**options)), "http_v2", routed(ctx, bearer=secret))
+        direct = call(recording(verifying.require_auth(**options)), "http_v2", make_event("http_v2", bearer=secret))
+        assert out.status == 401 and out.reason == direct.reason, options
     # scopes, permissions, features, reverification of the route itself
     for options in ({"scopes": ["write"]}, {"permissions": ["org:a:b"]}, {"features": ["x"]}, {"reverification": "lax"}, {"roles": ["org:admin"]}):
-        out = call(recording(downstream.require_auth(accepts_token="api_key", **options)), "http_v2", routed(ctx))
+        out = call(recording(downstream.require_auth(accepts_token="api_key", **options)), "http_v2", routed(ctx, bearer=secret))
         assert out.status == 403, options
     # token_type tricks
     for token_type in ("API_KEY", " api_key", "api_key\x00", "any", "machine", "", None, 5, ["api_key"]):
         forged = dict(ctx, token_type=token_type)
-        out = call(recording(downstream.require_auth(accepts_token="api_key")), "http_v2", routed(forged))
+        out = call(recording(downstream.require_auth(accepts_token="api_key")), "http_v2", routed(forged, bearer=secret))
         assert out.status == 401, token_type
     # an expired machine context (a cached authorizer result that outlived the token)
     expired = dict(ctx, exp=str(int(time.time()) - 60))
-    assert call(recording(downstream.require_auth(accepts_token="api_key")), "http_v2", routed(expired)).status == 401
+    assert call(recording(downstream.require_auth(accepts_token="api_key")), "http_v2", routed(expired, bearer=secret)).status == 401
     # a context without our marker is no context: the (absent) token is verified
     for marker in ("", "Verified", "true", None, True):
         out = call(recording(downstream.require_auth(accepts_token="api_key")), "http_v2", routed(dict(ctx, clerk_auth=marker)))
@@ -796,12 +807,12 @@ def test_trusted_contexts_with_garbage_never_raise(clerk_api: Any) -> None:
     for ctx in (dict(base_machine, claims=bomb), dict(base_machine, claims="{" * 5000), dict(base_machine, claims='{"a":' * 3000),
                 dict(base_machine, exp="12abc"), dict(base_machine, exp=[1]), dict(base_machine, scopes=["a"]),
                 dict(base_machine, claims={"a": 1}), dict(base_machine, subject={"x": 1})):
-        out = call(machine, "http_v2", routed(ctx))
+        out = call(machine, "http_v2", routed(ctx, bound=UNKNOWN_KEY))
         assert out.status in (200, 401), ctx
     for ctx in (dict(base_session, exp="soon"), dict(base_session, exp=None), dict(base_session, user_id=""),
                 dict(base_session, fva="x,y"), dict(base_session, fva="1e999,1e999"), dict(base_session, org_permissions=5),
                 dict(base_session, fea={"o": "x"}), dict(base_session, exp=str(10**400))):
-        out = call(session, "http_v2", routed(ctx))
+        out = call(session, "http_v2", routed(ctx, bound="a.b.c"))
         assert out.status in (200, 401), ctx
 
 
@@ -818,9 +829,9 @@ def test_finding_trusted_contexts_accept_exp_that_never_passes(clerk_api: Any) -
     admitted = []
     for exp in ("nan", "inf", "1e999", "Infinity", " NaN "):
         s = call(session, "http_v2", routed({"clerk_auth": "verified", "token_type": "session_token", "user_id": USER,
-                                              "session_id": "sess_1", "exp": exp}))
+                                              "session_id": "sess_1", "exp": exp}, bound="a.b.c"))
         m = call(machine, "http_v2", routed({"clerk_auth": "verified", "token_type": "api_key", "token_id": "ak_1",
-                                              "subject": USER, "exp": exp}))
+                                              "subject": USER, "exp": exp}, bound=UNKNOWN_KEY))
         admitted += [f"session exp={exp!r}"] * (s.status == 200) + [f"api_key exp={exp!r}"] * (m.status == 200)
     assert admitted == []
 
@@ -836,7 +847,7 @@ def test_finding_a_partial_machine_context_is_an_identity(clerk_api: Any) -> Non
     handler = recording(downstream.require_auth(accepts_token=["api_key", "m2m_token", "oauth_token"]))
     admitted = []
     for token_type in ("api_key", "m2m_token", "oauth_token"):
-        out = call(handler, "http_v2", routed({"clerk_auth": "verified", "token_type": token_type}))
+        out = call(handler, "http_v2", routed({"clerk_auth": "verified", "token_type": token_type}, bound=UNKNOWN_KEY))
         if out.status == 200:
             admitted.append((token_type, handler.seen["auth"].subject))
     assert admitted == []

@@ -126,13 +126,19 @@ def authorizer_events(key: DevKey) -> dict[str, dict[str, Any]]:
         event.update({"type": "REQUEST", "methodArn": METHOD_ARN})
         return event
 
+    def context_for(event: dict[str, Any]) -> dict[str, str]:
+        """Our authorizer's context for the event's own token (it is bound to it)."""
+        bearer = event["headers"].get("authorization") or event["headers"]["Authorization"]
+        token = bearer.removeprefix("Bearer ")
+        claims = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[1] + "==").decode())
+        return authorizer_context(Session(SessionClaims(claims), token))
+
     token = key.token(USER, lifetime=None)
-    claims = json.loads(__import__("base64").urlsafe_b64decode(token.split(".")[1] + "==").decode())
-    context = authorizer_context(Session(SessionClaims(claims), token))
     secure_v2 = _bearer(key, "http_v2", "GET", "/secure")
-    secure_v2["requestContext"]["authorizer"] = {"lambda": context}
+    secure_v2["requestContext"]["authorizer"] = {"lambda": context_for(secure_v2)}
     secure_rest = _bearer(key, "rest_v1", "GET", "/secure")
-    secure_rest["requestContext"]["authorizer"] = {"principalId": USER, "integrationLatency": 12, **context}
+    secure_rest["requestContext"]["authorizer"] = {
+        "principalId": USER, "integrationLatency": 12, **context_for(secure_rest)}
     return {
         "authorizer/http_v2-bearer.json": v2(),
         "authorizer/http_v2-cookie.json": v2(bearer=False, cookies=[f"__session={token}"]),

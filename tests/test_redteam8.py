@@ -1,0 +1,133 @@
+"""Red-team probes, eighth pass: the Lambda authorizer and ``trust_authorizer``,
+the verified-token and machine-token caches, the Backend API client,
+``aws_secrets`` and the configuration.
+
+Every test states the secure behaviour. Tests named ``test_finding_*`` are
+attacks that succeeded on the code as reviewed, kept with their fixes; every
+other test is a probe the library withstood, kept as a regression test.
+
+Real parts only: generated RS256 keys, the loopback JWKS server and Clerk
+Backend API, real-shaped events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.calls import NOT_CALLED, call
+from support.events import authorizer_event, make_event
+from support.tokens import SigningKey, mint
+
+from clerk_serverless import ClerkAuth
+from clerk_serverless.authorizer import make_authorizer
+from clerk_serverless.trusted import token_hash
+
+#: A staging site's HTTP Basic credentials: every visitor's browser resends the same ones.
+STAGING_BASIC = "Basic c3RhZ2luZzpzZWNyZXQ="
+
+
+def seen(decorator: Any) -> Any:
+    """A handler under ``decorator`` answering 200 and remembering ``event["auth"]``."""
+
+    box: dict[str, Any] = {}
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        box["auth"] = event.get("auth")
+        return {"statusCode": 200, "body": "ok"}
+
+    wrapped = decorator(handler)
+    wrapped.seen = box  # call() clears it before each call
+    return wrapped
+
+
+def behind(shape: str, context: dict[str, str], **request: Any) -> dict[str, Any]:
+    """An event of ``shape`` reaching a route behind our authorizer, with ``context``
+    (what API Gateway passes on, from a fresh or a cached authorizer answer)."""
+    event = make_event(shape, **request)
+    event["requestContext"]["authorizer"] = (
+        {"lambda": dict(context)} if shape == "http_v2" else {"principalId": "p", "integrationLatency": 3, **context}
+    )
+    return event
+
+
+def who(route: Any, shape: str, event: dict[str, Any]) -> tuple[int, str | None]:
+    route.seen.clear()
+    out = call(route, shape, event)
+    auth = route.seen.get("auth", NOT_CALLED)
+    return out.status, (None if auth in (None, NOT_CALLED) else getattr(auth, "user_id", None) or auth.subject)
+
+
+# =========================================================================================
+# 1. trust_authorizer: a context is for the one token it was verified from
+# =========================================================================================
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "rest_v1"])
+def test_finding_a_cached_context_is_handed_to_a_request_with_another_token(
+    make_auth: Any, key: SigningKey, shape: str
+) -> None:
+    """HIGH (with authorizer caching on and identity sources that do not hold
+    the token the authorizer read). API Gateway keys a cached authorizer answer
+    on the identity sources alone. With ``$request.header.Authorization`` (what
+    the README suggests for Bearer APIs) and a staging site behind HTTP Basic
+    auth, every visitor sends the same ``Authorization: Basic …`` beside their
+    own ``__session`` cookie: the authorizer skips the Basic value, verifies
+    the victim's cookie and the answer is cached under the shared Basic value.
+    The next visitor — no cookie, or their own — got the victim's identity from
+    the trusting route (and a ``Session`` pairing the victim's claims with the
+    attacker's token). The context now carries ``token_hash``, and a route
+    takes it only for a request presenting that token; any other request has
+    its own token verified."""
+    victim = mint(key, sub="user_victim", sid="sess_victim")
+    attacker = mint(key, sub="user_attacker", sid="sess_attacker")
+    answer = make_authorizer(make_auth())(
+        authorizer_event(headers={"Authorization": STAGING_BASIC}, cookies=[f"__session={victim}"]), None
+    )
+    context = answer["context"]
+    assert (context["user_id"], context["token_carrier"]) == ("user_victim", "cookie")
+    assert context["token_hash"] == token_hash(victim)
+    route = seen(make_auth(trust_authorizer=True).require_session)
+    basic = {"Authorization": STAGING_BASIC}
+    assert who(route, shape, behind(shape, context, headers=basic, cookies=[f"__session={victim}"])) == (200, "user_victim")
+    assert who(route, shape, behind(shape, context, headers=basic)) == (401, None)
+    assert who(route, shape, behind(shape, context, headers=basic, cookies=[f"__session={attacker}"])) == (
+        200, "user_attacker")
+    assert route.seen["auth"].token == attacker
+    # A header context reused for another bearer token (a cache keyed on the cookie, say).
+    header_context = make_authorizer(make_auth())(authorizer_event(bearer=victim), None)["context"]
+    assert who(route, shape, behind(shape, header_context, bearer=attacker)) == (200, "user_attacker")
+    assert who(route, shape, behind(shape, header_context, bearer="a.b.c")) == (401, None)
+
+
+def test_finding_a_cached_machine_context_is_handed_to_another_api_key(clerk_api: Any) -> None:
+    """HIGH (same cache condition). A context for one API key reached a
+    request presenting another key — or none on a route accepting sessions
+    too — with the first key's subject and scopes."""
+    build = lambda trust: ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, trust_authorizer=trust)  # noqa: E731
+    admin = clerk_api.add_api_key(subject="user_" + "a" * 27, scopes=["admin"])
+    reader = clerk_api.add_api_key(subject="user_" + "b" * 27, scopes=["read"])
+    authorize = make_authorizer(build(False), accepts_token="api_key")
+    context = authorize(authorizer_event(bearer=admin.secret), None)["context"]
+    route = seen(build(True).require_auth(accepts_token=["api_key", "session_token"], scopes=["admin"]))
+    assert who(route, "http_v2", behind("http_v2", context, bearer=admin.secret)) == (200, "user_" + "a" * 27)
+    assert who(route, "http_v2", behind("http_v2", context, bearer=reader.secret))[0] == 403  # its own scopes
+    assert who(route, "http_v2", behind("http_v2", context)) == (401, None)
+    assert who(route, "http_v2", behind("http_v2", context, headers={"Authorization": "Basic eDp5"})) == (401, None)
+
+
+def test_a_context_without_its_binding_is_not_taken(make_auth: Any, key: SigningKey, signing_keys: Any) -> None:
+    """Held. A context without ``token_hash`` (an older authorizer, or one not
+    ours) or with another one is ignored: the request's own token is verified
+    (the route keeps working, at the cost of a verification, and takes nothing
+    from a context it cannot tie to the request)."""
+    token = mint(key)
+    context = make_authorizer(make_auth())(authorizer_event(bearer=token), None)["context"]
+    route = seen(make_auth(trust_authorizer=True).require_session)
+    claimed = dict(context, user_id="user_forged")
+    for forged in ({k: v for k, v in claimed.items() if k != "token_hash"}, dict(claimed, token_hash=""),
+                   dict(claimed, token_hash=token_hash(token + "x")), dict(claimed, token_hash=5),
+                   dict(claimed, token_hash="\udcff"), dict(claimed, token_hash=token)):
+        assert who(route, "http_v2", behind("http_v2", forged, bearer=token)) == (200, "user_2abc")
+        assert who(route, "http_v2", behind("http_v2", forged, bearer=mint(signing_keys["attacker"]))) == (401, None)
+    assert who(route, "http_v2", behind("http_v2", claimed, bearer=token)) == (200, "user_forged")  # bound: taken
