@@ -67,21 +67,62 @@ class ReadOnlyList(list):  # type: ignore[type-arg]
 
 def frozen_json(value: Any) -> Any:
     """A read-only deep copy of decoded JSON (objects as :class:`ReadOnlyDict`,
-    arrays as :class:`ReadOnlyList`)."""
-    if isinstance(value, Mapping):
-        return ReadOnlyDict({key: frozen_json(item) for key, item in value.items()})
-    if isinstance(value, (list, tuple)):
-        return ReadOnlyList([frozen_json(item) for item in value])
-    return value
+    arrays as :class:`ReadOnlyList`), however deeply nested."""
+    try:
+        return _frozen(value)
+    except RecursionError:
+        return _copy_deep(value, ReadOnlyDict, ReadOnlyList)
 
 
 def plain_json(value: Any) -> Any:
     """:func:`frozen_json` undone: a fresh, writable, JSON-ready copy."""
+    try:
+        return _plain(value)
+    except RecursionError:
+        return _copy_deep(value, dict, list)
+
+
+# The recursive copies: fast, for the claims every token carries.
+def _frozen(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {key: plain_json(item) for key, item in value.items()}
+        return ReadOnlyDict({key: _frozen(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)):
-        return [plain_json(item) for item in value]
+        return ReadOnlyList([_frozen(item) for item in value])
     return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _copy_deep(value: Any, as_dict: Any, as_list: Any) -> Any:
+    """The same copy without recursion: JSON the decoder accepted may nest
+    deeper than this stack allows (a session token's custom claims, an API
+    key's ``claims``), and must not turn a valid token into an exception."""
+    containers = (Mapping, list, tuple)
+    if not isinstance(value, containers):
+        return value
+    # Depth-first: each container's copy is built once its children's are.
+    done: dict[int, Any] = {}
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if not expanded:
+            stack.append((node, True))
+            items = node.values() if isinstance(node, Mapping) else node
+            stack.extend((item, False) for item in items if isinstance(item, containers) and id(item) not in done)
+            continue
+        if isinstance(node, Mapping):
+            done[id(node)] = as_dict(
+                {key: done[id(item)] if isinstance(item, containers) else item for key, item in node.items()}
+            )
+        else:
+            done[id(node)] = as_list([done[id(item)] if isinstance(item, containers) else item for item in node])
+    return done[id(value)]
 
 
 __all__ = ["ReadOnlyDict", "ReadOnlyList", "frozen_json", "plain_json"]

@@ -131,3 +131,84 @@ def test_a_context_without_its_binding_is_not_taken(make_auth: Any, key: Signing
         assert who(route, "http_v2", behind("http_v2", forged, bearer=token)) == (200, "user_2abc")
         assert who(route, "http_v2", behind("http_v2", forged, bearer=mint(signing_keys["attacker"]))) == (401, None)
     assert who(route, "http_v2", behind("http_v2", claimed, bearer=token)) == (200, "user_forged")  # bound: taken
+
+
+# =========================================================================================
+# 2. Claims nested deeper than the stack: a valid token is never an exception
+# =========================================================================================
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(depth):
+        node["a"] = {}
+        node = node["a"]
+    node["leaf"] = [1, {"b": "c"}]
+    return root
+
+
+def test_finding_deeply_nested_claims_raised_out_of_the_authorizer(make_auth: Any, key: SigningKey) -> None:
+    """MEDIUM (a user's own token; a 500 from API Gateway, an exception in a
+    handler). Custom session claims can carry user-written data (a JWT
+    template with ``{{user.unsafe_metadata}}``, which the frontend may write):
+    JSON 900 levels deep still fits a token, and decodes, but the read-only
+    copy of ``Session.claims`` recursed once or twice per level, so the
+    authorizer (which reads the claims for its context) raised RecursionError
+    out of its handler, as did any handler reading ``session.claims``. The
+    copy now falls back to an iterative one."""
+    deep = _nested(900)
+    token = mint(key, metadata=deep)
+    auth = make_auth()
+    assert make_authorizer(auth)(authorizer_event(bearer=token), None)["isAuthorized"] is True
+    seen_claims: list[Any] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen_claims.append(event["session"].claims["metadata"])
+        return {"statusCode": 200, "body": "ok"}
+
+    assert call(auth.require_session(handler), "http_v2", make_event("http_v2", bearer=token)).status == 200
+    assert seen_claims == [deep]
+    assert auth.verify_token(token).claims["metadata"] == deep
+
+
+def test_finding_an_api_key_with_deeply_nested_claims_was_refused(clerk_api: Any) -> None:
+    """LOW (the key's owner's own requests). An API key's ``claims`` are the
+    application's custom JSON: 600 levels of it made the cached, read-only
+    ``MachineAuth.claims`` raise RecursionError, answered 401 token-invalid
+    for a key Clerk calls valid — with no verdict remembered, so a Backend API
+    call on every request. It is now admitted, through the authorizer and its
+    trusting route too."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    deep = _nested(600)
+    api_key = clerk_api.add_api_key(claims=deep)
+    route = seen(auth.require_auth(accepts_token="api_key"))
+    assert who(route, "http_v2", make_event("http_v2", bearer=api_key.secret))[0] == 200
+    assert route.seen["auth"].claims == deep
+    context = make_authorizer(auth, accepts_token="api_key")(authorizer_event(bearer=api_key.secret), None)["context"]
+    trusting = seen(ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, trust_authorizer=True)
+                    .require_auth(accepts_token="api_key"))
+    assert who(trusting, "http_v2", behind("http_v2", context, bearer=api_key.secret))[0] == 200
+    assert trusting.seen["auth"].claims == deep
+    assert clerk_api.count() == 1  # one verification: the answer was remembered
+
+
+def test_read_only_copies_of_any_depth() -> None:
+    """Held. ``frozen_json``/``plain_json`` copy any depth (past the interpreter's
+    recursion limit too), read-only and writable respectively, node for node."""
+    from clerk_serverless.readonly import ReadOnlyDict, ReadOnlyList, frozen_json, plain_json
+
+    value = {"x": [_nested(5000), 1, "s", None, [[[]]]], "y": {}}
+    frozen = frozen_json(value)
+    plain = plain_json(frozen)
+    for copy, as_dict, as_list in ((frozen, ReadOnlyDict, ReadOnlyList), (plain, dict, list)):
+        assert type(copy) is as_dict and type(copy["x"]) is as_list and type(copy["x"][4][0][0]) is as_list
+        assert copy["x"][1:4] == [1, "s", None] and copy["y"] == {}
+        node, original, depth = copy["x"][0], value["x"][0], 0
+        while "a" in original:
+            assert type(node) is as_dict and node is not original and list(node) == ["a"]
+            node, original, depth = node["a"], original["a"], depth + 1
+        assert depth == 5000 and node == {"leaf": [1, {"b": "c"}]} and type(node["leaf"][1]) is as_dict
+    with pytest.raises(TypeError):
+        frozen["x"][0]["a"]["b"] = 1
+    assert frozen_json(3) == 3 and plain_json("s") == "s"
