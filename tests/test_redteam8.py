@@ -212,3 +212,38 @@ def test_read_only_copies_of_any_depth() -> None:
     with pytest.raises(TypeError):
         frozen["x"][0]["a"]["b"] = 1
     assert frozen_json(3) == 3 and plain_json("s") == "s"
+
+
+def test_a_fastapi_route_behind_mangum_binds_the_context_to_the_cookie_it_reads(
+    make_auth: Any, key: SigningKey
+) -> None:
+    """Held. Through Mangum the dependency reads the token from the ASGI scope
+    (the v2 ``cookies[]`` as a Cookie header) and the context from
+    ``scope["aws.event"]``: the context of the cookie the request carries is
+    taken; another cookie's request is answered by verifying its own token."""
+    from fastapi import Depends, FastAPI
+    from mangum import Mangum
+
+    from clerk_serverless.integrations.fastapi import require_clerk_session
+
+    victim = mint(key, sub="user_victim", sid="sess_victim")
+    attacker = mint(key, sub="user_attacker", sid="sess_attacker")
+    context = make_authorizer(make_auth())(authorizer_event(cookies=[f"__session={victim}"]), None)["context"]
+    context["org_id"] = "org_seen_by_the_authorizer"  # shows the context was taken, not the token verified
+    app = FastAPI()
+    trusting = make_auth(trust_authorizer=True)
+
+    @app.get("/path/to/resource")
+    def me(session: Any = Depends(require_clerk_session(auth=trusting))) -> dict[str, str]:
+        return {"user": session.user_id, "org": str(session.org_id)}
+
+    handler = Mangum(app, lifespan="off")
+    for cookie, body in ((victim, '{"user":"user_victim","org":"org_seen_by_the_authorizer"}'),
+                         (attacker, '{"user":"user_attacker","org":"None"}')):
+        event = behind("http_v2", context, cookies=[f"__session={cookie}"])
+        event["rawPath"] = event["requestContext"]["http"]["path"] = "/path/to/resource"
+        answer = handler(event, None)
+        assert (answer["statusCode"], answer["body"]) == (200, body)
+    event = behind("http_v2", context)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/path/to/resource"
+    assert handler(event, None)["statusCode"] == 401
