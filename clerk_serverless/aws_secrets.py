@@ -50,10 +50,27 @@ def _from_secret_string(value: str) -> str:
     return value
 
 
+def _looks_like_a_key(name: str) -> bool:
+    """``name`` holds a Clerk secret key (``sk_test_…``, ``sk_live_…``) or a
+    machine secret key (``ak_…``), not the name of where one is stored."""
+    import re
+
+    return re.search(r"(?<![A-Za-z0-9])(?:sk_test|sk_live|ak)_[A-Za-z0-9]{16}", name) is not None
+
+
 def read_secret_key(name: str, *, kind: str, setting: str) -> str:
     """The secret key stored in SSM parameter ``name`` (``kind="parameter"``)
     or Secrets Manager secret ``name`` (``kind="secret"``)."""
     what = "SSM parameter" if kind == "parameter" else "Secrets Manager secret"
+    if isinstance(name, str) and _looks_like_a_key(name):
+        # The key itself where its storage's name belongs (CLERK_SECRET_KEY and
+        # CLERK_SECRET_KEY_PARAMETER mixed up): never echoed, never sent to AWS
+        # as a name (CloudTrail records request parameters).
+        raise ClerkConfigError(
+            setting,
+            f"holds a Clerk key, not the name of {'an' if kind == 'parameter' else 'a'} {what}: set the key itself as "
+            "secret_key / CLERK_SECRET_KEY, or store it there and give its name here",
+        )
     try:
         value = _within(TOTAL_TIMEOUT, lambda: _read(name, kind))
     except ImportError:

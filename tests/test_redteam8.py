@@ -19,7 +19,7 @@ from support.calls import NOT_CALLED, call
 from support.events import authorizer_event, make_event
 from support.tokens import SigningKey, mint
 
-from clerk_serverless import ClerkAuth
+from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.authorizer import make_authorizer
 from clerk_serverless.trusted import token_hash
 
@@ -247,3 +247,51 @@ def test_a_fastapi_route_behind_mangum_binds_the_context_to_the_cookie_it_reads(
     event = behind("http_v2", context)
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/path/to/resource"
     assert handler(event, None)["statusCode"] == 401
+
+
+# =========================================================================================
+# 3. aws_secrets: the key where its storage's name belongs
+# =========================================================================================
+
+SECRET_KEY = "sk_live_" + "Z9" * 20
+
+
+@pytest.mark.parametrize("variable", ["CLERK_SECRET_KEY_PARAMETER", "CLERK_SECRET_KEY_SECRET_ID"])
+@pytest.mark.parametrize("value", [SECRET_KEY, "ak_" + "Q7" * 20, f" {SECRET_KEY}\n", f"/myapp/{SECRET_KEY}"])
+def test_finding_a_secret_key_given_as_its_parameter_name_was_echoed(
+    monkeypatch: pytest.MonkeyPatch, jwks: Any, variable: str, value: str
+) -> None:
+    """MEDIUM (a plausible mix-up of two variables both named for the secret
+    key). ``CLERK_SECRET_KEY_PARAMETER=sk_live_…`` sent the key to AWS as a
+    parameter name (CloudTrail records it) and put it, whole, in the
+    ClerkConfigError a cold start logs: ``cannot read SSM parameter
+    'sk_live_…': ParameterNotFound``. It is now refused, unechoed, before any call."""
+    for name, setting in (("AWS_ENDPOINT_URL", jwks.base_url), ("AWS_ACCESS_KEY_ID", "x"),
+                          ("AWS_SECRET_ACCESS_KEY", "y"), ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, setting)
+    monkeypatch.setenv("CLERK_JWKS_URL", jwks.url)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth()
+    assert info.value.setting == variable and "holds a Clerk key" in str(info.value)
+    assert "Z9Z9" not in str(info.value) and "Q7Q7" not in str(info.value)
+    assert jwks.requests == []  # nothing was sent to AWS
+    argument = "secret_key_parameter" if variable.endswith("PARAMETER") else "secret_key_secret_id"
+    monkeypatch.delenv(variable)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(**{argument: value})
+    assert info.value.setting == argument and "Z9Z9" not in str(info.value) and "Q7Q7" not in str(info.value)
+    assert jwks.requests == []
+
+
+def test_names_that_merely_contain_key_like_words_are_still_read(monkeypatch: pytest.MonkeyPatch, jwks: Any) -> None:
+    """Held. Only a key-shaped value is refused: ``/risk_test_…`` or
+    ``/app/ak_short`` are names, read (here: from a server that is no AWS,
+    hence the read's own error, naming them)."""
+    for name, setting in (("AWS_ENDPOINT_URL", jwks.base_url), ("AWS_ACCESS_KEY_ID", "x"),
+                          ("AWS_SECRET_ACCESS_KEY", "y"), ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, setting)
+    for name in ("/app/risk_test_0123456789abcdefgh", "/app/ak_short", "clerk-sk_live"):
+        with pytest.raises(ClerkConfigError) as info:
+            ClerkAuth(jwks_url=jwks.url, secret_key_parameter=name)
+        assert "cannot read SSM parameter" in str(info.value) and repr(name) in str(info.value)
