@@ -128,6 +128,9 @@ class MachineTokenMissingError(TokenMissingError):
 
 
 class TokenInvalidError(AuthError):
+    """The token is malformed or not one Clerk issued; for an opaque machine
+    token, also one Clerk calls unknown, revoked or expired (401)."""
+
     reason = Reason.TOKEN_INVALID
     message = "The session token is malformed or not a Clerk session token."
 
@@ -156,16 +159,22 @@ class TokenTypeMismatchError(AuthError):
 
 
 class TokenExpiredError(AuthError):
+    """The token's ``exp`` has passed, clock skew included (401)."""
+
     reason = Reason.TOKEN_EXPIRED
     message = "The session token has expired."
 
 
 class TokenNotActiveYetError(AuthError):
+    """The token's ``nbf`` is still in the future, clock skew included (401)."""
+
     reason = Reason.TOKEN_NOT_ACTIVE_YET
     message = "The session token is not valid yet (nbf is in the future)."
 
 
 class TokenIatInTheFutureError(AuthError):
+    """The token's ``iat`` is in the future, clock skew included (401)."""
+
     reason = Reason.TOKEN_IAT_IN_THE_FUTURE
     message = "The session token was issued in the future (iat); check the clock."
 
@@ -185,26 +194,39 @@ class SessionTokenIatInTheFutureError(TokenIatInTheFutureError):
 
 
 class TokenInvalidSignatureError(AuthError):
+    """The signature does not verify with the key its ``kid`` names (401)."""
+
     reason = Reason.TOKEN_INVALID_SIGNATURE
     message = "The session token's signature does not verify."
 
 
 class TokenInvalidAuthorizedPartiesError(AuthError):
+    """The token's ``azp`` is not one of the authorized parties, or is missing
+    where some are configured (401)."""
+
     reason = Reason.TOKEN_INVALID_AUTHORIZED_PARTIES
     message = "The session token's authorized party (azp) is not allowed."
 
 
 class KidMismatchError(AuthError):
+    """No key of the key set has the token's ``kid``, even after the refetch
+    an unknown kid may force once per cooldown window (401)."""
+
     reason = Reason.JWK_KID_MISMATCH
     message = "No signing key matches the session token's kid."
 
 
 class SessionIdMismatchError(AuthError):
+    """``_clerk_session_id`` in the query names another session than the token's (401)."""
+
     reason = Reason.SESSION_ID_MISMATCH
     message = "_clerk_session_id does not match the session token."
 
 
 class ClientUatMismatchError(AuthError):
+    """The session cookie was issued before the ``__client_uat`` cookie's time:
+    the user signed out, or in again, since (401)."""
+
     reason = Reason.SESSION_TOKEN_IAT_BEFORE_CLIENT_UAT
     message = "The session cookie predates the client's last sign-in or sign-out."
 
@@ -218,6 +240,9 @@ class ClientUatMissingError(ClientUatMismatchError):
 
 
 class SessionPendingError(AuthError):
+    """The session has pending tasks (``sts: "pending"``) and the route treats
+    such sessions as signed out (401)."""
+
     reason = Reason.SESSION_PENDING
     message = "The session has pending tasks and is treated as signed out."
 
@@ -360,7 +385,9 @@ class JwksError(ClerkError):
 
 
 class JwksFetchError(JwksError):
-    """An HTTP GET to Clerk failed (network, status, size, redirect).
+    """An HTTP request to Clerk failed (network, status, size, redirect): a
+    JWKS fetch, or a Backend API call (:mod:`~clerk_serverless.httpget`
+    raises it for both).
     ``status`` is the HTTP status when the server answered; ``code`` the
     first error code of a Clerk error body (``{"errors": [{"code": …}]}``)."""
 
