@@ -23,7 +23,8 @@ class VerifiedTokenCache:
     """``token -> (SessionClaims, kid, key)``, at most ``size`` entries.
 
     Eviction is cheap and coarse: when full, entries past their ``exp`` go
-    first, then the oldest half. No entry outlives its token's ``exp``.
+    first, then the oldest half. An entry past its token's ``exp`` is also
+    dropped when next looked up (the per-request time check refuses it).
     """
 
     __slots__ = ("_entries", "size", "get_entry")
@@ -31,11 +32,9 @@ class VerifiedTokenCache:
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._entries: dict[str, tuple[SessionClaims, str, Any]] = {}
         self.size = size
-        self.get_entry = self._entries.get  # the hot path's lookup, without a method frame
-
-    def get(self, token: str) -> tuple[SessionClaims, str, Any] | None:
-        """The entry for ``token`` or None (expiry is the caller's check)."""
-        return self._entries.get(token)
+        #: The entry for a token, or None (expiry is the caller's check): the
+        #: dict's own ``get``, so the hot path's lookup costs no method frame.
+        self.get_entry = self._entries.get
 
     def put(self, token: str, claims: SessionClaims, kid: str, key: Any, now: float) -> None:
         """Remember a verified token."""
@@ -49,10 +48,6 @@ class VerifiedTokenCache:
     def discard(self, token: str) -> None:
         """Forget one token (its key is gone, or it expired)."""
         self._entries.pop(token, None)
-
-    def clear(self) -> None:
-        """Forget everything."""
-        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

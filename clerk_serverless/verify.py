@@ -178,11 +178,6 @@ class UnverifiedToken:
         self.signing_input = raw[: len(header) + len(payload) + 1]
         self._claims: dict[str, Any] | None = None
 
-    @property
-    def kid(self) -> str:
-        """The header's ``kid``."""
-        return self.header.kid
-
     def claims(self) -> dict[str, Any]:
         """The payload as a dict, decoded once. Untrusted until
         :func:`signature_valid` has said yes; use it before that only to

@@ -75,6 +75,7 @@ class StaticKeyStore:
         return None
 
     def snapshot(self) -> dict[str, Any]:
+        """The one configured key, for logs and tests (no key material)."""
         return {"source": "pem", "keys": 1}
 
     def subscribe(self, listener: Callable[[str], None]) -> None:
@@ -249,14 +250,14 @@ class JwksKeyStore:
                     return self._usable_or_raise(self._clock())
 
         try:
-            return self._fetch(now)
+            return self._fetch()
         finally:
             with self._lock:
                 event, self._in_flight = self._in_flight, None
             if event is not None:
                 event.set()
 
-    def _fetch(self, started: float) -> Mapping[str, Any]:
+    def _fetch(self) -> Mapping[str, Any]:
         self.fetch_count += 1
         self._emit("jwks-fetch")
         try:
