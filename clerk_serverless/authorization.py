@@ -101,13 +101,13 @@ REVERIFICATION_ERROR_REASON: Final = "reverification-error"
 _LEVELS: Final = frozenset(("first_factor", "second_factor", "multi_factor"))
 _ORG_SCOPES: Final = frozenset(("o", "org", "organization"))
 _USER_SCOPES: Final = frozenset(("u", "user"))
-# What JavaScript's String.prototype.trim removes (WhiteSpace and
-# LineTerminator); Python's str.strip() differs (it strips \x1c-\x1f and \x85,
-# keeps \ufeff).
-_JS_WHITESPACE: Final = (
+JS_WHITESPACE: Final = (
     "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
+"""What JavaScript's ``String.prototype.trim`` and ``parseInt`` skip (WhiteSpace
+and LineTerminator, StrWhiteSpaceChar); Python's ``str.strip()`` differs (it
+strips ``\\x1c``-``\\x1f`` and ``\\x85``, keeps ``\\ufeff``)."""
 # int() refuses decimal strings above sys.int_info.default_max_str_digits.
 _INT_CHUNK: Final = 1000
 
@@ -398,7 +398,7 @@ def _split_by_scope(claim: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
     org: list[str] = []
     user: list[str] = []
     for element in claim.split(","):
-        scope, colon, name = element.strip(_JS_WHITESPACE).partition(":")
+        scope, colon, name = element.strip(JS_WHITESPACE).partition(":")
         if not colon:
             return (), ()
         if scope == "o":
@@ -414,11 +414,11 @@ def _split_by_scope(claim: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _v2_org_permissions(org_features: tuple[str, ...], per: object, fpm: object) -> tuple[str, ...]:
     if not isinstance(per, str) or not isinstance(fpm, str) or not per or not fpm:
         return ()
-    names = [p.strip(_JS_WHITESPACE) for p in per.split(",")]
+    names = [p.strip(JS_WHITESPACE) for p in per.split(",")]
     masks = fpm.split(",")
     granted: list[str] = []
     for feature, mask in zip(org_features, masks, strict=False):
-        bits = _low_bits(mask.strip(_JS_WHITESPACE), len(names))
+        bits = _low_bits(mask.strip(JS_WHITESPACE), len(names))
         if bits:
             granted.extend(f"org:{feature}:{name}" for j, name in enumerate(names) if bits >> j & 1)
     return tuple(granted)

@@ -26,6 +26,7 @@ import json
 import re
 from typing import Any
 
+from .authorization import JS_WHITESPACE
 from .sources import Request
 
 SESSION_COOKIE = "__session"
@@ -197,11 +198,6 @@ def peek_payload(token: str) -> dict[str, Any] | None:
 
 _DECIMAL = frozenset("0123456789")
 _HEX = frozenset("0123456789abcdefABCDEF")
-# JavaScript's StrWhiteSpaceChar: WhiteSpace and LineTerminator.
-_JS_SPACE = (
-    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 
 
 def client_uat_time(raw: str) -> float:
@@ -209,7 +205,7 @@ def client_uat_time(raw: str) -> float:
     (authenticateContext.ts:314): leading whitespace skipped, an optional sign,
     ``0x`` for hexadecimal, then the longest run of digits; none at all is 0.
     Any number but 0 (negative ones too) says a client is active."""
-    text = raw.lstrip(_JS_SPACE)
+    text = raw.lstrip(JS_WHITESPACE)
     sign = -1.0 if text[:1] == "-" else 1.0
     if text[:1] in ("+", "-"):
         text = text[1:]

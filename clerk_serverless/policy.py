@@ -317,8 +317,7 @@ def check_session(
     A token not valid yet (``nbf``) or issued in the future (``iat``) is
     refused under ``authenticateRequest``'s names on a ``request``, under
     ``verifyToken``'s otherwise, as @clerk/backend does."""
-    parties = policy.authorized_parties
-    check_authorized_party(claims.azp, default_parties if isinstance(parties, Inherit) else parties)
+    check_authorized_party(claims.azp, policy.parties(default_parties))
     try:
         check_times(claims.exp, claims.nbf, claims.iat, now, skew)
     except TokenNotActiveYetError:

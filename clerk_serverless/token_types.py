@@ -40,6 +40,7 @@ M2M_PREFIX: Final = "mt_"
 OAUTH_PREFIX: Final = "oat_"
 API_KEY_PREFIX: Final = "ak_"
 M2M_SUBJECT_PREFIX: Final = "mch_"
+#: RFC 9068 access-token ``typ`` values (OAuth access tokens as JWTs).
 OAUTH_ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 # The two JWT shapes below are compiled on first use (~45 µs each, every cold
 # start when done at import): session-only routes, the common case, never

@@ -35,6 +35,7 @@ from .errors import (
     TokenTypeMismatchError,
     TokenVerificationFailedError,
 )
+from .token_types import M2M_SUBJECT_PREFIX, OAUTH_ACCESS_TOKEN_TYPES
 
 MAX_TOKEN_LENGTH = 8192
 ALLOWED_ALGORITHMS = frozenset({"RS256"})
@@ -45,8 +46,6 @@ JWT_TEMPLATE_CATEGORY = "cl_B7d4PD222AAA"
 M2M_TOKEN_CATEGORY = "cl_B7d4PD333AAA"
 IGNORE_CATEGORY = "cl_I7d4PD111III"  # stamped on every class by some instances: no class info
 SESSION_CATEGORIES = frozenset({SESSION_TOKEN_CATEGORY, IGNORE_CATEGORY})
-# RFC 9068 access-token `typ` values (OAuth access tokens as JWTs).
-OAUTH_ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 # base64url → standard alphabet; "+", "/" and "=" become "*", which the
 # strict decoder rejects, so only unpadded base64url gets through.
@@ -267,7 +266,7 @@ def check_session_kind(token: UnverifiedToken) -> None:
     _check_not_oauth(header)
     _check_session_category(header)
     sub = token.claims().get("sub")
-    if type(sub) is str and sub.startswith("mch_"):
+    if type(sub) is str and sub.startswith(M2M_SUBJECT_PREFIX):
         raise TokenTypeMismatchError("machine token, not a session token")
 
 
@@ -276,7 +275,7 @@ def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: f
     sub = claims.get("sub")
     if type(sub) is not str or not sub:
         raise TokenVerificationFailedError("sub missing")
-    if sub.startswith("mch_"):
+    if sub.startswith(M2M_SUBJECT_PREFIX):
         raise TokenTypeMismatchError("machine token, not a session token")
     sid = claims.get("sid")
     if type(sid) is not str or not sid:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Request, read_proxy_v1, status_line
+from .base import Request, appended_forwarded_for, read_proxy_v1, status_line
 
 
 def _unquote(value: str) -> str:
@@ -52,12 +52,8 @@ class Alb:
         return response
 
     def source_ip(self, request: Request) -> str | None:
-        """The address the ALB appended to ``X-Forwarded-For`` (the rightmost
-        entry; everything left of it was written by the client)."""
-        lines = request.header_values("x-forwarded-for")
-        if not lines:
-            return None
-        return lines[-1].rsplit(",", 1)[-1].strip() or None
+        """The address the ALB appended to ``X-Forwarded-For`` (rightmost)."""
+        return appended_forwarded_for(request)
 
     def path(self, request: Request) -> str | None:
         path = request.event.get("path")

@@ -305,6 +305,14 @@ def read_proxy_v1(source: Source, event: dict[str, Any], decode_query: Callable[
     )
 
 
+def appended_forwarded_for(request: Request) -> str | None:
+    """The address the load balancer appended to ``X-Forwarded-For``: the
+    rightmost entry of its last line (everything left of it was written by
+    the client, and proves nothing)."""
+    lines = request.header_values("x-forwarded-for")
+    return (lines[-1].rsplit(",", 1)[-1].strip() or None) if lines else None
+
+
 def status_line(status: int) -> str:
     """``"401 Unauthorized"``, as ALB wants in ``statusDescription``."""
     from http import HTTPStatus
@@ -335,4 +343,7 @@ def method_of(value: Any) -> str:
     return value
 
 
-__all__ = ["WEBSOCKET", "Request", "parse_cookies", "read_proxy_v1", "status_line", "context_dict", "method_of"]
+__all__ = [
+    "WEBSOCKET", "Request", "Source", "appended_forwarded_for", "parse_cookies", "read_proxy_v1", "status_line",
+    "context_dict", "method_of",
+]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import MalformedEventError
-from .base import Request, method_of, status_line
+from .base import Request, appended_forwarded_for, method_of, status_line
 
 
 def _as_lists(mapping: Any, field: str) -> dict[str, list[str]] | None:
@@ -62,8 +62,7 @@ class VpcLattice:
 
     def source_ip(self, request: Request) -> str | None:
         """The address Lattice appended to ``X-Forwarded-For`` (rightmost)."""
-        lines = request.header_values("x-forwarded-for")
-        return (lines[-1].rsplit(",", 1)[-1].strip() or None) if lines else None
+        return appended_forwarded_for(request)
 
     def path(self, request: Request) -> str | None:
         path = request.event.get("path", request.event.get("raw_path"))
