@@ -1,14 +1,12 @@
 """Audit trail and metrics for authenticated requests (Powertools Logger / Metrics).
 
-The seed's reason for authenticated requests includes "keeping an audit log
-of which device the user is performing actions from". With a Powertools
+An audit log says which user acted, and from which device. With a Powertools
 ``Logger`` given to :class:`~clerk_serverless.ClerkAuth`:
 
 * every log line of an authenticated invocation carries ``token_type``,
   ``user_id``, ``session_id``, ``org_id``, ``source_ip`` and ``user_agent``
-  (and a machine token's ``subject``; appended for
-  the handler's duration, removed afterwards so a warm container never mixes
-  two users);
+  (and, for a machine token, ``subject``), appended for the handler's
+  duration and removed afterwards, so a warm container never mixes two users;
 * one structured record per authentication, ``"clerk auth"`` with a
   ``clerk_audit`` object: outcome, status, reason, method, route, identity,
   device. Never the token or a cookie.
@@ -23,9 +21,14 @@ Both are duck-typed: anything with ``append_keys``/``remove_keys``/``info``
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AuthError
+
+if TYPE_CHECKING:
+    from .machine import MachineAuth
+    from .session import Session
+    from .sources import Request
 
 log = logging.getLogger("clerk_serverless")
 
@@ -40,7 +43,7 @@ def _printable(value: str | None, limit: int) -> str | None:
     return value if value.isprintable() else "".join(c if c.isprintable() else "?" for c in value)
 
 
-def _route(request: Any) -> str | None:
+def _route(request: Request) -> str | None:
     event = request.event
     for field in ("routeKey", "resource"):
         value = event.get(field) if isinstance(event, dict) else None
@@ -66,11 +69,14 @@ class Observer:
 
     # -- outcomes ------------------------------------------------------------------
 
-    def signed_in(self, request: Any, session: Any) -> None:
-        self._record(request, "signed-in", 200, None, session)
+    def signed_in(self, request: Request, identity: Session | MachineAuth) -> None:
+        """Record an admitted request, and count ``clerk.signed-in``."""
+        self._record(request, "signed-in", 200, None, identity)
         self._count("clerk.signed-in")
 
-    def refused(self, request: Any, error: AuthError, *, required: bool) -> None:
+    def refused(self, request: Request, error: AuthError, *, required: bool) -> None:
+        """Record a refusal (``signed-out`` where the route does not require
+        a session), and count ``clerk.<reason>``."""
         outcome = "refused" if required else "signed-out"
         if error.status == 503:
             outcome = "unavailable" if required else "signed-out"
@@ -83,18 +89,19 @@ class Observer:
 
     # -- per-invocation log context --------------------------------------------------
 
-    def bind(self, request: Any, session: Any) -> bool:
+    def bind(self, request: Request, identity: Session | MachineAuth) -> bool:
         """Append the identity and device to every log line; True when done."""
         if self._append is None:
             return False
         try:
-            self._append(**self._identity(request, session))
+            self._append(**self._identity(request, identity))
             return True
         except Exception:
             log.debug("clerk_serverless: logger.append_keys failed", exc_info=True)
             return False
 
     def unbind(self) -> None:
+        """Remove what :meth:`bind` appended (after the handler, whatever it did)."""
         try:
             self._remove(list(CONTEXT_KEYS))
         except Exception:
@@ -103,7 +110,7 @@ class Observer:
     # -- internals ---------------------------------------------------------------------
 
     @staticmethod
-    def _identity(request: Any, session: Any) -> dict[str, Any]:
+    def _identity(request: Request, session: Session | MachineAuth | None) -> dict[str, Any]:
         try:
             source_ip, user_agent = request.source_ip, request.user_agent
         except Exception:
@@ -121,7 +128,14 @@ class Observer:
             identity["subject"] = subject
         return identity
 
-    def _record(self, request: Any, outcome: str, status: int | None, reason: str | None, session: Any) -> None:
+    def _record(
+        self,
+        request: Request,
+        outcome: str,
+        status: int | None,
+        reason: str | None,
+        session: Session | MachineAuth | None,
+    ) -> None:
         if self.logger is None:
             return
         try:
