@@ -38,7 +38,7 @@ from .verify import (
 )
 
 if TYPE_CHECKING:
-    from .keys import JwksKeyStore, StaticKeyStore
+    from .keys import KeyStore
     from .opaque_tokens import OpaqueTokenVerifier
 
 
@@ -59,7 +59,7 @@ class TokenVerifier:
 
     def __init__(
         self,
-        key_store: StaticKeyStore | JwksKeyStore,
+        key_store: KeyStore,
         *,
         issuer: str | None,
         audience: frozenset[str] | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..config import KeySource, Settings
 from ..httpget import http_get
@@ -19,6 +19,7 @@ from .store import JwksKeyStore, StaticKeyStore
 
 __all__ = [
     "JwksKeyStore",
+    "KeyStore",
     "StaticKeyStore",
     "fetch_jwks",
     "parse_jwks",
@@ -27,14 +28,16 @@ __all__ = [
     "reset_key_stores",
 ]
 
-_stores: dict[tuple[Any, ...], Any] = {}
+KeyStore: TypeAlias = StaticKeyStore | JwksKeyStore
+"""A process-wide key store: one configured PEM key, or a cached JWKS."""
 
-
+_stores: dict[tuple[Any, ...], KeyStore] = {}
 _stores_lock = threading.Lock()
 
 
 def fetch_jwks(url: str, headers: tuple[tuple[str, str], ...] = (), *, timeout: float = 3.0) -> bytes:
-    """The raw JWKS document at ``url`` (bounded: 3 s, 1 MiB, no redirects)."""
+    """The raw JWKS document at ``url`` (bounded: ``timeout`` seconds for the
+    whole exchange, 1 MiB, no redirects)."""
     return http_get(url, headers, timeout=timeout)
 
 
@@ -68,7 +71,7 @@ def _store_id(settings: Settings, clock: Callable[[], float]) -> tuple[Any, ...]
     )
 
 
-def key_store_for(settings: Settings, clock: Callable[[], float] = time.time) -> Any:
+def key_store_for(settings: Settings, clock: Callable[[], float] = time.time) -> KeyStore:
     """The process-wide key store for ``settings``' key source and policy
     (``clock`` is part of the policy: tests pass a fake one)."""
     ident = _store_id(settings, clock)
@@ -120,7 +123,7 @@ def revalidate_after_restore() -> None:
         store.mark_stale()
 
 
-def all_key_stores() -> list[Any]:
+def all_key_stores() -> list[KeyStore]:
     """Every key store of this process (for a SnapStart after-restore hook)."""
     with _stores_lock:
         return list(_stores.values())
