@@ -12,9 +12,12 @@ key set (rotation, removal), the entry no longer counts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .session import SessionClaims
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 DEFAULT_SIZE = 1024
 
@@ -30,13 +33,13 @@ class VerifiedTokenCache:
     __slots__ = ("_entries", "size", "get_entry")
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
-        self._entries: dict[str, tuple[SessionClaims, str, Any]] = {}
+        self._entries: dict[str, tuple[SessionClaims, str, RSAPublicKey]] = {}
         self.size = size
         #: The entry for a token, or None (expiry is the caller's check): the
         #: dict's own ``get``, so the hot path's lookup costs no method frame.
         self.get_entry = self._entries.get
 
-    def put(self, token: str, claims: SessionClaims, kid: str, key: Any, now: float) -> None:
+    def put(self, token: str, claims: SessionClaims, kid: str, key: RSAPublicKey, now: float) -> None:
         """Remember a verified token."""
         if self.size <= 0:
             return

@@ -11,7 +11,7 @@ then allows is :mod:`~clerk_serverless.policy`'s to decide.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import (
     AuthError,
@@ -38,6 +38,8 @@ from .verify import (
 )
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     from .keys import KeyStore
     from .opaque_tokens import OpaqueTokenVerifier
 
@@ -148,7 +150,7 @@ class TokenVerifier:
             raise TokenVerificationFailedError(exc.detail or exc.message) from None
         return MachineAuth.from_jwt(kind, claims, token)
 
-    def key_for(self, unverified: UnverifiedToken) -> Any:
+    def key_for(self, unverified: UnverifiedToken) -> RSAPublicKey:
         """The key whose signature ``unverified`` carries; refetches at most
         once per cooldown window when its kid is unknown or its key changed."""
         kid = unverified.header.kid

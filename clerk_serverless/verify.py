@@ -23,7 +23,7 @@ import binascii
 import json
 import math
 from binascii import a2b_base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     TokenExpiredError,
@@ -36,6 +36,9 @@ from .errors import (
     TokenVerificationFailedError,
 )
 from .token_types import M2M_SUBJECT_PREFIX, OAUTH_ACCESS_TOKEN_TYPES
+
+if TYPE_CHECKING:  # cryptography loads with the first signature check, not with the package
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 MAX_TOKEN_LENGTH = 8192
 ALLOWED_ALGORITHMS = frozenset({"RS256"})
@@ -196,7 +199,7 @@ def _load_crypto() -> None:
     _pkcs1v15, _sha256, _invalid_signature = PKCS1v15(), SHA256(), InvalidSignature
 
 
-def signature_valid(token: UnverifiedToken, key: Any) -> bool:
+def signature_valid(token: UnverifiedToken, key: RSAPublicKey) -> bool:
     """RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over ``header.payload``."""
     if _pkcs1v15 is None:
         _load_crypto()

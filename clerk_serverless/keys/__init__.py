@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..config import KeySource, Settings
 from ..httpget import http_get
 from .jwks import parse_jwks, rsa_public_key
 from .store import JwksKeyStore, StaticKeyStore
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 __all__ = [
     "JwksKeyStore",
@@ -41,8 +44,10 @@ def fetch_jwks(url: str, headers: tuple[tuple[str, str], ...] = (), *, timeout: 
     return http_get(url, headers, timeout=timeout)
 
 
-def _jwks_loader(source: KeySource, timeout: float) -> Callable[[Mapping[str, Any] | None], Mapping[str, Any]]:
-    def load(previous: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def _jwks_loader(
+    source: KeySource, timeout: float
+) -> Callable[[Mapping[str, RSAPublicKey] | None], Mapping[str, RSAPublicKey]]:
+    def load(previous: Mapping[str, RSAPublicKey] | None) -> Mapping[str, RSAPublicKey]:
         body = fetch_jwks(source.url or "", source.headers, timeout=timeout)
         return parse_jwks(body, previous)
 

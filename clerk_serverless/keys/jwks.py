@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import JwksInvalidError
+
+if TYPE_CHECKING:  # cryptography loads with the first key, not with the package
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 MAX_KEYS = 100
 MIN_MODULUS_BITS = 2048
@@ -64,7 +67,7 @@ def _uint(value: Any, name: str, max_bits: int) -> int:
     return int.from_bytes(raw, "big")
 
 
-def rsa_public_key(jwk: Mapping[str, Any]) -> Any:
+def rsa_public_key(jwk: Mapping[str, Any]) -> RSAPublicKey:
     """The RSA public key (:mod:`cryptography`) of a JWK's ``n`` and ``e``.
 
     Raises :class:`JwksInvalidError` unless both are strict base64url
@@ -85,7 +88,7 @@ def rsa_public_key(jwk: Mapping[str, Any]) -> Any:
         raise JwksInvalidError("JWK is not a valid RSA public key") from None
 
 
-def parse_jwks(body: bytes, previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def parse_jwks(body: bytes, previous: Mapping[str, RSAPublicKey] | None = None) -> dict[str, RSAPublicKey]:
     """Return ``{kid: RSAPublicKey}`` for the usable keys in ``body``.
 
     A key identical to one in ``previous`` (same kid, n and e) keeps its old
@@ -101,7 +104,7 @@ def parse_jwks(body: bytes, previous: Mapping[str, Any] | None = None) -> dict[s
         raise JwksInvalidError("JWKS response has no 'keys' list")
 
     previous_jwks = getattr(previous, "jwks", {}) if previous is not None else {}
-    keys: dict[str, Any] = {}
+    keys: dict[str, RSAPublicKey] = {}
     jwks: dict[str, tuple[str, str]] = {}
     for jwk in entries[:MAX_KEYS]:
         if not _usable(jwk):
@@ -122,11 +125,11 @@ def parse_jwks(body: bytes, previous: Mapping[str, Any] | None = None) -> dict[s
     return KeyMap(keys, jwks)
 
 
-class KeyMap(dict[str, Any]):
+class KeyMap(dict[str, "RSAPublicKey"]):
     """``{kid: key}`` that also remembers each key's JWK (n, e) fingerprint."""
 
     __slots__ = ("jwks",)
 
-    def __init__(self, keys: dict[str, Any], jwks: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, keys: dict[str, RSAPublicKey], jwks: dict[str, tuple[str, str]]) -> None:
         super().__init__(keys)
         self.jwks = jwks

@@ -30,9 +30,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import JwksError, KeysUnavailableError, SecretKeyInvalidError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 FAILURE_BACKOFF = 5.0
 MAX_BACKOFF = 60.0
@@ -48,11 +51,11 @@ class StaticKeyStore:
     label = "jwt_key"
     fetch_count = 0
 
-    def __init__(self, key: Any) -> None:
+    def __init__(self, key: RSAPublicKey) -> None:
         self._key = key
         self._keys = _AnyKid(key)
 
-    def keys(self) -> Mapping[str, Any]:
+    def keys(self) -> Mapping[str, RSAPublicKey]:
         """The current key map (never fetches)."""
         return self._keys
 
@@ -60,7 +63,7 @@ class StaticKeyStore:
         """Never: the key is configured."""
         return False
 
-    def refresh_for(self, kid: str) -> Mapping[str, Any]:
+    def refresh_for(self, kid: str) -> Mapping[str, RSAPublicKey]:
         """Nothing to refresh: the same map."""
         return self._keys
 
@@ -82,22 +85,22 @@ class StaticKeyStore:
         """A static key is never fetched: nothing to report."""
 
 
-class _AnyKid(dict[str, Any]):
+class _AnyKid(dict[str, "RSAPublicKey"]):
     """A key map answering every kid with the one configured key."""
 
     __slots__ = ("_key",)
 
-    def __init__(self, key: Any) -> None:
+    def __init__(self, key: RSAPublicKey) -> None:
         super().__init__()
         self._key = key
 
-    def get(self, kid: Any, default: Any = None) -> Any:
+    def get(self, kid: object, default: object = None) -> RSAPublicKey:
         return self._key
 
     def __contains__(self, kid: object) -> bool:
         return True
 
-    def __getitem__(self, kid: Any) -> Any:
+    def __getitem__(self, kid: str) -> RSAPublicKey:
         return self._key
 
 
@@ -106,7 +109,7 @@ class JwksKeyStore:
 
     def __init__(
         self,
-        load: Callable[[Mapping[str, Any] | None], Mapping[str, Any]],
+        load: Callable[[Mapping[str, RSAPublicKey] | None], Mapping[str, RSAPublicKey]],
         *,
         label: str,
         ttl: float = 300.0,
@@ -123,7 +126,7 @@ class JwksKeyStore:
         self.fetch_timeout = fetch_timeout
         self._clock = clock
         self._listeners: list[Callable[[str], None]] = []
-        self._keys: Mapping[str, Any] | None = None
+        self._keys: Mapping[str, RSAPublicKey] | None = None
         self._fetched_at = 0.0  # wall-clock time of the last good fetch
         self._cooldown_from = -1e18  # wall-clock start of the unknown-kid cooldown window
         self._retry_at = 0.0  # no attempt before this after a failure
@@ -140,7 +143,7 @@ class JwksKeyStore:
 
     # -- what requests call -------------------------------------------------
 
-    def keys(self) -> Mapping[str, Any]:
+    def keys(self) -> Mapping[str, RSAPublicKey]:
         """Keys to verify with now, loading or refreshing them if due.
 
         Raises :class:`KeysUnavailableError` when no usable keys are held.
@@ -155,7 +158,7 @@ class JwksKeyStore:
         callers then run it in a worker thread)."""
         return self._keys is None or self._revalidate or self._clock() - self._fetched_at >= self.ttl
 
-    def refresh_for(self, kid: str) -> Mapping[str, Any]:
+    def refresh_for(self, kid: str) -> Mapping[str, RSAPublicKey]:
         """A token names a kid we do not hold (or its signature failed):
         refetch, unless a refresh or refetch started within the cooldown window."""
         if self._clock() - self._cooldown_from < self.cooldown:
@@ -195,7 +198,7 @@ class JwksKeyStore:
 
     # -- internals ------------------------------------------------------------
 
-    def _usable_or_raise(self, now: float) -> Mapping[str, Any]:
+    def _usable_or_raise(self, now: float) -> Mapping[str, RSAPublicKey]:
         keys = self._keys
         if keys is not None and now - self._fetched_at < self.stale_ttl:
             return keys
@@ -206,7 +209,7 @@ class JwksKeyStore:
         kind = SecretKeyInvalidError if self._key_refused else KeysUnavailableError
         return kind(detail, retry_after=retry_after)
 
-    def _refresh(self, *, force: bool, limited: bool = False) -> Mapping[str, Any]:
+    def _refresh(self, *, force: bool, limited: bool = False) -> Mapping[str, RSAPublicKey]:
         """Fetch if due (or ``force``d; a ``limited`` force only outside the
         cooldown window), one fetch at a time."""
         while True:
@@ -257,7 +260,7 @@ class JwksKeyStore:
             if event is not None:
                 event.set()
 
-    def _fetch(self) -> Mapping[str, Any]:
+    def _fetch(self) -> Mapping[str, RSAPublicKey]:
         self.fetch_count += 1
         self._emit("jwks-fetch")
         try:
