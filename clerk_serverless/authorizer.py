@@ -49,7 +49,7 @@ from .errors import EventError
 from .gate import Authenticator, Refusal, admit
 from .handler import PolicyOptions, split_options
 from .session import Session
-from .sources import read_request
+from .sources import Request, read_request
 from .sources.base import WEBSOCKET
 from .sources.rest_v1 import SOURCE as REST_V1
 from .trusted import authorizer_context
@@ -89,7 +89,7 @@ def _policy(principal: str, effect: str, method_arn: str, context: dict[str, str
     return response
 
 
-def _token_event_as_request(event: dict[str, Any]) -> Any:
+def _token_event_as_request(event: dict[str, Any]) -> Request:
     """A REST TOKEN authorizer event seen as a request with that Authorization header."""
     token = event.get("authorizationToken")
     return REST_V1.read({
@@ -99,7 +99,7 @@ def _token_event_as_request(event: dict[str, Any]) -> Any:
     })
 
 
-def _websocket_connect_as_request(event: dict[str, Any]) -> Any:
+def _websocket_connect_as_request(event: dict[str, Any]) -> Request:
     """A WebSocket API ``$connect`` REQUEST authorizer event seen as a REST
     request of method ``WEBSOCKET``: not a safe method, so a handshake
     carrying only the session cookie must come from an authorized origin

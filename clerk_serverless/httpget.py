@@ -71,10 +71,10 @@ class HttpResponse:
         self.body = body
 
 
-_context: Any = None
+_context: ssl.SSLContext | None = None
 
 
-def _tls_context() -> Any:
+def _tls_context() -> ssl.SSLContext:
     """One verifying TLS context for the process: loading the CA bundle costs
     ~20 ms, too much to pay on every key refresh."""
     global _context

@@ -197,7 +197,7 @@ def machine_auth(kind: str, ctx: dict[str, Any], token: str) -> MachineAuth:
         scopes = json.loads(str(ctx.get("scopes") or "[]"))
     except ValueError:
         scopes = []
-    claims: Any = None
+    claims: object = None
     if ctx.get("claims"):
         try:
             claims = json.loads(str(ctx["claims"]))
