@@ -151,6 +151,14 @@ class ClerkAuth:
         )
         if isinstance(token_cache_size, bool) or not isinstance(token_cache_size, int) or token_cache_size < 0:
             raise ClerkConfigError("token_cache_size", "must be a non-negative integer")
+        if not callable(clock):
+            raise ClerkConfigError("clock", "must be a function returning the time in seconds (like time.time)")
+        # Duck-typed (see observe): checked here, or a wrong object would only
+        # make every audit record and metric fail silently.
+        if logger is not None and not callable(getattr(logger, "info", None)):
+            raise ClerkConfigError("logger", "must be a Powertools Logger (or any logger with an info method)")
+        if metrics is not None and not callable(getattr(metrics, "add_metric", None)):
+            raise ClerkConfigError("metrics", "must be a Powertools Metrics (or anything with an add_metric method)")
         self.key_store = key_store_for(self.settings, clock)
         if not isinstance(trust_authorizer, bool):  # "false" would be truthy: trust switched on by a string
             raise ClerkConfigError("trust_authorizer", "must be True or False")

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .defaults import default_auth
-from .errors import EventError
+from .errors import ClerkConfigError, EventError
 from .gate import Authenticator, Refusal, admit
 from .handler import PolicyOptions, split_options
 from .session import Session
@@ -137,6 +137,8 @@ def make_authorizer(
     policy, _, _ = split_options(
         policy_options, required=True, who="make_authorizer", any_token=True, entry_options=frozenset()
     )
+    if not isinstance(simple_responses, bool):  # "false" would be truthy
+        raise ClerkConfigError("simple_responses", "must be True or False")
     if auth is not None:
         auth.check_policy(policy)
 

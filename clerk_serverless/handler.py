@@ -157,6 +157,8 @@ def split_options(
     entry point acts on. Unknown or misplaced options raise
     :class:`ClerkConfigError` (an option taken and then ignored would be a
     silent surprise)."""
+    if not isinstance(required, bool):  # "false" would be truthy: a route switched to refusing by a string
+        raise ClerkConfigError("required", "must be True or False")
     allowed = _AUTH_POLICY if any_token else _SESSION_POLICY
     unknown = options.keys() - allowed - entry_options
     if unknown:
@@ -178,6 +180,19 @@ def split_options(
         raise ClerkConfigError("cors", "must be True, False or None (by event source)")
     policy = Policy.build(**{k: v for k, v in options.items() if k in allowed})
     return policy, preflight, cors
+
+
+def middleware_options(
+    options: Mapping[str, Any], *, required: bool, preflight: Any
+) -> tuple[Policy, PreflightMode]:
+    """:func:`split_options` for both ``ClerkMiddleware`` classes (ASGI and
+    Powertools): the route options of ``require_auth``, and ``preflight``."""
+    who = "ClerkMiddleware(required=False)" if required is False else "ClerkMiddleware"
+    policy, mode, _ = split_options(
+        {**options, "preflight": preflight}, required=required, who=who, any_token=True,
+        entry_options=frozenset({"preflight"}),
+    )
+    return policy, mode
 
 
 def wrap(
@@ -284,5 +299,6 @@ def _wrapped(
 
 __all__ = [
     "AuthOptions", "HandlerOptions", "P", "PolicyOptions", "R", "SessionPolicyOptions",
-    "answer_event_error", "split_options", "wrap",
+    "PreflightMode", "WithAuthOptions", "WithSessionOptions", "answer_event_error", "middleware_options",
+    "split_options", "wrap",
 ]

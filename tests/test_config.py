@@ -47,6 +47,9 @@ def test_no_key_source_names_the_variables() -> None:
         ({"jwks_url": "https://x.example/jwks", "fetch_timeout": 10}, "fetch_timeout"),
         ({"jwks_url": "https://x.example/jwks", "issuer": "http://clerk.example.com"}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "token_cache_size": -1}, "token_cache_size"),
+        ({"jwks_url": "https://x.example/jwks", "clock": 1764300000.0}, "clock"),
+        ({"jwks_url": "https://x.example/jwks", "logger": "audit"}, "logger"),
+        ({"jwks_url": "https://x.example/jwks", "metrics": object()}, "metrics"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], setting: str) -> None:
@@ -278,6 +281,27 @@ def test_every_entry_point_refuses_options_it_would_ignore() -> None:
         (lambda: make_authorizer(preflight="handler"), "preflight"),
         (lambda: make_authorizer(permisions=["org:x:y"]), "permisions"),
         (lambda: with_session(permissions=["org:x:y"]), "permissions"),
+    ]
+    for build, setting in cases:
+        with pytest.raises(ClerkConfigError) as info:
+            build()
+        assert info.value.setting == setting
+
+
+def test_on_off_options_take_booleans_only() -> None:
+    """A string is truthy: ``required="false"`` or ``simple_responses="false"``
+    (say, from an environment variable) would silently mean the opposite."""
+    from clerk_serverless.authorizer import make_authorizer
+    from clerk_serverless.integrations.asgi import ClerkMiddleware
+    from clerk_serverless.integrations.fastapi import require_clerk_auth, require_clerk_session
+    from clerk_serverless.integrations.powertools import ClerkMiddleware as PowertoolsMiddleware
+
+    cases = [
+        (lambda: ClerkMiddleware(lambda *a: None, required="false"), "required"),  # type: ignore[arg-type]
+        (lambda: PowertoolsMiddleware(required="false"), "required"),  # type: ignore[arg-type]
+        (lambda: require_clerk_session(required=0), "required"),  # type: ignore[arg-type]
+        (lambda: require_clerk_auth(required="no"), "required"),  # type: ignore[arg-type]
+        (lambda: make_authorizer(simple_responses="false"), "simple_responses"),  # type: ignore[arg-type]
     ]
     for build, setting in cases:
         with pytest.raises(ClerkConfigError) as info:

@@ -24,7 +24,7 @@ from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
 from ..errors import ClerkConfigError, EventError
 from ..gate import Authenticator, Refusal, admit
-from ..handler import PolicyOptions, PreflightMode, split_options
+from ..handler import PolicyOptions, PreflightMode, middleware_options
 from ..machine import MachineAuth
 from ..policy import Policy
 from ..responses import error_parts
@@ -126,18 +126,14 @@ class ClerkMiddleware:
     ) -> None:
         self.app = app
         self.auth = auth
-        self.required = bool(required)
         # A lone string is one path, as everywhere else in the library: iterated,
         # its "/" would be a prefix of every path and exclude the whole app.
         paths = (exclude_paths,) if isinstance(exclude_paths, str) else tuple(exclude_paths)
         if not all(isinstance(p, str) and p.startswith("/") for p in paths):
             raise ClerkConfigError("exclude_paths", "must be a list of paths, each starting with /")
         self.exclude_paths = paths
-        self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=self.required,
-            who="ClerkMiddleware" if self.required else "ClerkMiddleware(required=False)", any_token=True,
-            entry_options=frozenset({"preflight"}),
-        )
+        self.policy, self.preflight = middleware_options(policy, required=required, preflight=preflight)
+        self.required = required
         if auth is not None:
             auth.check_policy(self.policy)
 

@@ -125,7 +125,7 @@ def _dependency(
 
 
 def _who(name: str, required: bool) -> str:
-    return name if required else f"{name}(required=False)"
+    return f"{name}(required=False)" if required is False else name
 
 
 def require_clerk_session(
@@ -149,7 +149,7 @@ def require_clerk_session(
     ``OPTIONS`` is authenticated.
     """
     policy, _, _ = split_options(
-        policy_options, required=bool(required), who=_who("require_clerk_session", required),
+        policy_options, required=required, who=_who("require_clerk_session", required),
         entry_options=frozenset(),
     )
     return _dependency(auth, required, policy)  # type: ignore[return-value]  # sessions only
@@ -170,7 +170,7 @@ def require_clerk_auth(
     verifies; ``auth`` is the :class:`~clerk_serverless.ClerkAuth` to use
     (default: configured from ``CLERK_*`` variables, built on first use)."""
     policy, _, _ = split_options(
-        policy_options, required=bool(required), who=_who("require_clerk_auth", required), any_token=True,
+        policy_options, required=required, who=_who("require_clerk_auth", required), any_token=True,
         entry_options=frozenset(),
     )
     if auth is not None:

@@ -31,7 +31,7 @@ from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
 from ..errors import EventError
 from ..gate import Authenticator, Refusal, admit
-from ..handler import PolicyOptions, PreflightMode, split_options
+from ..handler import PolicyOptions, PreflightMode, middleware_options
 from ..responses import error_parts
 from ..session import Session
 from ..sources import read_request
@@ -79,12 +79,8 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
     ) -> None:
         super().__init__()
         self.auth = auth
-        self.required = bool(required)
-        self.policy, self.preflight, _ = split_options(
-            {**policy, "preflight": preflight}, required=self.required,
-            who="ClerkMiddleware" if self.required else "ClerkMiddleware(required=False)", any_token=True,
-            entry_options=frozenset({"preflight"}),
-        )
+        self.policy, self.preflight = middleware_options(policy, required=required, preflight=preflight)
+        self.required = required
         if auth is not None:
             auth.check_policy(self.policy)
 
