@@ -48,7 +48,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final, Literal, NamedTuple, TypeAlias, TypedDict, cast
 
-from .errors import ClerkConfigError
+from .errors import ClerkConfigError, config_value
 
 __all__ = [
     "REVERIFICATION_ERROR_REASON",
@@ -180,7 +180,7 @@ def parse_reverification(config: ReverificationConfig | Reverification) -> Rever
         if config not in REVERIFICATION_PRESETS:
             raise ClerkConfigError(
                 "reverification",
-                f"{config[:40]!r} is not a preset; use one of {', '.join(REVERIFICATION_PRESETS)} "
+                f"{config_value(config)} is not a preset; use one of {', '.join(REVERIFICATION_PRESETS)} "
                 "or {'level': ..., 'after_minutes': ...}",
             )
         level, minutes = REVERIFICATION_PRESETS[config]

@@ -6,7 +6,8 @@ and the machine-token verify endpoints, called as @clerk/backend calls them:
 ``/m2m_tokens/verify`` (``{"token": …}``, with the machine secret key when
 one is configured) and ``/oauth_applications/access_tokens/verify``
 (``{"access_token": …}``), with ``Clerk-API-Version``. Every call is bounded
-like every fetch here (3 s total, 1 MiB, no redirects).
+like every fetch here (``fetch_timeout``, at most 3 s, for the whole
+exchange; 1 MiB; no redirects).
 """
 
 from __future__ import annotations

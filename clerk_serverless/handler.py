@@ -12,7 +12,7 @@ request                     ``require_session``         ``with_session``
 ==========================  ==========================  ==========================
 valid session               handler, ``event["session"]`` set (both)
 no / invalid token          401                         handler, session ``None``
-lacks permission/role       403                         (no such options)
+lacks a requirement         403                         (no such options)
 cookie write, foreign       403 ``origin-invalid``      handler, session ``None``
 ``Origin``
 keys unavailable            503 + ``Retry-After``       handler, session ``None``

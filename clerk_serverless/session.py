@@ -69,11 +69,12 @@ class Session:
 
     Attributes: ``token_type`` (``"session_token"``), ``user_id`` (``sub``),
     ``session_id`` (``sid``), ``org_id``, ``org_role`` (``org:<role>``),
-    ``org_slug``, ``org_permissions``, ``actor`` (impersonation ``act``
-    claim), ``status`` (``sts``), ``factor_verification_age`` (``fva``),
-    ``claims`` (read-only mapping of every claim), ``expires_at`` and
-    ``token`` (the raw session token, for calling Clerk on the user's behalf;
-    never logged, never shown by ``repr``).
+    ``org_slug``, ``org_permissions``, ``features`` (``fea``), ``plans``
+    (``pla``), ``actor`` (impersonation ``act`` claim), ``status`` (``sts``),
+    ``factor_verification_age`` (``fva``), ``claims`` (read-only mapping of
+    every claim), ``expires_at`` and ``token`` (the raw session token, for
+    calling Clerk on the user's behalf; never logged, never shown by
+    ``repr``). Methods: :meth:`has`, :meth:`user`, :meth:`to_dict`.
     """
 
     __slots__ = ("_c", "token", "_user", "_api")

@@ -91,7 +91,8 @@ async def authenticate_scope(
 
 
 class ClerkMiddleware:
-    """Pure ASGI middleware: authenticate every ``http`` request.
+    """Pure ASGI middleware: authenticate every ``http`` request and
+    WebSocket handshake (lifespan events pass through).
 
     Args:
         app: the ASGI app to protect.
@@ -175,7 +176,6 @@ class ClerkMiddleware:
             await self.app(scope, receive, send)
         finally:
             observer.unbind()
-
 
     async def _websocket(self, auth: Authenticator, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake is authenticated like a request (a cookie one
