@@ -85,6 +85,8 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
             auth.check_policy(self.policy)
 
     def handler(self, app: Any, next_middleware: NextMiddleware) -> Response[Any]:
+        """Called by the resolver for each request: pass it on with the
+        identity in ``app.context``, or answer the refusal."""
         event = app.current_event.raw_event
         auth = self.auth or default_auth()
         if self.auth is None:

@@ -32,6 +32,7 @@ class Alb:
     adds_cors = True  # its gateway adds no CORS headers to proxy answers
 
     def read(self, event: dict[str, Any]) -> Request:
+        """The request view of ``event`` (raises ``MalformedEventError``)."""
         return read_proxy_v1(self, event, _unquote)
 
     def answers_multi_value(self, event: dict[str, Any]) -> bool:
@@ -39,6 +40,7 @@ class Alb:
         return _is_multi_value(event)
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        """An answer in this source's own proxy format."""
         response: dict[str, Any] = {
             "statusCode": status,
             "statusDescription": status_line(status),
@@ -56,6 +58,7 @@ class Alb:
         return appended_forwarded_for(request)
 
     def path(self, request: Request) -> str | None:
+        """The request path."""
         path = request.event.get("path")
         return path if isinstance(path, str) else None
 

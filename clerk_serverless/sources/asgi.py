@@ -45,13 +45,16 @@ class AsgiScope:
         return False
 
     def render(self, scope: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        """The Source protocol's answer; the middleware sends its answers through ASGI instead."""
         return {"statusCode": status, "headers": headers, "body": body}
 
     def source_ip(self, request: Request) -> str | None:
+        """The client address the ASGI server reports (``scope["client"]``)."""
         client = request.event.get("client")
         return client[0] if isinstance(client, (list, tuple)) and client else None
 
     def path(self, request: Request) -> str | None:
+        """The request path."""
         path = request.event.get("path")
         return path if isinstance(path, str) else None
 

@@ -19,6 +19,7 @@ class HttpApiV2:
     adds_cors = False  # CORS comes from the gateway's (or app's) configuration
 
     def read(self, event: dict[str, Any]) -> Request:
+        """The request view of ``event`` (raises ``MalformedEventError``)."""
         ctx = event.get("requestContext")
         http = ctx.get("http") if type(ctx) is dict else context_dict(event)
         if http is not None and type(http) is not dict:
@@ -42,14 +43,17 @@ class HttpApiV2:
         return False
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        """An answer in this source's own proxy format."""
         return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
 
     def source_ip(self, request: Request) -> str | None:
+        """The client address API Gateway saw (``requestContext.http.sourceIp``)."""
         http = context_dict(request.event).get("http") or {}
         ip = http.get("sourceIp") if isinstance(http, dict) else None
         return ip if isinstance(ip, str) else None
 
     def path(self, request: Request) -> str | None:
+        """The request path (``rawPath``)."""
         path = request.event.get("rawPath")
         return path if isinstance(path, str) else None
 

@@ -41,6 +41,7 @@ class VpcLattice:
     adds_cors = True  # VPC Lattice adds no CORS headers to Lambda answers
 
     def read(self, event: dict[str, Any]) -> Request:
+        """The request view of ``event`` (raises ``MalformedEventError``)."""
         v2 = event.get("version") == "2.0"
         headers = _as_lists(event.get("headers"), "headers")
         query_field = "queryStringParameters" if v2 else "query_string_parameters"
@@ -52,6 +53,7 @@ class VpcLattice:
         return False
 
     def render(self, event: dict[str, Any], status: int, headers: dict[str, str], body: str) -> dict[str, Any]:
+        """An answer in this source's own proxy format."""
         return {
             "statusCode": status,
             "statusDescription": status_line(status),
@@ -65,6 +67,7 @@ class VpcLattice:
         return appended_forwarded_for(request)
 
     def path(self, request: Request) -> str | None:
+        """The request path."""
         path = request.event.get("path", request.event.get("raw_path"))
         return path if isinstance(path, str) else None
 
