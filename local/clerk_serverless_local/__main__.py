@@ -46,6 +46,7 @@ def _template_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    """``invoke``: run one function of the template on one event, print its answer."""
     from .origins import authorized_origins
     from .runner import InitError, LocalFunction, read_env_vars
     from .template import Template, TemplateError
@@ -86,6 +87,7 @@ def _stderr_line(line: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """``serve``: the template's APIs on loopback, until interrupted."""
     import signal
     import time
 
@@ -137,6 +139,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    """``events``: (re)write ``env.json`` and ``events/``, signed with the dev key."""
     from .project import TEMPLATE_FILE, find_root
     from .samples import DEV_KEY_FILE, write_samples
     from .template import Template, TemplateError
@@ -155,6 +158,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    """``token``: print a dev session or machine token signed with the dev key."""
     from .project import find_root, load_dev_key
 
     key = load_dev_key(find_root(args.root))
@@ -172,6 +176,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """``demo``: run every sample function on its sample events, print the table."""
     from .demo import run
     from .project import find_root
 

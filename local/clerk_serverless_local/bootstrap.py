@@ -46,6 +46,7 @@ class LambdaContext:
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self):
+        """Milliseconds left before the invocation's deadline (0 once past it)."""
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
     def __repr__(self):
@@ -60,6 +61,7 @@ class RuntimeApi:
         self._conn = http.client.HTTPConnection(host, int(port or 80))
 
     def call(self, method, path, body=None, headers=None):
+        """One request (``body`` sent as JSON); ``(status, headers, body bytes)``."""
         payload = None if body is None else json.dumps(body).encode()
         hdrs = dict(headers or {})
         if payload is not None:
@@ -98,6 +100,7 @@ def load_handler(spec):
 
 
 def main():
+    """The init phase, then the invocation loop; exits when the runner stops serving invocations."""
     api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
         handler = load_handler(os.environ["_HANDLER"])

@@ -36,6 +36,7 @@ class HttpRequest:
     source_ip: str = "127.0.0.1"
 
     def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any casing), or None."""
         name = name.lower()
         return next((v for k, v in self.headers if k.lower() == name), None)
 

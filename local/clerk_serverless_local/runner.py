@@ -62,6 +62,7 @@ class InvokeResult:
 
     @property
     def ok(self) -> bool:
+        """True when the function returned (no error object)."""
         return self.error is None
 
     def to_json(self) -> str:
@@ -106,6 +107,7 @@ def find_python(runtime: str) -> str | None:
 
 
 def host_architecture() -> str:
+    """This machine as a Lambda architecture: ``arm64`` or ``x86_64``."""
     machine = platform.machine().lower()
     return "arm64" if machine in ("aarch64", "arm64") else "x86_64"
 

@@ -42,6 +42,7 @@ class QuietServer(ThreadingHTTPServer):
     request_queue_size = 128  # a browser opens many connections at once; socketserver's 5 resets some
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        """Silent for a client that went away; the usual traceback otherwise."""
         import sys
 
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
@@ -77,6 +78,7 @@ class RuntimeApi:
         return invocation
 
     def forget(self, invocation: Invocation) -> None:
+        """Stop tracking ``invocation``: its caller is done with it (answered, failed or timed out)."""
         with self._lock:
             self._open.pop(invocation.request_id, None)
 
@@ -91,6 +93,7 @@ class RuntimeApi:
         self.init_failed.clear()
 
     def close(self) -> None:
+        """Stop the runtime's long poll and the server."""
         self._queue.put(_STOP)
         self._httpd.shutdown()
         self._httpd.server_close()
