@@ -89,7 +89,7 @@ def admit(auth: Authenticator, request: Request, policy: Policy, *, required: bo
     each caller answers it with a 400 in its own way.
     """
     try:
-        session = auth.authenticate(request, policy)
+        identity = auth.authenticate(request, policy)
     except AuthError as error:
         _refuse(auth, request, policy, error, required)
         return None
@@ -101,8 +101,8 @@ def admit(auth: Authenticator, request: Request, policy: Policy, *, required: bo
         _refuse(auth, request, policy, TokenInvalidError(), required)
         return None
     if auth.observer is not None:
-        auth.observer.signed_in(request, session)
-    return session
+        auth.observer.signed_in(request, identity)
+    return identity
 
 
 def _refuse(auth: Authenticator, request: Request, policy: Policy, error: AuthError, required: bool) -> None:

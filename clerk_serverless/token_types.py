@@ -18,7 +18,6 @@ trusted until that verifier says so.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable
@@ -131,6 +130,6 @@ def _peek(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
 def _segment(segment: str) -> dict[str, Any] | None:
     try:
         value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error, RecursionError):
+    except (ValueError, RecursionError):  # binascii.Error is a ValueError
         return None
     return value if isinstance(value, dict) else None
