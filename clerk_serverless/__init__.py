@@ -1,4 +1,5 @@
-"""Clerk session tokens for AWS Lambda: ``with_session`` / ``require_session``.
+"""Clerk session tokens for AWS Lambda: ``with_session`` / ``require_session``
+(and, for API keys, M2M and OAuth tokens too, ``with_auth`` / ``require_auth``).
 
 >>> from clerk_serverless import require_session
 >>> @require_session

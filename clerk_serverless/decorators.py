@@ -1,8 +1,9 @@
-"""``with_session`` and ``require_session``: the Next.js/Gatsby helpers, for Lambda.
+"""``with_session`` and ``require_session`` (the Next.js/Gatsby helpers, for
+Lambda), and ``with_auth`` and ``require_auth`` (the same, for machine tokens too).
 
 The module-level decorators use the default ``ClerkAuth`` configured from
 ``CLERK_*`` variables (built on the first request); ``ClerkAuth`` has the same
-two as methods. What they do is described in :mod:`clerk_serverless.handler`.
+four as methods. What they do is described in :mod:`clerk_serverless.handler`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Wrapping a Lambda handler: what ``require_session`` and ``with_session`` do.
+"""Wrapping a Lambda handler: what ``require_session`` and ``with_session`` do
+(and ``require_auth`` and ``with_auth``, which admit machine tokens too), and
+the route options every entry point validates here once.
 
-Both work bare (``@require_session``) and called
+All work bare (``@require_session``) and called
 (``@require_session(permissions=[...])``), on any callable taking
 ``(event, context)`` — a plain function, a Powertools resolver's
 ``resolve``, or a ``Mangum(app)`` instance — and keep its signature.
