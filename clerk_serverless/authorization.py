@@ -193,10 +193,11 @@ def parse_reverification(config: ReverificationConfig | Reverification) -> Rever
         raise ClerkConfigError(
             "reverification", f"expected a preset name or a mapping, got {type(config).__name__}"
         )
-    unknown = sorted(str(k)[:40] for k in config if k not in ("level", "after_minutes"))
+    unknown = [k for k in config if k not in ("level", "after_minutes")]
     if unknown:
         hint = " (Python spelling: after_minutes)" if "afterMinutes" in unknown else ""
-        raise ClerkConfigError("reverification", f"unknown key(s) {', '.join(map(repr, unknown))}{hint}")
+        names = ", ".join(sorted(config_value(k) for k in unknown))
+        raise ClerkConfigError("reverification", f"unknown key(s) {names}{hint}")
     return _custom(config.get("level"), config.get("after_minutes"))
 
 

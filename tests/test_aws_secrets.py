@@ -128,6 +128,15 @@ def test_missing_secret_is_a_config_error_naming_it(aws: Any, kwargs: dict[str, 
     assert code in str(info.value) and next(iter(kwargs.values())) in str(info.value)
 
 
+def test_the_secret_key_given_as_a_parameter_name_is_not_echoed(aws: Any) -> None:
+    """The key pasted where its parameter's name belongs: the error names the
+    setting, and keeps the key out of the logs it reaches."""
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(secret_key_parameter=SECRET)
+    assert info.value.setting == "secret_key_parameter"
+    assert SECRET not in str(info.value) and SECRET[8:] not in str(info.value)
+
+
 def test_a_parameter_that_is_not_a_secret_key(aws: Any) -> None:
     aws.client("ssm").put_parameter(Name="/wrong/value", Value="hunter2", Type="SecureString", Overwrite=True)
     with pytest.raises(ClerkConfigError, match="does not hold a Clerk secret key") as info:
