@@ -33,11 +33,11 @@ from .errors import (
     TokenTypeMismatchError,
 )
 from .lookup import client_uat_time
+from .machine import MachineAuth
 from .token_types import SESSION_TOKEN, parse_accepts
 from .verify import check_authorized_party, check_times
 
 if TYPE_CHECKING:
-    from .machine import MachineAuth
     from .session import Session, SessionClaims
     from .sources import Request
 
@@ -237,10 +237,8 @@ def check_access(auth: Session | MachineAuth, policy: Policy) -> None:
             raise FeatureDeniedError()
     if policy.plans and not any(auth.has(plan=plan) for plan in policy.plans):
         raise PlanDeniedError()
-    if policy.scopes:
-        granted = getattr(auth, "scopes", ())
-        if not all(scope in granted for scope in policy.scopes):
-            raise ScopeDeniedError()
+    if policy.scopes and not (isinstance(auth, MachineAuth) and auth.has_scopes(policy.scopes)):
+        raise ScopeDeniedError()  # session tokens carry no scopes
     if policy.reverification is not None and not auth.has(reverification=policy.reverification):
         raise ReverificationRequiredError(reverification_error_body(policy.reverification))
 
