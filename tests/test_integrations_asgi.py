@@ -190,6 +190,34 @@ def test_middleware_required(auth: ClerkAuth, key: SigningKey) -> None:
     assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == ORIGIN
 
 
+@pytest.mark.parametrize("field, value", [
+    ("query_string", "a=1"),
+    ("query_string", 7),
+    ("headers", [("authorization", "Bearer x")]),
+    ("headers", [(b"authorization",)]),
+])
+def test_middleware_answers_a_malformed_scope_400(auth: ClerkAuth, field: str, value: Any) -> None:
+    """A scope a server built wrongly (a str query string, str header pairs)
+    is a 400 from the middleware, never an exception out of it (a 500)."""
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app must not run")
+
+    scope = {"type": "http", "method": "GET", "path": "/me", "headers": [], "query_string": b""}
+    scope[field] = value
+    asyncio.run(ClerkMiddleware(app, auth=auth)(scope, receive, send))
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+
+
 def test_middleware_optional_and_permissions(auth: ClerkAuth, key: SigningKey) -> None:
     optional = TestClient(starlette_app(auth, required=False))
     assert optional.get("/me").json() == {"user_id": None}

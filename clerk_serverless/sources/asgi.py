@@ -35,6 +35,8 @@ class AsgiScope:
         except (TypeError, ValueError, AttributeError):
             raise MalformedEventError("ASGI headers must be (bytes, bytes) pairs") from None
         raw_query = scope.get("query_string") or b""
+        if not isinstance(raw_query, (bytes, bytearray)):
+            raise MalformedEventError("ASGI query_string must be bytes")
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         method = scope.get("method") if kind == "http" else WEBSOCKET
         event = scope if isinstance(scope, dict) else dict(scope)
