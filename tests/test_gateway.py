@@ -497,6 +497,27 @@ def test_bad_framing_is_refused_and_the_connection_closed(strict_gateway: LocalG
     assert "message" in json.loads(body)
 
 
+def test_a_bodyless_patch_needs_no_content_length(strict_gateway: LocalGateway) -> None:
+    """Chromium sends fetch(url, { method: "PATCH" }) without a Content-Length
+    (it adds one of 0 to a bodyless POST or PUT only): a request with no body,
+    routed like any other, and the connection kept for the next request."""
+    import socket
+
+    host, port = strict_gateway.urls["api"].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"PATCH /any/x HTTP/1.1\r\nHost: x\r\n\r\nGET /bare HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while received.count(b"HTTP/1.1 ") < 2 or not received.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, received
+            received += chunk
+    first = received.split(b"\r\n", 1)[0]
+    assert first == b"HTTP/1.1 201 Created", received[:300]
+    event = json.loads(received.split(b"\r\n\r\n", 1)[1].split(b"HTTP/1.1 ", 1)[0])["event"]
+    assert event["requestContext"]["http"]["method"] == "PATCH" and not event.get("body")
+    assert received.count(b"HTTP/1.1 ") == 2
+
+
 def test_a_lying_client_gets_408_and_frees_its_thread(strict_gateway: LocalGateway) -> None:
     # Announces 4000 bytes, sends 10, then waits: the request deadline ends it.
     status, _, _, closed = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n0123456789")
