@@ -399,7 +399,9 @@ def test_custom_request_headers(pages: Any, stack: Stack, kind: str) -> None:
 @pytest.mark.parametrize("cache", ["no-store", "no-cache", "reload", "force-cache", "default"])
 def test_fetch_cache_modes(pages: Any, stack: Stack, cache: str) -> None:
     """fetch's cache option adds Cache-Control/Pragma itself, after CORS: no
-    header to grant; every API answers, with the Bearer token and the cookie."""
+    header to grant; every API answers, with the Bearer token and the cookie.
+    What it costs: Chromium skips its preflight cache for no-store, no-cache
+    and reload; force-cache answers from the HTTP cache."""
     page = pages(stack)
     page.enter(**signed_in(stack))
     for kind, target in targets(stack).items():
@@ -407,6 +409,21 @@ def test_fetch_cache_modes(pages: Any, stack: Stack, cache: str) -> None:
         assert (got["status"], got["user"]) == (200, USER), (kind, cache, got)
         got = page.run("fetch", url=url(target, "_clerk_session_id=sess_a")[0], credentials="include", cache=cache)
         assert (got["status"], got["user"]) == (200, USER), (kind, cache, got)
+        # Access-Control-Max-Age: three identical Bearer requests cost one preflight,
+        # except that Chromium bypasses its preflight cache for no-store, no-cache and
+        # reload: each request is preflighted again. force-cache reuses the first
+        # answer, whoever asks next (the README warns against it).
+        address, number = url(target)
+        for _ in range(3):
+            assert page.run("fetch", url=address, auth="if-any", cache=cache)["status"] == 200
+        expected = {"no-store": ["OPTIONS", "GET"] * 3, "no-cache": ["OPTIONS", "GET"] * 3, "reload": ["OPTIONS", "GET"] * 3,
+                    "force-cache": ["OPTIONS", "GET"]}.get(cache, ["OPTIONS", "GET", "GET", "GET"])
+        assert [line.split()[0] for line in served(stack, number)] == expected, (kind, cache, served(stack, number))
+        if cache == "force-cache":
+            page.enter(**SIGNED_OUT)
+            got = page.run("fetch", url=address, auth="if-any", cache=cache, label="force-cache, signed out")
+            assert (got["status"], got["user"]) == (200, USER), (kind, got)  # the earlier answer, from the cache
+            page.enter(**signed_in(stack))
 
 
 @pytest.mark.parametrize("method", ["PATCH", "DELETE", "HEAD"])
