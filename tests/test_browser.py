@@ -374,7 +374,7 @@ def _states(stack: Stack, page: str) -> dict[str, State]:
     if page == "c":
         sid = "sess_a"  # C holds A's token and cookie: valid, but not C's to use
     token, expired = stack.token(origin, sid), stack.token(origin, sid, expired=True)
-    iat = int(time.time()) - 5  # the tokens' iat (the expired one's is earlier still)
+    iat = int(time.time())  # the tokens' iat (the expired one's is earlier still)
     uat = str(iat - 300)  # the client's last sign-in, before any of them
     return {
         "bearer": State("signed in", "signed in (Bearer)", token=token),

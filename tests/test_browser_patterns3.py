@@ -561,6 +561,18 @@ def test_cookie_calls_after_the_session_cookie_rotated(pages: Any, stack: Stack)
         assert (got["status"], got["reason"]) == expected, (kind, got)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_cookie_minted_at_sign_in(pages: Any, stack: Stack, kind: str) -> None:
+    """Signing in writes __client_uat (now) and a __session minted at once:
+    the token's iat is not before __client_uat (Clerk's iat is the minting
+    time; the dev tokens backdated it 5 s, which read as "signed in again
+    since": 401 session-token-iat-before-client-uat)."""
+    page = pages(stack)
+    uat = str(int(time.time()))  # signed in, then the token minted
+    page.enter(token=None, cookie=stack.token(stack.origins["a"], "sess_a"), clientUat=uat)
+    got = page.run("fetch", url=url(targets(stack)[kind], "_clerk_session_id=sess_a")[0], credentials="include")
+    assert (got["status"], got["user"]) == (200, USER), (kind, got)
+
 def test_same_origin_cookie_calls_after_rotation(pages: Any, stack: Stack) -> None:
     """The page served by the gateway (serve --static): plain fetch("/me") and a
     POST, before and after the cookie rotated."""

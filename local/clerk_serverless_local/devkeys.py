@@ -84,7 +84,10 @@ class DevKey:
             "sub": sub,
             "sid": sid or f"sess_{sub.removeprefix('user_')}",
             "iss": DEV_ISSUER,
-            "iat": now - 5,
+            # As Clerk mints them: iat is the minting time, nbf 10 s before it.
+            # (An iat backdated past a __client_uat written at sign-in reads as
+            # "signed in again since": session-token-iat-before-client-uat.)
+            "iat": now,
             "nbf": now - 10,
             "exp": now - 60 if expired else (FAR_FUTURE if lifetime is None else now + int(lifetime)),
             "v": 2,
