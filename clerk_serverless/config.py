@@ -100,9 +100,9 @@ _logged: set[str] = set()
 def _log_once(message: str) -> None:
     if message not in _logged:
         _logged.add(message)
-        import logging
+        from .logs import WARNING, log
 
-        logging.getLogger("clerk_serverless").warning(message)
+        log("clerk_serverless", WARNING, "%s", message)
 
 
 def parse_audience(value: Any) -> frozenset[str] | None:

@@ -12,10 +12,10 @@ a verified-token cache hit keeps that cheap.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import AuthError, EventError, TokenInvalidError
+from .logs import log
 
 if TYPE_CHECKING:
     from .machine import MachineAuth
@@ -26,14 +26,7 @@ if TYPE_CHECKING:
 
 
 def _log(level: int, message: str, *args: Any) -> None:
-    """Log to ``clerk_serverless``, loading :mod:`logging` only when a record
-    could be seen: below WARNING that takes a configuration, and there is none
-    while nothing has imported the module (~4 ms of a cold start)."""
-    if level < 30 and "logging" not in sys.modules:  # 30: logging.WARNING
-        return
-    import logging
-
-    logging.getLogger("clerk_serverless").log(level, message, *args)
+    log("clerk_serverless", level, message, *args)
 
 
 class Authenticator(Protocol):

@@ -227,11 +227,10 @@ def wrap(
 
 def answer_event_error(event: Any, error: EventError, request: Request | None = None) -> dict[str, Any]:
     """A 400 for an event we cannot read, in its source's format when known."""
-    import logging  # loaded with the first record, not with the package
-
+    from .logs import WARNING, log
     from .responses import error_parts
 
-    logging.getLogger("clerk_serverless").warning("clerk_serverless: 400 %s: %s", error.reason, error)
+    log("clerk_serverless", WARNING, "clerk_serverless: 400 %s: %s", error.reason, error)
     status, headers, body = error_parts(error)
     if request is not None:
         return request.source.render(event, status, headers, body)

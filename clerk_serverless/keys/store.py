@@ -26,13 +26,13 @@ SnapStart snapshot restored hours later must see its prefetched keys as old.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JwksError, KeysUnavailableError, SecretKeyInvalidError
+from ..logs import log
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -314,11 +314,4 @@ class JwksKeyStore:
 
 
 def _log(level: int, message: str, *args: Any, exc_info: bool = False) -> None:
-    """Log to ``clerk_serverless.keys``, loading :mod:`logging` only when a
-    record could be seen: below WARNING that takes a configuration, and there
-    is none while nothing has imported the module (~4 ms of a cold start)."""
-    if level < 30 and "logging" not in sys.modules:  # 30: logging.WARNING
-        return
-    import logging
-
-    logging.getLogger("clerk_serverless.keys").log(level, message, *args, exc_info=exc_info)
+    log("clerk_serverless.keys", level, message, *args, exc_info=exc_info)
