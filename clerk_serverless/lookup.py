@@ -21,13 +21,12 @@ Nothing here trusts the token: cookie selection peeks at unverified claims
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from typing import Any
 
 from .authorization import JS_WHITESPACE
 from .sources import Request
+from .token_types import json_segment
 
 SESSION_COOKIE = "__session"
 CLIENT_UAT_COOKIE = "__client_uat"
@@ -187,13 +186,7 @@ def peek_payload(token: str) -> dict[str, Any] | None:
     parts = token.split(".")
     if len(parts) != 3 or len(token) > 16384:
         return None
-    segment = parts[1]
-    try:
-        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-        value = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
+    return json_segment(parts[1])
 
 
 _DECIMAL = frozenset("0123456789")

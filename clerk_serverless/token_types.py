@@ -124,10 +124,12 @@ def _peek(token: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     if len(token) > 16384:
         return None, None
     header_segment, payload_segment, _ = token.split(".")
-    return _segment(header_segment), _segment(payload_segment)
+    return json_segment(header_segment), json_segment(payload_segment)
 
 
-def _segment(segment: str) -> dict[str, Any] | None:
+def json_segment(segment: str) -> dict[str, Any] | None:
+    """A JWT segment's JSON object, leniently decoded (padding optional), or
+    None. Unverified: for telling token kinds apart and choosing a cookie."""
     try:
         value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, RecursionError):  # binascii.Error is a ValueError
