@@ -20,7 +20,7 @@ from support.calls import NOT_CALLED, call
 from support.events import SHAPES, make_event
 from support.tokens import ORIGIN, SigningKey, mint, sign_raw
 
-from clerk_serverless import ClerkAuth, ClerkConfigError, MachineAuth, Session, require_auth
+from clerk_serverless import ClerkAuth, ClerkConfigError, MachineAuth, Session, require_auth, with_auth
 from clerk_serverless.errors import AuthError, TokenInvalidError, TokenTypeMismatchError
 from clerk_serverless.token_types import classify
 
@@ -337,6 +337,17 @@ def test_module_level_require_auth(monkeypatch: pytest.MonkeyPatch, clerk_api: A
     monkeypatch.setenv("CLERK_API_URL", clerk_api.url)
     handler = recording(require_auth(accepts_token="api_key"))
     assert call(handler, "rest_v1", bearer=clerk_api.add_api_key().secret, origin=ORIGIN).status == 200
+
+
+def test_module_level_with_auth(monkeypatch: pytest.MonkeyPatch, clerk_api: Any) -> None:
+    """The module-level ``with_auth`` uses the default instance, as
+    ``require_auth`` does: a machine token accepted, nothing refused."""
+    monkeypatch.setenv("CLERK_SECRET_KEY", clerk_api.secret_key)
+    monkeypatch.setenv("CLERK_API_URL", clerk_api.url)
+    handler = recording(with_auth(accepts_token="api_key"))
+    assert call(handler, "http_v2", bearer=clerk_api.add_api_key().secret).status == 200
+    assert handler.seen["auth"].token_type == "api_key" and handler.seen["session"] is None
+    assert call(handler, "http_v2").status == 200 and handler.seen["auth"] is None
 
 
 def test_with_auth_runs_the_handler(auth: ClerkAuth, clerk_api: Any) -> None:
