@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # socket and ssl load on the first fetch, not with the packag
     import socket
     import ssl
 
-__all__ = ["MAX_BYTES", "HttpResponse", "http_get", "http_request"]
+__all__ = ["MAX_BYTES", "HttpResponse", "clerk_error_code", "http_get", "http_request"]
 
 MAX_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024  # status line and header section of one response
@@ -459,11 +459,11 @@ def http_get(
         hint = _retry_after(response.headers.get("retry-after"))
         if 300 <= status < 400:
             raise JwksFetchError(f"HTTP {status} redirect refused", hint, status=status)
-        raise JwksFetchError(f"HTTP {status}", hint, status=status, code=_clerk_error_code(response.body))
+        raise JwksFetchError(f"HTTP {status}", hint, status=status, code=clerk_error_code(response.body))
     return response.body
 
 
-def _clerk_error_code(body: bytes) -> str | None:
+def clerk_error_code(body: bytes) -> str | None:
     """The first ``errors[].code`` of a Clerk error answer, or None."""
     if not body.startswith(b"{") or len(body) > 64 * 1024:
         return None

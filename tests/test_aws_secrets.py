@@ -17,7 +17,6 @@ import pytest
 from support.tokens import SigningKey, mint
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
-from clerk_serverless.aws_secrets import _read_with_boto3
 
 SECRET = "sk_test_fromaws0123456789"
 
@@ -109,9 +108,17 @@ def test_secret_key_parameter_from_the_environment(aws: Any, jwks: Any, key: Sig
     assert ClerkAuth().settings.secret_key == SECRET
 
 
-def test_boto3_path_reads_the_same_values(aws: Any) -> None:
-    aws.client("ssm").put_parameter(Name="/plain/boto3", Value=SECRET, Type="SecureString", Overwrite=True)
-    assert _read_with_boto3("/plain/boto3", "parameter") == SECRET
+@pytest.mark.parametrize("kind", ["parameter", "secret"])
+def test_boto3_path_reads_the_same_values(aws: Any, jwks: Any, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Without Powertools installed, boto3 reads the same values."""
+    monkeypatch.setitem(sys.modules, "aws_lambda_powertools.utilities", None)  # import fails: no Powertools
+    if kind == "parameter":
+        aws.client("ssm").put_parameter(Name="/plain/boto3", Value=SECRET, Type="SecureString", Overwrite=True)
+        auth = ClerkAuth(secret_key_parameter="/plain/boto3", api_url=jwks.base_url)
+    else:
+        arn = aws.client("secretsmanager").create_secret(Name="plain-boto3", SecretString=SECRET)["ARN"]
+        auth = ClerkAuth(secret_key_secret_id=arn, api_url=jwks.base_url)
+    assert auth.settings.secret_key == SECRET
 
 
 @pytest.mark.parametrize(

@@ -295,18 +295,18 @@ def test_readonly_claims_through_fastapi_response_model(make_auth: Any, key: Sig
         b'{"errors": [{"code": NaN}]}',
     ],
 )
-def test_clerk_error_code_never_raises(body: bytes) -> None:
-    from clerk_serverless.httpget import _clerk_error_code
+def testclerk_error_code_never_raises(body: bytes) -> None:
+    from clerk_serverless.httpget import clerk_error_code
 
-    assert _clerk_error_code(body) is None
+    assert clerk_error_code(body) is None
 
 
-def test_clerk_error_code_reads_the_first_code() -> None:
-    from clerk_serverless.httpget import _clerk_error_code
+def testclerk_error_code_reads_the_first_code() -> None:
+    from clerk_serverless.httpget import clerk_error_code
 
     body = json.dumps({"errors": [{"code": "clerk_key_invalid", "message": "x"}, {"code": "other"}]}).encode()
-    assert _clerk_error_code(body) == "clerk_key_invalid"
-    assert _clerk_error_code(body + b" " * (64 * 1024 - len(body))) == "clerk_key_invalid"  # exactly the limit
+    assert clerk_error_code(body) == "clerk_key_invalid"
+    assert clerk_error_code(body + b" " * (64 * 1024 - len(body))) == "clerk_key_invalid"  # exactly the limit
 
 
 @pytest.mark.parametrize("code", ["clerk_key_invalid", "authentication_invalid", None])
