@@ -38,7 +38,7 @@ from typing import Any
 import jwt
 import pytest
 from test_browser import ARTIFACTS, ROOT, USER, Stack, build_bundle, free_port, launch_browser, make_stack, node_modules
-from test_browser_more import FN_KINDS, KINDS, served, targets, url
+from test_browser_more import FN_KINDS, KINDS, served, signed_in, targets, url
 
 from clerk_serverless_local.devkeys import DEV_ISSUER, DEV_KID, DevKey
 from clerk_serverless_local.gateway import LocalGateway
@@ -151,11 +151,6 @@ def pages(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     yield open_page
     for page in opened:
         page.close()
-
-
-def signed_in(stack: Stack, page: str = "a", **extra: Any) -> dict[str, Any]:
-    token = stack.token(stack.origins[page], f"sess_{page}")
-    return {"token": token, "sid": f"sess_{page}", "cookie": token, "clientUat": str(int(time.time()) - 300), **extra}
 
 
 SIGNED_OUT: dict[str, Any] = {"token": None, "cookie": None, "clientUat": None}

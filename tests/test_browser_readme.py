@@ -94,7 +94,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                     key_down=tuple(f"Down{n.title() if s else ''}Function" for n, s in DOWN.items())) as stack:
         sources = work / "sources"
         sources.mkdir()
-        shutil.copy(SOURCES / "readme.jsx", sources / "readme.jsx")
+        for module in ("readme.jsx", "render.jsx"):
+            shutil.copy(SOURCES / module, sources / module)
         (sources / "readme-snippets.jsx").write_text(snippets_module(stack.api))
         bundle = build_bundle(modules, work, str(sources / "readme.jsx"), "readme.js")
         (stack.dirs["a"] / "readme.html").write_text(PAGE)

@@ -6,7 +6,7 @@
 // ofetch. Clerk's hooks are the stub (getToken() can hand out a fresh token
 // per call, as a session refreshing mid-flight does).
 import React, { useEffect } from "react";
-import { createRoot } from "react-dom/client";
+import { renderUntilDone } from "./render.jsx";
 import { QueryClient, QueryClientProvider, useMutation } from "@tanstack/react-query";
 import { SWRConfig } from "swr";
 import useSWRMutation from "swr/mutation";
@@ -49,21 +49,7 @@ function setCookie(name, value, attributes = "SameSite=Lax") {
 }
 
 /** Render a component using hooks until it calls done(observation). */
-function render(Component, props, wrap = (x) => x) {
-  return new Promise((resolve) => {
-    const host = document.createElement("div");
-    document.body.appendChild(host);
-    const root = createRoot(host);
-    let settled = false;
-    const finish = (observation) => {
-      if (settled) return;
-      settled = true;
-      setTimeout(() => { root.unmount(); host.remove(); resolve(observation); }, 0);
-    };
-    setTimeout(() => finish({ outcome: "timeout" }), CASE_TIMEOUT_MS);
-    root.render(wrap(<Component {...props} done={finish} />));
-  });
-}
+const render = (Component, props, wrap = (x) => x) => renderUntilDone(Component, props, wrap, CASE_TIMEOUT_MS);
 
 function fromError(e) {
   const status = e?.status ?? e?.response?.status ?? "";

@@ -7,7 +7,7 @@
 // the case `c` the test passes to window.P3[name](c); every call adds a row to
 // the page's table, which the test screenshots. Clerk's hooks are the stub.
 import React, { useEffect } from "react";
-import { createRoot } from "react-dom/client";
+import { renderUntilDone } from "./render.jsx";
 import { QueryClient, QueryClientProvider, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import ky from "ky";
 import { ofetch } from "ofetch";
@@ -49,22 +49,8 @@ function errorOf(e) {
            message: String(e?.message || e) };
 }
 
-/** Render a component until it calls done(observation). */
-function render(Component, props, wrap = (x) => x) {
-  return new Promise((resolve) => {
-    const host = document.createElement("div");
-    document.body.appendChild(host);
-    const root = createRoot(host);
-    let settled = false;
-    const finish = (observation) => {
-      if (settled) return;
-      settled = true;
-      setTimeout(() => { root.unmount(); host.remove(); resolve(observation); }, 0);
-    };
-    setTimeout(() => finish({ outcome: "timeout" }), CASE_TIMEOUT_MS);
-    root.render(wrap(<Component {...props} done={finish} />));
-  });
-}
+/** Render a component using hooks until it calls done(observation). */
+const render = (Component, props, wrap = (x) => x) => renderUntilDone(Component, props, wrap, CASE_TIMEOUT_MS);
 
 /** getToken outside React, as ClerkJS pages call Clerk.session.getToken(). */
 const getToken = (options) => useAuth().getToken(options);

@@ -3,7 +3,7 @@
 // but for the example API address) into readme-snippets.jsx beside a copy of
 // this file, which drives them. Only Clerk's hooks are the stub.
 import React, { useEffect } from "react";
-import { createRoot } from "react-dom/client";
+import { renderUntilDone } from "./render.jsx";
 import { QueryClientProvider } from "@tanstack/react-query";
 import { SWRConfig } from "swr";
 import { setClerkState } from "@clerk/clerk-react";
@@ -11,21 +11,8 @@ import * as S from "./readme-snippets.jsx";
 
 const CASE_TIMEOUT_MS = 20_000;
 
-function render(Component, props, wrap = (x) => x) {
-  return new Promise((resolve) => {
-    const host = document.createElement("div");
-    document.body.appendChild(host);
-    const root = createRoot(host);
-    let settled = false;
-    const finish = (observation) => {
-      if (settled) return;
-      settled = true;
-      setTimeout(() => { root.unmount(); host.remove(); resolve(observation); }, 0);
-    };
-    setTimeout(() => finish({ outcome: "timeout" }), CASE_TIMEOUT_MS);
-    root.render(wrap(<Component {...props} done={finish} />));
-  });
-}
+/** Render a component using hooks until it calls done(observation). */
+const render = (Component, props, wrap = (x) => x) => renderUntilDone(Component, props, wrap, CASE_TIMEOUT_MS);
 
 function setCookie(name, value) {
   document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; SameSite=Lax`;
