@@ -1,0 +1,98 @@
+// The published @clerk/backend as an oracle: one JSON case per stdin line,
+// one JSON verdict per stdout line, in order. Started once per test session by
+// tests/test_differential_clerk_backend.py, from a directory holding this file
+// beside the node_modules that `npm ci` installed from package-lock.json.
+//
+// A case:
+//   {"id", "now" (ms since the epoch: Date.now() while the case runs),
+//    "client": {secretKey, publishableKey, apiUrl, machineSecretKey},   -> createClerkClient
+//    "method", "url", "headers": [[name, value], ...]                   -> new Request
+//    "options": {jwtKey, authorizedParties, audience, acceptsToken, issuer, ...}
+//    "verifyToken": "<token>" (optional: call verifyToken(token, options) instead)}
+// A verdict:
+//   {"id", "status", "reason", "isAuthenticated", "tokenType",
+//    "auth": {isAuthenticated, tokenType, userId, sessionId, sessionStatus, orgId, subject, id}}
+//   or {"id", "error": "<message>"} when @clerk/backend throws.
+
+import { createInterface } from 'node:readline';
+
+import { createClerkClient, verifyToken } from '@clerk/backend';
+
+// stdout carries verdicts only: whatever the SDK prints goes to stderr.
+console.log = console.info = console.warn = console.debug = console.error;
+
+const realNow = Date.now;
+let frozen = null;
+Date.now = () => (frozen === null ? realNow() : frozen);
+
+const clients = new Map();
+
+function clientFor(config) {
+  const key = JSON.stringify(config);
+  if (!clients.has(key)) {
+    clients.set(key, createClerkClient({ telemetry: { disabled: true }, ...config }));
+  }
+  return clients.get(key);
+}
+
+function summary(auth) {
+  if (!auth) {
+    return null;
+  }
+  return {
+    isAuthenticated: !!auth.isAuthenticated,
+    tokenType: auth.tokenType ?? null,
+    userId: auth.userId ?? null,
+    sessionId: auth.sessionId ?? null,
+    sessionStatus: auth.sessionStatus ?? null,
+    orgId: auth.orgId ?? null,
+    subject: auth.subject ?? null,
+    id: auth.id ?? null,
+  };
+}
+
+async function answer(input) {
+  frozen = typeof input.now === 'number' ? input.now : null;
+  try {
+    if (typeof input.verifyToken === 'string') {
+      const { data, errors } = await verifyToken(input.verifyToken, input.options ?? {});
+      if (errors) {
+        return { status: 'signed-out', reason: errors[0].reason ?? 'unexpected-error', isAuthenticated: false };
+      }
+      return { status: 'signed-in', reason: null, isAuthenticated: true, claims: { sub: data.sub, sid: data.sid } };
+    }
+    const headers = new Headers();
+    for (const [name, value] of input.headers ?? []) {
+      headers.append(name, value);
+    }
+    const request = new Request(input.url, { method: input.method ?? 'GET', headers });
+    const state = await clientFor(input.client ?? {}).authenticateRequest(request, input.options ?? {});
+    return {
+      status: state.status,
+      reason: state.reason ?? null,
+      isAuthenticated: !!state.isAuthenticated,
+      tokenType: state.tokenType ?? null,
+      auth: summary(state.toAuth()),
+    };
+  } catch (error) {
+    return { error: String(error?.message ?? error) };
+  } finally {
+    frozen = null;
+  }
+}
+
+const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+for await (const line of lines) {
+  if (!line.trim()) {
+    continue;
+  }
+  let input;
+  try {
+    input = JSON.parse(line);
+  } catch (error) {
+    process.stdout.write(`${JSON.stringify({ id: null, error: `bad case: ${error.message}` })}\n`);
+    continue;
+  }
+  const verdict = await answer(input);
+  process.stdout.write(`${JSON.stringify({ id: input.id ?? null, ...verdict })}\n`);
+}
