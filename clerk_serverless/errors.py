@@ -25,6 +25,7 @@ class Reason(StrEnum):
     TOKEN_INVALID_ALGORITHM = "token-invalid-algorithm"
     TOKEN_INVALID_SIGNATURE = "token-invalid-signature"
     TOKEN_INVALID_AUTHORIZED_PARTIES = "token-invalid-authorized-parties"
+    TOKEN_INVALID_ISSUER = "token-invalid-issuer"
     TOKEN_VERIFICATION_FAILED = "token-verification-failed"
     TOKEN_TYPE_MISMATCH = "token-type-mismatch"
     JWK_KID_MISMATCH = "jwk-kid-mismatch"
@@ -144,10 +145,19 @@ class TokenInvalidAlgorithmError(TokenInvalidError):
 
 class TokenVerificationFailedError(AuthError):
     """The signature verifies but a required claim is missing or malformed
-    (``sub``, ``exp``, ``nbf``, ``iat``, ``iss``, ``aud``)."""
+    (``sub``, ``exp``, ``nbf``, ``iat``, ``aud``)."""
 
     reason = Reason.TOKEN_VERIFICATION_FAILED
     message = "The token's claims do not verify."
+
+
+class TokenInvalidIssuerError(TokenVerificationFailedError):
+    """``iss`` is missing, not ``https://…``, or not the configured issuer:
+    @clerk/backend's ``token-invalid-issuer`` (a subclass of
+    :class:`TokenVerificationFailedError`, the class it was reported as before)."""
+
+    reason = Reason.TOKEN_INVALID_ISSUER
+    message = "The token's issuer (iss) is not this instance's."
 
 
 class TokenTypeMismatchError(AuthError):

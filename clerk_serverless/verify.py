@@ -31,6 +31,7 @@ from .errors import (
     TokenInvalidAlgorithmError,
     TokenInvalidAuthorizedPartiesError,
     TokenInvalidError,
+    TokenInvalidIssuerError,
     TokenNotActiveYetError,
     TokenTypeMismatchError,
     TokenVerificationFailedError,
@@ -289,9 +290,9 @@ def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: f
     check_time_claims(claims)
     iss = claims.get("iss")
     if type(iss) is not str or not iss.startswith("https://"):
-        raise TokenVerificationFailedError("iss missing or not https")
+        raise TokenInvalidIssuerError("iss missing or not https")
     if issuer is not None and iss != issuer and iss.rstrip("/") != issuer:
-        raise TokenVerificationFailedError("iss does not match the configured issuer")
+        raise TokenInvalidIssuerError("iss does not match the configured issuer")
     azp = claims.get("azp")
     if azp is not None and type(azp) is not str:
         raise TokenVerificationFailedError("azp is not a string")

@@ -655,7 +655,7 @@ def test_inner_dependency_with_another_key_source_and_issuer(make_auth: Any, jwk
     token = mint(signing_keys["current"])
     other_keys = make_auth(jwt_key=signing_keys["attacker"].public_pem, jwks_url=None)
     other_issuer = make_auth(issuer="https://clerk.other-instance.example")
-    for inner, reason in ((other_keys, "token-invalid-signature"), (other_issuer, "token-verification-failed")):
+    for inner, reason in ((other_keys, "token-invalid-signature"), (other_issuer, "token-invalid-issuer")):
         app = fastapi_app(inner)
         lam = outer.require_session(Mangum(app, lifespan="off"))(routed("http_v2", "/guarded", bearer=token), None)
         local = TestClient(app).get("/guarded", headers={"Authorization": f"Bearer {token}"})
@@ -907,7 +907,7 @@ def test_token_of_one_clerkauth_replayed_to_another_sharing_the_key_store(make_a
     with_audience = make_auth(audience="api://other")
     assert other_parties.key_store is first.key_store is other_issuer.key_store
     assert call(recording_handler(other_parties.require_session), "http_v2", bearer=token).reason == "token-invalid-authorized-parties"
-    assert call(recording_handler(other_issuer.require_session), "http_v2", bearer=token).reason == "token-verification-failed"
+    assert call(recording_handler(other_issuer.require_session), "http_v2", bearer=token).reason == "token-invalid-issuer"
     aud = mint(key, aud="api://mine")
     assert call(recording_handler(first.require_session), "http_v2", bearer=aud).status == 200
     assert call(recording_handler(with_audience.require_session), "http_v2", bearer=aud).reason == "token-verification-failed"
