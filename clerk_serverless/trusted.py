@@ -29,7 +29,7 @@ from .lookup import CookieRules, find_token, token_in_header
 from .machine import MachineAuth
 from .policy import Policy, check_access, check_cookie_write, check_request_session, no_header_token
 from .session import Session, SessionClaims
-from .token_types import M2M_TOKEN, SESSION_TOKEN, is_jwt_format
+from .token_types import SESSION_TOKEN, is_jwt_format
 from .verify import check_machine_azp, check_times
 
 if TYPE_CHECKING:
@@ -285,7 +285,7 @@ class TrustedAuthorizer:
             jwt = azp is not None or is_jwt_format(identity.token)  # the authorizer passes a JWT's azp only
             try:
                 if jwt:  # the route's parties judge a machine JWT's azp (or its lack), as verifying it here would
-                    check_machine_azp(azp, parties, m2m=kind == M2M_TOKEN)
+                    check_machine_azp(azp, parties)
                 if identity.expiration is not None:
                     check_times(identity.expiration, None, None, now, self._skew)
             except AuthError as exc:

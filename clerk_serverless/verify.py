@@ -319,27 +319,44 @@ def check_machine_claims(
     m2m: bool = False,
 ) -> None:
     """A machine JWT's claims, as @clerk/backend's ``verifyMachineJwt`` checks
-    them: ``sub``, ``aud`` (when an audience is set), ``azp`` against the
-    authorized parties, then the times. Deliberately unlike @clerk/backend, an
-    M2M JWT (``m2m``) without ``azp`` passes: machines call from no browser
-    page, and Clerk's M2M JWTs carry none; one that has an ``azp`` is held to it."""
+    them: ``sub``, ``aud`` (when an audience is set: an OAuth access token
+    must then carry one, see :func:`check_oauth_audience`), the times.
+    Deliberately stricter than @clerk/backend, which leaves ``azp`` unchecked
+    on machine JWTs: one that carries an ``azp`` is held to the authorized
+    parties (Clerk's M2M and OAuth JWTs carry none, and pass)."""
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise TokenVerificationFailedError("sub missing")
-    check_audience(claims.get("aud", _ABSENT), audience)
-    check_machine_azp(claims.get("azp"), parties, m2m=m2m)
+    if m2m:
+        check_audience(claims.get("aud", _ABSENT), audience)
+    else:
+        check_oauth_audience(claims.get("aud"), audience)
+    check_machine_azp(claims.get("azp"), parties)
     check_time_claims(claims)
     check_times(claims["exp"], claims.get("nbf"), claims.get("iat"), now, skew)
 
 
-def check_machine_azp(azp: Any, parties: frozenset[str] | None, *, m2m: bool) -> None:
-    """A machine JWT's ``azp`` against ``parties``: required of an OAuth
-    access token where authorized parties are configured, as
-    ``verifyMachineJwt`` does; an M2M JWT's checked only when it carries one
-    (see :func:`check_machine_claims`). Also what a ``trust_authorizer``
-    route applies to the ``azp`` its authorizer passed on."""
-    if azp is not None or not m2m:
+def check_machine_azp(azp: Any, parties: frozenset[str] | None) -> None:
+    """A machine JWT's ``azp`` against ``parties``, checked only when it has
+    one (see :func:`check_machine_claims`), M2M and OAuth tokens alike. Also
+    what a ``trust_authorizer`` route applies to the ``azp`` its authorizer
+    passed on."""
+    if azp is not None:
         check_authorized_party(azp if isinstance(azp, str) else None, parties)
+
+
+def check_oauth_audience(aud: Any, audience: frozenset[str] | None) -> None:
+    """An OAuth access token's ``aud`` when an audience is set, as
+    @clerk/backend's ``assertOAuthAudienceClaim``: required, a non-empty
+    string or a non-empty list of non-empty strings, naming one of ``audience``.
+    (Unlike a session or M2M token's, a missing ``aud`` does not pass.)"""
+    if not audience:
+        return
+    names = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else None
+    if not names or not all(isinstance(a, str) and a for a in names):
+        raise TokenVerificationFailedError("aud missing or malformed on an OAuth access token")
+    if not any(a in audience for a in names):
+        raise TokenVerificationFailedError("aud does not name this audience")
 
 
 def check_audience(aud: Any, audience: frozenset[str] | None) -> None:

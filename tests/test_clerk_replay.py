@@ -210,9 +210,8 @@ DOC_AUD = ('README.md "an aud of empty or non-string entries refused when audien
            '(Clerk drops falsy entries)"')
 DOC_OUTAGE = ('README.md "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
               'unreachable, failing or refusing our key (Clerk: signed out)"')
-DOC_M2M_AZP = ('README.md "Deliberate differences from @clerk/backend: an M2M JWT without azp is accepted where '
-               'authorized parties are configured (@clerk/backend applies the browser-origin check to machine JWTs, which '
-               'never carry azp)"; README.md')
+DOC_M2M_AZP = ('README.md "earlier 3.x versions required one of every machine JWT once authorized parties were '
+               'configured). Clerk\'s own M2M and OAuth JWTs carry no azp, and pass"')
 DOC_REVERIFICATION = ('README.md "A mistake raises ClerkConfigError naming the argument"; clerk_serverless/authorization.py '
                       'parse_reverification: "Raises ClerkConfigError(\"reverification\", …) for anything else (where Clerk\'s '
                       'has() would silently answer false)"')
@@ -2321,22 +2320,25 @@ def test_src_m2m_jwt_without_azp(_case: str, clerk_api: ClerkBackendApi, ckey: S
     expect(got, out("token-verification-failed"))
 
 
-@pytest.mark.parametrize("azp,clerk", [
-    pytest.param(None, out("token-verification-failed"),
-                 id=cid("match", SRC_VMJ + ":123-131", "OAuth JWT without azp where authorized parties are set: token-verification-failed")),
-    pytest.param(AZP, SIGNED_IN, id=cid("match", SRC_VMJ + ":123-131", "OAuth JWT whose azp is authorized: signed in")),
-    pytest.param("https://other.example", out("token-verification-failed"),
+@pytest.mark.parametrize("azp,clerk,ours", [
+    pytest.param(None, out("token-verification-failed"), SIGNED_IN,
+                 id=cid("documented", SRC_VMJ + ":123-131", "OAuth JWT without azp where authorized parties are set: "
+                        "token-verification-failed here; signed in by @clerk/backend 3.25 and us")),
+    pytest.param(AZP, SIGNED_IN, None, id=cid("match", SRC_VMJ + ":123-131", "OAuth JWT whose azp is authorized: signed in")),
+    pytest.param("https://other.example", out("token-verification-failed"), None,
                  id=cid("match", SRC_VMJ + ":123-131", "OAuth JWT whose azp is not authorized: token-verification-failed")),
 ])
-def test_src_oauth_jwt_azp(azp: str | None, clerk: Verdict, clerk_api: ClerkBackendApi, ckey: SigningKey) -> None:
+def test_src_oauth_jwt_azp(
+    azp: str | None, clerk: Verdict, ours: Verdict | None, clerk_api: ClerkBackendApi, ckey: SigningKey
+) -> None:
     # verifyOAuthJwt -> resolveKeyAndVerifyJwt(options) -> verifyJwt: assertAuthorizedPartiesClaim
-    # (assertions.ts:86-103) refuses a missing azp once parties are configured. Clerk's OAuth JWTs
-    # carry azp (mockOAuthAccessTokenJwtPayload, fixtures/index.ts:36-46); README.md exempts
-    # M2M JWTs only.
+    # (assertions.ts:86-103) refuses a missing azp once parties are configured. @clerk/backend 3.25
+    # passes no authorizedParties there (tests/test_differential_clerk_backend.py runs it): Clerk's
+    # OAuth JWTs carry no azp (fixtures/machine.ts:69-78), and pass; one that has an azp is held to it.
     clerk_api.keys = [ckey.jwk]
     auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[AZP], clock=frozen(IAT))
     got, _ = call(auth, request(authorization=f"Bearer {oauth_jwt(ckey, payload={'azp': azp})}"), accepts_token="oauth_token")
-    expect(got, clerk)
+    expect(got, clerk, ours, DOC_M2M_AZP if ours is not None else None)
 
 
 # =========================================================================== authStatus.test.ts: debug headers

@@ -367,16 +367,41 @@ def _oauth(key: SigningKey, kid: str | None = None, **claims: Any) -> str:
     return sign_raw(key, header, {k: v for k, v in payload.items() if v is not None})
 
 
-@pytest.mark.parametrize("azp", [None, "", 1, ["https://app.example.com"], "https://evil.example"])
+@pytest.mark.parametrize("azp", ["", 1, ["https://app.example.com"], "https://evil.example"])
 def test_oauth_jwt_azp_is_held_to_the_parties(make_auth: Any, key: SigningKey, azp: Any) -> None:
     handler = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="oauth_token"))
-    token = _oauth(key, azp=azp) if azp is not None else _oauth(key, azp=None)
-    out = call(handler, "http_v2", bearer=token)
+    out = call(handler, "http_v2", bearer=_oauth(key, azp=azp))
     assert out.status == 401 and out.reason == "token-verification-failed" and out.session is NOT_CALLED
+    # without one it passes, as in @clerk/backend 3.25 (Clerk's OAuth JWTs carry no azp)
+    assert call(handler, "http_v2", bearer=_oauth(key, azp=None)).status == 200
     # a route narrowing the parties holds a good azp to its own list too
     narrow = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="oauth_token", authorized_parties=["https://other.example"]))
     assert call(narrow, "http_v2", bearer=_oauth(key)).status == 401
     assert call(handler, "http_v2", bearer=_oauth(key)).status == 200
+
+
+@pytest.mark.parametrize("aud,status", [
+    (None, 401),  # an OAuth token must name the audience once one is set (assertOAuthAudienceClaim)
+    ("", 401),
+    ([], 401),
+    (["https://api.example.com", ""], 401),  # no empty entries
+    (7, 401),
+    ("https://other.example", 401),
+    ("https://api.example.com", 200),
+    (["urn:x", "https://api.example.com"], 200),
+])
+def test_oauth_jwt_must_carry_the_audience_when_one_is_set(make_auth: Any, key: SigningKey, aud: Any, status: int) -> None:
+    """Found by the differential run against @clerk/backend 3.25
+    (test_differential_clerk_backend.py): an OAuth JWT without ``aud`` passed
+    an ``audience=`` instance, which Clerk refuses (token-verification-failed)."""
+    handler = recording_handler(make_auth(secret_key=SK, audience="https://api.example.com").require_auth(accepts_token="oauth_token"))
+    out = call(handler, "http_v2", bearer=_oauth(key, aud=aud))
+    assert out.status == status, aud
+    if status == 401:
+        assert out.reason == "token-verification-failed" and out.session is NOT_CALLED
+    # an M2M JWT without aud still passes, as a session token does (assertAudienceClaim)
+    m2m = recording_handler(make_auth(secret_key=SK, audience="https://api.example.com").require_auth(accepts_token="m2m_token"))
+    assert call(m2m, "http_v2", bearer=_m2m(key, aud=None)).status == 200
 
 
 def test_m2m_jwt_azp_when_present_is_checked(make_auth: Any, key: SigningKey) -> None:
