@@ -195,6 +195,7 @@ class ClerkAuth:
                 ttl=float(machine_token_cache_ttl),
                 size=token_cache_size,
                 clock=clock,
+                audience=settings.audience,
             )
         #: Is the token valid: keys, signatures, the verified-token cache.
         self.verifier = TokenVerifier(

@@ -25,8 +25,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import AuthError, BackendApiUnavailableError, KeysUnavailableError, TokenInvalidError
+from .errors import (
+    AuthError,
+    BackendApiUnavailableError,
+    KeysUnavailableError,
+    TokenInvalidError,
+    TokenVerificationFailedError,
+)
 from .machine import MachineAuth
+from .token_types import OAUTH_TOKEN
+from .verify import check_oauth_audience
 
 DEFAULT_TTL = 60.0
 NEGATIVE_TTL = 10.0
@@ -58,15 +66,20 @@ class OpaqueTokenVerifier:
         negative_ttl: float = NEGATIVE_TTL,
         size: int = DEFAULT_SIZE,
         clock: Callable[[], float] = time.time,
+        audience: frozenset[str] | None = None,
     ) -> None:
+        """``audience``: when set, an OAuth access token's answer must carry an
+        ``aud`` naming one of them, as @clerk/backend's
+        ``idPOAuthAccessToken.verify(token, {audience})`` requires."""
         self._verify = verify
+        self._audience = audience
         self._timeout = timeout
         self._ttl = ttl
         self._negative_ttl = negative_ttl
         self._size = size
         self._clock = clock
         self._valid: dict[str, tuple[MachineAuth, float]] = {}
-        self._invalid: dict[str, float] = {}
+        self._invalid: dict[str, tuple[float, type[AuthError]]] = {}
         self._in_flight: dict[str, _Flight] = {}
         self._retry_at = 0.0  # no call before this, after an outage (Clerk's Retry-After)
         self._outage: type[KeysUnavailableError] = BackendApiUnavailableError
@@ -114,18 +127,18 @@ class OpaqueTokenVerifier:
         key = f"{token_type}\0{token}"
         with self._lock:
             now = self._clock()
-            until = self._invalid.get(key)
-            if until is not None and now < until:
+            invalid = self._invalid.get(key)
+            if invalid is not None and now < invalid[0]:
                 return True
             entry = self._valid.get(key)
             return entry is not None and now < entry[1]
 
     def _cached(self, key: str, now: float) -> MachineAuth | None:
         """A remembered verdict (raising for a known-invalid token), or None."""
-        invalid_until = self._invalid.get(key)
-        if invalid_until is not None:
-            if now < invalid_until:
-                raise TokenInvalidError("known invalid")
+        invalid = self._invalid.get(key)
+        if invalid is not None:
+            if now < invalid[0]:
+                raise invalid[1]("known invalid")
             del self._invalid[key]
         entry = self._valid.get(key)
         if entry is not None:
@@ -146,9 +159,11 @@ class OpaqueTokenVerifier:
             now = self._clock()
             if auth.expiration is not None and auth.expiration <= now:
                 raise TokenInvalidError("expired")
-        except TokenInvalidError:
+            if token_type == OAUTH_TOKEN and self._audience:
+                check_oauth_audience(data.get("aud"), self._audience)
+        except (TokenInvalidError, TokenVerificationFailedError) as refused:
             with self._lock:
-                self._put(self._invalid, key, self._clock() + self._negative_ttl)
+                self._put(self._invalid, key, (self._clock() + self._negative_ttl, type(refused)))
             raise
         except KeysUnavailableError as outage:  # Clerk unavailable, or refusing our key
             with self._lock:

@@ -47,15 +47,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
 from support.events import make_event
 from support.tokens import Clock, SigningKey, b64url
 
 from clerk_serverless import ClerkAuth, MachineAuth
 from clerk_serverless.config import cookie_suffix
-from clerk_serverless.errors import AuthError
 
 SOURCES = Path(__file__).resolve().parent / "differential_js"
 NPM_TIMEOUT = 600
@@ -577,7 +574,8 @@ CORPUS: list[tuple[str, Request, Differ | None]] = [
                                          "oauth_jwt_expired", "m2m_jwt_wrong_key", "m2m_jwt_azp_evil",
                                          "oauth_jwt_azp_origin", "oauth_jwt_azp_evil", "oauth_jwt_aud")],
     *[(f"open-{kind}-{name}", header(f"Bearer {{{name}}}", accepts=kind, instance="open"), SAME)
-      for kind in ("m2m_token", "oauth_token") for name in ("m2m_jwt", "oauth_jwt", "oauth_jwt_aud")],
+      for kind in ("m2m_token", "oauth_token", "api_key", "any")
+      for name in ("m2m_jwt", "oauth_jwt", "oauth_jwt_aud", *OPAQUE)],
     # no token
     ("no-token", Request(), SAME),
     ("no-token-any", Request(accepts=ANY), SAME),

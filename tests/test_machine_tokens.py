@@ -458,3 +458,35 @@ def test_scopes_are_a_list_that_refuses_changes() -> None:
     with pytest.raises(TypeError):
         machine.scopes.append("admin")
     assert machine.has_scopes(("read:foo",)) and not machine.has_scopes(("admin",))
+
+
+@pytest.mark.parametrize("aud,status", [
+    (None, 401),  # the spec's answer has no aud: refused once an audience is set, as @clerk/backend
+    ("https://api.example.com", 200),
+    (["urn:x", "https://api.example.com"], 200),
+    ("https://other.example", 401),
+    (["https://api.example.com", ""], 401),
+])
+def test_opaque_oauth_token_answer_must_name_the_audience(clerk_api: Any, aud: Any, status: int) -> None:
+    """@clerk/backend's ``idPOAuthAccessToken.verify(token, {audience})`` holds
+    the Backend API's answer to ``assertOAuthAudienceClaim`` (found by
+    tests/test_differential_clerk_backend.py); a refusal is remembered like an
+    invalid token's, so a valid token for another audience costs one call."""
+    record = clerk_api.add_oauth_token()
+    if aud is not None:
+        record.object["aud"] = aud
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, audience="https://api.example.com")
+    handler = recording(auth.require_auth(accepts_token="oauth_token"))
+    for _ in range(2):
+        response = handler(make_event("http_v2", bearer=record.secret), None)
+        assert response["statusCode"] == status
+        if status == 401:
+            assert response["headers"]["x-clerk-auth-reason"] == "token-verification-failed"
+    assert clerk_api.count("verifyOAuthAccessToken") == 1
+    # without an audience configured, the answer's aud is not looked at
+    plain = recording(ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url).require_auth(accepts_token="oauth_token"))
+    assert plain(make_event("http_v2", bearer=record.secret), None)["statusCode"] == 200
+    if aud is not None:
+        # The vendored spec (2026-05-12) has no aud in this answer yet; @clerk/backend 3.25 reads one.
+        taken = clerk_api.take_violations()
+        assert taken and all(v.kind == "response" for v in taken), [str(v) for v in taken]
