@@ -47,6 +47,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
 from support.events import make_event
 from support.tokens import Clock, SigningKey, b64url
@@ -397,7 +399,9 @@ class Verdict:
 def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
     """The oracle's input for ``request``."""
     instance = INSTANCES[request.instance]
-    headers = [["authorization", value] for value in request.authorization]
+    # Header lines as the HTTP API event carries them (API Gateway joins repeats
+    # with ","), which is what @clerk/backend would read behind the same API.
+    headers = [["authorization", ",".join(request.authorization)]] if request.authorization else []
     if request.cookies:
         headers.append(["cookie", "; ".join(request.cookies)])
     options: dict[str, Any] = {"jwtKey": pem, "issuer": instance.issuer,
@@ -616,6 +620,8 @@ CORPUS: list[tuple[str, Request, Differ | None]] = [
     ("cookie-uat-junk", cookies("__session={valid}", "__client_uat=abc"), SAME),
     ("cookie-uat-newer", cookies("__session={valid}", "__client_uat={uat_new}"), SAME),
     ("cookie-uat-newer-wrong-key", cookies("__session={wrong_key}", "__client_uat={uat_new}"), SAME),
+    *[(f"cookie-uat-newer-{name}", cookies(f"__session={{{name}}}", "__client_uat={uat_new}"), SAME)
+      for name in ("hs256", "alg_none", "typ_jose", "expired", "garbage", "cat_template", "m2m_jwt")],
     ("cookie-uat-only", cookies("__client_uat={uat_old}"), SAME),
     ("cookie-uat-zero-only", cookies("__client_uat=0"), SAME),
     # suffixed cookies (@clerk/backend's usesSuffixedCookies)
@@ -667,6 +673,9 @@ DIFFERENCES: dict[str, Differ] = {
     "bearer-upper": _SCHEME,
     "bearer-two-spaces": _SCHEME,
     "bearer-trailing-word": Differ("token-invalid", "`Bearer <token> more` is refused (README: stricter)"),
+    **{f"cookie-uat-newer-{name}": Differ(reason, "a header we refuse outright is refused before the payload "
+                                               "is read, so before iat meets __client_uat (README)")
+       for name, reason in (("hs256", "token-invalid-algorithm"), ("alg_none", "token-invalid-algorithm"))},
     "cookie-no-uat": Differ("signed-in", "a missing __client_uat is tolerated (README: more lenient)"),
     "dev-cookie-no-dev-browser": Differ("signed-in", "no dev-browser requirement: no handshake (README)"),
 }
@@ -694,3 +703,98 @@ def test_corpus(name: str, corpus_verdicts: dict[str, tuple[Verdict, Verdict]]) 
     else:
         assert _ours_word(ours) == difference.ours, f"ours: {ours} ({difference.why})"
         assert ours != theirs, f"no longer a difference, both {ours}: drop it from DIFFERENCES ({difference.why})"
+
+
+# -- generated requests -----------------------------------------------------------------------
+
+# A documented difference a generated request may trip, by direction:
+# LENIENT: we may sign in where @clerk/backend signs out (never the reverse);
+# STRICT: we may sign out where @clerk/backend signs in (never the reverse).
+# Either way, a request both sides sign in must give the same identity.
+LENIENT = "lenient"
+STRICT = "strict"
+# REASON: both sign out, for different reasons: on the cookie path a token
+# whose header we refuse outright (alg, kid) is refused for that before its
+# iat is compared with a later __client_uat (Clerk compares first).
+REASON = "reason"
+HEADER_FAULTS = ("hs256", "alg_none", "rs384", "rs512", "no_kid")
+
+# Authorization spellings, with the README difference each may trip.
+HEADER_FORMS: list[tuple[str, str | None]] = [
+    ("Bearer {t}", None),
+    ("{t}", None),  # no scheme: the whole value is the token
+    ("Basic dXNlcjpwYXNz", None),  # another scheme: no token, the cookie counts
+    ("Bearer\t{t}", None),  # a tab is no separator: taken whole, refused
+    ("bearer {t}", LENIENT),  # the scheme case-insensitive
+    ("Bearer  {t}", LENIENT),  # extra spaces skipped
+    ("Bearer null", LENIENT),  # no token: the cookie still counts
+    ("Bearer {t} more", STRICT),  # trailing words refused
+]
+# Tokens, with the README difference each trips.
+TOKEN_TAGS: dict[str, str] = {
+    "no_kid": STRICT,  # kid required
+    "rs384": STRICT, "rs512": STRICT,  # RS256 only (reasons differ; both refuse)
+    "no_sid": STRICT,  # sid required
+    "m2m_jwt_azp_evil": STRICT, "oauth_jwt_azp_evil": STRICT,  # a machine JWT's azp held to the parties
+    "bearer_word": LENIENT,  # "Bearer Bearer": no token
+}
+SESSIONISH = [name for name in TOKENS if not name.startswith(("m2m_", "oauth_"))]
+ACCEPTS: list[str | tuple[str, ...]] = ["session_token", "any", "api_key", "m2m_token", "oauth_token",
+                                        ("session_token", "api_key"), ("m2m_token", "oauth_token")]
+UATS = [None, "0", "", "abc", "{uat_old}", "{uat_new}"]
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> tuple[Request, frozenset[str]]:
+    """A request and the documented differences it may trip."""
+    tags: set[str] = set()
+    instance = draw(st.sampled_from(list(INSTANCES)))
+    accepts = draw(st.sampled_from(ACCEPTS if INSTANCES[instance].machine else ["session_token"]))
+    pick_token = st.sampled_from([*SESSIONISH, *GARBAGE, *(OPAQUE if INSTANCES[instance].machine else ()),
+                                  *[n for n in TOKENS if n.startswith(("m2m_", "oauth_"))]])
+    authorization: list[str] = []
+    lenient_header = False
+    for _ in range(draw(st.integers(0, 2))):
+        form, tag = draw(st.sampled_from(HEADER_FORMS))
+        name = draw(pick_token)
+        authorization.append(form.replace("{t}", "{" + name + "}"))
+        tags.update(t for t in (tag, TOKEN_TAGS.get(name)) if t)
+        lenient_header = lenient_header or tag == LENIENT
+    cookies: list[str] = []
+    for session_name, uat_name in (("__session", "__client_uat"), ("__session_{sfx}", "__client_uat_{sfx}")):
+        session = draw(st.none() | st.sampled_from([*SESSIONISH, "garbage"]))
+        uat = draw(st.sampled_from(UATS))
+        if lenient_header:
+            break  # such a header may make us read another token than Clerk: compared without cookies
+        if session is not None:
+            cookies.append(f"{session_name}={{{session}}}")
+            tags.update(t for t in (TOKEN_TAGS.get(session),) if t)
+            if uat is None:
+                tags.add(LENIENT)  # a missing __client_uat is tolerated
+            if session in HEADER_FAULTS and uat == "{uat_new}":
+                tags.add(REASON)
+        if uat is not None:
+            cookies.append(f"{uat_name}={uat}")
+    if instance == "dev":
+        # Clerk's dev-browser cookie, plain and suffixed (we have no such requirement: no handshake)
+        cookies += ["__clerk_db_jwt=dvb_x", "__clerk_db_jwt_{sfx}=dvb_x"]
+    cookies = draw(st.permutations(cookies))
+    method = draw(st.sampled_from(["GET", "POST"]))
+    return Request(instance, tuple(authorization), tuple(cookies), method, accepts), frozenset(tags)
+
+
+@settings(max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", "400")), deadline=None, derandomize=False,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=requests())
+def test_generated_requests(case: tuple[Request, frozenset[str]], both: Both, tok: Callable[[str, str], str]) -> None:
+    template, tags = case
+    request = resolve(template, tok)
+    [(theirs, ours)] = both.ask([request])
+    note = f"{template} (tags {sorted(tags)}): @clerk/backend {theirs}; ours {ours}"
+    if not tags or (theirs.authenticated and ours.authenticated):  # the same identity, or the same refusal
+        assert ours == theirs, note
+    else:
+        if ours.authenticated:
+            assert LENIENT in tags, note
+        if theirs.authenticated:
+            assert STRICT in tags, note
