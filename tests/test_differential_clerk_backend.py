@@ -55,6 +55,7 @@ from support.tokens import Clock, SigningKey, b64url
 
 from clerk_serverless import ClerkAuth, MachineAuth
 from clerk_serverless.config import cookie_suffix
+from clerk_serverless.errors import AuthError
 
 SOURCES = Path(__file__).resolve().parent / "differential_js"
 NPM_TIMEOUT = 600
@@ -798,3 +799,71 @@ def test_generated_requests(case: tuple[Request, frozenset[str]], both: Both, to
             assert LENIENT in tags, note
         if theirs.authenticated:
             assert STRICT in tags, note
+
+
+# -- verifyToken ------------------------------------------------------------------------------
+
+# Where ClerkAuth.verify_token differs from verifyToken on purpose.
+_MACHINE_JWT = Differ("token-type-mismatch", "a machine JWT is token-type-mismatch on every session path "
+                                             "(README); verifyToken: token-invalid")
+VERIFY_DIFFERENCES: dict[str, Differ] = {
+    **{f"{instance}-{name}": difference for instance in INSTANCES for name, difference in (
+        ("no_kid", _KID), ("rs384", _RS), ("rs512", _RS), ("no_sid", _SID),
+        ("pending_v2", Differ("session-pending", "sts pending is signed out unless opted in (README); "
+                                                 "verifyToken does not read sts")),
+        ("cat_template", Differ("token-type-mismatch", "a JWT-template token is no session (README: stricter); "
+                                                       "verifyToken verifies any JWT of the instance")),
+        *[(name, _MACHINE_JWT) for name in TOKENS if name.startswith(("m2m_jwt", "oauth_jwt"))],
+        ("cat_m2m_session", _MACHINE_JWT),
+    )},
+}
+
+
+def verify_cases() -> list[tuple[str, str, str]]:
+    """(case name, instance, token spec name): every token on every instance."""
+    names = [*TOKENS, *GARBAGE]
+    return [(f"{instance}-{name}", instance, name) for instance in INSTANCES for name in names]
+
+
+@pytest.fixture(scope="module")
+def verify_verdicts(both: Both, tok: Callable[[str, str], str]) -> dict[str, tuple[Verdict, Verdict]]:
+    """verifyToken(token, {jwtKey, authorizedParties, audience, issuer}) and
+    ClerkAuth.verify_token(token) on every token, the clock frozen alike."""
+    cases = verify_cases()
+    asks = []
+    for _, instance_name, name in cases:
+        instance = INSTANCES[instance_name]
+        options: dict[str, Any] = {"jwtKey": both.pem, "issuer": instance.issuer}
+        if instance.authorized_parties:
+            options["authorizedParties"] = list(instance.authorized_parties)
+        if instance.audience:
+            options["audience"] = list(instance.audience)
+        asks.append({"now": NOW * 1000, "verifyToken": tok(name, instance_name), "options": options})
+    answers = both.oracle.ask(asks)
+    verdicts: dict[str, tuple[Verdict, Verdict]] = {}
+    for (case, instance_name, name), answer in zip(cases, answers, strict=True):
+        assert "error" not in answer, answer
+        if answer["isAuthenticated"]:
+            claims = answer["claims"]
+            theirs = Verdict(True, None, "session_token", claims["sub"], claims.get("sid"), claims.get("orgId"))
+        else:
+            theirs = Verdict(False, answer["reason"])
+        both.ours.clock.now = NOW
+        try:
+            session = both.ours.auths[instance_name].verify_token(tok(name, instance_name))
+            ours = Verdict(True, None, "session_token", session.user_id, session.session_id, session.org_id)
+        except AuthError as refused:
+            ours = Verdict(False, str(refused.reason))
+        verdicts[case] = (theirs, ours)
+    return verdicts
+
+
+@pytest.mark.parametrize("name", [case for case, _, _ in verify_cases()])
+def test_verify_token(name: str, verify_verdicts: dict[str, tuple[Verdict, Verdict]]) -> None:
+    theirs, ours = verify_verdicts[name]
+    difference = VERIFY_DIFFERENCES.get(name)
+    if difference is None:
+        assert ours == theirs, f"verifyToken: {theirs}; ours: {ours}"
+    else:
+        assert _ours_word(ours) == difference.ours, f"ours: {ours} ({difference.why})"
+        assert ours != theirs, f"no longer a difference, both {ours} ({difference.why})"

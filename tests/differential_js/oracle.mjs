@@ -55,11 +55,15 @@ async function answer(input) {
   frozen = typeof input.now === 'number' ? input.now : null;
   try {
     if (typeof input.verifyToken === 'string') {
-      const { data, errors } = await verifyToken(input.verifyToken, input.options ?? {});
-      if (errors) {
-        return { status: 'signed-out', reason: errors[0].reason ?? 'unexpected-error', isAuthenticated: false };
+      // The exported verifyToken returns the payload, or throws the TokenVerificationError.
+      let data;
+      try {
+        data = await verifyToken(input.verifyToken, input.options ?? {});
+      } catch (error) {
+        return { status: 'signed-out', reason: error?.reason ?? 'unexpected-error', isAuthenticated: false };
       }
-      return { status: 'signed-in', reason: null, isAuthenticated: true, claims: { sub: data.sub, sid: data.sid } };
+      const orgId = data.org_id ?? data.o?.id ?? null;
+      return { status: 'signed-in', reason: null, isAuthenticated: true, claims: { sub: data.sub, sid: data.sid, orgId } };
     }
     const headers = new Headers();
     for (const [name, value] of input.headers ?? []) {
