@@ -91,9 +91,16 @@ def test_malformed_cookie_pairs_do_not_hide_the_session(guarded: Any, key: Signi
     assert call(guarded, shape, cookies=cookies).status == 200
 
 
-def test_cookie_values_may_be_quoted(key: SigningKey) -> None:
+def test_cookie_values_keep_their_quotes(key: SigningKey) -> None:
+    """As the ``cookie`` package 1.x @clerk/backend 3.x parses them (found by
+    tests/test_differential_clerk_backend.py): quotes are part of the value,
+    so a quoted session cookie is no token, and a quoted ``__client_uat``
+    reads as 0 (``Number.parseInt('"1"')`` is NaN)."""
     token = mint(key)
-    assert parse_cookies([f'__session="{token}"'])["__session"] == token
+    assert parse_cookies([f'__session="{token}"'])["__session"] == f'"{token}"'
+    assert parse_cookies(['__client_uat="1700000000"'])["__client_uat"] == '"1700000000"'
+    # only spaces and tabs are trimmed, around names and values
+    assert parse_cookies([" \t__session \t= \tabc\t ;x=\x0b1\x0b"]) == {"__session": "abc", "x": "\x0b1\x0b"}
 
 
 @pytest.mark.parametrize("shape", ["rest_v1", "alb_multi"])

@@ -22,11 +22,12 @@ def parse_cookies(lines: Iterable[str]) -> dict[str, str]:
 
     Tolerant by design: one malformed pair (no ``=``, stray quote, bad byte)
     is skipped without hiding its neighbours, unlike ``http.cookies.SimpleCookie``
-    which drops the whole header. The first occurrence of a name wins, as in
-    the ``cookie`` package Clerk's JS SDK uses. Surrounding double quotes are
-    removed from values, and values are percent-decoded as that package does
-    (after splitting, so an encoded ``;`` never splits a pair; a malformed
-    sequence leaves the value as it was).
+    which drops the whole header. As the ``cookie`` package (1.x) that
+    @clerk/backend reads cookies with: the first occurrence of a name wins;
+    names and values are trimmed of spaces and tabs only; double quotes stay
+    part of the value (``__session="…"`` is no token); values are
+    percent-decoded (after splitting, so an encoded ``;`` never splits a pair;
+    a malformed sequence leaves the value as it was).
     """
     cookies: dict[str, str] = {}
     for line in lines:
@@ -34,12 +35,10 @@ def parse_cookies(lines: Iterable[str]) -> dict[str, str]:
             name, sep, value = pair.partition("=")
             if not sep:
                 continue
-            name = name.strip()
+            name = name.strip(" \t")
             if not name or name in cookies:
                 continue
-            value = value.strip()
-            if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
-                value = value[1:-1]
+            value = value.strip(" \t")
             cookies[name] = _percent_decoded(value) if "%" in value else value
     return cookies
 
