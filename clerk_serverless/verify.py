@@ -135,7 +135,12 @@ def parse_header(segment: bytes) -> Header:
     cached = _header_cache.get(segment)
     if cached is not None:
         return cached
-    header = json_object(b64url_decode(segment), "header")
+    return check_header(segment, json_object(b64url_decode(segment), "header"))
+
+
+def check_header(segment: bytes, header: dict[str, Any]) -> Header:
+    """The decoded protected header ``header`` (of base64url text ``segment``)
+    checked: ``alg``, ``crit``, ``kid``, the types of ``typ`` and ``cat``."""
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
         raise TokenInvalidAlgorithmError("algorithm not allowed (RS256 only)")
@@ -175,11 +180,16 @@ class UnverifiedToken:
             raise TokenInvalidError("not a JWS compact token") from None
         if not header or not payload:
             raise TokenInvalidError("not a JWS compact token")
-        self.header = _header_cache.get(header) or parse_header(header)
+        # Every segment decoded before the header is judged, as @clerk/backend's
+        # decodeJwt does before verifyJwt looks at alg: a token that does not
+        # decode is token-invalid whatever its header says.
+        known = _header_cache.get(header)
+        decoded: dict[str, Any] = {} if known is not None else json_object(b64url_decode(header), "header")
         self.payload_segment = payload
+        self._claims: dict[str, Any] | None = json_object(_b64url_bytes(payload), "payload")
         self.signature = _b64url_bytes(signature)  # empty: refused by the signature check
         self.signing_input = raw[: len(header) + len(payload) + 1]
-        self._claims: dict[str, Any] | None = None
+        self.header = known if known is not None else check_header(header, decoded)
 
     def claims(self) -> dict[str, Any]:
         """The payload as a dict, decoded once. Untrusted until
