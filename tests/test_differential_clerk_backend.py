@@ -138,8 +138,10 @@ def install_clerk_backend(cache: Path) -> Path:
     assert npm is not None and node is not None
     version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     found = re.match(r"v(\d+)\.(\d+)", version)
-    if found is None or (int(found.group(1)), int(found.group(2))) < (20, 9):
-        _unavailable(f"@clerk/backend needs node >= 20.9, found {version or 'none'}")
+    # @clerk/backend's engines field asks for 20.9; its server code runs on 18
+    # too (checked on 18.19, what Debian bookworm and CI's ci-run job have).
+    if found is None or int(found.group(1)) < 18:
+        _unavailable(f"@clerk/backend needs node >= 18, found {version or 'none'}")
     manifest = [(SOURCES / name).read_bytes() for name in ("package.json", "package-lock.json")]
     digest = hashlib.sha256(b"\0".join(manifest)).hexdigest()[:16]
     target = cache / f"clerk-backend-{digest}"
