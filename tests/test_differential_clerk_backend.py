@@ -47,7 +47,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
 from support.events import make_event
@@ -382,6 +382,9 @@ class Request:
     cookies: tuple[str, ...] = ()
     method: str = "GET"
     accepts: str | tuple[str, ...] = "session_token"
+    later: int = 0  # seconds after NOW the request is judged at (both clocks)
+    origin: str | None = None  # the Origin header
+    session_param: str | None = None  # ?_clerk_session_id=
 
 
 @dataclass(frozen=True)
@@ -407,6 +410,8 @@ def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
     # Header lines as the HTTP API event carries them (API Gateway joins repeats
     # with ","), which is what @clerk/backend would read behind the same API.
     headers = [["authorization", ",".join(request.authorization)]] if request.authorization else []
+    if request.origin:
+        headers.append(["origin", request.origin])
     if request.cookies:
         headers.append(["cookie", "; ".join(request.cookies)])
     options: dict[str, Any] = {"jwtKey": pem, "issuer": instance.issuer,
@@ -420,8 +425,10 @@ def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
               "secretKey": SECRET_KEY if instance.machine else "sk_test_" + "x" * 40}
     if instance.machine:
         client["apiUrl"] = bapi_url
-    return {"now": NOW * 1000, "client": client, "method": request.method,
-            "url": "https://api.example.com/me", "headers": headers, "options": options}
+    return {"now": (NOW + request.later) * 1000, "client": client, "method": request.method,
+            "url": "https://api.example.com/me" + (f"?_clerk_session_id={request.session_param}"
+                                                   if request.session_param else ""),
+            "headers": headers, "options": options}
 
 
 # Clerk's reason names mapped to ours, each a difference the README documents
@@ -485,8 +492,10 @@ class Ours:
         headers: dict[str, str | list[str]] = {}
         if request.authorization:
             headers["Authorization"] = list(request.authorization)
-        event = make_event("http_v2", method=request.method, headers=headers, cookies=list(request.cookies))
-        self.clock.now = NOW
+        event = make_event("http_v2", method=request.method, headers=headers, cookies=list(request.cookies),
+                           origin=request.origin,
+                           query={"_clerk_session_id": request.session_param} if request.session_param else None)
+        self.clock.now = NOW + request.later
         response = self.route(request.instance, request.accepts)(event, None)
         if response["statusCode"] == 200:
             body = json.loads(response["body"])
@@ -543,7 +552,8 @@ def resolve(request: Request, tok: Callable[[str, str], str]) -> Request:
         return _FIELD.sub(lambda m: fixed.get(m.group(1)) or tok(m.group(1), request.instance), text)
 
     return Request(request.instance, tuple(fill(a) for a in request.authorization),
-                   tuple(fill(c) for c in request.cookies), request.method, request.accepts)
+                   tuple(fill(c) for c in request.cookies), request.method, request.accepts, request.later,
+                   request.origin, request.session_param)
 
 
 @dataclass(frozen=True)
@@ -660,6 +670,13 @@ CORPUS: list[tuple[str, Request, Differ | None]] = [
     ("dev-suffixed-expired-downgrade", cookies("__session_{sfx}={expired}", "__client_uat_{sfx}={uat_old}",
                                                "__session={valid}", "__client_uat=0", "__clerk_db_jwt=dvb_x",
                                                instance="dev"), SAME),
+    ("cookie-post-authorized-origin", cookies("__session={valid}", "__client_uat={uat_old}", method="POST",
+                                              origin=ORIGIN), SAME),
+    ("cookie-post-foreign-origin", cookies("__session={valid}", "__client_uat={uat_old}", method="POST",
+                                           origin=EVIL), SAME),
+    ("header-post-foreign-origin", header("Bearer {valid}", method="POST", origin=EVIL), SAME),
+    ("session-param-same", header("Bearer {valid}", session_param=SID), SAME),
+    ("session-param-other", header("Bearer {valid}", session_param="sess_2other"), SAME),
     ("dev-cookie", cookies("__session={valid}", "__client_uat={uat_old}", "__clerk_db_jwt=dvb_x",
                            instance="dev"), SAME),
     ("dev-cookie-no-dev-browser", cookies("__session={valid}", "__client_uat={uat_old}", instance="dev"), SAME),
@@ -694,6 +711,10 @@ DIFFERENCES: dict[str, Differ] = {
     **{f"cookie-uat-newer-{name}": Differ(reason, "a header we refuse outright is refused before the payload "
                                                "is read, so before iat meets __client_uat (README)")
        for name, reason in (("hs256", "token-invalid-algorithm"), ("alg_none", "token-invalid-algorithm"))},
+    "cookie-post-foreign-origin": Differ("origin-invalid", "cookie writes from a foreign Origin are refused (README: "
+                                                           "ours, CSRF)"),
+    "session-param-other": Differ("session-id-mismatch", "_clerk_session_id is checked (README: Clerk's backend "
+                                                         "does not read it)"),
     "cookie-no-uat": Differ("signed-in", "a missing __client_uat is tolerated (README: more lenient)"),
     "dev-cookie-no-dev-browser": Differ("signed-in", "no dev-browser requirement: no handshake (README)"),
 }
@@ -760,6 +781,10 @@ SESSIONISH = [name for name in TOKENS if not name.startswith(("m2m_", "oauth_"))
 ACCEPTS: list[str | tuple[str, ...]] = ["session_token", "any", "api_key", "m2m_token", "oauth_token",
                                         ("session_token", "api_key"), ("m2m_token", "oauth_token")]
 UATS = [None, "0", "", "abc", "{uat_old}", "{uat_new}"]
+# Tokens both sides should accept somewhere: drawn as often as all the others.
+GOOD_SESSIONS = ["valid", "valid_v1_org", "valid_v2", "valid_v2_active", "cat_session", "cat_ignore", "azp_second",
+                 "exp_in_skew", "nbf_in_skew", "iat_in_skew", "aud_str", "aud_list", "pending_v2"]
+GOOD_MACHINES = ["ak_valid", "mt_valid", "oat_valid", "m2m_jwt", "m2m_jwt_no_cat", "oauth_jwt", "oauth_jwt_app_typ"]
 
 
 @st.composite
@@ -767,21 +792,26 @@ def requests(draw: st.DrawFn) -> tuple[Request, frozenset[str]]:
     """A request and the documented differences it may trip."""
     tags: set[str] = set()
     instance = draw(st.sampled_from(list(INSTANCES)))
-    accepts = draw(st.sampled_from(ACCEPTS if INSTANCES[instance].machine else ["session_token"]))
-    pick_token = st.sampled_from([*SESSIONISH, *GARBAGE, *(OPAQUE if INSTANCES[instance].machine else ()),
-                                  *[n for n in TOKENS if n.startswith(("m2m_", "oauth_"))]])
+    # (an instance without the secret key takes no machine tokens: a ClerkConfigError, README)
+    accepts = draw(st.sampled_from(["session_token", "any"]) | st.sampled_from(ACCEPTS)
+                   if INSTANCES[instance].machine else st.just("session_token"))
+    machine = INSTANCES[instance].machine
+    good = GOOD_SESSIONS + (GOOD_MACHINES if machine else [n for n in GOOD_MACHINES if "_jwt" in n])
+    pick_token = st.sampled_from(good) | st.sampled_from(
+        [*SESSIONISH, *GARBAGE, *(OPAQUE if machine else ()), *[n for n in TOKENS if n.startswith(("m2m_", "oauth_"))]])
+    pick_cookie = st.sampled_from(GOOD_SESSIONS) | st.sampled_from([*SESSIONISH, "garbage"])
     authorization: list[str] = []
     lenient_header = False
-    for _ in range(draw(st.integers(0, 2))):
-        form, tag = draw(st.sampled_from(HEADER_FORMS))
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 1, 2]))):
+        form, tag = draw(st.just(HEADER_FORMS[0]) | st.sampled_from(HEADER_FORMS))
         name = draw(pick_token)
         authorization.append(form.replace("{t}", "{" + name + "}"))
         tags.update(t for t in (tag, TOKEN_TAGS.get(name)) if t)
         lenient_header = lenient_header or tag == LENIENT
     cookies: list[str] = []
     for session_name, uat_name in (("__session", "__client_uat"), ("__session_{sfx}", "__client_uat_{sfx}")):
-        session = draw(st.none() | st.sampled_from([*SESSIONISH, "garbage"]))
-        uat = draw(st.sampled_from(UATS))
+        session = draw(st.none() | pick_cookie)
+        uat = draw(st.just("{uat_old}") | st.sampled_from(UATS))
         if lenient_header:
             break  # such a header may make us read another token than Clerk: compared without cookies
         if session is not None:
@@ -798,7 +828,11 @@ def requests(draw: st.DrawFn) -> tuple[Request, frozenset[str]]:
         cookies += ["__clerk_db_jwt=dvb_x", "__clerk_db_jwt_{sfx}=dvb_x"]
     cookies = draw(st.permutations(cookies))
     method = draw(st.sampled_from(["GET", "POST"]))
-    return Request(instance, tuple(authorization), tuple(cookies), method, accepts), frozenset(tags)
+    # The clock around the tokens' times (iat NOW-2, nbf NOW-7, exp NOW+60;
+    # machine JWTs exp NOW+300) and the 5 s skew; the verified-token cache
+    # (filled at one time, asked at another) included.
+    later = draw(st.just(0) | st.sampled_from([-20, -3, -2, 2, 3, 54, 55, 56, 64, 65, 66, 200, 295, 305]))
+    return Request(instance, tuple(authorization), tuple(cookies), method, accepts, later), frozenset(tags)
 
 
 @settings(max_examples=int(os.environ.get("DIFFERENTIAL_EXAMPLES", "400")), deadline=None, derandomize=False,
@@ -808,6 +842,7 @@ def test_generated_requests(case: tuple[Request, frozenset[str]], both: Both, to
     template, tags = case
     request = resolve(template, tok)
     [(theirs, ours)] = both.ask([request])
+    event(f"@clerk/backend {'signed in' if theirs.authenticated else 'signed out'}")
     note = f"{template} (tags {sorted(tags)}): @clerk/backend {theirs}; ours {ours}"
     if not tags or (theirs.authenticated and ours.authenticated):  # the same identity, or the same refusal
         assert ours == theirs, note
