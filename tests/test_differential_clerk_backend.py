@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
-from support.events import make_event
+from support.events import make_event, response_headers
 from support.tokens import Clock, SigningKey, b64url
 
 from clerk_serverless import ClerkAuth, MachineAuth
@@ -385,6 +385,7 @@ class Request:
     later: int = 0  # seconds after NOW the request is judged at (both clocks)
     origin: str | None = None  # the Origin header
     session_param: str | None = None  # ?_clerk_session_id=
+    shape: str = "http_v2"  # the Lambda event our side gets (support.events)
 
 
 @dataclass(frozen=True)
@@ -407,9 +408,11 @@ class Verdict:
 def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
     """The oracle's input for ``request``."""
     instance = INSTANCES[request.instance]
-    # Header lines as the HTTP API event carries them (API Gateway joins repeats
-    # with ","), which is what @clerk/backend would read behind the same API.
-    headers = [["authorization", ",".join(request.authorization)]] if request.authorization else []
+    # Header lines as the event carries them, which is what @clerk/backend would
+    # read behind the same API: an HTTP API joins repeats with ","; REST APIs and
+    # ALBs in multi-value mode keep each line (fetch's Headers joins them with ", ").
+    comma = "," if request.shape in ("http_v2", "function_url") else ", "
+    headers = [["authorization", comma.join(request.authorization)]] if request.authorization else []
     if request.origin:
         headers.append(["origin", request.origin])
     if request.cookies:
@@ -492,7 +495,7 @@ class Ours:
         headers: dict[str, str | list[str]] = {}
         if request.authorization:
             headers["Authorization"] = list(request.authorization)
-        event = make_event("http_v2", method=request.method, headers=headers, cookies=list(request.cookies),
+        event = make_event(request.shape, method=request.method, headers=headers, cookies=list(request.cookies),
                            origin=request.origin,
                            query={"_clerk_session_id": request.session_param} if request.session_param else None)
         self.clock.now = NOW + request.later
@@ -500,7 +503,7 @@ class Ours:
         if response["statusCode"] == 200:
             body = json.loads(response["body"])
             return Verdict(True, None, body["type"], body["subject"], body.get("sid"), body.get("org"))
-        return Verdict(False, response["headers"]["x-clerk-auth-reason"])
+        return Verdict(False, response_headers(request.shape, response)["x-clerk-auth-reason"])
 
 
 @dataclass
@@ -553,7 +556,7 @@ def resolve(request: Request, tok: Callable[[str, str], str]) -> Request:
 
     return Request(request.instance, tuple(fill(a) for a in request.authorization),
                    tuple(fill(c) for c in request.cookies), request.method, request.accepts, request.later,
-                   request.origin, request.session_param)
+                   request.origin, request.session_param, request.shape)
 
 
 @dataclass(frozen=True)
@@ -720,22 +723,30 @@ DIFFERENCES: dict[str, Differ] = {
 }
 
 
+# The corpus runs through an HTTP API (payload 2.0) event, and through the
+# event shapes that keep repeated header lines apart.
+CORPUS_SHAPES = ("http_v2", "rest_v1", "alb_multi")
+
+
 @pytest.fixture(scope="module")
-def corpus_verdicts(both: Both, tok: Callable[[str, str], str]) -> dict[str, tuple[Verdict, Verdict]]:
-    """Both sides' verdicts on the whole corpus, asked in one batch."""
+def corpus_verdicts(both: Both, tok: Callable[[str, str], str]) -> dict[tuple[str, str], tuple[Verdict, Verdict]]:
+    """Both sides' verdicts on the whole corpus, on every shape, asked in one batch."""
     names = [name for name, _, _ in CORPUS]
     assert len(set(names)) == len(names), "corpus names must be unique"
     assert set(DIFFERENCES) <= set(names), set(DIFFERENCES) - set(names)
-    return dict(zip(names, both.ask([resolve(r, tok) for _, r, _ in CORPUS]), strict=True))
+    keys = [(shape, name) for shape in CORPUS_SHAPES for name in names]
+    requests = [replace(resolve(r, tok), shape=shape) for shape in CORPUS_SHAPES for _, r, _ in CORPUS]
+    return dict(zip(keys, both.ask(requests), strict=True))
 
 
 def _ours_word(verdict: Verdict) -> str:
     return "signed-in" if verdict.authenticated else str(verdict.reason)
 
 
+@pytest.mark.parametrize("shape", CORPUS_SHAPES)
 @pytest.mark.parametrize("name", [name for name, _, _ in CORPUS])
-def test_corpus(name: str, corpus_verdicts: dict[str, tuple[Verdict, Verdict]]) -> None:
-    theirs, ours = corpus_verdicts[name]
+def test_corpus(shape: str, name: str, corpus_verdicts: dict[tuple[str, str], tuple[Verdict, Verdict]]) -> None:
+    theirs, ours = corpus_verdicts[(shape, name)]
     difference = DIFFERENCES.get(name)
     if difference is None:
         assert ours == theirs, f"@clerk/backend: {theirs}; ours: {ours}"
