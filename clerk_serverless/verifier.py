@@ -110,9 +110,9 @@ class TokenVerifier:
             check_session_header(header)
         key = self.key_for(unverified)
         raw = unverified.claims()
-        check_session_claims(raw, self._issuer, self._audience)
+        complete = check_session_claims(raw, self._issuer, self._audience, now, self._skew)
         claims = SessionClaims(raw)
-        if claims.exp > now - self._skew:
+        if complete and claims.exp > now - self._skew:
             self.cache.put(token, claims, header.kid, key, now)
         return claims
 

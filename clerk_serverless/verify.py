@@ -284,8 +284,21 @@ def check_session_kind(token: UnverifiedToken) -> None:
         raise TokenTypeMismatchError("machine token, not a session token")
 
 
-def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: frozenset[str] | None) -> None:
-    """Claims every Clerk session token carries, independent of time and request."""
+def check_session_claims(
+    claims: dict[str, Any],
+    issuer: str | None,
+    audience: frozenset[str] | None,
+    now: float | None = None,
+    skew: float = 0.0,
+) -> bool:
+    """Claims every Clerk session token carries, in @clerk/backend's order
+    (``sub``, ``aud``, ``azp``, ``iss``, then ``exp``, ``nbf``, ``iat``).
+
+    Given ``now``, a time claim already failing against the clock (expired,
+    not valid yet) ends the checks there, as in @clerk/backend, so a later
+    claim's malformed type is not what the token is refused for: the caller's
+    time check reports it. Returns False then (the token must not be cached:
+    not every claim was checked), True when every claim was."""
     sub = claims.get("sub")
     if type(sub) is not str or not sub:
         raise TokenVerificationFailedError("sub missing")
@@ -297,15 +310,31 @@ def check_session_claims(claims: dict[str, Any], issuer: str | None, audience: f
         raise TokenTypeMismatchError("sid missing: not a session token")
     if audience:
         check_audience(claims.get("aud", _ABSENT), audience)
-    check_time_claims(claims)
+    azp = claims.get("azp")
+    if azp is not None and type(azp) is not str:
+        # Never an authorized party: @clerk/backend's verdict where some are
+        # configured; refused even where none are (README: stricter).
+        raise TokenInvalidAuthorizedPartiesError("azp is not a string")
     iss = claims.get("iss")
     if type(iss) is not str or not iss.startswith("https://"):
         raise TokenInvalidIssuerError("iss missing or not https")
     if issuer is not None and iss != issuer and iss.rstrip("/") != issuer:
         raise TokenInvalidIssuerError("iss does not match the configured issuer")
-    azp = claims.get("azp")
-    if azp is not None and type(azp) is not str:
-        raise TokenVerificationFailedError("azp is not a string")
+    exp: Any = claims.get("exp")
+    if type(exp) is not int and _not_number(exp):
+        raise TokenVerificationFailedError("exp missing or not a number")
+    if now is not None and int(exp) <= now - skew:
+        return False
+    nbf = claims.get("nbf", _ABSENT)
+    if nbf is not _ABSENT:
+        if type(nbf) is not int and _not_number(nbf):
+            raise TokenVerificationFailedError("nbf is not a number")
+        if now is not None and int(nbf) > now + skew:
+            return False
+    iat = claims.get("iat", _ABSENT)
+    if iat is not _ABSENT and type(iat) is not int and _not_number(iat):
+        raise TokenVerificationFailedError("iat is not a number")
+    return True
 
 
 def check_machine_header(header: Header, m2m: bool) -> None:

@@ -309,6 +309,19 @@ TOKENS: dict[str, dict[str, Any]] = {
     "aud_wrong": {"claims": {"aud": "urn:diff:nope"}},
     "aud_list_wrong": {"claims": {"aud": ["urn:diff:nope", "urn:diff:nope2"]}},
     "no_sid": {"claims": {"_drop": ["sid"]}},
+    "sid_number": {"claims": {"sid": 123}},
+    "sub_empty": {"claims": {"sub": ""}},
+    "sub_number": {"claims": {"sub": 42}},
+    "no_iat": {"claims": {"_drop": ["iat"]}},
+    "no_nbf": {"claims": {"_drop": ["nbf"]}},
+    "exp_float": {"claims": {"exp": NOW + 60.75}},
+    "exp_string": {"claims": {"exp": str(NOW + 60)}},
+    "nbf_string": {"claims": {"nbf": str(NOW - 7)}},
+    "azp_slash": {"claims": {"azp": ORIGIN + "/"}},
+    "azp_empty": {"claims": {"azp": ""}},
+    "azp_number": {"claims": {"azp": 7}},
+    "aud_empty_list": {"claims": {"aud": []}},
+    "oversized": {"claims": {"pad": "x" * 9000}},
     "no_sub": {"claims": {"_drop": ["sub"]}},
     "no_exp": {"claims": {"_drop": ["exp"]}},
     "iss_other": {"claims": {"iss": OTHER_ISS}},
@@ -699,7 +712,14 @@ _SCHEME = Differ("signed-in", "the Bearer scheme is case-insensitive, extra spac
 DIFFERENCES: dict[str, Differ] = {
     **{f"{where}-no_kid": _KID for where in ("header", "open", "dev", "any", "cookie")},
     **{f"{where}-{alg}": _RS for where in ("header", "open", "dev", "any", "cookie") for alg in ("rs384", "rs512")},
-    **{f"{where}-no_sid": _SID for where in ("header", "open", "dev", "any", "cookie")},
+    **{f"{where}-{name}": _SID for where in ("header", "open", "dev", "any", "cookie")
+       for name in ("no_sid", "sid_number")},
+    **{f"{where}-sub_empty": Differ("token-verification-failed", "sub non-empty on session tokens (README: stricter)")
+       for where in ("header", "open", "dev", "any", "cookie")},
+    **{f"{where}-oversized": Differ("token-invalid", "tokens over 8 KB refused before decoding (README: stricter)")
+       for where in ("header", "open", "dev", "any", "cookie")},
+    "open-azp_number": Differ("token-invalid-authorized-parties",
+                              "a non-string azp refused even with no authorized parties (README: stricter)"),
     **{f"{where}-{kind}_jwt_azp_evil": _AZP for kind in ("m2m", "oauth") for where in ("any", f"{kind}_token")},
     "header-bearer_word": _NO_TOKEN,
     "bearer-null": _NO_TOKEN,
@@ -784,7 +804,8 @@ HEADER_FORMS: list[tuple[str, str | None]] = [
 TOKEN_TAGS: dict[str, str] = {
     "no_kid": STRICT,  # kid required
     "rs384": STRICT, "rs512": STRICT,  # RS256 only (reasons differ; both refuse)
-    "no_sid": STRICT,  # sid required
+    "no_sid": STRICT, "sid_number": STRICT,  # sid required
+    "sub_empty": STRICT, "oversized": STRICT, "azp_number": STRICT,  # sub non-empty, 8 KB, azp a string
     "m2m_jwt_azp_evil": STRICT, "oauth_jwt_azp_evil": STRICT,  # a machine JWT's azp held to the parties
     "bearer_word": LENIENT,  # "Bearer Bearer": no token
 }
@@ -870,8 +891,11 @@ def test_generated_requests(case: tuple[Request, frozenset[str]], both: Both, to
 _MACHINE_JWT = Differ("token-type-mismatch", "a machine JWT is token-type-mismatch on every session path "
                                              "(README); verifyToken: token-invalid")
 VERIFY_DIFFERENCES: dict[str, Differ] = {
+    "open-azp_number": Differ("token-invalid-authorized-parties", "a non-string azp refused (README: stricter)"),
     **{f"{instance}-{name}": difference for instance in INSTANCES for name, difference in (
-        ("no_kid", _KID), ("rs384", _RS), ("rs512", _RS), ("no_sid", _SID),
+        ("no_kid", _KID), ("rs384", _RS), ("rs512", _RS), ("no_sid", _SID), ("sid_number", _SID),
+        ("sub_empty", Differ("token-verification-failed", "sub non-empty (README: stricter)")),
+        ("oversized", Differ("token-invalid", "tokens over 8 KB refused (README: stricter)")),
         ("pending_v2", Differ("session-pending", "sts pending is signed out unless opted in (README); "
                                                  "verifyToken does not read sts")),
         ("cat_template", Differ("token-type-mismatch", "a JWT-template token is no session (README: stricter); "

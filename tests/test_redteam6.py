@@ -494,3 +494,36 @@ def test_a_token_that_does_not_decode_is_token_invalid_whatever_its_alg(make_aut
         assert (out.status, out.reason) == (401, "token-invalid"), token[-12:]
     # decodable, with that alg: the alg is what is refused
     assert call(handler, "http_v2", bearer=f"{header}.{payload}.c2ln").reason == "token-invalid-algorithm"
+
+
+def test_claims_are_judged_in_clerks_order(make_auth: Any, key: SigningKey) -> None:
+    """@clerk/backend's verifyJwt order, sub, aud, azp, iss, exp, nbf, iat,
+    each claim's type and value together (found by the differential run: a
+    malformed nbf on an expired token is token-expired there)."""
+    clock = Clock()
+    now = int(clock.now)
+    handler = recording_handler(make_auth(clock=clock).require_session)
+    cases = [
+        ({"iss": "https://clerk.other.example", "exp": "soon"}, "token-invalid-issuer"),
+        ({"exp": now - 60, "nbf": "then"}, "token-expired"),
+        ({"exp": now - 60, "iat": "then"}, "token-expired"),
+        ({"nbf": now + 60, "iat": "then"}, "session-token-nbf"),
+        ({"azp": 7, "iss": "https://clerk.other.example"}, "token-invalid-authorized-parties"),
+        ({"nbf": "then"}, "token-verification-failed"),
+    ]
+    for claims, reason in cases:
+        out = call(handler, "http_v2", bearer=mint(key, **claims))
+        assert (out.status, out.reason) == (401, reason), claims
+
+
+def test_a_token_refused_on_the_clock_is_not_cached_with_unchecked_claims(make_auth: Any, key: SigningKey) -> None:
+    """Not valid yet, with a malformed iat: refused for its nbf now, and for its
+    iat once the nbf has passed (never admitted from the verified-token cache)."""
+    clock = Clock()
+    now = int(clock.now)
+    handler = recording_handler(make_auth(clock=clock).require_session)
+    token = mint(key, nbf=now + 30, iat={"not": "a number"}, exp=now + 120)
+    assert call(handler, "http_v2", bearer=token).reason == "session-token-nbf"
+    clock.advance(60)
+    out = call(handler, "http_v2", bearer=token)
+    assert (out.status, out.reason) == (401, "token-verification-failed")
