@@ -10,8 +10,10 @@ Every request here is answered twice:
   authorizedParties, audience, issuer, acceptsToken})`` (or ``verifyToken``)
   with ``Date.now()`` frozen at the case's time;
 * by **us**, through a real entry point: ``ClerkAuth.require_auth`` on a
-  real-shaped HTTP API (payload 2.0) event from ``support.events``, with the
-  same PEM key, publishable key, authorized parties, audience and clock.
+  real-shaped HTTP API (payload 2.0) event from ``support.events`` (the
+  corpus also on REST API and ALB multi-value events), with the same PEM key,
+  publishable key, authorized parties, audience, issuer and clock; and
+  ``ClerkAuth.verify_token`` against ``verifyToken``.
 
 Opaque machine tokens (``ak_``/``mt_``/``oat_``) go to one loopback Backend API
 (``support.clerk_api``, built from Clerk's OpenAPI spec) that both sides call.
@@ -25,6 +27,7 @@ says so (:class:`Differ` in the hand-written corpus, a :data:`LENIENT` /
 checks the difference runs in the documented direction only.
 
 Without node/npm the module is skipped (failed in CI, which has them).
+``DIFFERENTIAL_EXAMPLES`` sets the number of generated requests (400).
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ M2M_CAT = "cl_B7d4PD333AAA"
 
 
 def publishable_key(kind: str, fapi: str) -> str:
+    """A publishable key (``pk_live_``/``pk_test_``) naming the Frontend API host ``fapi``."""
     return f"pk_{kind}_" + base64.b64encode(f"{fapi}$".encode()).decode()
 
 
@@ -201,6 +205,7 @@ class Oracle:
             return answers
 
     def close(self) -> None:
+        """End the process: stdin closed, then waited for (killed after 10 s)."""
         if self.process.stdin is not None:
             self.process.stdin.close()
         try:
@@ -224,6 +229,7 @@ def oracle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def keys() -> dict[str, SigningKey]:
+    """The instance's signing key, and an attacker's."""
     return {name: SigningKey.generate(f"ins_diff_{name}") for name in ("current", "attacker")}
 
 
@@ -450,6 +456,7 @@ def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
 # Clerk's reason names mapped to ours, each a difference the README documents
 # ("Where we differ from @clerk/backend, on purpose").
 def clerk_reason(reason: str | None) -> str | None:
+    """Clerk's reason under our name, where the README documents the renaming."""
     if reason in ("session-token-and-uat-missing", "No token in header"):
         return "session-token-missing"  # README: "No token at all is 401 session-token-missing"
     if reason is not None and reason.startswith("session-token-expired-refresh-"):
@@ -458,6 +465,7 @@ def clerk_reason(reason: str | None) -> str | None:
 
 
 def clerk_verdict(answer: dict[str, Any]) -> Verdict:
+    """@clerk/backend's verdict, from the oracle's answer (``toAuth()`` decides)."""
     assert "error" not in answer, f"@clerk/backend threw: {answer['error']}"
     auth = answer["auth"] or {}
     if auth.get("isAuthenticated"):
@@ -490,6 +498,7 @@ class Ours:
         self.routes: dict[tuple[str, Any], Callable[..., Any]] = {}
 
     def route(self, instance: str, accepts: str | tuple[str, ...]) -> Callable[..., Any]:
+        """The decorated handler for ``instance`` and ``accepts`` (built once)."""
         if (instance, accepts) not in self.routes:
             @self.auths[instance].require_auth(accepts_token=list(accepts) if isinstance(accepts, tuple) else accepts)
             def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -505,6 +514,7 @@ class Ours:
         return self.routes[(instance, accepts)]
 
     def verdict(self, request: Request) -> Verdict:
+        """Our verdict: the handler's answer to ``request`` as a Lambda event."""
         headers: dict[str, str | list[str]] = {}
         if request.authorization:
             headers["Authorization"] = list(request.authorization)
@@ -581,10 +591,12 @@ class Differ:
 
 
 def header(value: str, **kw: Any) -> Request:
+    """A request with one ``Authorization`` line."""
     return Request(authorization=(value,), **kw)
 
 
 def cookies(*values: str, **kw: Any) -> Request:
+    """A request with these cookies (``name=value``)."""
     return Request(cookies=values, **kw)
 
 
@@ -766,6 +778,7 @@ def _ours_word(verdict: Verdict) -> str:
 @pytest.mark.parametrize("shape", CORPUS_SHAPES)
 @pytest.mark.parametrize("name", [name for name, _, _ in CORPUS])
 def test_corpus(shape: str, name: str, corpus_verdicts: dict[tuple[str, str], tuple[Verdict, Verdict]]) -> None:
+    """Each corpus request: the same verdict, or the documented difference (and only it)."""
     theirs, ours = corpus_verdicts[(shape, name)]
     difference = DIFFERENCES.get(name)
     if difference is None:
@@ -871,6 +884,7 @@ def requests(draw: st.DrawFn) -> tuple[Request, frozenset[str]]:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=requests())
 def test_generated_requests(case: tuple[Request, frozenset[str]], both: Both, tok: Callable[[str, str], str]) -> None:
+    """Generated requests: the same verdict, or a documented difference in its direction."""
     template, tags = case
     request = resolve(template, tok)
     [(theirs, ours)] = both.ask([request])
@@ -947,6 +961,7 @@ def verify_verdicts(both: Both, tok: Callable[[str, str], str]) -> dict[str, tup
 
 @pytest.mark.parametrize("name", [case for case, _, _ in verify_cases()])
 def test_verify_token(name: str, verify_verdicts: dict[str, tuple[Verdict, Verdict]]) -> None:
+    """``verify_token`` gives ``verifyToken``'s verdict, or the documented difference."""
     theirs, ours = verify_verdicts[name]
     difference = VERIFY_DIFFERENCES.get(name)
     if difference is None:
