@@ -159,7 +159,7 @@ def main() -> None:
     cache = auth.verifier.cache
 
     def first_seen() -> None:
-        cache.clear()  # the token is new to the cache: full verification, then a put
+        cache.discard(token)  # the token is new to the cache: full verification, then a put
         handler(event, None)
 
     def distinct() -> None:
