@@ -1,6 +1,6 @@
 """Cross-site writes through the cookie, and more authorized-origin patterns, in a real browser.
 
-``tests/test_browser.py`` and ``tests/test_browser_more.py`` run the docs'
+``tests/test_browser.py`` and ``tests/test_browser_page_requests.py`` run the docs'
 and real pages' patterns against the sample functions; their writes are
 observable on the HTTP API's ``/todos`` only. This module adds a test-only
 function (``tests/browser/recorder``) that appends a line to a file each time
@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 from test_browser import USER, Stack, build_bundle, launch_browser, make_stack, node_modules
-from test_browser_more import PAGE, Page, served, url, wait_served
+from test_browser_page_requests import PAGE, Page, served, url, wait_served
 
 from clerk_serverless_local.runtime_api import QuietServer
 
@@ -193,7 +193,7 @@ class World:
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     cache_plugin = getattr(request.config, "cache", None)
     cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    bundle = build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("csrf-bundle"), "more.jsx", "more.js")
+    bundle = build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("csrf-bundle"), "page_requests.jsx", "page_requests.js")
     work = tmp_path_factory.mktemp("browser-csrf")
     log = work / "recorder.jsonl"
     (work / "stack").mkdir()
@@ -202,8 +202,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         attacker_dir.mkdir()
         third_dir.mkdir()
         for directory in (*stack.dirs.values(), attacker_dir):
-            (directory / "more.html").write_text(PAGE)
-            shutil.copy(bundle, directory / "more.js")
+            (directory / "page_requests.html").write_text(PAGE)
+            shutil.copy(bundle, directory / "page_requests.js")
         attacker, third = AttackerSite(attacker_dir), AttackerSite(third_dir)
         try:
             yield World(stack, Recorder(log), attacker, third)
@@ -432,7 +432,7 @@ def test_url_search_params_form_data_request_objects_no_store(pages: Any, world:
 def test_abort_controller_timeout(pages: Any, world: World, kind: str) -> None:
     """The AbortController + setTimeout idiom around a preflighted write: answered
     in time, the body is read and the write done once. (Aborts themselves:
-    test_browser_more.test_aborted_requests_leave_the_apis_serving.)"""
+    test_browser_page_requests.test_aborted_requests_leave_the_apis_serving.)"""
     page = pages(world.stack.origins["a"])
     address, number = url(world.writes[kind])
     got = page.run("fetch", url=address, method="PATCH", bearer=world.token("a"), controllerTimeoutMs=8000,

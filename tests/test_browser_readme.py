@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from test_browser import ROOT, SOURCES, USER, Stack, build_bundle, launch_browser, make_stack, node_modules
 from test_browser_csrf import Recorder, recorder_resources
-from test_browser_more import served, url
+from test_browser_page_requests import served, url
 
 pytestmark = pytest.mark.browser
 EXAMPLE_API = "https://api.example.com"

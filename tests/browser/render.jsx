@@ -1,5 +1,5 @@
 // One way to run a hook-using component to its verdict, shared by the bundles
-// (more.jsx, patterns3.jsx, readme.jsx): render it into a fresh root until it
+// (page_requests.jsx, newcomer.jsx, readme.jsx): render it into a fresh root until it
 // calls done(observation), or report a timeout.
 import { createRoot } from "react-dom/client";
 

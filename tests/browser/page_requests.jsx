@@ -1,4 +1,4 @@
-// More frontend patterns (tests/test_browser_more.py): each an async function
+// More frontend patterns (tests/test_browser_page_requests.py): each an async function
 // of the case `c` the test passes to window.MORE[name](c), resolving to what
 // the page could observe. Raw browser APIs (fetch options, sendBeacon, forms,
 // <img>/<script>, sandboxed frames) and more libraries: react-query v5

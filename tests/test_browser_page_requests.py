@@ -18,7 +18,7 @@ README's; this module runs what real pages do besides, on the same stack
 * the page origin spelled ``127.0.0.1`` as well as ``localhost``.
 
 Every library comes from the npm registry at test time (tests/browser/
-package-lock.json) and is bundled with esbuild (tests/browser/more.jsx); only
+package-lock.json) and is bundled with esbuild (tests/browser/page_requests.jsx); only
 Clerk's hooks are the stub. Each case names the API it calls: ``http`` (HTTP
 API ``/me``), ``rest`` (REST API ``/Prod/me``), ``url`` (the FastAPI Function
 URL), ``http-authorizer`` / ``rest-authorizer`` (``/secure`` behind the
@@ -58,7 +58,7 @@ from clerk_serverless_local.template import Template
 pytestmark = pytest.mark.browser
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>more patterns</title></head>
-<body><script src="more.js"></script></body></html>
+<body><script src="page_requests.js"></script></body></html>
 """
 KINDS = ("http", "rest", "url", "http-authorizer", "rest-authorizer")
 FN_KINDS = ("http", "rest", "url")  # the toolkit answers (no authorizer in front)
@@ -71,12 +71,12 @@ FN_KINDS = ("http", "rest", "url")  # the toolkit answers (no authorizer in fron
 def more_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache_plugin = getattr(request.config, "cache", None)
     cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("more-bundle"), "more.jsx", "more.js")
+    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("page-requests-bundle"), "page_requests.jsx", "page_requests.js")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, more_bundle: Path) -> Iterator[Stack]:
-    with make_stack(tmp_path_factory.mktemp("browser-more")) as made:
+    with make_stack(tmp_path_factory.mktemp("browser-page-requests")) as made:
         for directory in made.dirs.values():
             _publish(directory, more_bundle)
         yield made
@@ -89,8 +89,8 @@ def browser() -> Iterator[Any]:
 
 
 def _publish(directory: Path, bundle: Path) -> None:
-    (directory / "more.html").write_text(PAGE)
-    shutil.copy(bundle, directory / "more.js")
+    (directory / "page_requests.html").write_text(PAGE)
+    shutil.copy(bundle, directory / "page_requests.js")
 
 
 # -- pages, cases and what the server saw -----------------------------------------------------------
@@ -145,7 +145,7 @@ class Page:
         self.console: list[str] = []
         self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         self.page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        self.page.goto(f"{origin}/more.html")
+        self.page.goto(f"{origin}/page_requests.html")
         self.page.wait_for_function("window.__ready === true", timeout=30_000)
 
     def enter(self, **state: Any) -> None:

@@ -1,5 +1,5 @@
-// Frontend patterns a new user tries that tests/browser/more.jsx does not
-// (tests/test_browser_patterns3.py): ky and ofetch with their *default*
+// Frontend patterns a new user tries that tests/browser/page_requests.jsx does not
+// (tests/test_browser_newcomer_patterns.py): ky and ofetch with their *default*
 // retries and a refresh-on-401 hook, @tanstack/react-query mutations with
 // optimistic updates and query cancellation, getToken({ template }) and
 // getToken({ skipCache: true }), custom request headers, fetch's cache modes,

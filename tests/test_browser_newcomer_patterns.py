@@ -1,5 +1,5 @@
 """Frontend patterns a new user tries, beyond tests/test_browser.py and
-tests/test_browser_more.py, in a real browser against ``serve`` on every API
+tests/test_browser_page_requests.py, in a real browser against ``serve`` on every API
 type of template.yaml:
 
 * ky and ofetch with their **default** retries (what a 401, a 403 and our
@@ -21,9 +21,9 @@ type of template.yaml:
 APIs: ``http`` (HTTP API ``/me``), ``rest`` (REST API ``/Prod/me``), ``url``
 (the FastAPI Function URL), ``http-authorizer`` / ``rest-authorizer``
 (``/secure`` behind the Lambda authorizer). Every library comes from the npm
-registry at test time and is bundled with esbuild (tests/browser/patterns3.jsx);
+registry at test time and is bundled with esbuild (tests/browser/newcomer.jsx);
 only Clerk's hooks are the stub. Each page keeps a table of what it ran and
-saw, saved as ``artifacts/browser-patterns3-<test>.png``.
+saw, saved as ``artifacts/browser-newcomer-<test>.png``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from typing import Any
 import jwt
 import pytest
 from test_browser import ARTIFACTS, ROOT, USER, Stack, build_bundle, free_port, launch_browser, make_stack, node_modules
-from test_browser_more import FN_KINDS, KINDS, served, signed_in, targets, url
+from test_browser_page_requests import FN_KINDS, KINDS, served, signed_in, targets, url
 
 from clerk_serverless_local.devkeys import DEV_ISSUER, DEV_KID, DevKey
 from clerk_serverless_local.gateway import LocalGateway
@@ -58,7 +58,7 @@ PAGE = """<!doctype html>
 <body><div id="page"><h1>Patterns from <code id="origin"></code>: <span id="test"></span></h1>
 <table id="log"><thead><tr><th>#</th><th>pattern</th><th>request</th><th>what the page saw</th></tr></thead>
 <tbody></tbody></table></div>
-<script src="patterns3.js"></script></body></html>
+<script src="newcomer.js"></script></body></html>
 """
 # The HTTP API's Lambda authorizer answers 403 for every refusal; the REST
 # API's, 401 (its gateway responses). Neither carries x-clerk-auth-reason.
@@ -69,32 +69,32 @@ AUTHORIZER_REFUSAL = {"http-authorizer": 403, "rest-authorizer": 401}
 
 
 @pytest.fixture(scope="module")
-def bundle3(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def newcomer_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache_plugin = getattr(request.config, "cache", None)
     cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("bundle3"), "patterns3.jsx", "patterns3.js")
+    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("newcomer-bundle"), "newcomer.jsx", "newcomer.js")
 
 
 def _publish(stack: Stack, bundle: Path) -> None:
     for directory in stack.dirs.values():
-        (directory / "patterns3.html").write_text(PAGE)
-        shutil.copy(bundle, directory / "patterns3.js")
+        (directory / "newcomer.html").write_text(PAGE)
+        shutil.copy(bundle, directory / "newcomer.js")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, bundle3: Path) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, newcomer_bundle: Path) -> Iterator[Stack]:
     with make_stack(tmp_path_factory.mktemp("browser-p3")) as made:
-        _publish(made, bundle3)
+        _publish(made, newcomer_bundle)
         yield made
 
 
 @pytest.fixture(scope="module")
-def down(tmp_path_factory: pytest.TempPathFactory, bundle3: Path) -> Iterator[Stack]:
+def down(tmp_path_factory: pytest.TempPathFactory, newcomer_bundle: Path) -> Iterator[Stack]:
     """The same stack with every function's key source down (as ReportsFunction's
     is in the other): our outage, on each API."""
     with make_stack(tmp_path_factory.mktemp("browser-p3-down"),
                     key_down=("MeFunction", "FastApiFunction", "ClerkAuthorizerFunction", "SecureFunction")) as made:
-        _publish(made, bundle3)
+        _publish(made, newcomer_bundle)
         yield made
 
 
@@ -114,7 +114,7 @@ class Page:
         self.console: list[str] = []
         self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
         self.page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        self.page.goto(f"{origin}/patterns3.html")
+        self.page.goto(f"{origin}/newcomer.html")
         self.page.wait_for_function("window.__ready === true", timeout=30_000)
         self.page.evaluate("(name) => { document.getElementById('test').textContent = name; }", shot)
 
@@ -129,7 +129,7 @@ class Page:
     def close(self) -> None:
         try:
             ARTIFACTS.mkdir(exist_ok=True)
-            self.page.locator("#page").screenshot(path=str(ARTIFACTS / f"browser-patterns3-{self.shot}.png"))
+            self.page.locator("#page").screenshot(path=str(ARTIFACTS / f"browser-newcomer-{self.shot}.png"))
         finally:
             self.page.close()
 
@@ -617,14 +617,14 @@ def test_abort_while_a_cold_function_starts(pages: Any, stack: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def served_static(tmp_path_factory: pytest.TempPathFactory, bundle3: Path) -> Iterator[tuple[LocalGateway, DevKey]]:
+def served_static(tmp_path_factory: pytest.TempPathFactory, newcomer_bundle: Path) -> Iterator[tuple[LocalGateway, DevKey]]:
     """`serve --static` as a developer starts it: the template's default
     origins, the gateway's own page origin authorized under both loopback names."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     static = tmp_path_factory.mktemp("static3")
-    (static / "patterns3.html").write_text(PAGE)
-    shutil.copy(bundle3, static / "patterns3.js")
+    (static / "newcomer.html").write_text(PAGE)
+    shutil.copy(newcomer_bundle, static / "newcomer.js")
     key = DevKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     gateway = LocalGateway(Template(ROOT / "template.yaml"), env_vars={"Parameters": {"CLERK_JWT_KEY": key.public_pem}},
                            port=free_port(), ephemeral_url_ports=True, static_dir=static, authorize_static_origin=True,
