@@ -105,7 +105,8 @@ class TokenVerifier:
                 check_session_kind(unverified)
         header = unverified.header
         if kind_first:
-            check_session_typ(header)  # the rest of the header was the kind check's
+            if not header.plain_session:
+                check_session_typ(header)  # the rest of the header was the kind check's
         else:
             check_session_header(header)
         key = self.key_for(unverified)
