@@ -29,13 +29,14 @@ from .errors import (
     SessionTokenIatInTheFutureError,
     SessionTokenNbfError,
     TokenIatInTheFutureError,
+    TokenInvalidAuthorizedPartiesError,
     TokenNotActiveYetError,
     TokenTypeMismatchError,
 )
 from .lookup import client_uat_time
 from .machine import MachineAuth
 from .token_types import SESSION_TOKEN, parse_accepts
-from .verify import check_authorized_party, check_times
+from .verify import check_times
 
 if TYPE_CHECKING:
     from .session import Session, SessionClaims
@@ -315,7 +316,12 @@ def check_session(
     A token not valid yet (``nbf``) or issued in the future (``iat``) is
     refused under ``authenticateRequest``'s names on a ``request``, under
     ``verifyToken``'s otherwise, as @clerk/backend does."""
-    check_authorized_party(claims.azp, policy.parties(default_parties))
+    # policy.parties(default_parties) and check_authorized_party, written out: two calls less per request.
+    parties = policy.authorized_parties
+    if isinstance(parties, Inherit):
+        parties = default_parties
+    if parties is not None and claims.azp not in parties:
+        raise TokenInvalidAuthorizedPartiesError()
     try:
         check_times(claims.exp, claims.nbf, claims.iat, now, skew)
     except TokenNotActiveYetError:

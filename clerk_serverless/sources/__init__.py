@@ -67,7 +67,8 @@ def read_request(event: Any) -> Request:
         if type(ctx) is dict:
             http = ctx.get("http")
             if type(http) is dict:  # source_of's first case, the commonest shape, without its dispatch
-                source = function_url.SOURCE if function_url.on_lambda_url(ctx) else http_v2.SOURCE
+                domain = ctx.get("domainName")  # function_url.on_lambda_url(ctx), written out
+                source = function_url.SOURCE if isinstance(domain, str) and ".lambda-url." in domain else http_v2.SOURCE
                 return source.read_with(event, http)
     return source_of(event).read(event)
 
