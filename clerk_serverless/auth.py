@@ -415,7 +415,13 @@ class ClerkAuth:
                 if policy.checks_access:
                     check_access(auth, policy)
                 return auth
-            return self._session(request, token, None, now, policy)
+            # A session token from the header (a cookie's: _cookie_session), written out here: a call less.
+            claims = self.verifier.session_claims(token, now, kind_first=True)
+            check_request_session(request, claims, policy, self._parties, now, self._skew)
+            session = Session(claims, token, self.backend_api)
+            if policy.checks_access:
+                check_access(session, policy)
+            return session
         if SESSION_TOKEN not in accepts:
             raise no_header_token(policy)
         found = find_token(request, self._cookie_rules, now)
@@ -423,38 +429,29 @@ class ClerkAuth:
             if found.client_uat is not None and client_uat_time(found.client_uat) != 0:
                 raise ClientUatWithoutSessionError()
             raise TokenMissingError()
-        return self._session(request, found.token, found.client_uat, now, policy, from_cookie=True)
+        return self._cookie_session(request, found.token, found.client_uat, now, policy)
 
-    def _session(
-        self,
-        request: Request,
-        token: str,
-        client_uat: str | None,
-        now: float,
-        policy: Policy,
-        *,
-        from_cookie: bool = False,
+    def _cookie_session(
+        self, request: Request, token: str, client_uat: str | None, now: float, policy: Policy
     ) -> Session:
+        """The session of a token from the ``__session`` cookie (the header's: in :meth:`authenticate`)."""
+        check_cookie_write(request, policy.parties(self._parties))
+        # @clerk/backend's cookie path, in its order (request.ts:621-654): a
+        # signed-out __client_uat before the token is even decoded, then the
+        # token decoded, its kind, and only then its iat against __client_uat.
+        uat = check_client_active(client_uat)
         unverified = None
-        if from_cookie:
-            check_cookie_write(request, policy.parties(self._parties))
-            # @clerk/backend's cookie path, in its order (request.ts:621-654): a
-            # signed-out __client_uat before the token is even decoded, then the
-            # token decoded, its kind, and only then its iat against __client_uat.
-            uat = check_client_active(client_uat)
-            entry = self.verifier.cached(token)
-            if entry is not None:
-                iat = entry[0].iat
-            else:
-                unverified = UnverifiedToken(token)
-                check_session_kind(unverified)
-                raw_iat = unverified.claims().get("iat")
-                iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
-            if uat is not None and iat is not None and iat < uat:
-                raise ClientUatMismatchError()
-            claims = self.verifier.session_claims(token, now, unverified, kind_first=True)
+        entry = self.verifier.cached(token)
+        if entry is not None:
+            iat = entry[0].iat
         else:
-            claims = self.verifier.session_claims(token, now, kind_first=True)
+            unverified = UnverifiedToken(token)
+            check_session_kind(unverified)
+            raw_iat = unverified.claims().get("iat")
+            iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
+        if uat is not None and iat is not None and iat < uat:
+            raise ClientUatMismatchError()
+        claims = self.verifier.session_claims(token, now, unverified, kind_first=True)
         check_request_session(request, claims, policy, self._parties, now, self._skew)
         session = Session(claims, token, self.backend_api)
         if policy.checks_access:

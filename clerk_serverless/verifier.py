@@ -20,6 +20,7 @@ from .errors import (
     TokenInvalidAlgorithmError,
     TokenInvalidError,
     TokenInvalidSignatureError,
+    TokenTypeMismatchError,
     TokenVerificationFailedError,
 )
 from .machine import MachineAuth
@@ -102,7 +103,14 @@ class TokenVerifier:
         if unverified is None:
             unverified = UnverifiedToken(token)
             if kind_first:
-                check_session_kind(unverified)
+                if unverified.header.plain_session:
+                    # All check_session_kind has left to check of such a header's
+                    # token, written out: no machine subject.
+                    sub = unverified.claims().get("sub")
+                    if type(sub) is str and sub.startswith("mch_"):
+                        raise TokenTypeMismatchError("machine token, not a session token")
+                else:
+                    check_session_kind(unverified)
         header = unverified.header
         if kind_first:
             if not header.plain_session:

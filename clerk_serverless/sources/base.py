@@ -109,6 +109,7 @@ class Request:
         "event",
         "method",
         "multi_valued",
+        "has_query",
         "_headers",
         "_multi",
         "_cookie_items",
@@ -139,6 +140,7 @@ class Request:
         self._cookie_items = cookie_items
         self._query = query
         self._mquery = mquery
+        self.has_query = bool(query or mquery)  # any query parameter at all
         self._cookies: dict[str, str] | None = None
         self._decode_query = decode_query
 
