@@ -58,7 +58,7 @@ class TokenVerifier:
             instance holds a secret key.
     """
 
-    __slots__ = ("key_store", "cache", "cached", "opaque", "_issuer", "_audience", "_skew")
+    __slots__ = ("key_store", "cache", "cached", "opaque", "_issuer", "_audience", "_skew", "_static_key")
 
     def __init__(
         self,
@@ -71,6 +71,9 @@ class TokenVerifier:
         opaque: OpaqueTokenVerifier | None = None,
     ) -> None:
         self.key_store = key_store
+        #: A PEM key's store answers every kid with one key: held here, no
+        #: two calls per request to look it up (None: look the kid up).
+        self._static_key: RSAPublicKey | None = key_store.static_key
         self.cache = VerifiedTokenCache(cache_size)
         #: ``token -> (claims, kid, key)`` or None: the cache's lookup.
         self.cached = self.cache.get_entry
@@ -95,7 +98,8 @@ class TokenVerifier:
         entry = self.cached(token)
         if entry is not None:
             claims, kid, key = entry
-            if self.key_store.keys().get(kid) is key:
+            static = self._static_key
+            if (static if static is not None else self.key_store.keys().get(kid)) is key:
                 if claims.exp <= now - self._skew:
                     self.cache.discard(token)  # dropped at exp; the time check refuses it
                 return claims
@@ -164,7 +168,9 @@ class TokenVerifier:
         once per cooldown window when its kid is unknown or its key changed."""
         kid = unverified.header.kid
         store = self.key_store
-        key = store.keys().get(kid)
+        key = self._static_key
+        if key is None:
+            key = store.keys().get(kid)
         if key is None:
             key = store.refresh_for(kid).get(kid)
             if key is None:

@@ -54,6 +54,8 @@ class StaticKeyStore:
     def __init__(self, key: RSAPublicKey) -> None:
         self._key = key
         self._keys = _AnyKid(key)
+        #: The key every kid maps to, for callers that skip the map's lookups.
+        self.static_key = key
 
     def keys(self) -> Mapping[str, RSAPublicKey]:
         """The current key map (never fetches)."""
@@ -106,6 +108,8 @@ class _AnyKid(dict[str, "RSAPublicKey"]):
 
 class JwksKeyStore:
     """Keys from a JWKS URL, cached for the life of the process."""
+
+    static_key: None = None  # the key depends on the kid, and the set changes
 
     def __init__(
         self,
