@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..errors import MalformedEventError
-from .base import WEBSOCKET, Request
+from .base import WEBSOCKET, MultiValueRequest, Request
 
 
 class AsgiScope:
@@ -40,7 +40,7 @@ class AsgiScope:
         query = parse_qs(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else {}
         method = scope.get("method") if kind == "http" else WEBSOCKET
         event = scope if isinstance(scope, dict) else dict(scope)
-        return Request(self, event, method if isinstance(method, str) else "", None, headers, None, None, query)
+        return MultiValueRequest(self, event, method if isinstance(method, str) else "", None, headers, None, query)
 
     def answers_multi_value(self, event: dict[str, Any]) -> bool:
         """False: answers may carry ``headers``."""

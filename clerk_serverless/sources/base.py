@@ -104,20 +104,15 @@ class Request:
     count as absent.
     """
 
-    __slots__ = (
-        "source",
-        "event",
-        "method",
-        "multi_valued",
-        "has_query",
-        "_headers",
-        "_multi",
-        "_cookie_items",
-        "_query",
-        "_mquery",
-        "_cookies",
-        "_decode_query",
-    )
+    __slots__ = ("source", "event", "method", "has_query", "_headers", "_cookie_items", "_query", "_cookies")
+
+    # What a request of single-valued fields (HTTP APIs, Function URLs) never
+    # has; :class:`MultiValueRequest` sets them. Class attributes, so that the
+    # commonest request is built with a few stores only.
+    multi_valued: bool = False
+    _multi: dict[str, Any] | None = None
+    _mquery: dict[str, Any] | None = None
+    _decode_query: Callable[[str], str] | None = None
 
     def __init__(
         self,
@@ -125,24 +120,17 @@ class Request:
         event: dict[str, Any],
         method: str,
         headers: dict[str, Any] | None,
-        multi: dict[str, Any] | None,
         cookie_items: list[Any] | None = None,
         query: dict[str, Any] | None = None,
-        mquery: dict[str, Any] | None = None,
-        decode_query: Callable[[str], str] | None = None,
     ) -> None:
         self.source = source
         self.event = event
         self.method = method
         self._headers = headers
-        self._multi = multi
-        self.multi_valued = bool(multi)  # headers may repeat (REST v1, ALB multi-value)
         self._cookie_items = cookie_items
         self._query = query
-        self._mquery = mquery
-        self.has_query = bool(query or mquery)  # any query parameter at all
+        self.has_query = bool(query)  # any query parameter at all
         self._cookies: dict[str, str] | None = None
-        self._decode_query = decode_query
 
     # -- headers -------------------------------------------------------------
 
@@ -290,16 +278,42 @@ class Request:
         return self.source.path(self)
 
 
+class MultiValueRequest(Request):
+    """A request whose headers and query parameters may repeat (REST API v1,
+    ALB, VPC Lattice, ASGI): ``multi`` and ``mquery`` map names to lists of
+    values; ``decode_query`` decodes query values where the source leaves
+    them percent-encoded (ALB)."""
+
+    __slots__ = ("multi_valued", "_multi", "_mquery", "_decode_query")
+
+    def __init__(
+        self,
+        source: Source,
+        event: dict[str, Any],
+        method: str,
+        headers: dict[str, Any] | None,
+        multi: dict[str, Any] | None,
+        query: dict[str, Any] | None = None,
+        mquery: dict[str, Any] | None = None,
+        decode_query: Callable[[str], str] | None = None,
+    ) -> None:
+        Request.__init__(self, source, event, method, headers, None, query)
+        self._multi = multi
+        self.multi_valued = bool(multi)  # headers may repeat (REST v1, ALB multi-value)
+        self._mquery = mquery
+        self.has_query = bool(query or mquery)
+        self._decode_query = decode_query
+
+
 def read_proxy_v1(source: Source, event: dict[str, Any], decode_query: Callable[[str], str] | None = None) -> Request:
     """The payload 1.0 layout REST APIs and ALBs share: ``httpMethod``, single-
     and multi-value headers and query parameters."""
-    return Request(
+    return MultiValueRequest(
         source,
         event,
         method_of(event.get("httpMethod")),
         _str_dict(event, "headers"),
         _str_dict(event, "multiValueHeaders"),
-        None,
         _str_dict(event, "queryStringParameters"),
         _str_dict(event, "multiValueQueryStringParameters"),
         decode_query,
@@ -345,6 +359,6 @@ def method_of(value: Any) -> str:
 
 
 __all__ = [
-    "WEBSOCKET", "Request", "Source", "appended_forwarded_for", "parse_cookies", "read_proxy_v1", "status_line",
-    "context_dict", "method_of",
+    "WEBSOCKET", "MultiValueRequest", "Request", "Source", "appended_forwarded_for", "parse_cookies", "read_proxy_v1",
+    "status_line", "context_dict", "method_of",
 ]

@@ -36,7 +36,7 @@ class HttpApiV2:
         if query is not None and type(query) is not dict:
             raise MalformedEventError("queryStringParameters must be an object")
         method = http.get("method") if http else None
-        return Request(self, event, method if type(method) is str else method_of(method), headers, None, cookies, query)
+        return Request(self, event, method if type(method) is str else method_of(method), headers, cookies, query)
 
     def answers_multi_value(self, event: dict[str, Any]) -> bool:
         """False: answers may carry ``headers``."""

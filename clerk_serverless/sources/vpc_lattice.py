@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import MalformedEventError
-from .base import Request, appended_forwarded_for, method_of, status_line
+from .base import MultiValueRequest, Request, appended_forwarded_for, method_of, status_line
 
 
 def _as_lists(mapping: Any, field: str) -> dict[str, list[str]] | None:
@@ -46,7 +46,7 @@ class VpcLattice:
         headers = _as_lists(event.get("headers"), "headers")
         query_field = "queryStringParameters" if v2 else "query_string_parameters"
         query = _as_lists(event.get(query_field), query_field)
-        return Request(self, event, method_of(event.get("method")), None, headers or {}, None, None, query)
+        return MultiValueRequest(self, event, method_of(event.get("method")), None, headers or {}, None, query)
 
     def answers_multi_value(self, event: dict[str, Any]) -> bool:
         """False: answers may carry ``headers``."""
