@@ -106,23 +106,32 @@ class TokenVerifier:
             self.cache.discard(token)
         if unverified is None:
             unverified = UnverifiedToken(token)
-            if kind_first:
-                if unverified.header.plain_session:
-                    # All check_session_kind has left to check of such a header's
-                    # token, written out: no machine subject.
-                    sub = unverified.claims().get("sub")
-                    if type(sub) is str and sub.startswith("mch_"):
-                        raise TokenTypeMismatchError("machine token, not a session token")
-                else:
+            header = unverified.header
+            if kind_first and header.plain_session:
+                # Every header check passes: all check_session_kind has left
+                # to check, written out, is the subject (no machine's).
+                raw = unverified.claims()
+                sub = raw.get("sub")
+                if type(sub) is str and sub.startswith("mch_"):
+                    raise TokenTypeMismatchError("machine token, not a session token")
+                key = self.key_for(unverified)
+            else:
+                if kind_first:
                     check_session_kind(unverified)
-        header = unverified.header
-        if kind_first:
-            if not header.plain_session:
-                check_session_typ(header)  # the rest of the header was the kind check's
+                    check_session_typ(header)  # the rest of the header was the kind check's
+                else:
+                    check_session_header(header)
+                key = self.key_for(unverified)
+                raw = unverified.claims()
         else:
-            check_session_header(header)
-        key = self.key_for(unverified)
-        raw = unverified.claims()
+            header = unverified.header
+            if kind_first:
+                if not header.plain_session:
+                    check_session_typ(header)  # the rest of the header was the kind check's
+            else:
+                check_session_header(header)
+            key = self.key_for(unverified)
+            raw = unverified.claims()
         complete = check_session_claims(raw, self._issuer, self._audience, now, self._skew)
         claims = SessionClaims(raw)
         if complete and claims.exp > now - self._skew:
