@@ -34,7 +34,6 @@ from .policy import (
     check_access,
     check_client_active,
     check_cookie_write,
-    check_request_session,
     check_session,
     no_header_token,
 )
@@ -284,7 +283,7 @@ class ClerkAuth:
             self._check_keys_for(policy.accepts)
             return self.verifier.machine_auth(kind, token, now, policy.parties(self._parties))
         claims = self.verifier.session_claims(token, now)
-        check_session(claims, policy, self._parties, now, self._skew, request=False)
+        check_session(claims, policy, self._parties, now, self._skew)
         return Session(claims, token, self.backend_api)
 
     def authenticate_request(self, event: Any, policy: Policy = DEFAULT_POLICY) -> Session | MachineAuth:
@@ -417,7 +416,7 @@ class ClerkAuth:
                 return auth
             # A session token from the header (a cookie's: _cookie_session), written out here: a call less.
             claims = self.verifier.session_claims(token, now, kind_first=True)
-            check_request_session(request, claims, policy, self._parties, now, self._skew)
+            check_session(claims, policy, self._parties, now, self._skew, request)
             session = Session(claims, token, self.backend_api)
             if policy.checks_access:
                 check_access(session, policy)
@@ -452,7 +451,7 @@ class ClerkAuth:
         if uat is not None and iat is not None and iat < uat:
             raise ClientUatMismatchError()
         claims = self.verifier.session_claims(token, now, unverified, kind_first=True)
-        check_request_session(request, claims, policy, self._parties, now, self._skew)
+        check_session(claims, policy, self._parties, now, self._skew, request)
         session = Session(claims, token, self.backend_api)
         if policy.checks_access:
             check_access(session, policy)

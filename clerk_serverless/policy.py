@@ -284,39 +284,25 @@ def no_header_token(policy: Policy) -> AuthError:
     return TokenTypeMismatchError() if policy.accepts_list else MachineTokenMissingError()
 
 
-def check_request_session(
-    request: Request,
-    claims: SessionClaims,
-    policy: Policy,
-    default_parties: frozenset[str] | None,
-    now: float,
-    skew: float,
-) -> None:
-    """What a request's session must pass besides its token, in order:
-    :func:`check_session`, then :func:`check_session_id`. One function for
-    the verified path and ``trust_authorizer``'s, so the two cannot drift."""
-    check_session(claims, policy, default_parties, now, skew)
-    if request.has_query:  # without a query string (most requests), no _clerk_session_id
-        check_session_id(request, claims.session_id)
-
-
 def check_session(
     claims: SessionClaims,
     policy: Policy,
     default_parties: frozenset[str] | None,
     now: float,
     skew: float,
-    *,
-    request: bool = True,
+    request: Request | None = None,
 ) -> None:
     """What is checked of a session on every request, cached token or not, in
     @clerk/backend's order: ``azp`` (against the route's parties, else
     ``default_parties``), then the times (``skew`` seconds of leeway), then the
-    status (a pending session is signed out unless the route says otherwise).
+    status (a pending session is signed out unless the route says otherwise),
+    then, for a ``request``, its ``_clerk_session_id`` (:func:`check_session_id`).
+    One function for the verified path and ``trust_authorizer``'s, so the two
+    cannot drift.
 
     A token not valid yet (``nbf``) or issued in the future (``iat``) is
-    refused under ``authenticateRequest``'s names on a ``request``, under
-    ``verifyToken``'s otherwise, as @clerk/backend does."""
+    refused under ``authenticateRequest``'s names for a ``request``, under
+    ``verifyToken``'s without one (``verify_token``), as @clerk/backend does."""
     # policy.parties(default_parties) and check_authorized_party, written out: two calls less per request.
     parties = policy.authorized_parties
     if isinstance(parties, Inherit):
@@ -330,12 +316,14 @@ def check_session(
     later = now + skew
     nbf = claims.nbf
     if nbf is not None and int(nbf) > later:
-        raise SessionTokenNbfError() if request else TokenNotActiveYetError()
+        raise SessionTokenNbfError() if request is not None else TokenNotActiveYetError()
     iat = claims.iat
     if iat is not None and int(iat) > later:
-        raise SessionTokenIatInTheFutureError() if request else TokenIatInTheFutureError()
+        raise SessionTokenIatInTheFutureError() if request is not None else TokenIatInTheFutureError()
     if claims.status == "pending" and policy.treat_pending_as_signed_out:
         raise SessionPendingError()
+    if request is not None and request.has_query:  # without a query string (most requests), no _clerk_session_id
+        check_session_id(request, claims.session_id)
 
 
 def check_session_id(request: Request, session_id: str) -> None:

@@ -27,7 +27,7 @@ from .errors import (
 )
 from .lookup import CookieRules, find_token, token_in_header
 from .machine import MachineAuth
-from .policy import Policy, check_access, check_cookie_write, check_request_session, no_header_token
+from .policy import Policy, check_access, check_cookie_write, check_session, no_header_token
 from .session import Session, SessionClaims
 from .token_types import SESSION_TOKEN, is_jwt_format
 from .verify import check_machine_azp, check_times
@@ -277,7 +277,7 @@ class TrustedAuthorizer:
             if ctx.get("token_carrier") == "cookie" or header_token is None:
                 check_cookie_write(request, parties)
             claims = session_claims(ctx)
-            check_request_session(request, claims, policy, self._parties, now, self._skew)
+            check_session(claims, policy, self._parties, now, self._skew, request)
             identity = Session(claims, token or "", self._backend_api)
         else:
             identity = machine_auth(kind, ctx, header_token or "")
