@@ -177,12 +177,12 @@ class UnverifiedToken:
             raw = token.encode("ascii")
         except UnicodeEncodeError:
             raise TokenInvalidError("non-ASCII characters in token") from None
-        # Exactly two dots, around a non-empty header and payload.
-        try:
-            header, payload, signature = raw.split(b".")
-        except ValueError:
-            raise TokenInvalidError("not a JWS compact token") from None
-        if not header or not payload:
+        # Exactly two dots, around a non-empty header and payload. Two
+        # partitions, not split(b"."): bytes.split is ~2x slower here, and the
+        # last partition's head is the signing input, with no slice to make.
+        signing_input, dot, signature = raw.rpartition(b".")
+        header, dot2, payload = signing_input.partition(b".")
+        if not dot or not dot2 or not header or not payload or b"." in payload:
             raise TokenInvalidError("not a JWS compact token")
         # Every segment decoded before the header is judged, as @clerk/backend's
         # decodeJwt does before verifyJwt looks at alg: a token that does not
@@ -218,7 +218,7 @@ class UnverifiedToken:
             self.signature = a2b_base64(signature.translate(_URLSAFE_TO_STD) + _PADDING[rest], strict_mode=True)
         except binascii.Error:
             raise TokenInvalidError("token segment is not base64url") from None
-        self.signing_input = raw[: len(header) + len(payload) + 1]
+        self.signing_input = signing_input
         self.header = known if known is not None else check_header(header, decoded)
 
     def claims(self) -> dict[str, Any]:
