@@ -12,9 +12,12 @@ import json
 from typing import Any
 
 import pytest
-from support.tokens import SigningKey, b64url, claims, sign_raw
+from support.calls import NOT_CALLED, call, recording_handler
+from support.events import behind_authorizer
+from support.tokens import SigningKey, b64url, claims, mint, sign_raw
 
 from clerk_serverless.errors import TokenInvalidError
+from clerk_serverless.trusted import authorizer_context
 from clerk_serverless.verify import MAX_TOKEN_LENGTH
 
 Keys = dict[str, SigningKey]
@@ -48,3 +51,21 @@ def test_token_length_bound_is_exact(signing_keys: Keys, make_auth: Any) -> None
     over = _signed_of_length(key, MAX_TOKEN_LENGTH + 1)
     with pytest.raises(TokenInvalidError, match="longer than 8192"):
         auth.verify_token(over)
+
+
+# -- trusted.py -----------------------------------------------------------------------------
+
+
+def test_our_context_on_a_request_without_any_token_is_not_used(make_auth: Any, key: SigningKey) -> None:
+    """trusted.bound_to: a context of ours (a cached authorizer result, say)
+    on a request that presents no token at all is for no token: the request is
+    read as it is, signed out (401 session-token-missing), never answered
+    from the context and never an error of the binding check itself (the
+    `token is None` guard, which a mutant dropped with the suite green)."""
+    token = mint(key)
+    context = authorizer_context(make_auth().verify_token(token))
+    handler = recording_handler(make_auth(trust_authorizer=True).require_session)
+    out = call(handler, "http_v2", behind_authorizer(context))
+    assert (out.status, out.reason, out.session) == (401, "session-token-missing", NOT_CALLED)
+    # The same context with its token still passes: the refusal is the missing token's.
+    assert call(handler, "http_v2", behind_authorizer(context, bearer=token)).status == 200
