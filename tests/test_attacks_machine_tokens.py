@@ -762,6 +762,32 @@ def test_authorizer_machine_answers_simple_and_iam(auth: ClerkAuth, clerk_api: A
         make_authorizer(auth, accepts_token="api_key")(authorizer_event("rest_v1", cookies=[f"__session={api_key.secret}"]), None)
 
 
+def test_authorizer_machine_context_carries_each_identity_field(auth: ClerkAuth, clerk_api: Any, key: SigningKey) -> None:
+    """The context of a machine identity holds its user_id, org_id,
+    machine_id, client_id and name as the identity has them, "" when it has
+    none: strings only (API Gateway refuses any other value), never another
+    field's value. Mutation testing of trusted.authorizer_context found every
+    one of these fields replaceable by "" (or None) with the suite green."""
+    key_user = "user_2vYVtestTESTtestTESTtestTES"
+    user_key = clerk_api.add_api_key(subject=key_user, name="USER_KEY")
+    org_key = clerk_api.add_api_key(subject="org_2vYVtestTESTtestTESTtestTES", name="ORG_KEY")
+    authorizer = make_authorizer(auth, accepts_token="any")
+    fields = ("user_id", "org_id", "machine_id", "client_id", "name")
+    seen = {}
+    for token in (user_key.secret, org_key.secret, m2m_jwt(key), oauth_jwt(key)):
+        identity = auth.verify_token(token, accepts_token="any")
+        context = authorizer(authorizer_event(bearer=token), None)["context"]
+        assert all(isinstance(v, str) for v in context.values()), context
+        assert {f: context[f] for f in fields} == {f: getattr(identity, f) or "" for f in fields}
+        seen[identity.token_type, identity.subject] = {f: context[f] for f in fields if context[f]}
+    assert seen == {
+        ("api_key", key_user): {"user_id": key_user, "name": "USER_KEY"},
+        ("api_key", "org_2vYVtestTESTtestTESTtestTES"): {"org_id": "org_2vYVtestTESTtestTESTtestTES", "name": "ORG_KEY"},
+        ("m2m_token", MACHINE): {"machine_id": MACHINE},
+        ("oauth_token", USER): {"user_id": USER, "client_id": "client_2VTWUzvGC5UhdJCNx6xG1D98edc"},
+    }
+
+
 def _machine_ctx(auth: ClerkAuth, clerk_api: Any, **key_fields: Any) -> tuple[dict[str, str], str]:
     key = clerk_api.add_api_key(**key_fields)
     answer = make_authorizer(auth, accepts_token="api_key")(authorizer_event(bearer=key.secret), None)
