@@ -107,6 +107,8 @@ def test_without_a_publishable_key_only_plain_cookies_count() -> None:
         ("Bearer undefined", None, "likewise"),
         ("Bearer ", None, "likewise (Clerk verifies the word 'Bearer')"),
         ("Bearer", None, "likewise"),
+        ("Bearer Bearer", None, "likewise: the scheme word as the token is none, after the scheme too"),
+        ("Bearer bEARER", None, "likewise, in any case"),
         ("bearer abc", "abc", "ours: schemes are case-insensitive (RFC 9110 §11.1); Clerk ignores the header"),
         ("Bearer  abc", "abc", "ours: Clerk takes the word 'Bearer' as the token"),
         ("  Bearer abc  ", "abc", "Clerk (Headers trim)"),
