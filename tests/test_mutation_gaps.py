@@ -69,3 +69,51 @@ def test_our_context_on_a_request_without_any_token_is_not_used(make_auth: Any, 
     assert (out.status, out.reason, out.session) == (401, "session-token-missing", NOT_CALLED)
     # The same context with its token still passes: the refusal is the missing token's.
     assert call(handler, "http_v2", behind_authorizer(context, bearer=token)).status == 200
+
+
+def test_a_session_without_organization_rebuilds_the_same_downstream(make_auth: Any, key: SigningKey) -> None:
+    """A session without an organization: its context holds strings only
+    (org_role "" rather than None, which API Gateway refuses), and the
+    trusting route rebuilds the session the verified path gives, with no
+    organization (org fields None, not "")."""
+    token = mint(key)
+    verified = make_auth().verify_token(token)
+    context = authorizer_context(verified)
+    assert all(isinstance(v, str) for v in context.values()), context
+    handler = recording_handler(make_auth(trust_authorizer=True).require_session)
+    trusted = call(handler, "http_v2", behind_authorizer(context, bearer=token)).session
+    fields = ("user_id", "session_id", "org_id", "org_role", "org_slug", "org_permissions")
+    assert {f: getattr(trusted, f) for f in fields} == {f: getattr(verified, f) for f in fields}
+    assert (trusted.org_id, trusted.org_role, trusted.org_slug, trusted.org_permissions) == (None, None, None, ())
+
+
+def test_a_context_without_our_marker_is_never_trusted(make_auth: Any, key: SigningKey) -> None:
+    """trusted.trusted_context: a context bound to the request's token but
+    without ``clerk_auth: verified`` (another authorizer's, or ours
+    tampered with) is not ours: the token itself is verified, and what the
+    handler sees is the token's identity, never the context's."""
+    token = mint(key)
+    context = dict(authorizer_context(make_auth().verify_token(token)), user_id="user_other")
+    handler = recording_handler(make_auth(trust_authorizer=True).require_session)
+    assert call(handler, "http_v2", behind_authorizer(context, bearer=token)).session.user_id == "user_other"  # ours: trusted
+    for marker in ("something else", None):
+        foreign = {k: v for k, v in dict(context, clerk_auth=marker).items() if v is not None}
+        out = call(handler, "http_v2", behind_authorizer(foreign, bearer=token))
+        assert (out.status, out.session.user_id) == (200, "user_2abc"), marker
+
+
+@pytest.mark.parametrize("broken", [{"user_id": ""}, {"exp": None}])
+def test_our_context_without_a_user_or_exp_is_refused(
+    make_auth: Any, key: SigningKey, broken: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """trusted.session_claims: a context of ours, bound to the token, that
+    lacks the user or the expiry is refused as token-invalid (401): never a
+    session with an empty user, never an unexpected error (which the gate
+    would also answer with 401, but logged as an ERROR)."""
+    token = mint(key)
+    context = dict(authorizer_context(make_auth().verify_token(token)), **broken)
+    context = {k: v for k, v in context.items() if v is not None}
+    handler = recording_handler(make_auth(trust_authorizer=True).require_session)
+    out = call(handler, "http_v2", behind_authorizer(context, bearer=token))
+    assert (out.status, out.reason, out.session) == (401, "token-invalid", NOT_CALLED)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
