@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import behind_authorizer
 from support.tokens import SigningKey, b64url, claims, mint, sign_raw
@@ -117,3 +119,20 @@ def test_our_context_without_a_user_or_exp_is_refused(
     out = call(handler, "http_v2", behind_authorizer(context, bearer=token))
     assert (out.status, out.reason, out.session) == (401, "token-invalid", NOT_CALLED)
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+@pytest.mark.parametrize("segment", ["header", "payload", "signature"])
+def test_a_segment_of_length_one_mod_four_is_token_invalid(make_auth: Any, key: SigningKey, segment: str) -> None:
+    """verify._b64url_bytes: a base64url segment whose length is 1 mod 4
+    encodes no bytes at all: token-invalid, as any other malformed segment
+    (a mutant that sent it through the canonical-last-character table
+    instead failed with an unexpected KeyError, and the suite stayed green)."""
+    parts = mint(key).split(".")
+    index = ("header", "payload", "signature").index(segment)
+    parts[index] += "A" * ((1 - len(parts[index])) % 4)
+    assert len(parts[index]) % 4 == 1
+    if segment == "payload":  # signed as it is, so that the payload is the one thing wrong
+        signature = key.private.sign(f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        parts[2] = b64url(signature)
+    with pytest.raises(TokenInvalidError, match="not base64url"):
+        make_auth().verify_token(".".join(parts))
