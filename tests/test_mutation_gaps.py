@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from support.calls import NOT_CALLED, call, recording_handler
-from support.events import behind_authorizer
+from support.events import behind_authorizer, make_event
 from support.tokens import SigningKey, b64url, claims, mint, sign_raw
 
 from clerk_serverless.errors import TokenInvalidError
@@ -104,12 +104,12 @@ def test_a_context_without_our_marker_is_never_trusted(make_auth: Any, key: Sign
         assert (out.status, out.session.user_id) == (200, "user_2abc"), marker
 
 
-@pytest.mark.parametrize("broken", [{"user_id": ""}, {"exp": None}])
+@pytest.mark.parametrize("broken", [{"user_id": ""}, {"exp": None}, {"exp": "soon"}, {"exp": "inf"}, {"exp": "nan"}])
 def test_our_context_without_a_user_or_exp_is_refused(
     make_auth: Any, key: SigningKey, broken: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     """trusted.session_claims: a context of ours, bound to the token, that
-    lacks the user or the expiry is refused as token-invalid (401): never a
+    lacks the user or a finite expiry is refused as token-invalid (401): never a
     session with an empty user, never an unexpected error (which the gate
     would also answer with 401, but logged as an ERROR)."""
     token = mint(key)
@@ -136,3 +136,21 @@ def test_a_segment_of_length_one_mod_four_is_token_invalid(make_auth: Any, key: 
         parts[2] = b64url(signature)
     with pytest.raises(TokenInvalidError, match="not base64url"):
         make_auth().verify_token(".".join(parts))
+
+
+def test_the_trusted_session_keeps_the_factor_verification_ages_in_order(make_auth: Any, key: SigningKey) -> None:
+    """trusted.session_claims reads ``fva`` back as it was written: first
+    factor, then second (a mutant reading the second twice survived). The
+    trust path then judges reverification as the verified path does: a first
+    factor verified 3 minutes ago passes a 10-minute first-factor check, a
+    second factor verified 30 minutes ago fails ``strict``."""
+    token = mint(key, fva=[3, 30])
+    context = authorizer_context(make_auth().verify_token(token))
+    handler = recording_handler(make_auth(trust_authorizer=True).require_session)
+    assert call(handler, "http_v2", behind_authorizer(context, bearer=token)).session.factor_verification_age == (3, 30)
+    first = make_auth(trust_authorizer=True).require_session(reverification={"level": "first_factor", "after_minutes": 10})
+    strict = make_auth(trust_authorizer=True).require_session(reverification="strict")
+    for event in (behind_authorizer(context, bearer=token), make_event("http_v2", bearer=token)):  # trusted, verified
+        assert call(recording_handler(first), "http_v2", event).status == 200
+        out = call(recording_handler(strict), "http_v2", event)
+        assert (out.status, out.reason) == (403, "reverification-error")
