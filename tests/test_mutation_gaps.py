@@ -9,6 +9,7 @@ the loopback JWKS, real-shaped events.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -16,11 +17,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import behind_authorizer, make_event
-from support.tokens import SigningKey, b64url, claims, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, claims, mint, sign_raw
 
+from clerk_serverless import ClerkAuth
 from clerk_serverless.errors import TokenInvalidError
 from clerk_serverless.trusted import authorizer_context
-from clerk_serverless.verify import MAX_TOKEN_LENGTH
+from clerk_serverless.verify import M2M_TOKEN_CATEGORY, MAX_TOKEN_LENGTH
 
 Keys = dict[str, SigningKey]
 
@@ -154,3 +156,31 @@ def test_the_trusted_session_keeps_the_factor_verification_ages_in_order(make_au
         assert call(recording_handler(first), "http_v2", event).status == 200
         out = call(recording_handler(strict), "http_v2", event)
         assert (out.status, out.reason) == (403, "reverification-error")
+
+
+def _m2m_jwt(key: SigningKey) -> str:
+    now = int(time.time())
+    payload = {"iss": ISSUER, "sub": "mch_2vYVtestTESTtestTESTtestTES", "exp": now + 300, "iat": now, "nbf": now - 10,
+               "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "scopes": "mch_1xxxxx"}
+    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_TOKEN_CATEGORY}, payload)
+
+
+@pytest.mark.parametrize("broken", [{}, {"subject": ""}, {"token_id": ""}, {"subject": "", "token_id": ""}])
+def test_a_machine_context_without_subject_or_token_id_is_refused(
+    clerk_api: Any, key: SigningKey, broken: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """trusted.machine_auth: a machine context of ours missing either its
+    subject or its token ID is refused (token-invalid), each alone (a mutant
+    refusing only when both are missing survived)."""
+    def make_auth(**kw: Any) -> ClerkAuth:
+        return ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN], **kw)
+
+    token = _m2m_jwt(key)
+    context = dict(authorizer_context(make_auth().verify_token(token, accepts_token="m2m_token")), **broken)
+    handler = recording_handler(make_auth(trust_authorizer=True).require_auth(accepts_token="m2m_token"))
+    out = call(handler, "http_v2", behind_authorizer(context, bearer=token))
+    if not broken:
+        assert out.status == 200
+        return
+    assert (out.status, out.reason, out.session) == (401, "token-invalid", NOT_CALLED)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
