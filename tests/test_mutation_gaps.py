@@ -184,3 +184,16 @@ def test_a_machine_context_without_subject_or_token_id_is_refused(
         return
     assert (out.status, out.reason, out.session) == (401, "token-invalid", NOT_CALLED)
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+def test_json_whitespace_around_header_and_payload_is_json(make_auth: Any, key: SigningKey) -> None:
+    """verify.json_object: JSON text may open and end with whitespace
+    (RFC 8259 §2; JSON.parse, which @clerk/backend uses, agrees): a validly
+    signed token whose header and payload are spelled so verifies like any
+    other. Only text opening with ``{`` takes the fast path; a mutant sending
+    all other text through it instead refused these tokens, with the suite green."""
+    header = b' \n{"alg": "RS256", "kid": "%s", "typ": "JWT"}' % key.kid.encode()
+    payload = b"\t" + json.dumps(claims()).encode() + b" \r\n"
+    signing_input = f"{b64url(header)}.{b64url(payload)}"
+    signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert make_auth().verify_token(f"{signing_input}.{b64url(signature)}").user_id == "user_2abc"
