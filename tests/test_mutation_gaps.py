@@ -19,7 +19,7 @@ from support.calls import NOT_CALLED, call, recording_handler
 from support.events import behind_authorizer, make_event
 from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, claims, mint, sign_raw
 
-from clerk_serverless import ClerkAuth
+from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.errors import TokenInvalidError
 from clerk_serverless.trusted import authorizer_context
 from clerk_serverless.verify import M2M_TOKEN_CATEGORY, MAX_TOKEN_LENGTH
@@ -197,3 +197,15 @@ def test_json_whitespace_around_header_and_payload_is_json(make_auth: Any, key: 
     signing_input = f"{b64url(header)}.{b64url(payload)}"
     signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     assert make_auth().verify_token(f"{signing_input}.{b64url(signature)}").user_id == "user_2abc"
+
+
+# -- policy.py ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [0, 1, "false", None])
+def test_treat_pending_as_signed_out_must_be_a_bool(make_auth: Any, value: Any) -> None:
+    """policy.Policy.build: ``treat_pending_as_signed_out`` is True or False,
+    a configuration error at decoration time otherwise (``0`` or ``None``
+    would quietly admit pending sessions). The check had no test at all."""
+    with pytest.raises(ClerkConfigError, match="treat_pending_as_signed_out"):
+        make_auth().require_session(treat_pending_as_signed_out=value)
