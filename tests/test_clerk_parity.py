@@ -42,6 +42,7 @@ def jwt(header: dict[str, Any] | None = None, **payload: Any) -> str:
 SESSION = jwt()
 SUFFIXED_SESSION = jwt({"alg": "RS256"})
 NEW_SESSION = jwt(iat=IAT + 60)
+EXPIRED_SUFFIXED = jwt({"alg": "RS256"}, exp=IAT)
 
 
 def rules(pk: str) -> CookieRules:
@@ -83,6 +84,19 @@ L, T = "MqCvchyS", "vWCgMp3A"
          SUFFIXED_SESSION, SUFFIXED_CLIENT_UAT),
         ("175-195", PK_TEST, f"__client_uat=0; __client_uat_{T}=0; __session={SESSION}; __session_{T}={SUFFIXED_SESSION}", SUFFIXED_SESSION, "0"),
         ("197-213 no suffixed session: no token", PK_LIVE, f"__client_uat=0; __client_uat_{L}=0; __session={SESSION}", None, "0"),
+        # usesSuffixedCookies' development-instance downgrade rule, on each side of each of its conditions
+        ("development downgrade: suffixed expired, plain uat 0", PK_TEST,
+         f"__client_uat=0; __client_uat_{T}={SUFFIXED_CLIENT_UAT}; __session={SESSION}; __session_{T}={EXPIRED_SUFFIXED}",
+         SESSION, "0"),
+        ("production: no downgrade rule", PK_LIVE,
+         f"__client_uat=0; __client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={SESSION}; __session_{L}={EXPIRED_SUFFIXED}",
+         EXPIRED_SUFFIXED, SUFFIXED_CLIENT_UAT),
+        ("development, suffixed uat 0 too: suffixed", PK_TEST,
+         f"__client_uat=0; __client_uat_{T}=0; __session={SESSION}; __session_{T}={EXPIRED_SUFFIXED}",
+         EXPIRED_SUFFIXED, "0"),
+        ("development, plain uat not 0: suffixed", PK_TEST,
+         f"__client_uat={CLIENT_UAT}; __client_uat_{T}={SUFFIXED_CLIENT_UAT}; __session={SESSION}; __session_{T}={EXPIRED_SUFFIXED}",
+         EXPIRED_SUFFIXED, SUFFIXED_CLIENT_UAT),
         ("217-231 non-string iss", PK_LIVE,
          f"__client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={jwt(iss=123)}; __session_{L}={SUFFIXED_SESSION}",
          SUFFIXED_SESSION, SUFFIXED_CLIENT_UAT),
