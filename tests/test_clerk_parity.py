@@ -97,6 +97,18 @@ L, T = "MqCvchyS", "vWCgMp3A"
         ("development, plain uat not 0: suffixed", PK_TEST,
          f"__client_uat={CLIENT_UAT}; __client_uat_{T}={SUFFIXED_CLIENT_UAT}; __session={SESSION}; __session_{T}={EXPIRED_SUFFIXED}",
          EXPIRED_SUFFIXED, SUFFIXED_CLIENT_UAT),
+        ("development, suffixed exp not a number: not expired", PK_TEST,
+         f"__client_uat=0; __client_uat_{T}={SUFFIXED_CLIENT_UAT}; __session={SESSION}; __session_{T}={jwt(exp='soon')}",
+         jwt(exp="soon"), SUFFIXED_CLIENT_UAT),
+        ("development, suffixed exp a boolean: not expired", PK_TEST,
+         f"__client_uat=0; __client_uat_{T}={SUFFIXED_CLIENT_UAT}; __session={SESSION}; __session_{T}={jwt(exp=True)}",
+         jwt(exp=True), SUFFIXED_CLIENT_UAT),
+        ("ours: a boolean iat counts as none (0), not as 1", PK_LIVE,
+         f"__client_uat={CLIENT_UAT}; __client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={jwt(iat=True)}; __session_{L}={jwt(iat=0)}",
+         jwt(iat=0), SUFFIXED_CLIENT_UAT),
+        ("ours: a non-string iss is another app's, even when newer", PK_LIVE,
+         f"__client_uat={CLIENT_UAT}; __client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={jwt(iss=123, iat=IAT + 60)}; __session_{L}={SUFFIXED_SESSION}",
+         SUFFIXED_SESSION, SUFFIXED_CLIENT_UAT),
         ("217-231 non-string iss", PK_LIVE,
          f"__client_uat_{L}={SUFFIXED_CLIENT_UAT}; __session={jwt(iss=123)}; __session_{L}={SUFFIXED_SESSION}",
          SUFFIXED_SESSION, SUFFIXED_CLIENT_UAT),
@@ -163,3 +175,19 @@ def test_repeated_authorization_lines_read_as_one_joined_value(shape: str, lines
     got = token_in_header(request)
     # HTTP API and Lattice v1 join with "," where fetch joins with ", "
     assert (got and got.replace(", ", ",")) == (want and want.replace(", ", ","))
+
+
+def test_peek_payload_reads_tokens_up_to_16384_characters() -> None:
+    """Cookie selection peeks at unverified payloads of at most 16384
+    characters (a bound on work done for an unauthenticated request); a longer
+    cookie reads as no JWT at all."""
+    from clerk_serverless.lookup import peek_payload
+
+    def of_length(n: int) -> str:
+        token = jwt(pad="")
+        return jwt(pad="x" * ((n - len(token)) * 3 // 4)).ljust(n, "A")
+
+    at_bound, over = of_length(16384), of_length(16385)
+    assert (len(at_bound), len(over)) == (16384, 16385)
+    assert peek_payload(at_bound) is not None and peek_payload(at_bound)["sub"].startswith("user_")
+    assert peek_payload(over) is None

@@ -177,12 +177,22 @@ def test_a_machine_context_without_subject_or_token_id_is_refused(
 
     token = _m2m_jwt(key)
     context = dict(authorizer_context(make_auth().verify_token(token, accepts_token="m2m_token")), **broken)
-    handler = recording_handler(make_auth(trust_authorizer=True).require_auth(accepts_token="m2m_token"))
+    seen: dict[str, Any] = {}
+
+    @make_auth(trust_authorizer=True).require_auth(accepts_token="m2m_token")
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen["auth"] = event["auth"]
+        return {"statusCode": 200, "body": ""}
+
     out = call(handler, "http_v2", behind_authorizer(context, bearer=token))
     if not broken:
         assert out.status == 200
+        trusted, verified = seen["auth"], make_auth().verify_token(token, accepts_token="m2m_token")
+        fields = ("token_type", "id", "subject", "machine_id", "user_id", "org_id", "client_id", "name", "scopes")
+        assert {f: getattr(trusted, f) for f in fields} == {f: getattr(verified, f) for f in fields}
+        assert (trusted.client_id, trusted.name) == (None, None)
         return
-    assert (out.status, out.reason, out.session) == (401, "token-invalid", NOT_CALLED)
+    assert (out.status, out.reason, seen) == (401, "token-invalid", {})
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
 
 
