@@ -20,7 +20,7 @@ from support.events import behind_authorizer, make_event
 from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, claims, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
-from clerk_serverless.errors import TokenInvalidError
+from clerk_serverless.errors import TokenInvalidError, TokenVerificationFailedError
 from clerk_serverless.trusted import authorizer_context
 from clerk_serverless.verify import M2M_TOKEN_CATEGORY, MAX_TOKEN_LENGTH
 
@@ -219,3 +219,55 @@ def test_treat_pending_as_signed_out_must_be_a_bool(make_auth: Any, value: Any) 
     would quietly admit pending sessions). The check had no test at all."""
     with pytest.raises(ClerkConfigError, match="treat_pending_as_signed_out"):
         make_auth().require_session(treat_pending_as_signed_out=value)
+
+
+def test_a_trusted_session_on_a_machine_route_is_refused_as_when_verified(clerk_api: Any, key: SigningKey) -> None:
+    """trusted.TrustedAuthorizer.identity: a session context of ours, its
+    token in the header, on a route admitting M2M tokens only, is refused
+    with the verified path's reason (token-type-mismatch), not the
+    no-header-token one (a mutant answering that survived); from the cookie,
+    it is no token at all for such a route, on both paths."""
+
+    def make_auth(**kw: Any) -> ClerkAuth:
+        return ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN],
+                         issuer=ISSUER, **kw)
+
+    token = mint(key)
+    context = authorizer_context(make_auth().verify_token(token))
+    trusting = recording_handler(make_auth(trust_authorizer=True).require_auth(accepts_token="m2m_token", scopes=[]))
+    for request in ({"bearer": token}, {"cookies": [f"__session={token}"]}):
+        trusted = call(trusting, "http_v2", behind_authorizer(context, **request))
+        verified = call(trusting, "http_v2", make_event("http_v2", **request))
+        assert (trusted.status, trusted.reason) == (verified.status, verified.reason), request
+        assert trusted.status == 401 and trusted.session == NOT_CALLED
+    assert trusted.reason != "token-type-mismatch"
+    assert call(trusting, "http_v2", behind_authorizer(context, bearer=token)).reason == "token-type-mismatch"
+
+
+def test_a_machine_context_is_never_bound_to_a_cookie(clerk_api: Any, key: SigningKey) -> None:
+    """trusted.TrustedAuthorizer.identity: only a session context may be
+    bound to the cookie. A machine context whose token comes back in the
+    ``__session`` cookie instead of the header (a mutant reading the cookie
+    for every kind survived) is not this request's: the request has no
+    machine token, as the verified path says too."""
+    def make_auth(**kw: Any) -> ClerkAuth:
+        return ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN],
+                         issuer=ISSUER, **kw)
+
+    token = _m2m_jwt(key)
+    context = authorizer_context(make_auth().verify_token(token, accepts_token="m2m_token"))
+    route = make_auth(trust_authorizer=True).require_auth(accepts_token=["m2m_token", "session_token"])
+    handler = recording_handler(route)
+    assert call(handler, "http_v2", behind_authorizer(context, bearer=token)).status == 200
+    in_cookie = call(handler, "http_v2", behind_authorizer(context, cookies=[f"__session={token}"]))
+    verified = call(handler, "http_v2", make_event("http_v2", cookies=[f"__session={token}"]))
+    assert in_cookie.status == 401 and (in_cookie.status, in_cookie.reason) == (verified.status, verified.reason)
+
+
+@pytest.mark.parametrize("sub", [123, ["user_2abc"], {"id": "user_2abc"}, True])
+def test_a_non_string_sub_is_verification_failed(make_auth: Any, key: SigningKey, sub: Any) -> None:
+    """verify.check_session_claims: a validly signed token whose ``sub`` is
+    truthy but no string is token-verification-failed ("sub missing"), never an
+    unexpected error (a mutant keeping only the emptiness check survived)."""
+    with pytest.raises(TokenVerificationFailedError, match="sub missing"):
+        make_auth().verify_token(mint(key, sub=sub))
