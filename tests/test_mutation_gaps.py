@@ -20,7 +20,7 @@ from support.events import behind_authorizer, make_event
 from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, claims, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
-from clerk_serverless.errors import TokenInvalidError, TokenVerificationFailedError
+from clerk_serverless.errors import TokenInvalidError, TokenTypeMismatchError, TokenVerificationFailedError
 from clerk_serverless.trusted import authorizer_context
 from clerk_serverless.verify import M2M_TOKEN_CATEGORY, MAX_TOKEN_LENGTH
 
@@ -271,3 +271,30 @@ def test_a_non_string_sub_is_verification_failed(make_auth: Any, key: SigningKey
     unexpected error (a mutant keeping only the emptiness check survived)."""
     with pytest.raises(TokenVerificationFailedError, match="sub missing"):
         make_auth().verify_token(mint(key, sub=sub))
+
+
+@pytest.mark.parametrize("sid", ["", 123, True, ["sess_2xyz"]])
+def test_a_session_token_needs_a_non_empty_string_sid(make_auth: Any, key: SigningKey, sid: Any) -> None:
+    """verify.check_session_claims: ``sid`` must be a non-empty string; an
+    empty or non-string one is no session token (token-type-mismatch). A
+    mutant refusing only a missing ``sid`` survived, admitting ``"sid": ""``."""
+    with pytest.raises(TokenTypeMismatchError, match="sid missing"):
+        make_auth().verify_token(mint(key, sid=sid))
+
+
+def test_a_context_written_for_a_cookie_keeps_the_cookie_write_rule(make_auth: Any, key: SigningKey) -> None:
+    """trusted.TrustedAuthorizer.identity: a context our authorizer wrote for
+    a cookie session (``token_carrier: cookie``) is held to the cross-site
+    write rule even when the request shows that token in its header: a cached
+    context may come from another request than this one. A mutant applying
+    the rule only to requests without a header token survived."""
+    token = mint(key)
+    context = authorizer_context(make_auth().verify_token(token), from_cookie=True)
+    assert context["token_carrier"] == "cookie"
+    handler = recording_handler(make_auth(trust_authorizer=True).require_session)
+    evil = call(handler, "http_v2", behind_authorizer(context, method="POST", origin="https://evil.example", bearer=token))
+    assert (evil.status, evil.reason, evil.session) == (403, "origin-invalid", NOT_CALLED)
+    assert call(handler, "http_v2", behind_authorizer(context, method="POST", origin=ORIGIN, bearer=token)).status == 200
+    header_context = authorizer_context(make_auth().verify_token(token))
+    ok = call(handler, "http_v2", behind_authorizer(header_context, method="POST", origin="https://evil.example", bearer=token))
+    assert ok.status == 200  # a header context on a header request: no cookie, no cross-site write
