@@ -210,9 +210,10 @@ def client_uat_time(raw: str) -> float:
         end += 1
     if not end:
         return 0.0
-    if end > 400:  # past any double (10**309, 16**256): Infinity, as parseInt gives
+    number = text[:end].lstrip("0")  # leading zeros are no magnitude: parseInt("000…01") is 1
+    if len(number) > 400:  # past any double (10**309, 16**256): Infinity, as parseInt gives
         return sign * float("inf")
     try:
-        return sign * float(int(text[:end], base))
+        return sign * float(int(number or "0", base))
     except OverflowError:  # 309-400 decimal or 257-400 hex digits: past a double too
         return sign * float("inf")

@@ -41,6 +41,8 @@ HUGE_HEX_300 = "0x" + "f" * 300  # 16**300 = 2**1200, past a double
         ("+-1", "session-token-but-no-client-uat"),
         ("0x", "session-token-but-no-client-uat"),
         ("-0", "session-token-but-no-client-uat"),
+        ("0" * 401, "session-token-but-no-client-uat"),  # parseInt: 0, signed out
+        ("0" * 400 + "1", None),  # parseInt: 1, an active client, before the token's iat
     ],
 )
 def test_client_uat_odd_strings_answer_not_raise(make_auth: Any, key: SigningKey, uat: str, reason: str | None) -> None:
@@ -70,6 +72,9 @@ def test_client_uat_matches_parseint() -> None:
         "  12abc": 12.0, "\u3000\ufeff7": 7.0, "-0x10": -16.0, "0X1f": 31.0, "+5": 5.0,
         "1e3": 1.0, "1.9": 1.0, "\u0661": 0.0, "0x": 0.0, "+-1": 0.0, "-": 0.0,
         "9" * 309: float("inf"), "f" * 20: 0.0, "0x" + "f" * 257: float("inf"),
+        # leading zeros carry no magnitude, however many (they once read as Infinity past 400 digits)
+        "0" * 401: 0.0, "0" * 400 + "1": 1.0, "0x" + "0" * 401 + "f": 15.0, "-" + "0" * 500 + "7": -7.0,
+        "0" * 401 + "9" * 400: float("inf"),
     }
     for raw, want in cases.items():
         assert _client_uat(raw) == want, raw
