@@ -136,6 +136,8 @@ def test_without_a_publishable_key_only_plain_cookies_count() -> None:
         ("Bearer Bearer", None, "likewise: the scheme word as the token is none, after the scheme too"),
         ("Bearer bEARER", None, "likewise, in any case"),
         ("Bearer abc123", "abc123", "a six-character token is one (only the word 'Bearer' is none)"),
+        ("bearer abc123", "abc123", "likewise, after a lowercase scheme"),
+        ("bearer Bearer", None, "the word 'Bearer' as the token, after a lowercase scheme"),
         ("bearer abc", "abc", "ours: schemes are case-insensitive (RFC 9110 §11.1); Clerk ignores the header"),
         ("Bearer  abc", "abc", "ours: Clerk takes the word 'Bearer' as the token"),
         ("  Bearer abc  ", "abc", "Clerk (Headers trim)"),

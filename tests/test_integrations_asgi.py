@@ -188,6 +188,9 @@ def test_middleware_required(auth: ClerkAuth, key: SigningKey) -> None:
     assert client.options("/me").status_code == 401  # an OPTIONS that is no preflight is authenticated
     preflight = client.options("/me", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
     assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == ORIGIN
+    # preflight headers on another method make no preflight: authenticated (cors.is_preflight's method test)
+    looks_like = client.get("/me", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
+    assert looks_like.status_code == 401 and looks_like.json()["reason"] == "session-token-missing"
 
 
 @pytest.mark.parametrize("field, value", [

@@ -298,3 +298,29 @@ def test_a_context_written_for_a_cookie_keeps_the_cookie_write_rule(make_auth: A
     header_context = authorizer_context(make_auth().verify_token(token))
     ok = call(handler, "http_v2", behind_authorizer(header_context, method="POST", origin="https://evil.example", bearer=token))
     assert ok.status == 200  # a header context on a header request: no cookie, no cross-site write
+
+
+# -- cors.py / http_v* entry points -------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_preflight_headers_on_another_method_are_no_preflight(make_auth: Any, method: str) -> None:
+    """cors.is_preflight: only an ``OPTIONS`` request is a preflight. A GET or
+    POST carrying ``Origin`` and ``Access-Control-Request-Method`` is an
+    ordinary request, authenticated (401 without a token), never answered 204
+    without running the checks (a mutant dropping the method test survived)."""
+    handler = recording_handler(make_auth().require_session)
+    out = call(handler, "http_v2", method=method, origin=ORIGIN, headers={"Access-Control-Request-Method": "PUT"})
+    assert (out.status, out.reason, out.session) == (401, "session-token-missing", NOT_CALLED)
+    preflight = call(handler, "http_v2", method="OPTIONS", origin=ORIGIN, headers={"Access-Control-Request-Method": "PUT"})
+    assert preflight.status == 204 and preflight.session == NOT_CALLED
+
+
+@pytest.mark.parametrize("iss", ["http://clerk.test-instance.example", "clerk.test-instance.example", None])
+def test_iss_must_be_https_without_a_configured_issuer(make_auth: Any, key: SigningKey, iss: Any) -> None:
+    """verify.check_session_claims: without a configured issuer, ``iss`` must
+    still be an https URL (a mutant refusing only non-strings that are also
+    not https survived: an http issuer passed)."""
+    with pytest.raises(TokenVerificationFailedError, match="iss missing or not https"):
+        make_auth(issuer=None).verify_token(mint(key, iss=iss))
+    assert make_auth(issuer=None).verify_token(mint(key)).user_id == "user_2abc"
