@@ -324,3 +324,21 @@ def test_iss_must_be_https_without_a_configured_issuer(make_auth: Any, key: Sign
     with pytest.raises(TokenVerificationFailedError, match="iss missing or not https"):
         make_auth(issuer=None).verify_token(mint(key, iss=iss))
     assert make_auth(issuer=None).verify_token(mint(key)).user_id == "user_2abc"
+
+
+# -- token_types.py -------------------------------------------------------------------------
+
+
+def test_machine_only_verify_token_tells_undecodable_jwts_from_other_kinds(make_auth: Any, key: SigningKey) -> None:
+    """token_types.is_undecodable_jwt, as verifyMachineAuthToken: where only
+    machine tokens are accepted, a JWT-shaped token whose header (or payload)
+    is no JSON object is token-invalid; a token of another kind that is no JWT
+    at all (an API key) is token-type-mismatch. Mutants calling every
+    non-JWT undecodable, or checking the payload only, survived."""
+    auth = make_auth()
+    payload = b64url(json.dumps(claims(sub="mch_2vYVtestTESTtestTESTtestTES")))
+    for header in (b64url("not json"), b64url("[1]")):
+        with pytest.raises(TokenInvalidError, match="not a JWT"):
+            auth.verify_token(f"{header}.{payload}.c2ln", accepts_token="m2m_token")
+    with pytest.raises(TokenTypeMismatchError):
+        auth.verify_token("ak_" + "0" * 32, accepts_token="m2m_token")
