@@ -342,3 +342,19 @@ def test_machine_only_verify_token_tells_undecodable_jwts_from_other_kinds(make_
             auth.verify_token(f"{header}.{payload}.c2ln", accepts_token="m2m_token")
     with pytest.raises(TokenTypeMismatchError):
         auth.verify_token("ak_" + "0" * 32, accepts_token="m2m_token")
+
+
+def test_a_preflight_without_authorized_parties_grants_nothing(make_auth: Any) -> None:
+    """cors.preflight_parts: with no authorized parties configured, a real
+    preflight is answered 204 with no CORS grant at all (a mutant testing
+    membership in the missing set survived; it fails with a TypeError)."""
+    handler = recording_handler(make_auth(authorized_parties=None).require_session)
+    out = call(handler, "http_v2", method="OPTIONS", origin=ORIGIN, headers={"Access-Control-Request-Method": "PUT"})
+    assert out.status == 204 and "access-control-allow-origin" not in out.headers
+
+
+def test_an_empty_session_cookie_is_no_token(make_auth: Any) -> None:
+    """lookup.find_token: ``__session=`` (empty) is no token: signed out."""
+    handler = recording_handler(make_auth().require_session)
+    out = call(handler, "http_v2", cookies=["__session="])
+    assert (out.status, out.reason) == (401, "session-token-missing")
