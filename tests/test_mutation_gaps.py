@@ -358,3 +358,21 @@ def test_an_empty_session_cookie_is_no_token(make_auth: Any) -> None:
     handler = recording_handler(make_auth().require_session)
     out = call(handler, "http_v2", cookies=["__session="])
     assert (out.status, out.reason) == (401, "session-token-missing")
+
+
+def test_classify_peeks_at_tokens_up_to_16384_characters() -> None:
+    """token_types._peek: a JWT is read to tell its kind only up to 16384
+    characters (a bound on work for an unauthenticated request); past it, it
+    is no machine JWT (a session token, which the verifier then refuses)."""
+    from clerk_serverless.token_types import M2M_TOKEN, SESSION_TOKEN, classify
+
+    def m2m_of_length(n: int) -> str:
+        head = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}))
+        body = b64url(json.dumps({"sub": "mch_2vYVtestTESTtestTESTtestTES", "pad": ""}))
+        pad = (n - len(head) - len(body) - 6) * 3 // 4
+        body = b64url(json.dumps({"sub": "mch_2vYVtestTESTtestTESTtestTES", "pad": "x" * pad}))
+        return f"{head}.{body}.".ljust(n, "A")
+
+    at_bound, over = m2m_of_length(16384), m2m_of_length(16385)
+    assert (len(at_bound), len(over)) == (16384, 16385)
+    assert (classify(at_bound), classify(over)) == (M2M_TOKEN, SESSION_TOKEN)
