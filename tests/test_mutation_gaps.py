@@ -376,3 +376,24 @@ def test_classify_peeks_at_tokens_up_to_16384_characters() -> None:
     at_bound, over = m2m_of_length(16384), m2m_of_length(16385)
     assert (len(at_bound), len(over)) == (16384, 16385)
     assert (classify(at_bound), classify(over)) == (M2M_TOKEN, SESSION_TOKEN)
+
+
+def test_a_preflight_allows_the_request_headers_it_asks_for(make_auth: Any) -> None:
+    """cors.preflight_parts: the headers a real preflight from an authorized
+    origin asks for are allowed beside ours (a mutant ignoring the request
+    header survived: the browser would then refuse the actual request)."""
+    handler = recording_handler(make_auth().require_session)
+    out = call(handler, "http_v2", method="OPTIONS", origin=ORIGIN,
+               headers={"Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "X-Custom, Authorization"})
+    assert out.status == 204
+    assert out.headers["access-control-allow-headers"] == "authorization, content-type, x-custom"
+
+
+def test_a_null_aud_counts_as_none(make_auth: Any, key: SigningKey) -> None:
+    """verify.check_audience: ``"aud": null`` is no audience claim (as
+    @clerk/backend's ``if (!aud)``): it passes an audience check as an absent
+    one does (a mutant refusing it survived); a wrong one is still refused."""
+    auth = make_auth(audience="api://reports")
+    assert auth.verify_token(sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims(aud=None) | {"aud": None})).user_id == "user_2abc"
+    with pytest.raises(TokenVerificationFailedError, match="aud"):
+        auth.verify_token(mint(key, aud="api://other"))
