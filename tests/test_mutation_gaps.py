@@ -397,3 +397,13 @@ def test_a_null_aud_counts_as_none(make_auth: Any, key: SigningKey) -> None:
     assert auth.verify_token(sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims(aud=None) | {"aud": None})).user_id == "user_2abc"
     with pytest.raises(TokenVerificationFailedError, match="aud"):
         auth.verify_token(mint(key, aud="api://other"))
+
+
+@pytest.mark.parametrize("aud", [["api://reports", 5], ["api://reports", None], ["api://reports", {"a": 1}]])
+def test_an_aud_list_with_a_non_string_is_refused(make_auth: Any, key: SigningKey, aud: list[Any]) -> None:
+    """verify.check_audience: an ``aud`` list must hold strings only, even
+    when one of them names this audience (a mutant dropping that check
+    survived, admitting the first two and failing with a TypeError on the third)."""
+    token = sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims(aud=aud))
+    with pytest.raises(TokenVerificationFailedError, match="aud"):
+        make_auth(audience="api://reports").verify_token(token)
