@@ -407,3 +407,23 @@ def test_an_aud_list_with_a_non_string_is_refused(make_auth: Any, key: SigningKe
     token = sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims(aud=aud))
     with pytest.raises(TokenVerificationFailedError, match="aud"):
         make_auth(audience="api://reports").verify_token(token)
+
+
+def test_requested_headers_are_merged_up_to_1024_characters(make_auth: Any) -> None:
+    """cors.preflight_parts: an ``Access-Control-Request-Headers`` list of
+    up to 1024 characters is echoed (lowercased, beside ours); a longer one is
+    not echoed at all, only our own headers are allowed (the bound moved
+    either way with the suite green)."""
+    handler = recording_handler(make_auth().require_session)
+
+    def allowed(length: int) -> str:
+        names = ", ".join(f"x-h{i:04d}" for i in range(length // 9 + 1))[:length].rstrip(", -")
+        names = names.ljust(length, "x")
+        assert len(names) == length
+        out = call(handler, "http_v2", method="OPTIONS", origin=ORIGIN,
+                   headers={"Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": names})
+        assert out.status == 204
+        return str(out.headers["access-control-allow-headers"])
+
+    assert allowed(1024).startswith("authorization, content-type, x-h0000") and len(allowed(1024)) > 1024
+    assert allowed(1025) == "authorization, content-type"
