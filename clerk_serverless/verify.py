@@ -126,7 +126,9 @@ def json_object(data: bytes, what: str) -> dict[str, Any]:
             if end != len(text):
                 value = _decoder.decode(text)
         else:
-            value = json.loads(data)
+            # UTF-8 only, a leading BOM dropped, as @clerk/backend's TextDecoder
+            # reads it (json.loads would sniff UTF-16/32 from bytes).
+            value = json.loads(data.decode("utf-8-sig", "surrogatepass"))
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
         raise TokenInvalidError(f"{what} is not JSON") from None
     if not isinstance(value, dict):

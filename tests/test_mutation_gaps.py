@@ -209,6 +209,32 @@ def test_json_whitespace_around_header_and_payload_is_json(make_auth: Any, key: 
     assert make_auth().verify_token(f"{signing_input}.{b64url(signature)}").user_id == "user_2abc"
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_json_in_another_encoding_is_token_invalid(make_auth: Any, key: SigningKey, encoding: str, part: str) -> None:
+    """@clerk/backend reads a segment as UTF-8 (TextDecoder) before
+    JSON.parse, so a signed token whose JSON is UTF-16 or UTF-32 does not
+    parse there; json.loads sniffed the encoding from the bytes and read it."""
+    header = json.dumps({"alg": "RS256", "kid": key.kid, "typ": "JWT"})
+    payload = json.dumps(claims())
+    header_bytes = header.encode(encoding) if part == "header" else header.encode()
+    payload_bytes = payload.encode(encoding) if part == "payload" else payload.encode()
+    signing_input = f"{b64url(header_bytes)}.{b64url(payload_bytes)}"
+    signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    with pytest.raises(TokenInvalidError):
+        make_auth().verify_token(f"{signing_input}.{b64url(signature)}")
+
+
+def test_a_utf8_bom_before_the_json_is_dropped(make_auth: Any, key: SigningKey) -> None:
+    """TextDecoder drops a leading UTF-8 BOM, so @clerk/backend reads such a
+    payload; so do we."""
+    header = json.dumps({"alg": "RS256", "kid": key.kid, "typ": "JWT"}).encode()
+    payload = b"\xef\xbb\xbf" + json.dumps(claims()).encode()
+    signing_input = f"{b64url(header)}.{b64url(payload)}"
+    signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert make_auth().verify_token(f"{signing_input}.{b64url(signature)}").user_id == "user_2abc"
+
+
 # -- policy.py ------------------------------------------------------------------------------
 
 
