@@ -35,7 +35,6 @@ Each page's results are saved as ``artifacts/browser-*.png``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -56,6 +55,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from support.tools import npm_ci, unavailable
 
 from clerk_serverless_local.devkeys import DevKey
 from clerk_serverless_local.gateway import LocalGateway
@@ -69,14 +69,6 @@ pytestmark = pytest.mark.browser
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic"]
 USER = "user_dev_123"
-NPM_TIMEOUT = 600
-
-
-def _unavailable(reason: str) -> None:
-    """Skip on a developer machine lacking a tool; in CI, fail instead."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (required in CI)")
-    pytest.skip(reason)
 
 
 def _chromium() -> str:
@@ -89,7 +81,7 @@ def _chromium() -> str:
             found = shutil.which("chromium")
             if found:
                 return found
-    _unavailable("Chromium is not installed and cannot be installed here (needs root and apt-get)")
+    unavailable("Chromium is not installed and cannot be installed here (needs root and apt-get)")
     raise AssertionError("unreachable")
 
 
@@ -97,37 +89,9 @@ def _chromium() -> str:
 
 
 def node_modules(cache: Path) -> Path:
-    """``npm ci`` of tests/browser/package-lock.json, once per lock file: kept
-    under ``cache`` (pytest's cache directory) and reused while the lock is
-    unchanged. Scripts are not run (esbuild's binary comes in its own npm package)."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        _unavailable("npm and node are needed to install the frontend libraries from the npm registry")
-    assert npm is not None and node is not None
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    found = re.match(r"v(\d+)", version)
-    if found is None or int(found.group(1)) < 18:
-        _unavailable(f"node >= 18 is needed for esbuild, found {version or 'none'}")
-    manifest = [(SOURCES / name).read_bytes() for name in ("package.json", "package-lock.json")]
-    key = hashlib.sha256(b"\0".join(manifest)).hexdigest()[:16]
-    target = cache / f"npm-{key}"
-    if (target / "node_modules" / ".clerk-complete").is_file():
-        return target / "node_modules"
-    staging = Path(tempfile.mkdtemp(prefix="npm-", dir=cache))
-    try:
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(SOURCES / name, staging / name)
-        out = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-                             cwd=staging, capture_output=True, text=True, timeout=NPM_TIMEOUT)
-        if out.returncode != 0:
-            registry = subprocess.run([npm, "config", "get", "registry"], capture_output=True, text=True, timeout=30).stdout.strip()
-            pytest.fail(f"npm ci (registry {registry}) failed: {out.stderr[-1500:]}")
-        (staging / "node_modules" / ".clerk-complete").write_text(version)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target / "node_modules"
+    """tests/browser/package-lock.json installed (:func:`support.tools.npm_ci`);
+    esbuild's binary comes in its own npm package."""
+    return npm_ci(SOURCES, cache, "npm", "the frontend libraries") / "node_modules"
 
 
 def build_bundle(modules: Path, out: Path, entry: str = "harness.jsx", name: str = "app.js") -> Path:
@@ -241,7 +205,7 @@ def launch_browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
+        unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
         raise
 
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:

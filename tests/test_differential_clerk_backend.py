@@ -33,13 +33,11 @@ Without node/npm the module is skipped (failed in CI, which has them).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,13 +53,13 @@ from hypothesis import strategies as st
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
 from support.events import make_event, response_headers
 from support.tokens import Clock, SigningKey, b64url
+from support.tools import npm_ci
 
 from clerk_serverless import ClerkAuth, MachineAuth
 from clerk_serverless.config import cookie_suffix
 from clerk_serverless.errors import AuthError
 
 SOURCES = Path(__file__).resolve().parent / "differential_js"
-NPM_TIMEOUT = 600
 
 # -- the instance both sides are configured for ------------------------------------------------
 
@@ -123,46 +121,15 @@ DEV = Instance("dev", PK_DEV, (ORIGIN,), machine=False)
 INSTANCES = {i.name: i for i in (LIVE, OPEN, DEV)}
 
 
-def _unavailable(reason: str) -> None:
-    """Skip on a developer machine lacking node/npm; in CI, fail instead."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (required in CI)")
-    pytest.skip(reason)
-
-
 # -- @clerk/backend, from the npm registry, run by node ---------------------------------------
 
 
 def install_clerk_backend(cache: Path) -> Path:
-    """``npm ci`` of tests/differential_js, once per lock file (kept under
-    ``cache``); returns the directory holding node_modules and oracle.mjs."""
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        _unavailable("node and npm are needed to run @clerk/backend from the npm registry")
-    assert npm is not None and node is not None
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    found = re.match(r"v(\d+)\.(\d+)", version)
-    # @clerk/backend's engines field asks for 20.9; its server code runs on 18
-    # too (checked on 18.19, what Debian bookworm and CI's ci-run job have).
-    if found is None or int(found.group(1)) < 18:
-        _unavailable(f"@clerk/backend needs node >= 18, found {version or 'none'}")
-    manifest = [(SOURCES / name).read_bytes() for name in ("package.json", "package-lock.json")]
-    digest = hashlib.sha256(b"\0".join(manifest)).hexdigest()[:16]
-    target = cache / f"clerk-backend-{digest}"
-    if not (target / "node_modules" / ".clerk-complete").is_file():
-        staging = Path(tempfile.mkdtemp(prefix="npm-", dir=cache))
-        try:
-            for name in ("package.json", "package-lock.json"):
-                shutil.copy(SOURCES / name, staging / name)
-            out = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-                                 cwd=staging, capture_output=True, text=True, timeout=NPM_TIMEOUT)
-            if out.returncode != 0:
-                _unavailable(f"npm ci of @clerk/backend failed (registry unreachable?): {out.stderr[-800:]}")
-            (staging / "node_modules" / ".clerk-complete").write_text(version)
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    """tests/differential_js installed (:func:`support.tools.npm_ci`); returns
+    the directory holding node_modules and this checkout's oracle.mjs.
+    @clerk/backend's engines field asks for node 20.9; its server code runs
+    on 18 too (checked on 18.19, what Debian bookworm and CI's ci-run job have)."""
+    target = npm_ci(SOURCES, cache, "clerk-backend", "@clerk/backend")
     shutil.copy(SOURCES / "oracle.mjs", target / "oracle.mjs")  # always this checkout's script
     return target
 

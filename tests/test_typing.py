@@ -13,24 +13,17 @@ pins the ``Session`` / ``MachineAuth`` attribute types the README promises.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.tools import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = Path(__file__).resolve().parent / "fixtures" / "typed_project"
 pytestmark = pytest.mark.slow
-
-
-def _unavailable(reason: str) -> None:
-    """Skip on a developer machine lacking a tool; in CI, fail instead."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (required in CI)")
-    pytest.skip(reason)
 
 
 def test_a_user_project_passes_mypy_strict(tmp_path: Path) -> None:
@@ -49,7 +42,7 @@ def test_a_user_project_passes_mypy_strict(tmp_path: Path) -> None:
 def test_a_user_project_passes_pyright(tmp_path: Path) -> None:
     pyright = shutil.which("pyright", path=str(Path(sys.executable).parent)) or shutil.which("pyright")
     if pyright is None:
-        _unavailable("pyright is not installed (pip install pyright)")
+        unavailable("pyright is not installed (pip install pyright)")
     config = json.loads((PROJECT / "pyrightconfig.json").read_text())
     config.update(include=[str(PROJECT)], extraPaths=[str(ROOT)])
     (tmp_path / "pyrightconfig.json").write_text(json.dumps(config))
@@ -58,5 +51,5 @@ def test_a_user_project_passes_pyright(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     if result.returncode != 0 and "node" in result.stderr.lower() and "error" not in result.stdout:
-        _unavailable(f"pyright could not start: {result.stderr.strip()[:200]}")
+        unavailable(f"pyright could not start: {result.stderr.strip()[:200]}")
     assert result.returncode == 0, result.stdout + result.stderr
