@@ -217,7 +217,13 @@ def test_middleware_answers_a_malformed_scope_400(auth: ClerkAuth, field: str, v
 
     scope = {"type": "http", "method": "GET", "path": "/me", "headers": [], "query_string": b""}
     scope[field] = value
-    asyncio.run(ClerkMiddleware(app, auth=auth)(scope, receive, send))
+    # A loop of its own: asyncio.run would leave the thread's loop unset, which
+    # Mangum 0.17 (the lowest supported) reads with get_event_loop() later.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(ClerkMiddleware(app, auth=auth)(scope, receive, send))
+    finally:
+        loop.close()
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
 
 
