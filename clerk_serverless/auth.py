@@ -39,7 +39,7 @@ from .policy import (
 )
 from .session import Session
 from .sources import Request, read_request
-from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, classify, is_undecodable_jwt
+from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, AcceptsToken, classify, is_undecodable_jwt
 from .tokencache import DEFAULT_SIZE
 from .trusted import TrustedAuthorizer
 from .verifier import TokenVerifier
@@ -245,7 +245,7 @@ class ClerkAuth:
         self,
         token: str,
         *,
-        accepts_token: str | Iterable[str] = SESSION_TOKEN,
+        accepts_token: AcceptsToken = SESSION_TOKEN,
         authorized_parties: Iterable[str] | str | None | Inherit = INHERIT,
         treat_pending_as_signed_out: bool = True,
     ) -> Session | MachineAuth:

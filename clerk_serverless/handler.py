@@ -45,6 +45,7 @@ from .gate import Authenticator, Refusal, admit
 from .policy import Inherit, Policy
 from .session import Session
 from .sources import Request, read_request, render_unsupported, source_of
+from .token_types import AcceptsToken
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,7 +92,7 @@ class PolicyOptions(SessionPolicyOptions, total=False):
             session tokens carry no scopes.
     """
 
-    accepts_token: str | Iterable[str]
+    accepts_token: AcceptsToken
     scopes: Iterable[str] | str
 
 
@@ -135,7 +136,7 @@ class WithAuthOptions(WithSessionOptions, total=False):
     """Options of ``with_auth``: those of :class:`WithSessionOptions`, and
     ``accepts_token`` as in :class:`PolicyOptions`."""
 
-    accepts_token: str | Iterable[str]
+    accepts_token: AcceptsToken
 
 
 _SESSION_POLICY = frozenset({

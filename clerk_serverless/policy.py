@@ -36,7 +36,7 @@ from .errors import (
 )
 from .lookup import client_uat_time
 from .machine import MachineAuth
-from .token_types import SESSION_TOKEN, parse_accepts
+from .token_types import SESSION_TOKEN, AcceptsToken, parse_accepts
 
 if TYPE_CHECKING:
     from .session import Session, SessionClaims
@@ -164,7 +164,7 @@ class Policy:
     def build(
         cls,
         *,
-        accepts_token: str | Iterable[str] = SESSION_TOKEN,
+        accepts_token: AcceptsToken = SESSION_TOKEN,
         authorized_parties: Iterable[str] | str | None | Inherit = INHERIT,
         permissions: Iterable[str] | str | None = None,
         roles: Iterable[str] | str | None = None,

@@ -21,11 +21,16 @@ import base64
 import json
 import re
 from collections.abc import Iterable
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 from .errors import ClerkConfigError, config_value
 
-TokenType = Literal["session_token", "api_key", "m2m_token", "oauth_token"]
+TokenType: TypeAlias = Literal["session_token", "api_key", "m2m_token", "oauth_token"]
+"""The token types Clerk names: the values of ``accepts_token`` besides ``"any"``."""
+AcceptsToken: TypeAlias = TokenType | Literal["any"] | Iterable[TokenType]
+"""What ``accepts_token`` takes, as @clerk/backend's ``acceptsToken``: one
+token type, a list of them, or ``"any"`` (checked again at runtime: another
+value is a :class:`~clerk_serverless.ClerkConfigError` naming ``accepts_token``)."""
 SESSION_TOKEN: Final = "session_token"
 API_KEY: Final = "api_key"
 M2M_TOKEN: Final = "m2m_token"
