@@ -143,6 +143,9 @@ def make_authorizer(
         auth.check_policy(policy)
 
     def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """A Lambda REQUEST/TOKEN authorizer made by :func:`make_authorizer`:
+        the answer API Gateway expects for ``event`` (raises ``Unauthorized``
+        for a REST API's 401)."""
         clerk = auth or default_auth()
         if auth is None:
             clerk.check_policy(policy)  # the default instance: a policy it cannot serve is a ClerkConfigError
@@ -185,5 +188,9 @@ def make_authorizer(
     return handler
 
 
-#: The authorizer with the default, environment-configured ``ClerkAuth``.
 handler = make_authorizer()
+"""The ready authorizer: ``make_authorizer()`` with the default,
+environment-configured ``ClerkAuth`` and no requirements (session tokens).
+``Handler: clerk_serverless.authorizer.handler`` in a template using the layer."""
+
+__all__ = ["Unauthorized", "handler", "make_authorizer"]

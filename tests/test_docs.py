@@ -4,25 +4,41 @@ Every name ``clerk_serverless`` exports has a docstring and an entry in the
 API reference (``docs/reference``); every argument of ``ClerkAuth``, every
 route option and every parameter of the integrations is in the README and in
 the docstring the reference renders; every reason code is in the README's
-table and on the reference's generated page. A new option or code that is
-documented nowhere fails here, not in a user's hands.
+table and on the reference's generated page. The reference is also built
+(offline, as ``make docs`` does) and read back: mkdocstrings silently leaves
+out a name without a docstring, so every name of the rendered modules'
+``__all__`` must have its entry, and every argument, option and reason code
+its row. A new option or code that is documented nowhere fails here, not in
+a user's hands.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import inspect
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.tools import unavailable
 
 import clerk_serverless
 from clerk_serverless import ClerkAuth, Reason
 from clerk_serverless.authorizer import make_authorizer
-from clerk_serverless.handler import AuthOptions, HandlerOptions, PolicyOptions, SessionPolicyOptions
+from clerk_serverless.handler import (
+    AuthOptions,
+    HandlerOptions,
+    PolicyOptions,
+    SessionPolicyOptions,
+    WithAuthOptions,
+    WithSessionOptions,
+)
 from clerk_serverless.integrations import asgi, fastapi, powertools
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,3 +123,73 @@ def test_every_reason_code_is_in_the_readme_table_and_the_reference_page() -> No
     page = hooks.reason_codes_page()
     assert [r.value for r in Reason if f"`{r.value}`" not in page] == []
     assert "::: clerk_serverless.Reason" in REFERENCE
+
+
+# The modules the reference renders whole (``::: module`` with its members):
+# each name of their ``__all__`` must come out on the built page, which a
+# name without a docstring does not (mkdocstrings leaves it out silently).
+REFERENCE_MODULES = [
+    "clerk_serverless.authorizer",
+    "clerk_serverless.errors",
+    "clerk_serverless.integrations.asgi",
+    "clerk_serverless.integrations.fastapi",
+    "clerk_serverless.integrations.powertools",
+]
+
+
+def test_every_exported_name_is_named_in_the_readme() -> None:
+    missing = [n for n in clerk_serverless.__all__ if not re.search(rf"\b{n}\b", README)]
+    assert missing == [], "exported by clerk_serverless but never named in the README"
+    assert [m for m in REFERENCE_MODULES if m not in DIRECTIVES] == [], "modules without a reference page"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The API reference as `make docs` builds it (offline, --strict): page path → HTML."""
+    if importlib.util.find_spec("mkdocs") is None:
+        unavailable("mkdocs is not installed (pip install -e '.[docs]')")
+    out = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8") for p in out.rglob("*.html")}
+
+
+def _table_names(html: str, anchor: str) -> set[str]:
+    """The names in the parameter or attribute table of the object whose
+    heading has id ``anchor`` (its own entry, up to the next heading)."""
+    start = html.index("</h", html.index(f'id="{anchor}"'))
+    end = html.find('class="doc doc-heading"', start)
+    return set(re.findall(r"<td>\s*<code>(?:<span[^>]*>)?(?:\*\*)?(\w+)(?:</span>)?</code>", html[start:end if end > 0 else len(html)]))
+
+
+@pytest.mark.slow
+def test_the_built_reference_renders_every_public_name(site: dict[str, str]) -> None:
+    every_page = "\n".join(site.values())
+    missing = [f"clerk_serverless.{n}" for n in clerk_serverless.__all__ if f'id="clerk_serverless.{n}"' not in every_page]
+    for module in REFERENCE_MODULES:
+        names = importlib.import_module(module).__all__
+        missing += [f"{module}.{n}" for n in names if f'id="{module}.{n}"' not in every_page]
+    assert missing == [], "public names the built reference does not show (no docstring?)"
+
+
+@pytest.mark.slow
+def test_the_built_reference_documents_every_option_and_reason_code(site: dict[str, str]) -> None:
+    reasons = site["reference/reasons/index.html"]
+    assert [r.value for r in Reason if r.value not in reasons] == []
+    main = site["reference/clerk_serverless/index.html"]
+    arguments = [p for p in inspect.signature(ClerkAuth.__init__).parameters if p != "self"]
+    table = _table_names(main, "clerk_serverless.ClerkAuth")
+    assert [a for a in arguments if a not in table] == [], "ClerkAuth arguments missing from its rendered Parameters"
+    # Each TypedDict's table lists its own options; together, every one.
+    documented: set[str] = set()
+    for options in (SessionPolicyOptions, PolicyOptions, HandlerOptions, WithSessionOptions, WithAuthOptions):
+        documented |= _table_names(main, f"clerk_serverless.handler.{options.__name__}")
+    assert sorted(set(AuthOptions.__annotations__) - documented) == [], "route options missing from the reference"
+    page = site["reference/authorizer/index.html"]
+    named = set(inspect.signature(make_authorizer).parameters)
+    assert sorted(named - _table_names(page, "clerk_serverless.authorizer.make_authorizer")) == []
+    described = page[page.index('id="clerk_serverless.authorizer.make_authorizer"'):]
+    assert [o for o in PolicyOptions.__annotations__ if f"<code>{o}</code>" not in described] == []

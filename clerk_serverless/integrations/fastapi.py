@@ -109,6 +109,8 @@ def _dependency(
             _bearer: Any = _BEARER_PARAMETER,
             _cookie: Any = _COOKIE_PARAMETER,
         ) -> AsyncIterator[Session | MachineAuth | None]:
+            """A FastAPI dependency (``Depends(…)``) made by ``require_clerk_session`` or
+            ``require_clerk_auth``: the route's identity, or an ``HTTPException``."""
             async for identity in authenticate(request):
                 yield identity
 
@@ -118,6 +120,8 @@ def _dependency(
             request: Request,
             _bearer: Any = _BEARER_PARAMETER,
         ) -> AsyncIterator[Session | MachineAuth | None]:
+            """A FastAPI dependency (``Depends(…)``) made by ``require_clerk_session`` or
+            ``require_clerk_auth``: the route's identity, or an ``HTTPException``."""
             async for identity in authenticate(request):
                 yield identity
 
@@ -178,8 +182,12 @@ def require_clerk_auth(
     return _dependency(auth, required, policy)
 
 
-#: ``Depends(clerk_session)``: 401 unless signed in (default ``ClerkAuth``).
 clerk_session = require_clerk_session()
+"""``Depends(clerk_session)``: the :class:`~clerk_serverless.Session`; 401
+unless signed in (the default, environment-configured ``ClerkAuth``)."""
 
-#: ``Depends(optional_clerk_session)``: the session, or None when signed out.
 optional_clerk_session = require_clerk_session(required=False)
+"""``Depends(optional_clerk_session)``: the :class:`~clerk_serverless.Session`,
+or None when signed out (the default ``ClerkAuth``)."""
+
+__all__ = ["clerk_session", "optional_clerk_session", "require_clerk_auth", "require_clerk_session"]

@@ -114,3 +114,6 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
             return next_middleware(app)
         finally:
             observer.unbind()
+
+
+__all__ = ["ClerkMiddleware"]
