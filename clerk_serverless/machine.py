@@ -51,7 +51,25 @@ def _seconds_from_ms(value: Any) -> float | None:
 
 
 class MachineAuth:
-    """A verified machine token. Attributes: see the module documentation."""
+    """A verified API key, M2M token or OAuth access token: what a handler
+    finds in ``event["auth"]`` for a machine token (read-only; ``repr`` never
+    shows the token).
+
+    Attributes:
+        token_type: ``"api_key"``, ``"m2m_token"`` or ``"oauth_token"``.
+        id: the token's ID (``ak_…``/``mt_…``/``oat_…``; a JWT's ``jti``).
+        subject: who it acts for: ``user_…``, ``org_…`` or ``mch_…``.
+        scopes: granted scopes (a read-only list); ``scopes=[…]`` on a route requires them.
+        claims: custom claims (read-only all the way down), or None.
+        user_id: API keys of a user, OAuth tokens: the subject; else None.
+        org_id: API keys of an organization: the subject; else None.
+        machine_id: M2M tokens: the subject; else None.
+        client_id: OAuth tokens: the OAuth application; else None.
+        name: API keys: the key's name; else None.
+        expiration: expiry in seconds since the epoch, or None (never expires).
+
+    ``has()`` is always False, as for Clerk's machine auth objects.
+    """
 
     __slots__ = (
         "token_type", "id", "subject", "scopes", "claims", "user_id", "org_id",

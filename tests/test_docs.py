@@ -143,6 +143,16 @@ def test_every_exported_name_is_named_in_the_readme() -> None:
     assert [m for m in REFERENCE_MODULES if m not in DIRECTIVES] == [], "modules without a reference page"
 
 
+@pytest.mark.parametrize("module", ["clerk_serverless", *REFERENCE_MODULES])
+def test_help_on_each_public_name_says_what_it_is(module: str) -> None:
+    # help(name) prints the docstring: its first paragraph must stand alone.
+    loaded = importlib.import_module(module)
+    for name in loaded.__all__:
+        first = (inspect.getdoc(getattr(loaded, name)) or "").split("\n\n")[0]
+        assert len(first) >= 20, f"{module}.{name}: docstring {first!r}"
+        assert not re.search(r"see the module doc", first, re.I), f"{module}.{name}: {first!r}"
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The API reference as `make docs` builds it (offline, --strict): page path → HTML."""

@@ -47,7 +47,10 @@ def _response(status: int, headers: dict[str, str], body: str) -> Response[str]:
 
 
 class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ignore]  # any resolver
-    """Authenticate the resolver's current event; see the module docs.
+    """A Powertools Event Handler middleware: 401/403/503 as the decorators
+    answer, unless the resolver's current event carries a token meeting the
+    route options; the identity is ``app.context["auth"]`` (a session also
+    ``app.context["session"]``).
 
     Args:
         auth: a :class:`~clerk_serverless.ClerkAuth` (default: configured from
