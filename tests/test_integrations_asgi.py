@@ -4,6 +4,8 @@ FastAPI dependencies, with the real libraries (and a real uvicorn server)."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -280,3 +282,17 @@ def test_decorator_middleware_and_dependency_agree(auth: ClerkAuth, signing_keys
         (dependency.status_code, dependency.headers.get("x-clerk-auth-reason", "")),
     ):
         assert (got_status, got_reason) == (status, reason)
+
+
+@pytest.mark.parametrize("module, dependency, extra", [
+    ("clerk_serverless.integrations.fastapi", "fastapi", "fastapi"),
+    ("clerk_serverless.integrations.powertools", "aws_lambda_powertools", "powertools"),
+])
+def test_an_integration_without_its_extra_names_the_extra(module: str, dependency: str, extra: str) -> None:
+    # As after `pip install clerk-serverless` alone: the dependency cannot be imported.
+    script = f"import sys; sys.modules[{dependency!r}] = None\nimport {module}"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError:"), last
+    assert f"pip install 'clerk-serverless[{extra}]'" in last

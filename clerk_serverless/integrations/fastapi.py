@@ -32,8 +32,15 @@ import json
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import APIKeyCookie, HTTPBearer
+try:
+    from fastapi import Depends, HTTPException, Request
+    from fastapi.security import APIKeyCookie, HTTPBearer
+except ModuleNotFoundError as missing:  # the optional dependency: name its extra
+    if (missing.name or "").partition(".")[0] != "fastapi":
+        raise
+    raise ModuleNotFoundError(
+        "clerk_serverless.integrations.fastapi needs FastAPI: pip install 'clerk-serverless[fastapi]'", name="fastapi"
+    ) from None
 
 from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth

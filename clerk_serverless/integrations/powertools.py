@@ -24,8 +24,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
+try:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandler, NextMiddleware
+except ModuleNotFoundError as missing:  # the optional dependency: name its extra
+    if (missing.name or "").partition(".")[0] != "aws_lambda_powertools":
+        raise
+    raise ModuleNotFoundError(
+        "clerk_serverless.integrations.powertools needs Powertools for AWS Lambda: "
+        "pip install 'clerk-serverless[powertools]'",
+        name="aws_lambda_powertools",
+    ) from None
 
 from ..cors import is_preflight, preflight_parts
 from ..defaults import default_auth
