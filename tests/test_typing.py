@@ -4,8 +4,9 @@
 ``require_session`` / ``require_auth`` / ``with_session`` with typed
 signatures (Powertools' ``LambdaContext`` and event data classes, plain
 dicts), a FastAPI app with our dependencies and ASGI middleware, a Powertools
-resolver with ``ClerkMiddleware``. It must pass ``mypy --strict`` and pyright in
-strict mode: decorated handlers keep their signatures (calls with the wrong
+resolver with ``ClerkMiddleware``. Checked against the built wheel installed
+in a fresh environment (not the checkout), it must pass ``mypy --strict`` and
+pyright in strict mode: decorated handlers keep their signatures (calls with the wrong
 argument types are errors, marked by ignores that must not be unused), and
 ``assert_type`` pins the ``Session`` / ``MachineAuth`` attribute types the
 README promises.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -27,33 +29,69 @@ PROJECT = Path(__file__).resolve().parent / "fixtures" / "typed_project"
 pytestmark = pytest.mark.slow
 
 
-def test_a_user_project_passes_mypy_strict(tmp_path: Path) -> None:
-    # Only the user's files are checked; clerk_serverless is followed as an
-    # import (from the repository root: the editable install's finder is
-    # invisible to type checkers) whose own diagnostics are silenced, as for
-    # an installed package.
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interpreter of a fresh virtual environment holding the built wheel,
+    as ``pip install clerk-serverless`` leaves it (py.typed and all), and
+    through a path file this environment's other packages (FastAPI,
+    Powertools, Mangum): the checkout itself is nowhere on its path."""
+    base = tmp_path_factory.mktemp("installed")
+    # As `make build` and a release build it: the sdist, then the wheel from
+    # the unpacked sdist (an in-tree build would reuse a stale build/).
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(base / "dist"), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    if built.returncode != 0:
+        unavailable(f"could not build the distributions (the build backend comes from PyPI): {built.stderr[-500:]}")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(base / "env")], check=True, timeout=120)
+    python = base / "env" / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target", purelib,
+         *map(str, (base / "dist").glob("clerk_serverless-*.whl"))],
+        check=True, capture_output=True, timeout=300,
+    )
+    # Path lines only: the editable install's import hook (an `import` line of
+    # a .pth in this environment's site-packages) is not run from there.
+    Path(purelib, "outer-environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    where = subprocess.run(
+        [str(python), "-c", "import clerk_serverless; print(clerk_serverless.__file__)"],
+        capture_output=True, text=True, check=True, timeout=60, cwd=base,
+    ).stdout.strip()
+    assert where.startswith(purelib), where
+    return python
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The typed project, copied away from the checkout (nothing imports from the repository)."""
+    copy = tmp_path / "typed_project"
+    shutil.copytree(PROJECT, copy)
+    return copy
+
+
+def test_a_user_project_passes_mypy_strict(installed: Path, project: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--python-version", "3.11", "--follow-imports", "silent",
-         "--config-file", "", "--cache-dir", str(tmp_path / "cache"), str(PROJECT)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "mypy", "--strict", "--python-version", "3.11", "--python-executable", str(installed),
+         "--config-file", "", "--cache-dir", str(project / ".mypy_cache"), "."],
+        cwd=project, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_user_project_passes_pyright_strict(tmp_path: Path) -> None:
+def test_a_user_project_passes_pyright_strict(installed: Path, project: Path) -> None:
     pyright = shutil.which("pyright", path=str(Path(sys.executable).parent)) or shutil.which("pyright")
     if pyright is None:
         unavailable("pyright is not installed (pip install pyright)")
-    # pyright ignores an absolute path in `include` ("not relative") and then
-    # checks nothing, successfully: the project is copied beside its config,
-    # and the files analysed are counted.
-    project = tmp_path / "typed_project"
-    shutil.copytree(PROJECT, project)
-    config = json.loads((PROJECT / "pyrightconfig.json").read_text())
-    config.update(extraPaths=[str(ROOT)])
-    (project / "pyrightconfig.json").write_text(json.dumps(config))
+    # The project's own config, beside its files: pyright ignores an absolute
+    # path in `include` ("not relative") and then checks nothing, successfully;
+    # so the files analysed are counted too.
     result = subprocess.run(
-        [str(pyright), "--pythonpath", sys.executable, "--outputjson"],
+        [str(pyright), "--pythonpath", str(installed), "--outputjson"],
         cwd=project, capture_output=True, text=True, timeout=600,
     )
     try:
