@@ -226,7 +226,7 @@ def test_import_is_light() -> None:
     code = (
         "import sys, clerk_serverless\n"
         "heavy = ['boto3', 'botocore', 'aws_lambda_powertools', 'mangum', 'fastapi', 'starlette', 'httpx',"
-        " 'cryptography', 'jwt', 'http.client', 'ssl']\n"
+        " 'cryptography', 'jwt', 'http.client', 'ssl', 'clerk_serverless_local']\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
