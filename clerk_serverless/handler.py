@@ -169,7 +169,7 @@ def split_options(
         hint = (
             "; require_auth/with_auth take it" if name in _AUTH_POLICY
             else "; the decorators take it" if name in _ENTRY_OPTIONS
-            else ""
+            else _did_you_mean(name, allowed | entry_options)
         )
         raise ClerkConfigError(name, f"is not an option of {who}{hint}")
     if not required and (_REQUIREMENTS & options.keys()):
@@ -183,6 +183,14 @@ def split_options(
         raise ClerkConfigError("cors", "must be True, False or None (by event source)")
     policy = Policy.build(**{k: v for k, v in options.items() if k in allowed})
     return policy, preflight, cors
+
+
+def _did_you_mean(name: str, options: Iterable[str]) -> str:
+    """``"; did you mean 'permissions'?"`` for a misspelt option, else ``""``."""
+    import difflib  # the error path only: no import cost for a correct route
+
+    close = difflib.get_close_matches(name, sorted(options), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def middleware_options(

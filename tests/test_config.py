@@ -222,6 +222,20 @@ def test_decorator_options_are_validated_at_decoration_time() -> None:
         require_session("not callable")  # type: ignore[arg-type]
 
 
+def test_a_misspelt_option_is_named_with_the_one_meant(jwks: Any) -> None:
+    auth = ClerkAuth(jwks_url=jwks.url)
+    with pytest.raises(ClerkConfigError) as info:
+        auth.require_session(permisions=["org:reports:read"])  # type: ignore[call-overload]
+    assert info.value.setting == "permisions"
+    assert str(info.value) == "permisions: is not an option of require_session; did you mean 'permissions'?"
+    with pytest.raises(ClerkConfigError) as info:
+        auth.require_auth(accept_token="any")  # type: ignore[call-overload]
+    assert str(info.value).endswith("did you mean 'accepts_token'?")
+    with pytest.raises(ClerkConfigError) as info:
+        auth.require_session(zzz=1)  # type: ignore[call-overload]
+    assert str(info.value) == "zzz: is not an option of require_session"
+
+
 def test_import_is_light() -> None:
     code = (
         "import sys, clerk_serverless\n"
