@@ -7,9 +7,10 @@ runtime client talking to a loopback Runtime API. Invocations reuse it, as
 Lambda reuses a warm container; a crash or a timeout retires it.
 
 The child runs the function's runtime Python (``python3.13``) when it is
-installed and everything the function imports is available to it (built
-layers, no layers from AWS); otherwise the current interpreter, and a warning
-says why.
+installed and nothing the function declares is left unbuilt (its
+``requirements.txt`` and layers built, no layers from AWS); otherwise the
+current interpreter, and a warning says why. Imports are not checked ahead:
+one the function lacks fails its init phase, as on Lambda.
 """
 
 from __future__ import annotations
