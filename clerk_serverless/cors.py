@@ -85,10 +85,20 @@ def add_cors_headers(
     proxy answer, without replacing any the handler set; ``Vary: Origin`` is
     merged in whenever a browser sent an ``Origin``. ``multi_value``: the
     answer must carry ``multiValueHeaders`` only (ALB multi-value mode).
-    Returns ``response``."""
+
+    Returns the answer to send: a copy carrying them, the handler's own
+    objects untouched (a handler may return the same dict, or the same
+    ``headers``, on every call: one request's grant must not stay in them for
+    the next, another origin's, or another route's); ``response`` itself when
+    there is nothing to add."""
     if origin is None or not isinstance(response, dict):
         return response
+    response = dict(response)
     single, multi = response.get("headers"), response.get("multiValueHeaders")
+    if isinstance(single, dict):
+        single = response["headers"] = dict(single)
+    if isinstance(multi, dict):
+        multi = response["multiValueHeaders"] = dict(multi)
     if not isinstance(single, dict) and not isinstance(multi, dict):
         if multi_value:
             multi = response["multiValueHeaders"] = {}
@@ -120,6 +130,6 @@ def _vary_on_origin(headers: dict[str, Any], multi: bool) -> None:
     if "origin" in tokens or "*" in tokens:
         return
     if isinstance(value, list):
-        value.append("Origin")
+        headers[key] = [*value, "Origin"]  # a new list: the handler's stays as it was
     else:
         headers[key] = f"{value}, Origin"

@@ -295,7 +295,7 @@ def _wrapped(
                 observer.unbind()
         if cors if cors is not None else request.source.adds_cors:
             with contextlib.suppress(EventError):  # an unreadable Origin: no CORS grant
-                add_cors_headers(
+                response = add_cors_headers(
                     response, request.origin, auth.parties_for(policy), request.source.answers_multi_value(event)
                 )
         return response
