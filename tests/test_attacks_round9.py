@@ -17,10 +17,13 @@ import json
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel, field_validator
 from support.events import make_event, response_headers, routed
 from support.tokens import ISSUER, ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth
+from clerk_serverless.integrations.powertools import ClerkMiddleware as PowertoolsClerkMiddleware
 
 OTHER = "https://admin.example.com"
 EVIL = "https://evil.example"
@@ -87,3 +90,112 @@ def test_answers_without_an_origin_are_returned_as_the_handler_made_them(make_au
     answer = {"statusCode": 200, "headers": {"X": "1"}, "body": ""}
     guarded = auth.require_session(lambda event, context: answer)
     assert guarded(make_event("rest_v1", bearer=mint(key)), None) is answer
+
+
+# =========================================================================================
+# 2. What a framework runs before our middleware: Powertools' request validation
+# =========================================================================================
+
+
+class Todo(BaseModel):
+    """A body model whose validator is app code (it could query a database)."""
+
+    title: str
+
+    @field_validator("title")
+    @classmethod
+    def looked_up(cls, title: str) -> str:
+        VALIDATED.append(title)
+        return title
+
+
+#: The titles Todo's validator saw.
+VALIDATED: list[str] = []
+
+
+def validating_app(auth: ClerkAuth) -> APIGatewayHttpResolver:
+    """A Powertools resolver with ``enable_validation=True``, every route
+    behind ClerkMiddleware, and one route whose own ClerkMiddleware requires
+    a permission."""
+    VALIDATED.clear()
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.use(middlewares=[PowertoolsClerkMiddleware(auth=auth)])
+
+    @app.post("/todos", middlewares=[PowertoolsClerkMiddleware(auth=auth, permissions=["org:todos:write"])])
+    def add(todo: Todo) -> dict[str, Any]:
+        return {"user_id": app.context["session"].user_id, "title": todo.title}
+
+    return app
+
+
+def post_todo(handler: Any, body: str, token: str | None = None) -> tuple[int, Any]:
+    event = routed("http_v2", "/todos", method="POST", bearer=token, headers={"content-type": "application/json"})
+    event.update(body=body, isBase64Encoded=False)
+    answer = handler(event, None)
+    return answer["statusCode"], json.loads(answer["body"] or "null")
+
+
+def test_powertools_validates_before_any_middleware_as_the_readme_warns(make_auth: Any) -> None:
+    """HIGH for apps that rely on it (information, app code before
+    authentication). With ``enable_validation=True`` Powertools puts its
+    request validation first in every route's middleware stack, before
+    ``app.use`` middlewares and the route's own: an unauthenticated caller
+    gets the 422 naming the fields it got wrong, and the app's validators run
+    on its input. No middleware can go before it, so the README says to
+    authenticate around ``app.resolve`` (next test); this pins the Powertools
+    behaviour that advice rests on."""
+    app = validating_app(make_auth())
+    assert post_todo(app.resolve, '{"title": 5}')[0] == 422
+    assert post_todo(app.resolve, '{"title": "probe"}')[0] == 401
+    assert VALIDATED == ["probe"]  # app code ran on a request that was then refused
+
+
+def test_authenticating_around_resolve_refuses_before_anything_is_parsed(make_auth: Any, key: SigningKey) -> None:
+    """The README's pattern: ``require_session(app.resolve)`` decides before
+    Powertools reads the body; the routes' own middlewares still apply
+    their whole policy inside, and validation still answers signed-in callers."""
+    auth = make_auth()
+    app = validating_app(auth)
+    handler = auth.require_session(app.resolve)
+    for body in ('{"title": 5}', '{"title": "probe"}', "not json"):
+        assert post_todo(handler, body)[0] == 401
+    assert VALIDATED == []
+    member = mint(key, org_id="org_1", org_role="org:member", org_permissions=["org:todos:write"])
+    assert post_todo(handler, '{"title": 5}', member)[0] == 422
+    assert post_todo(handler, '{"title": "milk"}', member) == (200, {"user_id": "user_2abc", "title": "milk"})
+    outsider = mint(key, org_id="org_1", org_role="org:member", org_permissions=[])
+    assert post_todo(handler, '{"title": "milk"}', outsider)[0] == 403
+
+
+def test_a_fastapi_route_with_the_clerk_dependency_first_runs_nothing_else_for_a_refusal(
+    make_auth: Any, key: SigningKey
+) -> None:
+    """FastAPI solves a route's dependencies in order, its ``dependencies=[…]``
+    first, then its parameters' (and validates the body after them): with the
+    Clerk dependency there, a refused request runs no other dependency and no
+    body validator. Only a body that is no JSON at all is answered (422)
+    before it."""
+    from fastapi import Depends, FastAPI
+    from mangum import Mangum
+
+    from clerk_serverless.integrations.fastapi import require_clerk_session
+
+    auth = make_auth()
+    looked_up: list[str] = []
+
+    def project(project_id: str = "p1") -> str:
+        looked_up.append(project_id)
+        return project_id
+
+    VALIDATED.clear()
+    app = FastAPI()
+
+    @app.post("/todos", dependencies=[Depends(require_clerk_session(auth=auth))])
+    def add(todo: Todo, project_id: str = Depends(project)) -> dict[str, Any]:
+        return {"title": todo.title, "project": project_id}
+
+    handler = Mangum(app, lifespan="off")
+    assert post_todo(handler, '{"title": "probe"}')[0] == 401
+    assert post_todo(handler, '{"title": 5}')[0] == 401
+    assert looked_up == [] and VALIDATED == []
+    assert post_todo(handler, '{"title": "milk"}', mint(key)) == (200, {"title": "milk", "project": "p1"})
