@@ -17,12 +17,15 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
+from fastapi import Depends, FastAPI, Request
+from mangum import Mangum
 from pydantic import BaseModel, field_validator
 from support.events import make_event, response_headers, routed
 from support.tokens import ISSUER, ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth
+from clerk_serverless.integrations.fastapi import require_clerk_session
 from clerk_serverless.integrations.powertools import ClerkMiddleware as PowertoolsClerkMiddleware
 
 OTHER = "https://admin.example.com"
@@ -175,11 +178,6 @@ def test_a_fastapi_route_with_the_clerk_dependency_first_runs_nothing_else_for_a
     Clerk dependency there, a refused request runs no other dependency and no
     body validator. Only a body that is no JSON at all is answered (422)
     before it."""
-    from fastapi import Depends, FastAPI
-    from mangum import Mangum
-
-    from clerk_serverless.integrations.fastapi import require_clerk_session
-
     auth = make_auth()
     looked_up: list[str] = []
 
@@ -199,3 +197,60 @@ def test_a_fastapi_route_with_the_clerk_dependency_first_runs_nothing_else_for_a
     assert post_todo(handler, '{"title": 5}')[0] == 401
     assert looked_up == [] and VALIDATED == []
     assert post_todo(handler, '{"title": "milk"}', mint(key)) == (200, {"title": "milk", "project": "p1"})
+
+
+# =========================================================================================
+# 3. Method confusion: we judge the method field the routers inside route on
+# =========================================================================================
+
+
+def _with_methods(shape: str, token: str, routed_on: str, other: str) -> dict[str, Any]:
+    """A cookie request from a foreign origin whose method fields disagree:
+    ``routed_on`` in the field Mangum and Powertools route on, ``other`` in
+    the event's other method field."""
+    event = routed("http_v2" if shape == "http_v2" else "rest_v1", "/me", method=routed_on,
+                   cookies=[f"__session={token}"], origin=EVIL)
+    if shape == "http_v2":
+        event["httpMethod"] = other  # a stray payload 1.0 field
+    else:
+        event["requestContext"]["httpMethod"] = other
+        if shape == "http_v1":
+            event["version"] = "1.0"  # HTTP API, payload format 1.0
+    return event
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "http_v1", "http_v2"])
+@pytest.mark.parametrize("router", ["mangum", "powertools"])
+def test_the_cookie_write_rule_reads_the_method_the_inner_router_routes_on(
+    make_auth: Any, key: SigningKey, shape: str, router: str
+) -> None:
+    """Held. An event's method fields can disagree (REST's ``httpMethod`` and
+    ``requestContext.httpMethod``, an HTTP API's payload 1.0, a stray
+    ``httpMethod`` on payload 2.0): the cookie-write rule reads the field
+    Mangum and Powertools route on, so a write they route as POST is never
+    judged a safe GET, and what passes as GET is routed as GET."""
+    auth, token = make_auth(), mint(key)
+    routed_methods: list[str] = []
+    if router == "mangum":
+        app = FastAPI()
+
+        @app.api_route("/me", methods=["GET", "POST"])
+        def me(request: Request) -> dict[str, str]:
+            routed_methods.append(request.method)
+            return {}
+
+        inner: Any = Mangum(app, lifespan="off")
+    else:
+        resolver = APIGatewayHttpResolver() if shape == "http_v2" else APIGatewayRestResolver()
+
+        @resolver.route("/me", method=["GET", "POST"])
+        def me_pt() -> dict[str, str]:
+            routed_methods.append(resolver.current_event.http_method)
+            return {}
+
+        inner = resolver.resolve
+    handler = auth.require_session(inner)
+    refused = handler(_with_methods(shape, token, "POST", "GET"), None)
+    assert refused["statusCode"] == 403 and routed_methods == []
+    admitted = handler(_with_methods(shape, token, "GET", "POST"), None)
+    assert admitted["statusCode"] == 200 and routed_methods == ["GET"]
