@@ -267,7 +267,30 @@ def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
         raise ClerkConfigError(setting, "must be an RSA public key (Clerk signs with RS256)")
     if key.key_size < 2048:
         raise ClerkConfigError(setting, "RSA keys shorter than 2048 bits are refused")
+    _refuse_published_key(key, setting)
     return text, key
+
+
+#: The low 128 bits of the modulus of ``dev/clerk-dev-key.pem``, the
+#: repository's development key (``env.json`` passes its public half as
+#: ``CLERK_JWT_KEY``): its private half is published with the repository.
+_PUBLISHED_DEV_KEY = 0xEFF1A5B9CF48593D3FF8C06D69A38D05
+
+
+def _refuse_published_key(key: Any, setting: str) -> None:
+    """Refuse the repository's development key on AWS Lambda: anyone can sign
+    tokens it accepts. Local runs (``sam local``, ``clerk_serverless_local``,
+    which set ``AWS_SAM_LOCAL``) and anything off Lambda (tests) keep it."""
+    if key.public_numbers().n & (2**128 - 1) != _PUBLISHED_DEV_KEY:
+        return
+    import os
+
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("AWS_SAM_LOCAL") != "true":
+        raise ClerkConfigError(
+            setting,
+            "is clerk-serverless's development key (dev/clerk-dev-key.pem, env.json), whose private half is "
+            "published: anyone could sign tokens it accepts. On AWS Lambda use your Clerk instance's key",
+        )
 
 
 def _secret_key_from_aws(parameter: Any, secret_id: Any, use_env: bool) -> tuple[str | None, str]:

@@ -14,6 +14,7 @@ events, real Powertools resolvers, FastAPI behind Mangum.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -254,3 +255,54 @@ def test_the_cookie_write_rule_reads_the_method_the_inner_router_routes_on(
     assert refused["statusCode"] == 403 and routed_methods == []
     admitted = handler(_with_methods(shape, token, "GET", "POST"), None)
     assert admitted["statusCode"] == 200 and routed_methods == ["GET"]
+
+
+# =========================================================================================
+# 4. The repository's development key, whose private half is published
+# =========================================================================================
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _published_dev_key() -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key((REPO / "dev" / "clerk-dev-key.pem").read_bytes(), password=None)
+
+
+def test_finding_the_published_dev_key_verifies_forged_tokens_on_aws_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HIGH where it happens (full authentication bypass). ``dev/clerk-dev-key.pem``
+    is committed, private half included, and ``env.json`` hands its public
+    half to the functions as ``CLERK_JWT_KEY``: one copy of that value into a
+    deployed stack (``--parameter-overrides ClerkJwtKey=…``, a
+    ``samconfig.toml``, a console edit) and anyone with the repository signs
+    session tokens for any user — the sample events under ``events/`` even
+    carry ready ones valid until 2100. Fixed: on AWS Lambda (outside ``sam
+    local`` and our local runner, which set ``AWS_SAM_LOCAL``) that key is a
+    ``ClerkConfigError`` naming the setting, at cold start."""
+    import jwt
+
+    from clerk_serverless import ClerkConfigError
+    from clerk_serverless_local.devkeys import DEV_ISSUER
+
+    public = json.loads((REPO / "env.json").read_text())["Parameters"]["CLERK_JWT_KEY"]
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "MeFunction")
+    monkeypatch.delenv("AWS_SAM_LOCAL", raising=False)
+    monkeypatch.setenv("CLERK_JWT_KEY", public)
+    with pytest.raises(ClerkConfigError) as refused:
+        ClerkAuth()
+    assert "CLERK_JWT_KEY" in str(refused.value) and "BEGIN" not in str(refused.value)
+    with pytest.raises(ClerkConfigError):
+        ClerkAuth(jwt_key=public.replace("\n", "\\n"))  # the spelling env vars carry
+    monkeypatch.delenv("CLERK_JWT_KEY")
+    with pytest.raises(ClerkConfigError):
+        ClerkAuth(jwt_key="".join(public.splitlines()[1:-1]))  # the base64 body alone
+    # sam local and our runner say so: local runs keep working, and so does any other key.
+    monkeypatch.setenv("AWS_SAM_LOCAL", "true")
+    forged = jwt.encode({"sub": "user_victim", "sid": "sess_1", "iss": DEV_ISSUER, "exp": 4102444800, "iat": 1},
+                        _published_dev_key(), algorithm="RS256", headers={"kid": "ins_dev_local"})
+    assert ClerkAuth(jwt_key=public, issuer=DEV_ISSUER).verify_token(forged).user_id == "user_victim"
+    monkeypatch.delenv("AWS_SAM_LOCAL")
+    other = SigningKey.generate("ins_other")
+    ClerkAuth(jwt_key=other.public_pem)
+

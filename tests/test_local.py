@@ -115,7 +115,7 @@ def scratch_template(tmp_path: Path) -> Path:
                 os._exit(3)
             print("log line from the handler")
             return {
-                "env": {k: os.environ.get(k) for k in ("GREETING", "OVERRIDDEN", "UNDECLARED", "AWS_LAMBDA_FUNCTION_NAME", "_HANDLER", "LAMBDA_TASK_ROOT")},
+                "env": {k: os.environ.get(k) for k in ("GREETING", "OVERRIDDEN", "UNDECLARED", "AWS_LAMBDA_FUNCTION_NAME", "AWS_SAM_LOCAL", "_HANDLER", "LAMBDA_TASK_ROOT")},
                 "request_id": context.aws_request_id,
                 "remaining": context.get_remaining_time_in_millis(),
                 "function_name": context.function_name,
@@ -170,6 +170,7 @@ def test_runner_sets_up_the_lambda_environment(scratch_template: Path) -> None:
         "OVERRIDDEN": "from-env-json",
         "UNDECLARED": None,
         "AWS_LAMBDA_FUNCTION_NAME": "Probe",
+        "AWS_SAM_LOCAL": "true",  # as sam local says it: the published dev key is refused elsewhere on Lambda
         "_HANDLER": "probe.handler",
         "LAMBDA_TASK_ROOT": str(scratch_template.parent / "src"),
     }

@@ -298,6 +298,7 @@ class LocalFunction:
             "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]local"),
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_SAM_LOCAL": "true",  # as sam local sets it: a local run (the dev key is refused on AWS)
             "LAMBDA_TASK_ROOT": str(self.plan.code_dir),
             "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
             "_HANDLER": spec.handler,
