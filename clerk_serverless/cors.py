@@ -107,7 +107,7 @@ def add_cors_headers(
         else:
             return response  # headers of the wrong type: the handler's answer is left alone
     into_multi = isinstance(multi, dict) and (multi_value or not isinstance(single, dict))
-    target: dict[str, Any] = multi if into_multi else single  # type: ignore[assignment]
+    target: dict[str, Any] = multi if into_multi else single
     present = {k.lower() for m in (single, multi) if isinstance(m, dict) for k in m if isinstance(k, str)}
     for name, value in cors_headers(origin, allowed).items():
         if name != "Vary" and name.lower() not in present:

@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, Request
 from mangum import Mangum
 from pydantic import BaseModel, field_validator
 from support.events import make_event, response_headers, routed
-from support.tokens import ISSUER, ORIGIN, SigningKey, mint
+from support.tokens import ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth
 from clerk_serverless.integrations.fastapi import require_clerk_session
