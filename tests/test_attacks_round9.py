@@ -306,3 +306,44 @@ def test_finding_the_published_dev_key_verifies_forged_tokens_on_aws_lambda(monk
     other = SigningKey.generate("ins_other")
     ClerkAuth(jwt_key=other.public_pem)
 
+
+
+# =========================================================================================
+# 5. Probes that held
+# =========================================================================================
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "alb_multi"])
+@pytest.mark.parametrize("requested", ["PROPFIND", "get", "GET\r\nSet-Cookie: s=1", "DELETE, PATCH", "X" * 9000, ""])
+def test_a_preflights_requested_method_is_never_echoed(make_auth: Any, shape: str, requested: str) -> None:
+    """The grant lists the methods we allow, whatever the preflight asks for:
+    a method outside them is refused by the browser, and nothing of
+    ``Access-Control-Request-Method`` reaches the answer (an empty one is no
+    preflight at all: authenticated, 401)."""
+    handler = make_auth().require_session(lambda event, context: {"statusCode": 200, "body": "handler"})
+    answer = handler(make_event(shape, method="OPTIONS", origin=ORIGIN, headers={ACRM: requested}), None)
+    headers = response_headers(shape, answer)
+    if not requested:
+        assert answer["statusCode"] == 401
+        return
+    assert answer["statusCode"] == 204 and answer["body"] == ""
+    assert headers["access-control-allow-methods"] == "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    assert all(requested not in value and "\r" not in value for value in headers.values())
+
+
+def test_a_token_authorizer_never_takes_a_cookie_header_for_a_token(make_auth: Any, key: SigningKey) -> None:
+    """A REST TOKEN authorizer sees one header value, with no method and no
+    ``Origin``: the cookie-write rule cannot be applied there, so a session
+    cookie handed to it (identity source ``Cookie``) must never pass as a
+    header token."""
+    from clerk_serverless.authorizer import Unauthorized, make_authorizer
+
+    authorize = make_authorizer(make_auth())
+    arn = "arn:aws:execute-api:us-east-1:123456789012:abc/prod/POST/me"
+    token = mint(key)
+    for value in (f"__session={token}", f"theme=dark; __session={token}", f"__session={token}; __client_uat=1"):
+        with pytest.raises(Unauthorized):
+            authorize({"type": "TOKEN", "authorizationToken": value, "methodArn": arn}, None)
+    allowed = authorize({"type": "TOKEN", "authorizationToken": f"Bearer {token}", "methodArn": arn}, None)
+    assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert allowed["context"]["token_carrier"] == "header"
