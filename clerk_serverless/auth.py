@@ -282,7 +282,7 @@ class ClerkAuth:
         if kind != SESSION_TOKEN:
             self._check_keys_for(policy.accepts)
             return self.verifier.machine_auth(kind, token, now, policy.parties(self._parties))
-        claims = self.verifier.session_claims(token, now)
+        claims = self.verifier.session_claims(token, now, parties=policy.parties(self._parties))
         check_session(claims, policy, self._parties, now, self._skew)
         return Session(claims, token, self.backend_api)
 
@@ -415,7 +415,7 @@ class ClerkAuth:
                     check_access(auth, policy)
                 return auth
             # A session token from the header (a cookie's: _cookie_session), written out here: a call less.
-            claims = self.verifier.session_claims(token, now, kind_first=True)
+            claims = self.verifier.session_claims(token, now, kind_first=True, parties=policy.parties(self._parties))
             check_session(claims, policy, self._parties, now, self._skew, request)
             session = Session(claims, token, self.backend_api)
             if policy.checks_access:
@@ -450,7 +450,8 @@ class ClerkAuth:
             iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
         if uat is not None and iat is not None and iat < uat:
             raise ClientUatMismatchError()
-        claims = self.verifier.session_claims(token, now, unverified, kind_first=True)
+        claims = self.verifier.session_claims(token, now, unverified, kind_first=True,
+                                               parties=policy.parties(self._parties))
         check_session(claims, policy, self._parties, now, self._skew, request)
         session = Session(claims, token, self.backend_api)
         if policy.checks_access:

@@ -83,7 +83,13 @@ class TokenVerifier:
         self._skew = skew
 
     def session_claims(
-        self, token: str, now: float, unverified: UnverifiedToken | None = None, *, kind_first: bool = False
+        self,
+        token: str,
+        now: float,
+        unverified: UnverifiedToken | None = None,
+        *,
+        kind_first: bool = False,
+        parties: frozenset[str] | None = None,
     ) -> SessionClaims:
         """The verified claims of a session token: from the cache when its key
         still stands, else by verifying it (and caching the result).
@@ -93,7 +99,9 @@ class TokenVerifier:
         route's to check on every request. ``kind_first`` (a request's token):
         a token of another kind is refused before its key is looked up, as
         @clerk/backend's authenticateRequest does; a given ``unverified`` token
-        is one whose kind the caller checked so.
+        is one whose kind the caller checked so. ``parties``: the route's
+        authorized parties, checked before ``iss`` on a token not yet verified
+        (see :func:`~clerk_serverless.verify.check_session_claims`).
         """
         entry = self.cached(token)
         if entry is not None:
@@ -132,7 +140,7 @@ class TokenVerifier:
                 check_session_header(header)
             key = self.key_for(unverified)
             raw = unverified.claims()
-        complete = check_session_claims(raw, self._issuer, self._audience, now, self._skew)
+        complete = check_session_claims(raw, self._issuer, self._audience, now, self._skew, parties)
         claims = SessionClaims(raw)
         if complete and claims.exp > now - self._skew:
             self.cache.put(token, claims, header.kid, key, now)

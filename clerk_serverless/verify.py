@@ -320,9 +320,13 @@ def check_session_claims(
     audience: frozenset[str] | None,
     now: float | None = None,
     skew: float = 0.0,
+    parties: frozenset[str] | None = None,
 ) -> bool:
     """Claims every Clerk session token carries, in @clerk/backend's order
     (``sub``, ``aud``, ``azp``, ``iss``, then ``exp``, ``nbf``, ``iat``).
+    ``parties``, the route's authorized parties, are checked here only so that
+    a token failing both ``azp`` and ``iss`` is refused for its ``azp``, as
+    there; the route checks ``azp`` on every request anyway.
 
     Given ``now``, a time claim already failing against the clock (expired,
     not valid yet) ends the checks there, as in @clerk/backend, so a later
@@ -345,10 +349,12 @@ def check_session_claims(
         # Never an authorized party: @clerk/backend's verdict where some are
         # configured; refused even where none are (README: stricter).
         raise TokenInvalidAuthorizedPartiesError("azp is not a string")
+    if parties is not None and azp not in parties:
+        raise TokenInvalidAuthorizedPartiesError()
     iss = claims.get("iss")
     if type(iss) is not str or not iss.startswith("https://"):
         raise TokenInvalidIssuerError("iss missing or not https")
-    if issuer is not None and iss != issuer and iss.rstrip("/") != issuer:
+    if issuer is not None and iss != issuer:  # exactly, as @clerk/backend's assertIssuerClaim
         raise TokenInvalidIssuerError("iss does not match the configured issuer")
     exp: Any = claims.get("exp")
     if type(exp) is not int and _not_number(exp):

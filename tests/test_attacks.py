@@ -87,6 +87,8 @@ CORPUS: list[tuple[str, Callable[[Keys], str], str]] = [
     ("crit-header", lambda k: _current(k, {"crit": ["exp"]}), "token-invalid"),
     ("wrong-issuer", lambda k: _current(k, iss="https://clerk.other-instance.example"), "token-invalid-issuer"),
     ("http-issuer", lambda k: _current(k, iss="http://clerk.test-instance.example"), "token-invalid-issuer"),
+    # iss compared exactly, as @clerk/backend's assertIssuerClaim (a trailing slash is another issuer)
+    ("issuer-trailing-slash", lambda k: _current(k, iss="https://clerk.test-instance.example/"), "token-invalid-issuer"),
     ("expired", lambda k: _current(k, exp=int(time.time()) - 30, iat=int(time.time()) - 90), "token-expired"),
     ("nbf-future", lambda k: _current(k, nbf=int(time.time()) + 60), "session-token-nbf"),
     ("iat-future", lambda k: _current(k, iat=int(time.time()) + 60), "session-token-iat-in-the-future"),

@@ -514,6 +514,9 @@ def test_claims_are_judged_in_clerks_order(make_auth: Any, key: SigningKey) -> N
         ({"exp": now - 60, "iat": "then"}, "token-expired"),
         ({"nbf": now + 60, "iat": "then"}, "session-token-nbf"),
         ({"azp": 7, "iss": "https://clerk.other.example"}, "token-invalid-authorized-parties"),
+        # azp before iss when both are wrong (found by the differential run, @clerk/backend 3.25)
+        ({"azp": "https://evil.example", "iss": "https://clerk.other.example"}, "token-invalid-authorized-parties"),
+        ({"azp": None, "iss": None}, "token-invalid-authorized-parties"),
         ({"nbf": "then"}, "token-verification-failed"),
     ]
     for claims, reason in cases:
