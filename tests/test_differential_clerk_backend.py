@@ -18,9 +18,13 @@ Every request here is answered twice:
 Opaque machine tokens (``ak_``/``mt_``/``oat_``) go to one loopback Backend API
 (``support.clerk_api``, built from Clerk's OpenAPI spec) that both sides call.
 
+The oracle is :mod:`support.clerk_oracle`: it reaches nothing but 127.0.0.1
+(a case that tries fails). Machine tokens in more detail, and the Backend
+API's every answer: tests/test_differential_clerk_machine.py.
+
 What is compared: authenticated or not; then the token type, the subject
-(``userId``/``subject``), the session ID and the organization ID; or the reason
-code. Clerk's reason names are mapped to ours only where the README documents
+(``userId``/``subject``), the session ID and the organization ID, and a
+machine token's other fields (:data:`MACHINE_FIELDS`); or the reason code. Clerk's reason names are mapped to ours only where the README documents
 the difference (:func:`clerk_reason`). Where we differ on purpose, the case
 says so (:class:`Differ` in the hand-written corpus, a :data:`LENIENT` /
 :data:`STRICT` tag on the generated ones) with a one-line why, and the test
@@ -36,13 +40,9 @@ import base64
 import json
 import os
 import re
-import shutil
-import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,15 +51,13 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
+from support.clerk_oracle import Oracle, run_oracle
 from support.events import make_event, response_headers
 from support.tokens import Clock, SigningKey, b64url
-from support.tools import npm_ci
 
 from clerk_serverless import ClerkAuth, MachineAuth
 from clerk_serverless.config import cookie_suffix
 from clerk_serverless.errors import AuthError
-
-SOURCES = Path(__file__).resolve().parent / "differential_js"
 
 # -- the instance both sides are configured for ------------------------------------------------
 
@@ -121,74 +119,12 @@ DEV = Instance("dev", PK_DEV, (ORIGIN,), machine=False)
 INSTANCES = {i.name: i for i in (LIVE, OPEN, DEV)}
 
 
-# -- @clerk/backend, from the npm registry, run by node ---------------------------------------
-
-
-def install_clerk_backend(cache: Path) -> Path:
-    """tests/differential_js installed (:func:`support.tools.npm_ci`); returns
-    the directory holding node_modules and this checkout's oracle.mjs.
-    @clerk/backend's engines field asks for node 20.9; its server code runs
-    on 18 too (checked on 18.19, what Debian bookworm and CI's ci-run job have)."""
-    target = npm_ci(SOURCES, cache, "clerk-backend", "@clerk/backend")
-    shutil.copy(SOURCES / "oracle.mjs", target / "oracle.mjs")  # always this checkout's script
-    return target
-
-
-class Oracle:
-    """One ``node oracle.mjs`` process: cases in, verdicts out, in order."""
-
-    def __init__(self, directory: Path) -> None:
-        self.process = subprocess.Popen(
-            ["node", "oracle.mjs"], cwd=directory, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, bufsize=1,
-            env={**os.environ, "CLERK_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"},
-        )
-        self._lock = threading.Lock()
-
-    def ask(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """@clerk/backend's verdict on each case (a writer thread feeds stdin
-        while this one reads stdout, so neither pipe fills up)."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        with self._lock:
-            lines = [json.dumps({"id": n, **case}) + "\n" for n, case in enumerate(cases)]
-
-            def feed() -> None:
-                assert self.process.stdin is not None
-                for line in lines:
-                    self.process.stdin.write(line)
-                self.process.stdin.flush()
-
-            writer = threading.Thread(target=feed, daemon=True)
-            writer.start()
-            answers = []
-            for n in range(len(cases)):
-                line = self.process.stdout.readline()
-                if not line:
-                    raise AssertionError(f"node oracle exited ({self.process.poll()})")
-                answer = json.loads(line)
-                assert answer["id"] == n, answer
-                answers.append(answer)
-            writer.join()
-            return answers
-
-    def close(self) -> None:
-        """End the process: stdin closed, then waited for (killed after 10 s)."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+# -- @clerk/backend, from the npm registry, run by node (support.clerk_oracle) -----------------
 
 
 @pytest.fixture(scope="module")
 def oracle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-backend") if cache_plugin is not None else tmp_path_factory.mktemp("npm")
-    process = Oracle(install_clerk_backend(Path(cache)))
-    yield process
-    process.close()
+    yield from run_oracle(request, tmp_path_factory)
 
 
 # -- keys, tokens and the Backend API ---------------------------------------------------------
@@ -299,6 +235,12 @@ TOKENS: dict[str, dict[str, Any]] = {
     "no_exp": {"claims": {"_drop": ["exp"]}},
     "iss_other": {"claims": {"iss": OTHER_ISS}},
     "iss_absent": {"claims": {"_drop": ["iss"]}},
+    "iss_slash": {"claims": {"iss": lambda i: i.issuer + "/"}},
+    "iss_http": {"claims": {"iss": lambda i: "http://" + i.issuer[len("https://"):]}},
+    "iss_other_expired": {"claims": {"iss": OTHER_ISS, "iat": NOW - 120, "nbf": NOW - 125, "exp": NOW - 60}},
+    "iss_other_azp_evil": {"claims": {"iss": OTHER_ISS, "azp": EVIL}},
+    "iss_other_aud_wrong": {"claims": {"iss": OTHER_ISS, "aud": "urn:diff:nope"}},
+    "iss_other_nbf_future": {"claims": {"iss": OTHER_ISS, "nbf": NOW + 60}},
     "cat_template": {"header": {"cat": TEMPLATE_CAT}},
     "cat_session": {"header": {"cat": SESSION_CAT}},
     "cat_ignore": {"header": {"cat": IGNORE_CAT}},
@@ -351,7 +293,7 @@ def make_token(spec_name: str, instance: Instance, keys: dict[str, SigningKey], 
     changes = dict(spec.get("claims", {}))
     for name in changes.pop("_drop", []):
         claims.pop(name, None)
-    claims.update(changes)
+    claims.update({name: value(instance) if callable(value) else value for name, value in changes.items()})
     return sign(key, header, claims, spec.get("alg", "RS256"))
 
 
@@ -384,11 +326,30 @@ class Verdict:
     subject: str | None = None
     session_id: str | None = None
     org_id: str | None = None
+    detail: str | None = None  # a machine token's other fields (:func:`machine_detail`)
 
     def __str__(self) -> str:
         if self.authenticated:
-            return f"signed in: {self.token_type} {self.subject} {self.session_id or ''} {self.org_id or ''}".strip()
+            return (f"signed in: {self.token_type} {self.subject} {self.session_id or ''} {self.org_id or ''}"
+                    f" {self.detail or ''}").strip()
         return f"signed out: {self.reason}"
+
+
+# A machine auth object's fields compared beyond type and subject, by token
+# type: what @clerk/backend's toAuth() gives each (authObjects.ts), under its
+# names, and ours (MachineAuth.to_dict()) for each.
+MACHINE_FIELDS = {
+    "api_key": ("id", "scopes", "claims", "userId", "orgId", "name"),
+    "m2m_token": ("id", "scopes", "claims", "machineId"),
+    "oauth_token": ("id", "scopes", "userId", "clientId"),
+}
+OUR_FIELD = {"id": "id", "scopes": "scopes", "claims": "claims", "userId": "user_id", "orgId": "org_id",
+             "name": "name", "machineId": "machine_id", "clientId": "client_id"}
+
+
+def machine_detail(token_type: str, fields: dict[str, Any]) -> str:
+    """The fields of :data:`MACHINE_FIELDS` as one comparable string."""
+    return json.dumps({name: fields.get(name) for name in MACHINE_FIELDS[token_type]}, sort_keys=True)
 
 
 def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
@@ -438,7 +399,8 @@ def clerk_verdict(answer: dict[str, Any]) -> Verdict:
     if auth.get("isAuthenticated"):
         session = auth["tokenType"] == "session_token"
         return Verdict(True, None, auth["tokenType"], auth["userId"] if session else auth["subject"],
-                       auth["sessionId"] if session else None, auth["orgId"] if session else None)
+                       auth["sessionId"] if session else None, auth["orgId"] if session else None,
+                       None if session else machine_detail(auth["tokenType"], auth))
     if answer["status"] == "signed-in" and auth.get("sessionStatus") == "pending":
         # Clerk: signed in, but toAuth() (treatPendingAsSignedOut) signs a pending
         # session out, with no reason code; ours names it (README: session-pending).
@@ -471,7 +433,9 @@ class Ours:
             def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 auth = event["auth"]
                 if isinstance(auth, MachineAuth):
-                    body = {"type": auth.token_type, "subject": auth.subject}
+                    fields = auth.to_dict()
+                    body = {"type": auth.token_type, "subject": auth.subject,
+                            "detail": machine_detail(auth.token_type, {n: fields[o] for n, o in OUR_FIELD.items()})}
                 else:
                     body = {"type": auth.token_type, "subject": auth.user_id, "sid": auth.session_id,
                             "org": auth.org_id}
@@ -492,7 +456,8 @@ class Ours:
         response = self.route(request.instance, request.accepts)(event, None)
         if response["statusCode"] == 200:
             body = json.loads(response["body"])
-            return Verdict(True, None, body["type"], body["subject"], body.get("sid"), body.get("org"))
+            return Verdict(True, None, body["type"], body["subject"], body.get("sid"), body.get("org"),
+                           body.get("detail"))
         return Verdict(False, response_headers(request.shape, response)["x-clerk-auth-reason"])
 
 

@@ -11,12 +11,30 @@
 //    "verifyToken": "<token>" (optional: call verifyToken(token, options) instead)}
 // A verdict:
 //   {"id", "status", "reason", "isAuthenticated", "tokenType",
-//    "auth": {isAuthenticated, tokenType, userId, sessionId, sessionStatus, orgId, subject, id}}
-//   or {"id", "error": "<message>"} when @clerk/backend throws.
+//    "auth": {isAuthenticated, tokenType, userId, sessionId, sessionStatus, orgId, subject, id,
+//             scopes, claims, machineId, clientId, name},
+//    "fetched": ["<method> <url>", ...]}
+//   or {"id", "error": "<message>", "fetched"} when @clerk/backend throws.
+// "fetched" lists every fetch() the case made. Only loopback URLs are fetched:
+// any other is refused (a TypeError, as fetch gives when offline) and listed
+// too, so the test can fail on it; the oracle never reaches the network.
 
 import { createInterface } from 'node:readline';
 
-import { createClerkClient, verifyToken } from '@clerk/backend';
+let fetched = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = (input, init) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  const method = init?.method ?? (typeof input === 'object' && 'method' in input ? input.method : 'GET');
+  fetched.push(`${method} ${url}`);
+  if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(url)) {
+    return Promise.reject(new TypeError(`oracle: no network beyond 127.0.0.1 (${url})`));
+  }
+  return realFetch(input, init);
+};
+
+// Imported after fetch is wrapped: @clerk/backend binds fetch when it loads.
+const { createClerkClient, verifyToken } = await import('@clerk/backend');
 
 // stdout carries verdicts only: whatever the SDK prints goes to stderr.
 console.log = console.info = console.warn = console.debug = console.error;
@@ -48,11 +66,17 @@ function summary(auth) {
     orgId: auth.orgId ?? null,
     subject: auth.subject ?? null,
     id: auth.id ?? null,
+    scopes: auth.scopes ?? null,
+    claims: auth.claims ?? null,
+    machineId: auth.machineId ?? null,
+    clientId: auth.clientId ?? null,
+    name: auth.name ?? null,
   };
 }
 
 async function answer(input) {
   frozen = typeof input.now === 'number' ? input.now : null;
+  fetched = [];
   try {
     if (typeof input.verifyToken === 'string') {
       // The exported verifyToken returns the payload, or throws the TokenVerificationError.
@@ -98,5 +122,5 @@ for await (const line of lines) {
     continue;
   }
   const verdict = await answer(input);
-  process.stdout.write(`${JSON.stringify({ id: input.id ?? null, ...verdict })}\n`);
+  process.stdout.write(`${JSON.stringify({ id: input.id ?? null, ...verdict, fetched })}\n`);
 }
