@@ -12,7 +12,7 @@ claims           custom claims (read-only all the way down), or None
 user_id          API keys of a user, OAuth tokens: the subject; else None
 org_id           API keys of an organization: the subject; else None
 machine_id       M2M tokens: the subject; else None
-client_id        OAuth tokens: the OAuth application; else None
+client_id        OAuth tokens: the OAuth application ("" if a JWT names none); else None
 name             API keys: the key's name; else None
 expiration       expiry, seconds since the epoch, or None (never expires)
 ===============  =============================================================
@@ -140,7 +140,8 @@ class MachineAuth:
             claims=custom or None,
             expiration=float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
             token=token,
-            client_id=_str(payload.get("client_id")),
+            # "" without one, as the jti and @clerk/backend's ``client_id ?? ''``
+            client_id=_str(payload.get("client_id")) or "",
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
