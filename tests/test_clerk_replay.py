@@ -184,7 +184,8 @@ SRC_AUTHZ = SHARED + "authorization.ts"
 # README lines that document a difference (README.md of this repository).
 DOC_503 = ('README.md "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
            'A 503 is never a 401"')
-DOC_BAPI_503 = 'README.md "The Backend API unreachable, timing out, 5xx, 429 or any other status → 503 unexpected-error … never 401"'
+DOC_BAPI_503 = ('README.md "The Backend API unreachable, timing out, 5xx, 429, any other status or a body that is no JSON '
+                '→ 503 unexpected-error … never 401"')
 DOC_EXPIRED = ('README.md "For an expired token authenticateRequest reports session-token-expired-refresh-… '
                '(which refresh was not attempted: a handshake detail); we keep token-expired, verifyToken\'s name"')
 DOC_NO_UAT = ('README.md "A **missing** __client_uat is tolerated, deliberately (@clerk/backend signs '
