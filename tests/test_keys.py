@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.calls import recording_handler, send_token
+from support.clerk_api import token_secret
 from support.jwks_server import JwksServer
-from support.tokens import Clock, SigningKey, fresh, mint
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint
 
 from clerk_serverless import ClerkAuth, KeysUnavailableError
 from clerk_serverless.errors import JwksFetchError, JwksInvalidError
@@ -559,3 +560,25 @@ print(json.dumps({"status": out["statusCode"], "body": out["body"], "after_impor
                for number, line in enumerate(path.read_text().splitlines(), 1)
                if line.strip().startswith(("import jwt", "from jwt"))]
     assert imports == []
+
+
+def test_two_instances_behind_one_api_url_keep_their_own_keys(clerk_api: Any) -> None:
+    """Backend API keys are cached per instance, not per URL: a Clerk ``kid``
+    is the instance's ID, but two instances' keys met under one (clerk-sdk-python
+    7.0.0 fixed a JWKS cache keyed on the kid alone, AISEC-82). Instance B,
+    configured after A with the same ``api_url`` and a key under the same kid,
+    accepts its own tokens and refuses A's."""
+    first, second = SigningKey.generate("ins_shared"), SigningKey.generate("ins_shared")
+
+    def instance(secret_key: str) -> Any:
+        auth = ClerkAuth(secret_key=secret_key, api_url=clerk_api.url, issuer=ISSUER, authorized_parties=[ORIGIN])
+        return recording_handler(auth.require_session)
+
+    clerk_api.secret_key, clerk_api.keys = token_secret("sk_test_"), [first.jwk]
+    a = instance(clerk_api.secret_key)
+    assert send_token(a, "http_v2", mint(first)).status == 200
+    clerk_api.secret_key, clerk_api.keys = token_secret("sk_test_"), [second.jwk]
+    b = instance(clerk_api.secret_key)
+    assert send_token(b, "http_v2", mint(second)).status == 200
+    refused = send_token(b, "http_v2", mint(first))
+    assert (refused.status, refused.reason) == (401, "token-invalid-signature")
