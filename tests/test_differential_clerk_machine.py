@@ -469,3 +469,24 @@ def test_backend_api_flags_the_token_invalid(oracle: Oracle, key: SigningKey, ki
     theirs, ours = _fault_case(oracle, key, kind, "", {}, invalid_tokens="flagged")
     assert theirs.authenticated, theirs
     assert (ours.what, ours.status) == ("token-invalid", 401), ours
+
+
+@pytest.mark.parametrize("status", [401, 429, 503])
+@pytest.mark.parametrize("name", ["session", "m2m", "oauth"])
+def test_backend_api_jwks_answer(oracle: Oracle, key: SigningKey, name: str, status: int) -> None:
+    """Keys from the Backend API's JWKS, which answers ``status``:
+    @clerk/backend signs out (jwk-remote-failed-to-load; for an M2M or OAuth
+    JWT, token-verification-failed, as every failure once its kind is known);
+    ours is 503 jwk-remote-failed-to-load (README: outages are 503, never 401)."""
+    with ClerkBackendApi(secret_key=SK) as server:
+        server.keys = [key.jwk]
+        server.fault("GetJWKS", "status", status=status)
+        token = JWTS[name](key)
+        [answer] = oracle.ask([{**clerk_case(CONFIGS["jwks"], server, key.public_pem, token, ANY),
+                                "immediateTimers": True}])  # its retries' backoff: seconds
+        ours = our_verdict(route(our_auth(CONFIGS["jwks"], server, key.public_pem), ANY), token)
+        server.take_violations()
+    expected = "jwk-remote-failed-to-load" if name == "session" else "token-verification-failed"
+    assert clerk_verdict(answer) == Verdict(False, expected)
+    assert f"GET {server.url}/v1/jwks" in answer["fetched"], answer["fetched"]
+    assert (ours.what, ours.status) == ("jwk-remote-failed-to-load", 503), ours

@@ -8,7 +8,9 @@
 //    "client": {secretKey, publishableKey, apiUrl, machineSecretKey},   -> createClerkClient
 //    "method", "url", "headers": [[name, value], ...]                   -> new Request
 //    "options": {jwtKey, authorizedParties, audience, acceptsToken, issuer, ...}
-//    "verifyToken": "<token>" (optional: call verifyToken(token, options) instead)}
+//    "verifyToken": "<token>" (optional: call verifyToken(token, options) instead),
+//    "immediateTimers": true (optional: every setTimeout fires at once — @clerk/backend's
+//                       retry backoff of a failing JWKS fetch takes seconds; the retries stay)}
 // A verdict:
 //   {"id", "status", "reason", "isAuthenticated", "tokenType",
 //    "auth": {isAuthenticated, tokenType, userId, sessionId, sessionStatus, orgId, subject, id,
@@ -33,7 +35,11 @@ globalThis.fetch = (input, init) => {
   return realFetch(input, init);
 };
 
-// Imported after fetch is wrapped: @clerk/backend binds fetch when it loads.
+let immediateTimers = false;
+const realSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = (callback, delay, ...args) => realSetTimeout(callback, immediateTimers ? 0 : delay, ...args);
+
+// Imported after fetch and setTimeout are wrapped: @clerk/backend binds fetch when it loads.
 const { createClerkClient, verifyToken } = await import('@clerk/backend');
 
 // stdout carries verdicts only: whatever the SDK prints goes to stderr.
@@ -77,6 +83,7 @@ function summary(auth) {
 async function answer(input) {
   frozen = typeof input.now === 'number' ? input.now : null;
   fetched = [];
+  immediateTimers = input.immediateTimers === true;
   try {
     if (typeof input.verifyToken === 'string') {
       // The exported verifyToken returns the payload, or throws the TokenVerificationError.
@@ -106,6 +113,7 @@ async function answer(input) {
     return { error: String(error?.message ?? error) };
   } finally {
     frozen = null;
+    immediateTimers = false;
   }
 }
 
