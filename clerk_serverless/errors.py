@@ -133,7 +133,7 @@ class TokenInvalidError(AuthError):
     token, also one Clerk calls unknown, revoked or expired (401)."""
 
     reason = Reason.TOKEN_INVALID
-    message = "The session token is malformed or not a Clerk session token."
+    message = "The token is malformed, or not a valid Clerk token."
 
 
 class TokenInvalidAlgorithmError(TokenInvalidError):
