@@ -589,6 +589,9 @@ CORPUS: list[tuple[str, Request, Differ | None]] = [
     ("cookie-any", cookies("__session={valid}", "__client_uat={uat_old}", accepts=ANY), SAME),
     ("cookie-list", cookies("__session={valid}", "__client_uat={uat_old}", accepts=("session_token", "api_key")), SAME),
     ("cookie-api-key-route", cookies("__session={valid}", "__client_uat={uat_old}", accepts="api_key"), SAME),
+    *[(f"cookie-{accepts}-{name}", cookies(f"__session={{{name}}}", "__client_uat={uat_old}", accepts=accepts), SAME)
+      for accepts in (ANY, MACHINES, ("session_token", "m2m_token"))
+      for name in ("ak_valid", "mt_valid", "oat_valid", "m2m_jwt", "oauth_jwt", "cat_template")],
     ("cookie-no-uat", cookies("__session={valid}"), SAME),
     ("cookie-uat-zero", cookies("__session={valid}", "__client_uat=0"), SAME),
     ("cookie-uat-empty", cookies("__session={valid}", "__client_uat="), SAME),
