@@ -415,7 +415,11 @@ class ClerkAuth:
                     check_access(auth, policy)
                 return auth
             # A session token from the header (a cookie's: _cookie_session), written out here: a call less.
-            claims = self.verifier.session_claims(token, now, kind_first=True, parties=policy.parties(self._parties))
+            # (policy.parties(self._parties), written out: a call less too.)
+            parties = policy.authorized_parties
+            claims = self.verifier.session_claims(
+                token, now, kind_first=True, parties=self._parties if isinstance(parties, Inherit) else parties
+            )
             check_session(claims, policy, self._parties, now, self._skew, request)
             session = Session(claims, token, self.backend_api)
             if policy.checks_access:
@@ -434,7 +438,8 @@ class ClerkAuth:
         self, request: Request, token: str, client_uat: str | None, now: float, policy: Policy
     ) -> Session:
         """The session of a token from the ``__session`` cookie (the header's: in :meth:`authenticate`)."""
-        check_cookie_write(request, policy.parties(self._parties))
+        parties = policy.parties(self._parties)
+        check_cookie_write(request, parties)
         # @clerk/backend's cookie path, in its order (request.ts:621-654): a
         # signed-out __client_uat before the token is even decoded, then the
         # token decoded, its kind, and only then its iat against __client_uat.
@@ -450,8 +455,7 @@ class ClerkAuth:
             iat = raw_iat if isinstance(raw_iat, (int, float)) and not isinstance(raw_iat, bool) else None
         if uat is not None and iat is not None and iat < uat:
             raise ClientUatMismatchError()
-        claims = self.verifier.session_claims(token, now, unverified, kind_first=True,
-                                               parties=policy.parties(self._parties))
+        claims = self.verifier.session_claims(token, now, unverified, kind_first=True, parties=parties)
         check_session(claims, policy, self._parties, now, self._skew, request)
         session = Session(claims, token, self.backend_api)
         if policy.checks_access:
