@@ -46,6 +46,9 @@ def merged(event, context):
                                   "X-One": ["a", "b"], "X-Two": ["c"]},
             "body": "{}"}
 
+def big(event, context):
+    return {"statusCode": 200, "body": "x" * 6_291_556}
+
 def allow(event, context):
     return {"isAuthorized": True, "context": {"who": "u1"}}
 '''
@@ -88,6 +91,13 @@ Resources:
       Handler: app.rest_echo
       Events:
         Get: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /echo, Method: GET}}
+  Big:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.big
+      Events:
+        Http: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /big, Method: GET}}
+        Rest: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /big, Method: GET}}
   Crash:
     Type: AWS::Serverless::Function
     Properties:
@@ -252,6 +262,16 @@ def test_http_api_function_timeout_is_a_500(gateway: LocalGateway) -> None:
 def test_http_api_malformed_function_answer_is_a_500(gateway: LocalGateway) -> None:
     status, _, body = call(gateway, "GET", "/malformed")
     assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+
+
+def test_a_response_over_lambdas_payload_limit_fails(gateway: LocalGateway) -> None:
+    """A function answer over 6,291,556 bytes fails the invocation
+    (Function.ResponseSizeTooLarge): the HTTP API's 500, the REST API's 502,
+    as deployed, not the 200 a developer would otherwise see only locally."""
+    status, _, body = call(gateway, "GET", "/big")
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+    status, _, body = call(gateway, "GET", "/Prod/big")
+    assert status == 502 and json.loads(body) == {"message": "Internal server error"}
 
 
 # -- REST proxy integration (developerguide/set-up-lambda-proxy-integrations.html) ------------

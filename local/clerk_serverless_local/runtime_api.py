@@ -4,7 +4,9 @@ The function's runtime client (our bootstrap, or AWS's ``awslambdaric``)
 long-polls ``GET /2018-06-01/runtime/invocation/next`` and posts each result
 to ``…/invocation/{id}/response`` or ``…/error``; init failures go to
 ``…/init/error``. :meth:`RuntimeApi.invoke` queues an event and waits for
-its outcome.
+its outcome. A response over Lambda's synchronous payload limit fails the
+invocation as Lambda does (``Function.ResponseSizeTooLarge``): what works
+locally must not be a 500 once deployed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from typing import Any
 
 _PREFIX = "/2018-06-01/runtime"
 _STOP = object()
+#: Lambda's limit on a synchronous invocation's response, the serialized payload.
+MAX_RESPONSE_BYTES = 6_291_556
+_TOO_LARGE = {"errorType": "Function.ResponseSizeTooLarge",
+              "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."}
 
 
 @dataclass
@@ -147,8 +153,9 @@ class RuntimeApi:
                 )
 
             def do_POST(self) -> None:  # noqa: N802
-                body = self._body()
                 path = self.path.removeprefix(_PREFIX)
+                too_large = path.endswith("/response") and int(self.headers.get("Content-Length") or 0) > MAX_RESPONSE_BYTES
+                body = self._body()
                 if path == "/init/error":
                     api.init_error = body if isinstance(body, dict) else {"errorMessage": str(body)}
                     api.init_failed.set()
@@ -160,6 +167,12 @@ class RuntimeApi:
                         invocation = api._open.pop(parts[1], None)
                     if invocation is None:
                         self._reply(400, b'{"errorMessage":"unknown request id"}')
+                        return
+                    if too_large:
+                        invocation.error = dict(_TOO_LARGE)
+                        invocation.done.set()
+                        self._reply(413, json.dumps({"errorType": "RequestEntityTooLarge",
+                                                     "errorMessage": _TOO_LARGE["errorMessage"]}).encode())
                         return
                     if parts[2] == "response":
                         invocation.response = body
