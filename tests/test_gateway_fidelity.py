@@ -83,6 +83,7 @@ Resources:
       Events:
         Get: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /echo, Method: GET}}
         Post: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /echo, Method: POST}}
+        Files: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: "/files/{name}", Method: GET}}
         Guarded: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: "/guarded/{proxy+}", Method: ANY,
                                               Auth: {Authorizer: Allow}}}
   RestEcho:
@@ -91,6 +92,7 @@ Resources:
       Handler: app.rest_echo
       Events:
         Get: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /echo, Method: GET}}
+        Files: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: "/files/{name}", Method: GET}}
   Big:
     Type: AWS::Serverless::Function
     Properties:
@@ -236,6 +238,20 @@ def test_binary_bodies_arrive_base64_encoded(gateway: LocalGateway) -> None:
     _, _, body = call(gateway, "POST", "/echo", [("Content-Type", "application/json")], b'{"a": 1}')
     event = json.loads(body)["event"]
     assert event["isBase64Encoded"] is False and event["body"] == '{"a": 1}'
+
+
+def test_http_api_paths_arrive_percent_decoded(gateway: LocalGateway) -> None:
+    """An HTTP API hands its integration the path percent-decoded (rawPath,
+    requestContext.http.path and pathParameters: Powertools' routers match
+    ``/files/café``); a REST API keeps ``path`` as sent. The query string
+    stays raw in rawQueryString, decoded in queryStringParameters."""
+    _, _, body = call(gateway, "GET", "/files/caf%C3%A9%20au%20lait?q=%C3%A9t%C3%A9")
+    event = json.loads(body)["event"]
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/files/café au lait"
+    assert event["pathParameters"] == {"name": "café au lait"}
+    assert event["rawQueryString"] == "q=%C3%A9t%C3%A9" and event["queryStringParameters"] == {"q": "été"}
+    _, _, body = call(gateway, "GET", "/Prod/files/caf%C3%A9")
+    assert json.loads(body)["event"]["path"] == "/files/caf%C3%A9"
 
 
 def test_response_cookies_become_set_cookie_headers(gateway: LocalGateway) -> None:

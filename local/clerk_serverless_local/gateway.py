@@ -591,7 +591,8 @@ class LocalGateway:
             if cors is not None and route is not None and route.authorizer is not None:
                 # A route that takes OPTIONS (ANY, $default) keeps its
                 # authorizer for preflights too, which carry no credentials.
-                event = http_api_v2(request, domain="localhost", route_key=route.route_key, path_parameters=params)
+                seen, seen_params = _decoded(request, params)
+                event = http_api_v2(seen, domain="localhost", route_key=route.route_key, path_parameters=seen_params)
                 refused = self._authorize(route, event, request)
                 if refused is not None:
                     return (self._gateway_answer(route, refused, request, params, origin),
@@ -609,7 +610,8 @@ class LocalGateway:
                 return api.responses.render(MISSING_TOKEN, request), f"{api.api_id or 'RestApi'} (no route)"
             return self._static(request), "static" if self.static_dir else "no route"
         if route.api == "http":
-            event = http_api_v2(request, domain="localhost", route_key=route.route_key, path_parameters=params)
+            seen, seen_params = _decoded(request, params)
+            event = http_api_v2(seen, domain="localhost", route_key=route.route_key, path_parameters=seen_params)
         else:
             local = HttpRequest(request.method, request.path.removeprefix(f"/{route.stage}") or "/", request.query,
                                 request.headers, request.body, request.source_ip)
@@ -815,6 +817,15 @@ class LocalGateway:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve  # noqa: N815
 
         return Handler
+
+
+def _decoded(request: HttpRequest, params: dict[str, str] | None) -> tuple[HttpRequest, dict[str, str] | None]:
+    """What an HTTP API hands its integrations: the path percent-decoded
+    (``rawPath``, ``requestContext.http.path``, ``pathParameters``: ``/files/café``
+    for ``/files/caf%C3%A9``), where REST APIs and Function URLs keep it encoded."""
+    decoded = HttpRequest(request.method, unquote(request.path), request.query, request.headers, request.body,
+                          request.source_ip)
+    return decoded, {name: unquote(value) for name, value in params.items()} if params else params
 
 
 _MAX_LOGGED = 200
