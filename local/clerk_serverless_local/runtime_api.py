@@ -24,8 +24,10 @@ _PREFIX = "/2018-06-01/runtime"
 _STOP = object()
 #: Lambda's limit on a synchronous invocation's response, the serialized payload.
 MAX_RESPONSE_BYTES = 6_291_556
-_TOO_LARGE = {"errorType": "Function.ResponseSizeTooLarge",
-              "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."}
+_TOO_LARGE = {
+    "errorType": "Function.ResponseSizeTooLarge",
+    "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+}
 
 
 @dataclass
@@ -154,7 +156,8 @@ class RuntimeApi:
 
             def do_POST(self) -> None:  # noqa: N802
                 path = self.path.removeprefix(_PREFIX)
-                too_large = path.endswith("/response") and int(self.headers.get("Content-Length") or 0) > MAX_RESPONSE_BYTES
+                length = int(self.headers.get("Content-Length") or 0)
+                too_large = path.endswith("/response") and length > MAX_RESPONSE_BYTES
                 body = self._body()
                 if path == "/init/error":
                     api.init_error = body if isinstance(body, dict) else {"errorMessage": str(body)}

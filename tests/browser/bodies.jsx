@@ -1,0 +1,183 @@
+// Bodies, paths and browser APIs (tests/test_browser_bodies_and_paths.py): each
+// an async function of the case `c` the test passes to window.BODIES[name](c),
+// resolving to what the page could observe. Raw browser APIs only (fetch with
+// Uint8Array / ArrayBuffer / Blob / FormData / URLSearchParams bodies, Headers
+// instances and Request objects, sendBeacon, keepalive, forms, EventSource,
+// <img>); Clerk's hooks are the stub.
+import { setClerkState, useAuth } from "@clerk/clerk-react";
+
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+const sha256 = async (buffer) => hex(await crypto.subtle.digest("SHA-256", buffer));
+
+/** Every byte value, then a pattern: not UTF-8 (so the gateway must base64 it). */
+function bytes(n) {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 1) out[i] = i < 256 ? i : (i * 31 + 7) & 255;
+  return out;
+}
+
+function setCookie(name, value, attributes = "SameSite=Lax") {
+  document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; ${attributes}`;
+}
+
+export function enter(c) {
+  setClerkState(c.token ?? null, c.sid ?? null, c.fresh ?? []);
+  if ("cookie" in c) setCookie("__session", c.cookie);
+  if ("clientUat" in c) setCookie("__client_uat", c.clientUat);
+  return true;
+}
+
+/** The body c.bodyKind asks for, and its exact bytes when the page can know them. */
+async function makeBody(c) {
+  const n = c.size ?? 1024;
+  switch (c.bodyKind) {
+    case "uint8array": return bytes(n);
+    case "arraybuffer": return bytes(n).buffer;
+    case "dataview": return new DataView(bytes(n).buffer);
+    case "blob": return new Blob([bytes(n)], c.blobType ? { type: c.blobType } : {});
+    case "text": return c.text;
+    case "json": return JSON.stringify(c.json);
+    case "urlencoded": return new URLSearchParams(c.fields);
+    case "formdata": {
+      const form = new FormData();
+      for (const [name, value] of c.fields || []) form.append(name, value);
+      form.append("file", new Blob([bytes(n)], { type: "image/png" }), c.fileName || "pixel.png");
+      return form;
+    }
+    default: return undefined;
+  }
+}
+
+async function bearer(c) {
+  if (!c.bearer) return null;
+  const token = await useAuth().getToken();
+  return token ? `${c.scheme ?? "Bearer"} ${token}` : null;
+}
+
+/** What a page can read of an answer: JSON (or the bytes' SHA-256 and length). */
+async function seen(res, c) {
+  const out = { status: res.status, reason: res.headers.get("x-clerk-auth-reason") || "", type: res.type,
+                redirected: res.redirected, finalUrl: res.url, contentType: res.headers.get("content-type") };
+  if (c.read === "bytes") {
+    const buffer = await res.arrayBuffer();
+    return { ...out, length: buffer.byteLength, sha256: await sha256(buffer) };
+  }
+  if (c.read === "image") {
+    const blob = await res.blob();
+    const img = new Image();
+    const url = URL.createObjectURL(blob);
+    const decoded = await new Promise((resolve) => { img.onload = () => resolve(true); img.onerror = () => resolve(false); img.src = url; });
+    return { ...out, blobType: blob.type, decoded, width: img.naturalWidth };
+  }
+  const text = await res.text().catch(() => "");
+  out.length = text.length;
+  try { out.body = JSON.parse(text); } catch (e) { out.text = text.slice(0, 300); }
+  return out;
+}
+
+/** fetch(c.url) with the body c.bodyKind, headers as an object, a Headers
+ * instance (c.headersKind "headers") or on a Request (c.headersKind "request");
+ * `sent` is the SHA-256 and length of the bytes the page sent (a Request's
+ * encoded body, FormData's with its boundary). */
+async function send(c) {
+  const auth = await bearer(c);
+  const plain = { ...(c.headers || {}) };
+  if (auth) plain.Authorization = auth;
+  const headers = c.headersKind === "headers" ? new Headers(plain) : plain;
+  const init = { method: c.method || "GET", headers };
+  for (const key of ["credentials", "keepalive", "redirect", "mode"]) if (c[key] !== undefined) init[key] = c[key];
+  const body = await makeBody(c);
+  if (body !== undefined) init.body = body;
+  if (c.timeoutMs) init.signal = AbortSignal.timeout(c.timeoutMs);
+  // The bytes on the wire: a Request encodes the body once (FormData's boundary included).
+  const request = new Request(c.url, init);
+  let sent = null;
+  if (body !== undefined) {
+    const buffer = await request.clone().arrayBuffer();
+    sent = { length: buffer.byteLength, sha256: await sha256(buffer), contentType: request.headers.get("content-type") };
+  }
+  try {
+    const res = await (c.headersKind === "request" || body !== undefined ? fetch(request) : fetch(c.url, init));
+    return { ...(await seen(res, c)), sent };
+  } catch (e) {
+    return { status: "blocked", error: e.name, message: String(e.message || e), sent };
+  }
+}
+
+/** navigator.sendBeacon with the body c.bodyKind: whether it was queued, and the bytes sent. */
+async function beacon(c) {
+  const body = await makeBody(c);
+  let sent = null;
+  if (body !== undefined) {
+    const buffer = await new Request("/", { method: "POST", body }).arrayBuffer();
+    sent = { length: buffer.byteLength, sha256: await sha256(buffer) };
+  }
+  try {
+    return { queued: navigator.sendBeacon(c.url, body), sent };
+  } catch (e) {
+    return { queued: "threw", error: e.name, message: String(e.message || e), sent };
+  }
+}
+
+/** <img src> on the API (a no-cors load, the cookie goes along same-site). */
+function image(c) {
+  return new Promise((resolve) => {
+    const img = new Image();
+    img.onload = () => resolve({ result: "load", width: img.naturalWidth });
+    img.onerror = () => resolve({ result: "error", width: 0 });
+    img.src = c.url;
+  });
+}
+
+/** EventSource({ withCredentials }) until its first message or error. */
+function eventSource(c) {
+  return new Promise((resolve) => {
+    const source = new EventSource(c.url, { withCredentials: c.withCredentials ?? true });
+    const messages = [];
+    const finish = (result) => { source.close(); resolve({ result, messages }); };
+    source.onmessage = (event) => { messages.push(event.data); finish("message"); };
+    source.onerror = () => finish("error");
+    setTimeout(() => finish("timeout"), 5000);
+  });
+}
+
+/** A plain <form method=post> submitted as a top-level navigation of a new
+ * window (what a "Save" button without JavaScript does): what it shows when
+ * this page may read it. */
+async function formNavigate(c) {
+  const name = `win${Math.random().toString(36).slice(2)}`;
+  const win = window.open("about:blank", name);
+  const form = document.createElement("form");
+  form.method = c.method || "POST";
+  form.action = c.url;
+  if (c.enctype) form.enctype = c.enctype;
+  form.target = name;
+  for (const [field, value] of c.fields || []) {
+    const input = document.createElement("input");
+    input.name = field;
+    input.value = value;
+    form.appendChild(input);
+  }
+  document.body.appendChild(form);
+  form.submit();
+  const deadline = performance.now() + (c.waitMs ?? 3000);
+  let read = { readable: false };
+  while (performance.now() < deadline) {
+    try {
+      if (win.location.href !== "about:blank" && win.document.readyState === "complete") {
+        read = { readable: true, text: win.document.body.innerText.slice(0, 2000) };
+        break;
+      }
+    } catch (e) {
+      read = { readable: false, error: e.name };
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  win.close();
+  form.remove();
+  return read;
+}
+
+window.BODIES = { enter, send, beacon, image, eventSource, formNavigate };
+window.__ready = true;
