@@ -31,6 +31,7 @@ with esbuild (``tests/browser/bodies.jsx``), Clerk's hooks are the stub.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import shutil
@@ -41,8 +42,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import USER, Stack, build_bundle, launch_browser, make_stack, node_modules
+from test_browser import ROOT, USER, Stack, build_bundle, launch_browser, make_stack, node_modules
 from test_browser_page_requests import served, targets, url, wait_served
+
+from clerk_serverless_local.template import Template
 
 pytestmark = pytest.mark.browser
 ECHO = Path(__file__).resolve().parent / "browser" / "echo"
@@ -66,6 +69,11 @@ def _bytes(n: int) -> bytes:
 
 
 def echo_resources(log: Path) -> dict[str, Any]:
+    """The echo function on every API; the sample's REST API with
+    ``BinaryMediaTypes: ["*~1*"]`` (what binary on a REST API needs, README),
+    and a plain REST API (stage ``Plain``) without it."""
+    rest_api = copy.deepcopy(Template(ROOT / "template.yaml").resources["RestApi"])
+    rest_api["Properties"]["BinaryMediaTypes"] = ["*~1*"]
     url_config = {"AuthType": "NONE", "Cors": {
         "AllowOrigins": {"Ref": "ClerkAuthorizedParties"}, "AllowCredentials": True,
         "AllowHeaders": {"Ref": "CorsAllowHeaders"}, "AllowMethods": ["GET", "POST", "PUT"], "ExposeHeaders": EXPOSE,
@@ -80,7 +88,10 @@ def echo_resources(log: Path) -> dict[str, Any]:
             "CodeUri": str(ECHO), "Handler": handler, "Events": function_events, "FunctionUrlConfig": url_config,
             "Environment": {"Variables": {"ECHO_LOG": str(log)}}}}
 
-    return {"EchoFunction": function("app.handler", events), "EchoFastApiFunction": function("app.fastapi_handler", {})}
+    events["Plain"] = {"Type": "Api", "Properties": {"RestApiId": {"Ref": "PlainRestApi"}, "Path": "/echo",
+                                                      "Method": "ANY"}}
+    return {"RestApi": rest_api, "PlainRestApi": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "Plain"}},
+            "EchoFunction": function("app.handler", events), "EchoFastApiFunction": function("app.fastapi_handler", {})}
 
 
 class World:
@@ -234,6 +245,22 @@ def test_binary_downloads(pages: Any, world: World, kind: str) -> None:
     # Signed out, the <img> meets the toolkit's 401: no image.
     page.enter(cookie=None, clientUat=None)
     assert page.run("image", url=url(target, "do=png")[0]) == {"result": "error", "width": 0}
+
+
+def test_rest_api_without_binary_media_types(pages: Any, world: World) -> None:
+    """A REST API without ``BinaryMediaTypes`` (the sample template's) passes
+    bodies as text and answers as they are: an upload that is not UTF-8
+    reaches the handler mangled, and an image/png answer reaches the page as
+    its base64 text — as deployed, so it shows locally (README)."""
+    page = signed_in_page(pages, world)
+    plain = f"{world.stack.api}/Plain/echo"
+    got = page.run("send", url=url(plain, "do=png")[0], bearer=True, read="bytes")
+    assert (got["status"], got["length"]) == (200, len(base64.b64encode(PNG))), got
+    got = page.run("send", url=url(plain)[0], method="POST", bearer=True, bodyKind="uint8array", size=1024)
+    assert (got["status"], got["body"]["base64"]) == (200, False), got
+    assert got["body"]["sha256"] != got["sent"]["sha256"], got
+    got = page.run("send", url=url(plain)[0], method="POST", bearer=True, **UPLOADS["non-ASCII JSON"])
+    assert (got["status"], got["body"]["sha256"]) == (200, got["sent"]["sha256"]), got  # UTF-8 text is fine
 
 
 # -- paths and query strings -----------------------------------------------------------------------

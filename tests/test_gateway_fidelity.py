@@ -46,6 +46,11 @@ def merged(event, context):
                                   "X-One": ["a", "b"], "X-Two": ["c"]},
             "body": "{}"}
 
+PNG = base64.b64encode(bytes([0x89, 80, 78, 71, 13, 10, 26, 10, 0, 255])).decode()
+
+def png(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "image/png"}, "body": PNG, "isBase64Encoded": True}
+
 def big(event, context):
     return {"statusCode": 200, "body": "x" * 6_291_556}
 
@@ -93,6 +98,26 @@ Resources:
       Events:
         Get: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /echo, Method: GET}}
         Files: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: "/files/{name}", Method: GET}}
+  BinaryRest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Bin
+      BinaryMediaTypes: [image~1png, application~1octet-stream]
+  Png:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.png
+      Events:
+        Rest: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /png, Method: GET}}
+        Binary: {Type: Api, Properties: {RestApiId: !Ref BinaryRest, Path: /png, Method: GET}}
+        Http: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /png, Method: GET}}
+  BinaryEcho:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.rest_echo
+      Events:
+        Rest: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /upload, Method: POST}}
+        Binary: {Type: Api, Properties: {RestApiId: !Ref BinaryRest, Path: /upload, Method: POST}}
   Big:
     Type: AWS::Serverless::Function
     Properties:
@@ -303,6 +328,32 @@ def test_rest_headers_and_multi_value_headers_merge(gateway: LocalGateway) -> No
     assert status == 200
     assert header(headers, "Access-Control-Allow-Origin") == [ALLOWED]
     assert header(headers, "X-One") == ["a", "b"] and header(headers, "X-Two") == ["c"]
+
+
+def test_rest_binary_needs_binary_media_types(gateway: LocalGateway) -> None:
+    """REST APIs handle binary only through ``binaryMediaTypes``
+    (developerguide/api-gateway-payload-encodings.html): a request body is
+    base64-encoded when its Content-Type is one of them, else passed as text
+    (bytes that are not UTF-8 mangled); an isBase64Encoded answer goes out
+    as bytes only when the request's first Accept type is one of them, else
+    as its base64 text. HTTP APIs need no setting."""
+    raw, encoded = b"\x89PNG\r\n\x1a\n\x00\xff", base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\xff")
+    for accept, bytes_out in (("image/png", True), ("*/*", False), ("image/avif,image/png,*/*;q=0.8", False)):
+        _, _, body = call(gateway, "GET", "/Bin/png", [("Accept", accept)])
+        assert body == (raw if bytes_out else encoded), accept
+        _, _, body = call(gateway, "GET", "/Prod/png", [("Accept", accept)])
+        assert body == encoded, accept  # no binary media types at all
+        _, _, body = call(gateway, "GET", "/png", [("Accept", accept)])
+        assert body == raw, accept  # the HTTP API decodes whatever the Accept
+    _, _, body = call(gateway, "POST", "/Bin/upload", [("Content-Type", "image/png")], raw)
+    event = json.loads(body)["event"]
+    assert event["isBase64Encoded"] is True and base64.b64decode(event["body"]) == raw
+    _, _, body = call(gateway, "POST", "/Bin/upload", [("Content-Type", "application/json")], b'{"a": "\xc3\xa9"}')
+    event = json.loads(body)["event"]
+    assert event["isBase64Encoded"] is False and event["body"] == '{"a": "é"}'
+    _, _, body = call(gateway, "POST", "/Prod/upload", [("Content-Type", "image/png")], raw)
+    event = json.loads(body)["event"]
+    assert event["isBase64Encoded"] is False and event["body"] == raw.decode("utf-8", "replace")
 
 
 def test_rest_event_has_multi_value_headers(gateway: LocalGateway) -> None:

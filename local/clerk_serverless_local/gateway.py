@@ -49,6 +49,7 @@ from .origins import origins_parameter
 from .payloads import (
     HttpRequest,
     HttpResponse,
+    binary_media,
     from_proxy_response,
     http_api_v2,
     rest_api_v1,
@@ -347,12 +348,14 @@ class Route:
 
 @dataclass
 class RestApi:
-    """A REST API of the template: its stage, SAM ``Cors`` and ``GatewayResponses``."""
+    """A REST API of the template: its stage, SAM ``Cors``, ``GatewayResponses``
+    and ``BinaryMediaTypes``."""
 
     api_id: str
     stage: str
     cors: Cors | None
     responses: GatewayResponses = field(default_factory=lambda: GatewayResponses("", None))
+    binary_media_types: tuple[str, ...] = ()
 
 
 def _ref(value: Any) -> str | None:
@@ -367,8 +370,17 @@ def collect_rest_apis(template: Template) -> dict[str, RestApi]:
             props = resource.get("Properties") or {}
             apis[rid] = RestApi(rid, str(template.resolve(props.get("StageName")) or "Prod"),
                                 cors_from_rest_api(template.resolve(props.get("Cors"))),
-                                GatewayResponses(rid, template.resolve(props.get("GatewayResponses"))))
+                                GatewayResponses(rid, template.resolve(props.get("GatewayResponses"))),
+                                binary_media_types(template, props))
     return apis
+
+
+def binary_media_types(template: Template, props: dict[str, Any]) -> tuple[str, ...]:
+    """A REST API's ``BinaryMediaTypes`` (else ``Globals.Api``'s), with SAM's
+    ``~1`` read as ``/`` (``image~1png``, ``*~1*``)."""
+    value = props.get("BinaryMediaTypes", ((template.document.get("Globals") or {}).get("Api") or {}).get(
+        "BinaryMediaTypes"))
+    return tuple(str(t).replace("~1", "/") for t in template.resolve(value) or ())
 
 
 def collect_routes(template: Template) -> tuple[list[Route], dict[str, Cors | None]]:
@@ -455,6 +467,8 @@ class LocalGateway:
             self.template = template
             self.routes, self.url_functions = collect_routes(template)
             self.rest_apis = collect_rest_apis(template)
+            # SAM's implicit API (Api events without RestApiId) takes Globals' settings.
+            self._implicit_binary_types = binary_media_types(template, {})
             for offset, function in enumerate(self.url_functions, start=1):
                 self._bind(host, 0 if port == 0 or ephemeral_url_ports else port + offset, function)
         except BaseException:
@@ -534,8 +548,8 @@ class LocalGateway:
                 self._functions[logical_id] = (function, threading.Lock())
             return self._functions[logical_id]
 
-    def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool,
-                rest: bool = False, function_url: bool = False) -> HttpResponse | GatewayError:
+    def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool, rest: bool = False,
+                function_url: bool = False, decode_base64: bool = True) -> HttpResponse | GatewayError:
         """The function's answer as HTTP, or the error API Gateway answers instead.
 
         A failed function (an exception, a crash, a timeout inside the
@@ -559,7 +573,7 @@ class LocalGateway:
             if timed_out and not function_url and function.spec.timeout >= HTTP_INTEGRATION_TIMEOUT:
                 return HttpResponse(504, _JSON, b'{"message":"Endpoint request timed out"}')
             return failed
-        response = from_proxy_response(result.payload, payload_v2=payload_v2)
+        response = from_proxy_response(result.payload, payload_v2=payload_v2, decode_base64=decode_base64)
         if response.status == 502 and not (isinstance(result.payload, dict) and "statusCode" in result.payload
                                            and str(result.payload["statusCode"]).isdigit()):
             return FUNCTION_ERROR if rest else failed  # a malformed proxy answer
@@ -609,21 +623,29 @@ class LocalGateway:
             if api is not None:  # a path under a REST stage that no method serves
                 return api.responses.render(MISSING_TOKEN, request), f"{api.api_id or 'RestApi'} (no route)"
             return self._static(request), "static" if self.static_dir else "no route"
+        api = self.rest_apis.get(route.api_id) if route.api == "rest" else None
+        binary_types = api.binary_media_types if api is not None else self._implicit_binary_types
         if route.api == "http":
             seen, seen_params = _decoded(request, params)
             event = http_api_v2(seen, domain="localhost", route_key=route.route_key, path_parameters=seen_params)
         else:
             local = HttpRequest(request.method, request.path.removeprefix(f"/{route.stage}") or "/", request.query,
                                 request.headers, request.body, request.source_ip)
+            # Without a Content-Type, API Gateway takes the body for application/json.
+            binary = binary_media(request.header("content-type") or "application/json", binary_types)
             event = rest_api_v1(local, resource=route.path, stage=route.stage, domain="localhost",
-                                path_parameters=params)
+                                path_parameters=params, binary=binary)
         label = f"{route.function} ({route.api})"
         if route.authorizer is not None:
             refused = self._authorize(route, event, request)
             if refused is not None:
                 return (self._gateway_answer(route, refused, request, params, origin),
                         f"{route.authorizer.function} (authorizer)")
-        answer = self._invoke(route.function, event, route.api == "http", rest=route.api == "rest")
+        # A REST API sends an isBase64Encoded answer as bytes only when the
+        # request's first Accept type is one of its binary media types.
+        decode = route.api == "http" or binary_media(request.header("accept"), binary_types)
+        answer = self._invoke(route.function, event, route.api == "http", rest=route.api == "rest",
+                              decode_base64=decode)
         if isinstance(answer, GatewayError):
             return self._gateway_answer(route, answer, request, params, origin), label
         return self._with_cors(answer, route.cors, origin), label

@@ -19,7 +19,9 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -48,6 +50,16 @@ def _body(request: HttpRequest) -> tuple[str | None, bool]:
         return request.body.decode("utf-8"), False
     except UnicodeDecodeError:
         return base64.b64encode(request.body).decode(), True
+
+
+def binary_media(media_type: str | None, patterns: Sequence[str]) -> bool:
+    """Whether ``media_type`` (a Content-Type, or an Accept header's first
+    entry; parameters ignored) is one of a REST API's ``BinaryMediaTypes``
+    (``*`` a wildcard: ``*/*`` matches every type, ``image/*`` every image)."""
+    if not media_type or not patterns:
+        return False
+    value = media_type.split(",")[0].split(";")[0].strip().lower()
+    return any(fnmatchcase(value, pattern.lower()) for pattern in patterns)
 
 
 def _times() -> tuple[str, int]:
@@ -117,8 +129,12 @@ def rest_api_v1(
     stage: str,
     domain: str = "abc123def4.execute-api.us-east-1.amazonaws.com",
     path_parameters: dict[str, str] | None = None,
+    binary: bool | None = None,
 ) -> dict[str, Any]:
-    """The proxy event of a REST API route (payload 1.0)."""
+    """The proxy event of a REST API route (payload 1.0). ``binary``: whether
+    the body's type is one of the API's binary media types (base64, whatever
+    the bytes), or not (passed as UTF-8 text: bytes that are not UTF-8 arrive
+    as U+FFFD, as API Gateway mangles them); None guesses from the bytes."""
     headers: dict[str, str] = {}
     multi_headers: dict[str, list[str]] = {}
     for name, value in request.headers:
@@ -130,6 +146,9 @@ def rest_api_v1(
         query[name] = value
         multi_query.setdefault(name, []).append(value)
     body, is_base64 = _body(request)
+    if binary is not None and request.body:
+        body, is_base64 = ((base64.b64encode(request.body).decode(), True) if binary
+                           else (request.body.decode("utf-8", "replace"), False))
     text_time, epoch = _times()
     return {
         "resource": resource,
@@ -176,12 +195,14 @@ def _error(status: int, message: str) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], body)
 
 
-def from_proxy_response(result: Any, *, payload_v2: bool) -> HttpResponse:
+def from_proxy_response(result: Any, *, payload_v2: bool, decode_base64: bool = True) -> HttpResponse:
     """A function's return value as the HTTP response API Gateway would send.
 
     Payload 2.0 infers a 200 JSON answer from anything but a dict with
     ``statusCode``; payload 1.0 requires ``statusCode`` (else 502, as API
-    Gateway answers a malformed proxy response).
+    Gateway answers a malformed proxy response). ``decode_base64=False``: an
+    ``isBase64Encoded`` body goes out as its base64 text (a REST API whose
+    binary media types do not match the request's Accept).
     """
     if not (isinstance(result, dict) and "statusCode" in result):
         if not payload_v2:
@@ -206,7 +227,7 @@ def from_proxy_response(result: Any, *, payload_v2: bool) -> HttpResponse:
     body: bytes
     if raw is None:
         body = b""
-    elif result.get("isBase64Encoded"):
+    elif result.get("isBase64Encoded") and decode_base64:
         body = base64.b64decode(raw)
     else:
         body = (raw if isinstance(raw, str) else json.dumps(raw)).encode()
