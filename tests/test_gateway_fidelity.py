@@ -315,6 +315,19 @@ def test_a_response_over_lambdas_payload_limit_fails(gateway: LocalGateway) -> N
     assert status == 502 and json.loads(body) == {"message": "Internal server error"}
 
 
+def test_an_event_over_lambdas_request_limit_is_refused(gateway: LocalGateway) -> None:
+    """Lambda takes events up to 6 MiB: a 4.8 MiB binary upload, base64-encoded
+    into the event, is over it (413, the function never runs), while 4.8 MiB
+    of text is not."""
+    size = 4_800_000
+    status, _, body = call(gateway, "POST", "/echo", [("Content-Type", "application/octet-stream")], b"\xff" * size)
+    assert status == 413 and json.loads(body) == {"message": "Request Entity Too Large"}
+    status, _, body = call(gateway, "POST", "/echo", [("Content-Type", "text/plain")], b"x" * size)
+    assert status == 200 and len(json.loads(body)["event"]["body"]) == size
+    status, _, body = call(gateway, "POST", "/Bin/upload", [("Content-Type", "image/png")], b"x" * size)
+    assert status == 413 and json.loads(body) == {"message": "Request Too Large"}
+
+
 # -- REST proxy integration (developerguide/set-up-lambda-proxy-integrations.html) ------------
 
 

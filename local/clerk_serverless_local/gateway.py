@@ -53,6 +53,7 @@ from .payloads import (
     from_proxy_response,
     http_api_v2,
     rest_api_v1,
+    too_large_for_lambda,
 )
 from .runner import InitError, LocalFunction
 from .runtime_api import QuietServer
@@ -167,6 +168,7 @@ AUTHORIZER_ERROR = GatewayError("AUTHORIZER_CONFIGURATION_ERROR", 500, None)
 MISSING_TOKEN = GatewayError("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
 FUNCTION_ERROR = GatewayError("DEFAULT_5XX", 502, "Internal server error")  # Lambda errors and malformed proxy answers
 INTEGRATION_TIMEOUT = GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
+REQUEST_TOO_LARGE = GatewayError("REQUEST_TOO_LARGE", 413, "Request Too Large")
 REST_INTEGRATION_TIMEOUT = 29.0
 HTTP_INTEGRATION_TIMEOUT = 30.0  # an HTTP API's longest (and default) integration timeout
 # What an HTTP API answers in the same situations (it has no gateway responses).
@@ -556,6 +558,9 @@ class LocalGateway:
         integration's limit, a malformed answer): REST 502 through its gateway
         responses, HTTP API 500 ``{"message":"Internal Server Error"}``,
         Function URL 502."""
+        if too_large_for_lambda(event):  # Lambda refuses it before the function runs
+            self.log(f"  {logical_id}: the event is over Lambda's 6 MiB request limit (base64 bodies grow by a third)")
+            return REQUEST_TOO_LARGE if rest else HttpResponse(413, _JSON, b'{"message":"Request Entity Too Large"}')
         function, lock = self._function(logical_id)
         failed = HttpResponse(502 if function_url else 500, _JSON, b'{"message":"Internal Server Error"}')
         with lock:  # one request at a time per warm environment, as in Lambda
