@@ -6,7 +6,9 @@ read besides, against a test-only function (``tests/browser/echo``) that tells
 the page exactly what its handler got, routed behind every kind of API:
 
 * ``http``: HTTP API ``ANY /echo`` and ``/echo/{proxy+}``, the toolkit's decorator;
-* ``rest``: REST API ``ANY /Prod/echo`` and ``/Prod/echo/{proxy+}``;
+* ``rest``: REST API ``ANY /Prod/echo`` and ``/Prod/echo/{proxy+}``, the
+  sample's REST API given ``BinaryMediaTypes: ["*~1*"]`` (``/Plain/echo``:
+  a REST API without it, where binary breaks as deployed);
 * ``url``: its own Function URL;
 * ``fastapi``: the same answers from a FastAPI app through Mangum, on a second Function URL.
 
@@ -16,7 +18,8 @@ non-ASCII text) that must reach the handler byte for byte through the
 gateway's ``isBase64Encoded``; binary downloads (``image/png``, octet
 streams) read as bytes, as an image and through ``<img>``; non-ASCII and
 percent-encoded paths and query strings; a handler answering a 302 that
-fetch follows; ``Headers`` instances, ``Request`` objects and a lower-case
+fetch follows; Lambda's 6 MiB limits (a 4.8 MB upload once base64-encoded,
+a 7 MB answer); ``Headers`` instances, ``Request`` objects and a lower-case
 ``bearer`` scheme; custom ``x-clerk-*`` request headers; large JSON answers;
 ``sendBeacon`` and ``fetch(…, { keepalive })`` with string, ``Blob``,
 ``Uint8Array``, ``FormData`` and ``URLSearchParams`` bodies from the
@@ -24,8 +27,9 @@ authorized origin, the gateway's own page (same origin) and a foreign one; a
 plain ``<form method=post>`` navigation, same-origin and from a cross-*site*
 page (``127.0.0.1`` against the ``localhost`` APIs: Chromium sends no
 ``SameSite=Lax`` cookie with it); ``EventSource`` with credentials reading a
-server-sent event. Every library is the browser's own; the page is bundled
-with esbuild (``tests/browser/bodies.jsx``), Clerk's hooks are the stub.
+server-sent event; the uploads and downloads again through axios, ky and
+ofetch (from the npm registry, tests/browser/package-lock.json). The page is
+bundled with esbuild (``tests/browser/bodies.jsx``), Clerk's hooks are the stub.
 """
 
 from __future__ import annotations
@@ -541,3 +545,33 @@ def test_head_on_a_handler_that_answers_a_body(pages: Any, world: World, kind: s
     page.enter(cookie=None, clientUat=None)
     got = page.run("send", url=url(world.echo[kind])[0], method="HEAD", credentials="include")
     assert (got["status"], got["reason"], got["length"]) == (401, "session-token-missing", 0), got
+
+
+# -- the same through axios, ky and ofetch ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_binary_through_axios_ky_and_ofetch(pages: Any, world: World, kind: str) -> None:
+    """Each library uploads a Uint8Array, an ArrayBuffer and a Blob unchanged
+    and reads an image/png answer as an ArrayBuffer, byte for byte; FormData
+    goes as multipart with its boundary."""
+    page = pages("a")
+    page.enter(token=world.token("a"), sid="sess_a", cookie=None, clientUat=None)
+    target = world.echo[kind]
+    wrong = []
+    for lib in ("axios", "ky", "ofetch"):
+        for body in ({"bodyKind": "uint8array"}, {"bodyKind": "arraybuffer"},
+                     {"bodyKind": "blob", "blobType": "application/octet-stream"}):
+            got = page.run("library", lib=lib, url=url(target)[0], **body)
+            data = got.get("data") or {}
+            if (got["status"], data.get("user_id"), data.get("sha256")) != (200, USER, got["sent"]):
+                wrong.append(f"{lib} {body}: {got}")
+        got = page.run("library", lib=lib, url=url(target)[0], bodyKind="formdata", fields=[["name", "zoë"]])
+        data = got.get("data") or {}
+        if (got["status"], data.get("user_id")) != (200, USER) or not data.get("content_type", "").startswith(
+                "multipart/form-data; boundary="):
+            wrong.append(f"{lib} FormData: {got}")
+        got = page.run("library", lib=lib, url=url(target, "do=png")[0], read="bytes")
+        if (got["status"], got.get("data")) != (200, {"length": len(PNG), "sha256": hashlib.sha256(PNG).hexdigest()}):
+            wrong.append(f"{lib} png: {got}")
+    assert not wrong, f"{kind}:\n  " + "\n  ".join(wrong)

@@ -3,7 +3,11 @@
 // resolving to what the page could observe. Raw browser APIs only (fetch with
 // Uint8Array / ArrayBuffer / Blob / FormData / URLSearchParams bodies, Headers
 // instances and Request objects, sendBeacon, keepalive, forms, EventSource,
-// <img>); Clerk's hooks are the stub.
+// <img>), and the same uploads and downloads through axios, ky and ofetch
+// (real npm packages); Clerk's hooks are the stub.
+import axios from "axios";
+import ky from "ky";
+import { ofetch } from "ofetch";
 import { setClerkState, useAuth } from "@clerk/clerk-react";
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -179,5 +183,37 @@ async function formNavigate(c) {
   return read;
 }
 
-window.BODIES = { enter, send, beacon, image, eventSource, formNavigate };
+/** c.body through c.lib (axios, ky, ofetch) with the token from getToken(),
+ * as each library's docs write it; c.read "bytes" reads an ArrayBuffer
+ * (axios responseType "arraybuffer", ky .arrayBuffer(), ofetch
+ * responseType "arrayBuffer"). */
+async function library(c) {
+  const token = await useAuth().getToken();
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const body = await makeBody(c);
+  const method = c.method || (body === undefined ? "GET" : "POST");
+  const sent = body === undefined || body instanceof FormData ? null
+    : await sha256(await new Request("/", { method: "POST", body }).arrayBuffer());
+  const described = async (data) => (c.read === "bytes" ? { length: data.byteLength, sha256: await sha256(data) } : data);
+  try {
+    if (c.lib === "axios") {
+      const res = await axios.request({ url: c.url, method, data: body, headers,
+                                        responseType: c.read === "bytes" ? "arraybuffer" : "json" });
+      return { status: res.status, data: await described(res.data), contentType: res.headers["content-type"], sent };
+    }
+    if (c.lib === "ky") {
+      const res = await ky(c.url, { method, body, headers, retry: 0 });
+      return { status: res.status, data: await described(c.read === "bytes" ? await res.arrayBuffer() : await res.json()),
+               contentType: res.headers.get("content-type"), sent };
+    }
+    const data = await ofetch(c.url, { method, body, headers, retry: 0,
+                                       responseType: c.read === "bytes" ? "arrayBuffer" : "json" });
+    return { status: 200, data: await described(data), sent };
+  } catch (e) {
+    const status = e?.response?.status ?? "blocked";
+    return { status, error: e?.name, message: String(e?.message || e), sent };
+  }
+}
+
+window.BODIES = { enter, send, beacon, image, eventSource, formNavigate, library };
 window.__ready = true;
