@@ -277,6 +277,10 @@ class Request:
         """The request path."""
         return self.source.path(self)
 
+    def body(self) -> bytes:
+        """The request body as the exact bytes sent (see :func:`body_bytes`)."""
+        return body_bytes(self.event)
+
 
 class MultiValueRequest(Request):
     """A request whose headers and query parameters may repeat (REST API v1,
@@ -320,6 +324,34 @@ def read_proxy_v1(source: Source, event: dict[str, Any], decode_query: Callable[
     )
 
 
+def body_bytes(event: Mapping[str, Any]) -> bytes:
+    """The body of a proxy event, as the bytes the client sent: ``body``
+    decoded from base64 when ``isBase64Encoded`` (VPC Lattice v1:
+    ``is_base64_encoded``) is true, else its text as UTF-8 (a lone surrogate,
+    which no sender's UTF-8 can carry, as U+FFFD). No body is ``b""``; a body
+    that is not a string, a flag that is not a boolean, or base64 that is not
+    strict standard base64 make the event malformed."""
+    body = event.get("body")
+    flag = event.get("isBase64Encoded", event.get("is_base64_encoded"))
+    if flag is not None and not isinstance(flag, bool):
+        raise MalformedEventError("isBase64Encoded must be a boolean")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise MalformedEventError("body must be a string")
+    if flag:
+        import binascii
+
+        try:
+            return binascii.a2b_base64(body, strict_mode=True)
+        except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
+            raise MalformedEventError("body is not valid base64") from None
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, from a JSON "\ud800" escape
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in body).encode("utf-8")
+
+
 def appended_forwarded_for(request: Request) -> str | None:
     """The address the load balancer appended to ``X-Forwarded-For``: the
     rightmost entry of its last line (everything left of it was written by
@@ -359,6 +391,7 @@ def method_of(value: Any) -> str:
 
 
 __all__ = [
-    "WEBSOCKET", "MultiValueRequest", "Request", "Source", "appended_forwarded_for", "parse_cookies", "read_proxy_v1",
+    "WEBSOCKET", "MultiValueRequest", "Request", "Source", "appended_forwarded_for", "body_bytes", "parse_cookies",
+    "read_proxy_v1",
     "status_line", "context_dict", "method_of",
 ]
