@@ -368,6 +368,69 @@ class UnsupportedEventError(EventError):
     reason = Reason.EVENT_UNSUPPORTED
 
 
+class WebhookVerificationError(ClerkError):
+    """A Clerk webhook request that does not verify (answered 400). Subclasses
+    fix ``reason`` (sent as ``x-clerk-webhook-reason``); messages are fixed
+    strings, as @clerk/backend's: never the signing secret, a signature or
+    the body."""
+
+    status = 400
+    reason: str = "webhook-verification-failed"
+    message: str = "Unable to verify incoming webhook."
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+
+
+class WebhookHeadersMissingError(WebhookVerificationError):
+    """``svix-id``, ``svix-timestamp`` or ``svix-signature`` is absent or
+    blank; ``missing`` names them, in that order."""
+
+    reason = "webhook-headers-missing"
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        self.missing = missing
+        super().__init__(f"Missing required webhook headers: {', '.join(missing)}")
+
+
+class WebhookTimestampInvalidError(WebhookVerificationError):
+    """``svix-timestamp`` does not start with a number of seconds."""
+
+    reason = "webhook-timestamp-invalid"
+    message = "Invalid Signature Headers"
+
+
+class WebhookTimestampTooOldError(WebhookVerificationError):
+    """``svix-timestamp`` is more than 5 minutes in the past (a replay, or a clock far off)."""
+
+    reason = "webhook-timestamp-too-old"
+    message = "Message timestamp too old"
+
+
+class WebhookTimestampTooNewError(WebhookVerificationError):
+    """``svix-timestamp`` is more than 5 minutes in the future."""
+
+    reason = "webhook-timestamp-too-new"
+    message = "Message timestamp too new"
+
+
+class WebhookSignatureMismatchError(WebhookVerificationError):
+    """No ``v1`` signature of ``svix-signature`` is the HMAC of this ID,
+    timestamp and body under the signing secret (tampered, or another secret)."""
+
+    reason = "webhook-signature-mismatch"
+    message = "No matching signature found"
+
+
+class WebhookPayloadInvalidError(WebhookVerificationError):
+    """The signed body is not UTF-8 JSON: an object with a string ``type``."""
+
+    reason = "webhook-payload-invalid"
+    message = "The webhook payload is not a JSON event object."
+
+
 class ClerkAPIError(ClerkError):
     """A call to Clerk's Backend API failed. ``status`` is the HTTP status
     when Clerk answered, else None."""
