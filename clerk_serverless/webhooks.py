@@ -9,7 +9,9 @@ under the endpoint's signing secret (``whsec_…``, from the Clerk Dashboard;
 through the ``standardwebhooks`` package): header values trimmed; the
 timestamp read as JavaScript's ``parseInt`` reads it, and within 5 minutes
 of the clock either way; ``whsec_`` optional on the secret; signatures
-compared in constant time; the body parsed as JSON once one matches.
+compared in constant time over the body's exact bytes (less a leading
+byte-order mark, which fetch's ``text()`` drops); the body parsed as JSON
+once one matches.
 
 >>> from clerk_serverless.webhooks import require_webhook
 >>> @require_webhook
@@ -357,7 +359,7 @@ def require_webhook(
 
 
 __all__ = [
-    "SIGNATURE_HEADERS", "SIGNING_SECRET_ENV", "TOLERANCE_SECONDS", "WebhookEvent",
+    "WebhookEvent",
     "WebhookHeadersMissingError", "WebhookPayloadInvalidError", "WebhookSignatureMismatchError",
     "WebhookTimestampInvalidError", "WebhookTimestampTooNewError", "WebhookTimestampTooOldError",
     "WebhookVerificationError", "require_webhook", "signing_key", "verify_webhook", "verify_webhook_payload",

@@ -134,6 +134,7 @@ REFERENCE_MODULES = [
     "clerk_serverless.integrations.asgi",
     "clerk_serverless.integrations.fastapi",
     "clerk_serverless.integrations.powertools",
+    "clerk_serverless.webhooks",
 ]
 
 
