@@ -10,6 +10,7 @@ the cases of @clerk/backend's own ``webhooks.test.ts`` are ported below.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -20,6 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from standardwebhooks import Webhook
 from support.events import SHAPES, make_event, response_headers
 
@@ -500,3 +503,47 @@ def test_clerk_cases_signatures_and_event_attributes() -> None:
                                       "svix-signature": clerk_signature("msg_123", stamp, body)}, body),
                           CLERK_SECRET, clock=clock)
     assert hook.event_attributes["http_request"] == {"client_ip": "127.0.0.1", "user_agent": "Mozilla/5.0 (Test)"}
+
+
+# -- hostile input ----------------------------------------------------------------------------
+
+NASTY = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["", " ", "v1,", "v1", ",", "v1,,", "\x00", "é", "😀", "\ufeff", "-", "+", "1e9", "NaN", "Infinity"]),
+    st.builds(lambda n: "9" * n, st.integers(0, 6_000)),
+)
+WRONG = st.one_of(st.none(), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+
+
+@st.composite
+def hostile_hook_events(draw: Any) -> dict[str, Any]:
+    shape = draw(st.sampled_from(SHAPES))
+    event = hook_event(shape, encode=draw(st.booleans()))
+    multi = "multiValueHeaders" in event and "headers" not in event
+    for _ in range(draw(st.integers(0, 3))):
+        name = draw(st.sampled_from(["svix-id", "SVIX-TIMESTAMP", "Svix-Signature", "svix-signature"]))
+        value = draw(st.one_of(NASTY, WRONG)) if draw(st.integers(0, 4)) == 0 else draw(NASTY)
+        if multi:
+            event["multiValueHeaders"][name] = [value] if draw(st.booleans()) else value
+        else:
+            event["headers"][name] = value
+    for _ in range(draw(st.integers(0, 2))):
+        field = draw(st.sampled_from(["body", "isBase64Encoded", "headers", "multiValueHeaders", "requestContext"]))
+        event[field] = draw(st.one_of(WRONG, NASTY)) if draw(st.booleans()) else None
+    return event
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(event=hostile_hook_events())
+def test_require_webhook_never_raises_and_runs_the_handler_only_for_a_valid_signature(event: dict[str, Any]) -> None:
+    original = copy.deepcopy(event)
+    calls, handler = recording_handler()
+    response = handler(event, None)
+    assert isinstance(response, dict) and type(response["statusCode"]) is int and isinstance(response["body"], str)
+    if calls:
+        assert response == {"statusCode": 204, "body": ""}
+        assert verify_webhook(original, SECRET, clock=clock).id == MSG_ID
+    else:
+        assert response["statusCode"] == 400 and response["isBase64Encoded"] is False
+        headers = response.get("headers") or {k: v[0] for k, v in response["multiValueHeaders"].items()}
+        assert headers.get("x-clerk-webhook-reason") or headers.get("x-clerk-auth-reason")
