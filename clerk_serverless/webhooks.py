@@ -144,7 +144,7 @@ def _key_from_env() -> bytes:
     if raw is None or not raw.strip():
         raise ClerkConfigError(SIGNING_SECRET_ENV, "is not set (the webhook endpoint's signing secret, whsec_…)")
     cached = _env_key
-    if cached is not None and hmac.compare_digest(cached[0].encode(), raw.encode()):
+    if cached is not None and cached[0] == raw:  # our own setting: no caller controls either side
         return cached[1]
     key = signing_key(raw, SIGNING_SECRET_ENV)
     _env_key = (raw, key)

@@ -547,3 +547,10 @@ def test_require_webhook_never_raises_and_runs_the_handler_only_for_a_valid_sign
         assert response["statusCode"] == 400 and response["isBase64Encoded"] is False
         headers = response.get("headers") or {k: v[0] for k, v in response["multiValueHeaders"].items()}
         assert headers.get("x-clerk-webhook-reason") or headers.get("x-clerk-auth-reason")
+
+
+def test_an_environment_secret_that_is_not_text_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_WEBHOOK_SIGNING_SECRET", "whsec_\udcff\udcfe")  # undecodable bytes, surrogate-escaped
+    with pytest.raises(ClerkConfigError) as info:
+        verify_webhook(hook_event("http_v2"), clock=clock)
+    assert info.value.setting == "CLERK_WEBHOOK_SIGNING_SECRET"
