@@ -64,7 +64,7 @@ class MachineAuth:
         user_id: API keys of a user, OAuth tokens: the subject; else None.
         org_id: API keys of an organization: the subject; else None.
         machine_id: M2M tokens: the subject; else None.
-        client_id: OAuth tokens: the OAuth application; else None.
+        client_id: OAuth tokens: the OAuth application (``""`` if a JWT names none); else None.
         name: API keys: the key's name; else None.
         expiration: expiry in seconds since the epoch, or None (never expires).
 
