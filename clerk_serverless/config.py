@@ -283,8 +283,6 @@ def _refuse_published_key(key: Any, setting: str) -> None:
     which set ``AWS_SAM_LOCAL``) and anything off Lambda (tests) keep it."""
     if key.public_numbers().n & (2**128 - 1) != _PUBLISHED_DEV_KEY:
         return
-    import os
-
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get("AWS_SAM_LOCAL") != "true":
         raise ClerkConfigError(
             setting,
