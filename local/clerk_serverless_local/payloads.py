@@ -43,9 +43,16 @@ class HttpRequest:
         return next((v for k, v in self.headers if k.lower() == name), None)
 
 
-def _body(request: HttpRequest) -> tuple[str | None, bool]:
+def _body(request: HttpRequest, binary: bool | None = None) -> tuple[str | None, bool]:
+    """The event's ``body`` and ``isBase64Encoded``: base64 when ``binary``,
+    UTF-8 text (other bytes as U+FFFD) when not; None: base64 only for bytes
+    that are not UTF-8."""
     if not request.body:
         return None, False
+    if binary:
+        return base64.b64encode(request.body).decode(), True
+    if binary is not None:
+        return request.body.decode("utf-8", "replace"), False
     try:
         return request.body.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -158,10 +165,7 @@ def rest_api_v1(
     for name, value in parse_qsl(request.query, keep_blank_values=True):
         query[name] = value
         multi_query.setdefault(name, []).append(value)
-    body, is_base64 = _body(request)
-    if binary is not None and request.body:
-        body, is_base64 = ((base64.b64encode(request.body).decode(), True) if binary
-                           else (request.body.decode("utf-8", "replace"), False))
+    body, is_base64 = _body(request, binary)
     text_time, epoch = _times()
     return {
         "resource": resource,
