@@ -24,7 +24,7 @@ API's every answer: tests/test_differential_clerk_machine.py.
 
 What is compared: authenticated or not; then the token type, the subject
 (``userId``/``subject``), the session ID and the organization ID, and a
-machine token's other fields (:data:`MACHINE_FIELDS`); or the reason code. Clerk's reason names are mapped to ours only where the README documents
+machine token's other fields (:data:`support.clerk_oracle.MACHINE_FIELDS`); or the reason code. Clerk's reason names are mapped to ours only where the README documents
 the difference (:func:`clerk_reason`). Where we differ on purpose, the case
 says so (:class:`Differ` in the hand-written corpus, a :data:`LENIENT` /
 :data:`STRICT` tag on the generated ones) with a one-line why, and the test
@@ -36,7 +36,6 @@ Without node/npm the module is skipped (failed in CI, which has them).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -51,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
-from support.clerk_oracle import Oracle, run_oracle
+from support.clerk_oracle import Oracle, clerk_fields, machine_detail, publishable_key, run_oracle
 from support.events import make_event, response_headers
 from support.tokens import Clock, SigningKey, b64url
 
@@ -77,11 +76,6 @@ TEMPLATE_CAT = "cl_B7d4PD222AAA"
 SESSION_CAT = "cl_B7d4PD111AAA"
 IGNORE_CAT = "cl_I7d4PD111III"
 M2M_CAT = "cl_B7d4PD333AAA"
-
-
-def publishable_key(kind: str, fapi: str) -> str:
-    """A publishable key (``pk_live_``/``pk_test_``) naming the Frontend API host ``fapi``."""
-    return f"pk_{kind}_" + base64.b64encode(f"{fapi}$".encode()).decode()
 
 
 PK_LIVE = publishable_key("live", FAPI_LIVE)
@@ -335,23 +329,6 @@ class Verdict:
         return f"signed out: {self.reason}"
 
 
-# A machine auth object's fields compared beyond type and subject, by token
-# type: what @clerk/backend's toAuth() gives each (authObjects.ts), under its
-# names, and ours (MachineAuth.to_dict()) for each.
-MACHINE_FIELDS = {
-    "api_key": ("id", "scopes", "claims", "userId", "orgId", "name"),
-    "m2m_token": ("id", "scopes", "claims", "machineId"),
-    "oauth_token": ("id", "scopes", "userId", "clientId"),
-}
-OUR_FIELD = {"id": "id", "scopes": "scopes", "claims": "claims", "userId": "user_id", "orgId": "org_id",
-             "name": "name", "machineId": "machine_id", "clientId": "client_id"}
-
-
-def machine_detail(token_type: str, fields: dict[str, Any]) -> str:
-    """The fields of :data:`MACHINE_FIELDS` as one comparable string."""
-    return json.dumps({name: fields.get(name) for name in MACHINE_FIELDS[token_type]}, sort_keys=True)
-
-
 def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
     """The oracle's input for ``request``."""
     instance = INSTANCES[request.instance]
@@ -433,9 +410,8 @@ class Ours:
             def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 auth = event["auth"]
                 if isinstance(auth, MachineAuth):
-                    fields = auth.to_dict()
                     body = {"type": auth.token_type, "subject": auth.subject,
-                            "detail": machine_detail(auth.token_type, {n: fields[o] for n, o in OUR_FIELD.items()})}
+                            "detail": machine_detail(auth.token_type, clerk_fields(auth))}
                 else:
                     body = {"type": auth.token_type, "subject": auth.user_id, "sid": auth.session_id,
                             "org": auth.org_id}

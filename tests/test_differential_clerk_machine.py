@@ -33,7 +33,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
-from support.clerk_oracle import Oracle, run_oracle
+from support.clerk_oracle import Oracle, clerk_fields, machine_detail, publishable_key, run_oracle
 from support.events import make_event, response_headers
 from support.tokens import Clock, SigningKey, b64url
 
@@ -42,7 +42,7 @@ from clerk_serverless import ClerkAuth, MachineAuth
 NOW = int(time.time())
 FAPI = "clerk.machine-diff.example"
 ISSUER = f"https://{FAPI}"
-PK = "pk_live_" + __import__("base64").b64encode(f"{FAPI}$".encode()).decode()
+PK = publishable_key("live", FAPI)
 SK = token_secret("sk_live_")
 ORIGIN = "https://app.example.com"
 EVIL = "https://evil.example"
@@ -123,17 +123,6 @@ def our_auth(config: Config, server: ClerkBackendApi, pem: str) -> ClerkAuth:
 
 # -- verdicts ---------------------------------------------------------------------------------
 
-# What toAuth() gives each machine token type (authObjects.ts), beyond its type
-# and subject, under @clerk/backend's names; and ours (MachineAuth.to_dict()).
-MACHINE_FIELDS = {
-    "api_key": ("id", "scopes", "claims", "userId", "orgId", "name"),
-    "m2m_token": ("id", "scopes", "claims", "machineId"),
-    "oauth_token": ("id", "scopes", "userId", "clientId"),
-}
-OUR_FIELD = {"id": "id", "scopes": "scopes", "claims": "claims", "userId": "user_id", "orgId": "org_id",
-             "name": "name", "machineId": "machine_id", "clientId": "client_id"}
-
-
 @dataclass(frozen=True)
 class Verdict:
     """Signed in (as what, with which fields) or the reason; our HTTP status."""
@@ -153,8 +142,7 @@ class Verdict:
 
 
 def signed_in(token_type: str, subject: Any, fields: dict[str, Any]) -> Verdict:
-    detail = {name: fields.get(name) for name in MACHINE_FIELDS.get(token_type, ())}
-    return Verdict(True, f"{token_type} {subject} {json.dumps(detail, sort_keys=True)}")
+    return Verdict(True, f"{token_type} {subject} {machine_detail(token_type, fields)}")
 
 
 def clerk_verdict(answer: dict[str, Any]) -> Verdict:
@@ -185,8 +173,7 @@ def route(auth: ClerkAuth, accepts: Any) -> Callable[..., Any]:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         caller = event["auth"]
         if isinstance(caller, MachineAuth):
-            ours = caller.to_dict()
-            what = signed_in(caller.token_type, caller.subject, {n: ours[o] for n, o in OUR_FIELD.items()}).what
+            what = signed_in(caller.token_type, caller.subject, clerk_fields(caller)).what
         else:
             what = f"session_token {caller.user_id} {caller.session_id}"
         return {"statusCode": 200, "body": json.dumps({"what": what})}

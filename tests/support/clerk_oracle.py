@@ -12,6 +12,7 @@ that tried one, so the oracle never reaches the network.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from clerk_serverless import MachineAuth
 
 from .tools import npm_ci
 
@@ -99,3 +102,31 @@ def run_oracle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     process = Oracle(install_clerk_backend(Path(cache)))
     yield process
     process.close()
+
+
+def publishable_key(kind: str, fapi: str) -> str:
+    """A publishable key (``pk_live_``/``pk_test_``) naming the Frontend API host ``fapi``."""
+    return f"pk_{kind}_" + base64.b64encode(f"{fapi}$".encode()).decode()
+
+
+# A machine auth object's fields compared beyond type and subject, by token
+# type: what @clerk/backend's toAuth() gives each (authObjects.ts), under its
+# names, and ours (MachineAuth.to_dict()) for each.
+MACHINE_FIELDS = {
+    "api_key": ("id", "scopes", "claims", "userId", "orgId", "name"),
+    "m2m_token": ("id", "scopes", "claims", "machineId"),
+    "oauth_token": ("id", "scopes", "userId", "clientId"),
+}
+OUR_FIELD = {"id": "id", "scopes": "scopes", "claims": "claims", "userId": "user_id", "orgId": "org_id",
+             "name": "name", "machineId": "machine_id", "clientId": "client_id"}
+
+
+def machine_detail(token_type: str, fields: dict[str, Any]) -> str:
+    """The fields of :data:`MACHINE_FIELDS` (under @clerk/backend's names) as one comparable string."""
+    return json.dumps({name: fields.get(name) for name in MACHINE_FIELDS.get(token_type, ())}, sort_keys=True)
+
+
+def clerk_fields(auth: MachineAuth) -> dict[str, Any]:
+    """Our machine auth object's fields under @clerk/backend's names (:data:`OUR_FIELD`)."""
+    ours = auth.to_dict()
+    return {name: ours[our] for name, our in OUR_FIELD.items()}
