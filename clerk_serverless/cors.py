@@ -90,7 +90,8 @@ def add_cors_headers(
     objects untouched (a handler may return the same dict, or the same
     ``headers``, on every call: one request's grant must not stay in them for
     the next, another origin's, or another route's); ``response`` itself when
-    there is nothing to add."""
+    no ``Origin`` came or it is not a dict (a copy, unchanged, when its
+    headers are of the wrong type)."""
     if origin is None or not isinstance(response, dict):
         return response
     response = dict(response)
