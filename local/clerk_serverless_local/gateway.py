@@ -557,7 +557,9 @@ class LocalGateway:
         A failed function (an exception, a crash, a timeout inside the
         integration's limit, a malformed answer): REST 502 through its gateway
         responses, HTTP API 500 ``{"message":"Internal Server Error"}``,
-        Function URL 502."""
+        Function URL 502. An event over Lambda's request limit is 413 before
+        the function runs (REST: ``REQUEST_TOO_LARGE``). ``decode_base64``: as
+        :func:`~.payloads.from_proxy_response`'s."""
         if too_large_for_lambda(event):  # Lambda refuses it before the function runs
             self.log(f"  {logical_id}: the event is over Lambda's 6 MiB request limit (base64 bodies grow by a third)")
             return REQUEST_TOO_LARGE if rest else HttpResponse(413, _JSON, b'{"message":"Request Entity Too Large"}')
