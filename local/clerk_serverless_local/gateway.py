@@ -47,6 +47,7 @@ from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from .origins import origins_parameter
 from .payloads import (
+    MAX_EVENT_BYTES,
     HttpRequest,
     HttpResponse,
     binary_media,
@@ -59,7 +60,7 @@ from .runner import InitError, LocalFunction
 from .runtime_api import QuietServer
 from .template import Template, TemplateError
 
-MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+MAX_BODY = MAX_EVENT_BYTES  # no body over Lambda's request limit can make an event under it
 REQUEST_TIMEOUT = 30.0  # seconds to receive a whole request (head and body), idle keep-alive included
 _JSON = [("Content-Type", "application/json")]
 # Methods whose requests must say their length. Browsers send `Content-Length: 0`
