@@ -264,12 +264,6 @@ def test_the_cookie_write_rule_reads_the_method_the_inner_router_routes_on(
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _published_dev_key() -> Any:
-    from cryptography.hazmat.primitives import serialization
-
-    return serialization.load_pem_private_key((REPO / "dev" / "clerk-dev-key.pem").read_bytes(), password=None)
-
-
 def test_finding_the_published_dev_key_verifies_forged_tokens_on_aws_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
     """HIGH where it happens (full authentication bypass). ``dev/clerk-dev-key.pem``
     is committed, private half included, and ``env.json`` hands its public
@@ -283,7 +277,7 @@ def test_finding_the_published_dev_key_verifies_forged_tokens_on_aws_lambda(monk
     import jwt
 
     from clerk_serverless import ClerkConfigError
-    from clerk_serverless_local.devkeys import DEV_ISSUER
+    from clerk_serverless_local.devkeys import DEV_ISSUER, DEV_KID, DevKey
 
     public = json.loads((REPO / "env.json").read_text())["Parameters"]["CLERK_JWT_KEY"]
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "MeFunction")
@@ -300,7 +294,8 @@ def test_finding_the_published_dev_key_verifies_forged_tokens_on_aws_lambda(monk
     # sam local and our runner say so: local runs keep working, and so does any other key.
     monkeypatch.setenv("AWS_SAM_LOCAL", "true")
     forged = jwt.encode({"sub": "user_victim", "sid": "sess_1", "iss": DEV_ISSUER, "exp": 4102444800, "iat": 1},
-                        _published_dev_key(), algorithm="RS256", headers={"kid": "ins_dev_local"})
+                        DevKey.load(REPO / "dev" / "clerk-dev-key.pem").private_key, algorithm="RS256",
+                        headers={"kid": DEV_KID})
     assert ClerkAuth(jwt_key=public, issuer=DEV_ISSUER).verify_token(forged).user_id == "user_victim"
     monkeypatch.delenv("AWS_SAM_LOCAL")
     other = SigningKey.generate("ins_other")
