@@ -613,8 +613,7 @@ class LocalGateway:
             if cors is not None and route is not None and route.authorizer is not None:
                 # A route that takes OPTIONS (ANY, $default) keeps its
                 # authorizer for preflights too, which carry no credentials.
-                seen, seen_params = _decoded(request, params)
-                event = http_api_v2(seen, domain="localhost", route_key=route.route_key, path_parameters=seen_params)
+                event = _http_api_event(request, route, params)
                 refused = self._authorize(route, event, request)
                 if refused is not None:
                     return (self._gateway_answer(route, refused, request, params, origin),
@@ -634,8 +633,7 @@ class LocalGateway:
         api = self.rest_apis.get(route.api_id) if route.api == "rest" else None
         binary_types = api.binary_media_types if api is not None else self._implicit_binary_types
         if route.api == "http":
-            seen, seen_params = _decoded(request, params)
-            event = http_api_v2(seen, domain="localhost", route_key=route.route_key, path_parameters=seen_params)
+            event = _http_api_event(request, route, params)
         else:
             local = HttpRequest(request.method, request.path.removeprefix(f"/{route.stage}") or "/", request.query,
                                 request.headers, request.body, request.source_ip)
@@ -849,13 +847,15 @@ class LocalGateway:
         return Handler
 
 
-def _decoded(request: HttpRequest, params: dict[str, str] | None) -> tuple[HttpRequest, dict[str, str] | None]:
-    """What an HTTP API hands its integrations: the path percent-decoded
-    (``rawPath``, ``requestContext.http.path``, ``pathParameters``: ``/files/café``
-    for ``/files/caf%C3%A9``), where REST APIs and Function URLs keep it encoded."""
+def _http_api_event(request: HttpRequest, route: Route, params: dict[str, str] | None) -> dict[str, Any]:
+    """The payload 2.0 event an HTTP API hands ``route``'s integration and
+    authorizer: the path percent-decoded (``rawPath``, ``requestContext.http.path``,
+    ``pathParameters``: ``/files/café`` for ``/files/caf%C3%A9``), where REST APIs
+    and Function URLs keep it encoded."""
     decoded = HttpRequest(request.method, unquote(request.path), request.query, request.headers, request.body,
                           request.source_ip)
-    return decoded, {name: unquote(value) for name, value in params.items()} if params else params
+    decoded_params = {name: unquote(value) for name, value in params.items()} if params else params
+    return http_api_v2(decoded, domain="localhost", route_key=route.route_key, path_parameters=decoded_params)
 
 
 _MAX_LOGGED = 200
