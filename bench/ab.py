@@ -9,7 +9,9 @@ timing difference between two runs of bench.py on a shared machine is mostly
 noise; within one process and one round both packages meet the same noise,
 so the median of the per-round differences shows a change of a few hundred
 nanoseconds. Reports the best time and median ratio to the raw verify of
-each row, and the median per-round difference this tree - ref.
+each row, and the median per-round difference this tree - ref with a 95%
+confidence interval of that median (a change is real when the interval
+excludes zero) and the quartiles of the differences (the spread of a round).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import base64
 import gc
 import importlib
+import math
 import statistics
 import subprocess
 import sys
@@ -105,10 +108,16 @@ def main() -> None:
         ratio = statistics.median(t / r for t, r in zip(times, raw, strict=True))
         print(f"{name:<{width}}  {min(times):8.2f}  {ratio:12.3f}")
     for row in ("first-seen", "repeated"):
-        diff = statistics.median(
-            n - o for n, o in zip(per[f"{row}, this tree"], per[f"{row}, {args.ref}"], strict=True)
+        diffs = [n - o for n, o in zip(per[f"{row}, this tree"], per[f"{row}, {args.ref}"], strict=True)]
+        low, _, high = statistics.quantiles(diffs, n=4)
+        # A distribution-free 95% interval of the median: order statistics n/2 ± 0.98·√n.
+        ranked, half = sorted(diffs), round(0.98 * math.sqrt(len(diffs)))
+        mid = len(ranked) // 2
+        print(
+            f"{row}: this tree - {args.ref} = {statistics.median(diffs):+.2f} µs, 95% CI of the median "
+            f"{ranked[max(mid - half, 0)]:+.2f}…{ranked[min(mid + half, len(ranked) - 1)]:+.2f}, "
+            f"quartiles {low:+.2f}…{high:+.2f} (median of {args.rounds} rounds × {args.calls} calls)"
         )
-        print(f"{row}: this tree - {args.ref} = {diff:+.2f} µs (median of {args.rounds} rounds × {args.calls} calls)")
 
 
 if __name__ == "__main__":
