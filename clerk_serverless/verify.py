@@ -62,6 +62,9 @@ _CANONICAL_LAST = {
     3: frozenset(b"AEIMQUYcgkosw048"),
 }
 _HEADER_CACHE_SIZE = 64
+# A byte, not b".": ``b"." in segment`` first tries to read b"." as an
+# integer and formats a TypeError it then drops (~100 ns on every new token).
+_DOT = ord(".")
 
 _pkcs1v15: Any = None
 _sha256: Any = None
@@ -182,9 +185,10 @@ class UnverifiedToken:
         # Exactly two dots, around a non-empty header and payload. Two
         # partitions, not split(b"."): bytes.split is ~2x slower here, and the
         # last partition's head is the signing input, with no slice to make.
+        # _DOT, an int: bytes' ``in`` tries an int first (see its definition).
         signing_input, dot, signature = raw.rpartition(b".")
         header, dot2, payload = signing_input.partition(b".")
-        if not dot or not dot2 or not header or not payload or b"." in payload:
+        if not dot or not dot2 or not header or not payload or _DOT in payload:
             raise TokenInvalidError("not a JWS compact token")
         # Every segment decoded before the header is judged, as @clerk/backend's
         # decodeJwt does before verifyJwt looks at alg: a token that does not
