@@ -331,6 +331,8 @@ def check_session_claims(
     ``parties``, the route's authorized parties, are checked here only so that
     a token failing both ``azp`` and ``iss`` is refused for its ``azp``, as
     there; the route checks ``azp`` on every request anyway.
+    ``issuer``, when given, is an https:// URL without a trailing slash, as
+    the configuration makes it.
 
     Given ``now``, a time claim already failing against the clock (expired,
     not valid yet) ends the checks there, as in @clerk/backend, so a later
@@ -356,10 +358,12 @@ def check_session_claims(
     if parties is not None and azp not in parties:  # check_authorized_party, written out: a call less per new token
         raise TokenInvalidAuthorizedPartiesError()
     iss = claims.get("iss")
-    if type(iss) is not str or not iss.startswith("https://"):
-        raise TokenInvalidIssuerError("iss missing or not https")
-    if issuer is not None and iss != issuer:  # exactly, as @clerk/backend's assertIssuerClaim
-        raise TokenInvalidIssuerError("iss does not match the configured issuer")
+    # The configured issuer is an https:// URL (config checks it): equal to it, iss passes both checks.
+    if issuer is None or iss != issuer:
+        if type(iss) is not str or not iss.startswith("https://"):
+            raise TokenInvalidIssuerError("iss missing or not https")
+        if issuer is not None:  # exactly, as @clerk/backend's assertIssuerClaim
+            raise TokenInvalidIssuerError("iss does not match the configured issuer")
     exp: Any = claims.get("exp")
     if type(exp) is not int and _not_number(exp):
         raise TokenVerificationFailedError("exp missing or not a number")
