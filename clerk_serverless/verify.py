@@ -205,8 +205,9 @@ class UnverifiedToken:
         except binascii.Error:
             raise TokenInvalidError("token segment is not base64url") from None
         claims: dict[str, Any] | None = None
-        if data[:1] == b"{" and data[1:2] != b"\x00":
+        if data[:1] == b"{":
             # json_object's usual case, written out too: an object, all of the text.
+            # (No NUL test here: read as UTF-8 only, "{" then NUL is not JSON either way.)
             try:
                 text = data.decode("utf-8", "surrogatepass")
                 value, end = _decoder.raw_decode(text)
