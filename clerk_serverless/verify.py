@@ -365,16 +365,22 @@ def check_session_claims(
             raise TokenInvalidIssuerError("iss missing or not https")
         if issuer is not None:  # exactly, as @clerk/backend's assertIssuerClaim
             raise TokenInvalidIssuerError("iss does not match the configured issuer")
+    # Whole seconds, as check_times: a float is truncated (int() once, and
+    # only for a float: an int is compared as it is).
     exp: Any = claims.get("exp")
-    if type(exp) is not int and _not_number(exp):
-        raise TokenVerificationFailedError("exp missing or not a number")
-    if now is not None and int(exp) <= now - skew:
+    if type(exp) is not int:
+        if _not_number(exp):
+            raise TokenVerificationFailedError("exp missing or not a number")
+        exp = int(exp)
+    if now is not None and exp <= now - skew:
         return False
     nbf = claims.get("nbf", _ABSENT)
     if nbf is not _ABSENT:
-        if type(nbf) is not int and _not_number(nbf):
-            raise TokenVerificationFailedError("nbf is not a number")
-        if now is not None and int(nbf) > now + skew:
+        if type(nbf) is not int:
+            if _not_number(nbf):
+                raise TokenVerificationFailedError("nbf is not a number")
+            nbf = int(nbf)
+        if now is not None and nbf > now + skew:
             return False
     iat = claims.get("iat", _ABSENT)
     if iat is not _ABSENT and type(iat) is not int and _not_number(iat):
