@@ -310,15 +310,16 @@ def check_session(
     if parties is not None and claims.azp not in parties:
         raise TokenInvalidAuthorizedPartiesError()
     # check_times(claims.exp, claims.nbf, claims.iat, now, skew), written out
-    # (whole seconds, as there): a call less on every request.
-    if int(claims.exp) <= now - skew:
+    # (whole seconds, as there; int() only for a float): a call less on every request.
+    exp = claims.exp
+    if (exp if type(exp) is int else int(exp)) <= now - skew:
         raise TokenExpiredError()
     later = now + skew
     nbf = claims.nbf
-    if nbf is not None and int(nbf) > later:
+    if nbf is not None and (nbf if type(nbf) is int else int(nbf)) > later:
         raise SessionTokenNbfError() if request is not None else TokenNotActiveYetError()
     iat = claims.iat
-    if iat is not None and int(iat) > later:
+    if iat is not None and (iat if type(iat) is int else int(iat)) > later:
         raise SessionTokenIatInTheFutureError() if request is not None else TokenIatInTheFutureError()
     if claims.status == "pending" and policy.treat_pending_as_signed_out:
         raise SessionPendingError()
