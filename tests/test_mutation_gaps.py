@@ -8,6 +8,7 @@ the loopback JWKS, real-shaped events.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -20,7 +21,12 @@ from support.events import behind_authorizer, make_event
 from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, claims, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
-from clerk_serverless.errors import TokenInvalidError, TokenTypeMismatchError, TokenVerificationFailedError
+from clerk_serverless.errors import (
+    TokenInvalidError,
+    TokenInvalidSignatureError,
+    TokenTypeMismatchError,
+    TokenVerificationFailedError,
+)
 from clerk_serverless.trusted import authorizer_context
 from clerk_serverless.verify import M2M_TOKEN_CATEGORY, MAX_TOKEN_LENGTH
 
@@ -233,6 +239,30 @@ def test_a_utf8_bom_before_the_json_is_dropped(make_auth: Any, key: SigningKey) 
     signing_input = f"{b64url(header)}.{b64url(payload)}"
     signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     assert make_auth().verify_token(f"{signing_input}.{b64url(signature)}").user_id == "user_2abc"
+
+
+@pytest.mark.parametrize("change", ["leading zero byte dropped", "zero byte prepended"])
+def test_a_signature_not_as_long_as_the_modulus_is_refused(make_auth: Any, key: SigningKey, change: str) -> None:
+    """verify.signature_valid: RSASSA-PKCS1-v1_5 verification first requires
+    a signature exactly as long as the modulus (RFC 8017 §8.2.2 step 1), as
+    cryptography's verify and WebCrypto do. The RSA public operation alone
+    (what recovering the signed DigestInfo runs) reads a signature whose
+    leading zero byte was dropped as the same number: a mutant without the
+    length check accepted that second spelling of a valid token."""
+    header = {"alg": "RS256", "kid": key.kid, "typ": "JWT"}
+    for attempt in range(4096):  # one signature in 256 opens with a zero byte
+        token = sign_raw(key, header, claims(f=str(attempt)))
+        signing_input, _, encoded = token.rpartition(".")
+        signature = base64.urlsafe_b64decode(encoded + "==")
+        if signature[0] == 0:
+            break
+    else:
+        raise AssertionError("no signature opening with a zero byte")
+    auth = make_auth()
+    assert auth.verify_token(token).user_id == "user_2abc"
+    other = signature[1:] if change == "leading zero byte dropped" else b"\x00" + signature
+    with pytest.raises(TokenInvalidSignatureError):
+        auth.verify_token(f"{signing_input}.{b64url(other)}")
 
 
 # -- policy.py ------------------------------------------------------------------------------
