@@ -23,8 +23,8 @@ from coldstart import stage_package
 
 # Loaded on first use, never by the import: third-party integrations, the
 # crypto and network stacks (first request), and standard modules only some
-# paths need (logging: records someone can see; hashlib: secret-key sources;
-# dataclasses/inspect: nothing at run time).
+# paths need (logging: records someone can see; hashlib: the first signature
+# check and secret-key sources; dataclasses/inspect: nothing at run time).
 DEFERRED = ["boto3", "botocore", "aws_lambda_powertools", "mangum", "fastapi", "starlette", "httpx",
             "cryptography", "jwt", "ssl", "socket", "http.client", "logging", "hashlib", "dataclasses", "inspect"]
 
