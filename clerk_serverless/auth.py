@@ -63,8 +63,8 @@ class ClerkAuth:
     An argument always beats the environment, key source included.
 
     Key sources, first configured wins: ``jwt_key`` (PEM, networkless),
-    ``jwks_url``, ``publishable_key`` (the Frontend API's JWKS; also pins
-    ``iss``), ``secret_key`` (the Backend API's ``/v1/jwks``).
+    ``jwks_url``, ``publishable_key`` (the Frontend API's JWKS),
+    ``secret_key`` (the Backend API's ``/v1/jwks``).
 
     Args:
         jwt_key: PEM public key (``CLERK_JWT_KEY``).
@@ -77,7 +77,11 @@ class ClerkAuth:
             credentialed CORS requests and write with the session cookie.
         clock_skew: seconds of leeway for ``exp``/``nbf``/``iat`` (0 means none).
         jwks_cache_ttl: seconds keys stay fresh before a refresh is tried.
-        issuer: expected ``iss`` (``CLERK_ISSUER``); derived from the publishable key.
+        issuer: the accepted ``iss`` values, exactly: an ``https://`` URL or a list
+            of them (``CLERK_ISSUER``, comma-separated). Unset, ``iss`` need only be
+            ``https://…``, as @clerk/backend without ``issuer``: it is not derived
+            from the publishable key (behind a Frontend API proxy ``iss`` is the
+            proxy URL).
         audience: expected ``aud`` (a string or a list), for instances that add
             ``aud`` through a JWT template; a token without ``aud`` still passes,
             as with @clerk/backend's ``verifyToken``.
@@ -115,7 +119,7 @@ class ClerkAuth:
         clock_skew: float = 5.0,
         jwks_cache_ttl: float = 300.0,
         *,
-        issuer: str | None = None,
+        issuer: str | Iterable[str] | None = None,
         audience: str | Iterable[str] | None = None,
         jwks_stale_ttl: float = 24 * 3600.0,
         unknown_kid_cooldown: float = 30.0,

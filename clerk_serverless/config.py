@@ -71,7 +71,7 @@ class Settings(NamedTuple):
 
     key_source: KeySource
     authorized_parties: frozenset[str] | None
-    issuer: str | None
+    issuer: tuple[str, ...] | None
     clock_skew: float
     jwks_cache_ttl: float
     jwks_stale_ttl: float
@@ -115,6 +115,30 @@ def parse_audience(value: Any) -> frozenset[str] | None:
     if not all(isinstance(a, str) and a for a in items):
         raise ClerkConfigError("audience", "must be a string or a non-empty list of strings")
     return frozenset(items)
+
+
+def parse_issuer(value: Any, setting: str) -> tuple[str, ...] | None:
+    """``issuer``: one ``https://`` URL, a list of them, or a comma-separated
+    string of them; each read without its trailing slash, duplicates dropped,
+    in the order given (the order the refusal's log line names them in)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        items: Iterable[Any] = [v for v in (p.strip() for p in value.split(",")) if v]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+    else:
+        raise ClerkConfigError(setting, "must be an https:// URL, a list of them or a comma-separated string")
+    issuers: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.startswith("https://") or item.rstrip("/") == "https:":
+            raise ClerkConfigError(setting, f"{config_value(item)} is not an https:// URL")
+        issuer = item.rstrip("/")
+        if issuer not in issuers:
+            issuers.append(issuer)
+    if not issuers:
+        raise ClerkConfigError(setting, "is empty; leave it unset not to check iss against it")
+    return tuple(issuers)
 
 
 def _credential(value: object, setting: str, prefixes: tuple[str, ...], problem: str) -> str | None:
@@ -317,7 +341,7 @@ def resolve_settings(
     publishable_key: str | None = None,
     api_url: str | None = None,
     authorized_parties: Iterable[str] | str | None = None,
-    issuer: str | None = None,
+    issuer: str | Iterable[str] | None = None,
     clock_skew: float = 5.0,
     jwks_cache_ttl: float = 300.0,
     jwks_stale_ttl: float = MIN_STALE_TTL,
@@ -353,7 +377,7 @@ def resolve_settings(
     publishable_key, pk_setting = _from_env("publishable_key", publishable_key)
     api_url, api_url_setting = _from_env("api_url", api_url)
     parties_raw, parties_setting = _from_env("authorized_parties", authorized_parties)
-    issuer, issuer_setting = _from_env("issuer", issuer)
+    issuer_raw, issuer_setting = _from_env("issuer", issuer)
     if explicit_sources:
         # Key sources from the environment do not compete with one given in code.
         ignored = [
@@ -402,12 +426,11 @@ def resolve_settings(
                 "both must come from the same Clerk instance",
             )
 
-    if issuer is not None:
-        if not isinstance(issuer, str) or not issuer.startswith("https://"):
-            raise ClerkConfigError(issuer_setting, "must be an https:// URL")
-        issuer = issuer.rstrip("/")
-    elif frontend_api is not None:
-        issuer = f"https://{frontend_api}"
+    # `iss` is pinned only to a configured issuer, as @clerk/backend's
+    # assertIssuerClaim: not to the publishable key's Frontend API, which is
+    # not the `iss` behind a Frontend API proxy (the proxy URL) nor, always,
+    # on a satellite domain (README: "Which `iss` your tokens carry").
+    issuers = parse_issuer(issuer_raw, issuer_setting)
 
     # Networkless first; then an explicit JWKS URL; then the Frontend API
     # (public, CDN-cached, not rate limited); the Backend API last.
@@ -444,7 +467,7 @@ def resolve_settings(
     return Settings(
         key_source=source,
         authorized_parties=parse_authorized_parties(parties_raw, parties_setting),
-        issuer=issuer,
+        issuer=issuers,
         clock_skew=skew,
         jwks_cache_ttl=ttl,
         jwks_stale_ttl=stale,

@@ -50,7 +50,7 @@ class TokenVerifier:
 
     Args:
         key_store: where the signing keys come from.
-        issuer: the expected ``iss`` of session tokens (None: not pinned).
+        issuer: the accepted ``iss`` values of session tokens (None: not pinned).
         audience: the accepted ``aud`` values (None: not checked).
         skew: seconds of leeway; a cached token is dropped once past ``exp``.
         cache_size: verified session tokens remembered (0: none).
@@ -64,7 +64,7 @@ class TokenVerifier:
         self,
         key_store: KeyStore,
         *,
-        issuer: str | None,
+        issuer: tuple[str, ...] | None,
         audience: frozenset[str] | None,
         skew: float,
         cache_size: int,

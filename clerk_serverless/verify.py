@@ -341,7 +341,7 @@ def check_session_kind(token: UnverifiedToken) -> None:
 
 def check_session_claims(
     claims: dict[str, Any],
-    issuer: str | None,
+    issuer: tuple[str, ...] | None,
     audience: frozenset[str] | None,
     now: float | None = None,
     skew: float = 0.0,
@@ -352,8 +352,8 @@ def check_session_claims(
     ``parties``, the route's authorized parties, are checked here only so that
     a token failing both ``azp`` and ``iss`` is refused for its ``azp``, as
     there; the route checks ``azp`` on every request anyway.
-    ``issuer``, when given, is an https:// URL without a trailing slash, as
-    the configuration makes it.
+    ``issuer``, when given, holds https:// URLs without a trailing slash, as
+    the configuration makes them; ``iss`` must equal one of them.
 
     Given ``now``, a time claim already failing against the clock (expired,
     not valid yet) ends the checks there, as in @clerk/backend, so a later
@@ -379,12 +379,12 @@ def check_session_claims(
     if parties is not None and azp not in parties:  # check_authorized_party, written out: a call less per new token
         raise TokenInvalidAuthorizedPartiesError()
     iss = claims.get("iss")
-    # The configured issuer is an https:// URL (config checks it): equal to it, iss passes both checks.
-    if issuer is None or iss != issuer:
-        if type(iss) is not str or not iss.startswith("https://"):
-            raise TokenInvalidIssuerError("iss missing or not https")
-        if issuer is not None:  # exactly, as @clerk/backend's assertIssuerClaim
-            raise TokenInvalidIssuerError("iss does not match the configured issuer")
+    if type(iss) is not str or not iss.startswith("https://"):
+        raise TokenInvalidIssuerError("iss missing or not https")
+    if issuer is not None and iss not in issuer:  # exactly, any of them, as @clerk/backend's assertIssuerClaim
+        # The expected issuers are configuration, not secrets; the token's
+        # own iss (attacker-chosen text) stays out of the log line.
+        raise TokenInvalidIssuerError(f"iss is not the configured issuer: expected {' or '.join(issuer)}")
     # Whole seconds, as check_times: a float is truncated (int() once, and
     # only for a float: an int is compared as it is).
     exp: Any = claims.get("exp")

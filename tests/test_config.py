@@ -12,7 +12,7 @@ from support.calls import call, recording_handler
 from support.tokens import ISSUER, ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, require_session, with_session
-from clerk_serverless.errors import TokenVerificationFailedError
+from clerk_serverless.errors import TokenInvalidIssuerError, TokenVerificationFailedError
 
 PK = "pk_test_Y2xlcmsudGVzdC1pbnN0YW5jZS5leGFtcGxlJA"
 
@@ -46,6 +46,13 @@ def test_no_key_source_names_the_variables() -> None:
         ({"jwks_url": "https://x.example/jwks", "jwks_stale_ttl": 60}, "jwks_stale_ttl"),
         ({"jwks_url": "https://x.example/jwks", "fetch_timeout": 10}, "fetch_timeout"),
         ({"jwks_url": "https://x.example/jwks", "issuer": "http://clerk.example.com"}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": ["https://clerk.example.com", "http://app.example.com/__clerk"]}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": ["https://clerk.example.com", 7]}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": []}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": " , "}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": "https://"}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": 42}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": {"https://clerk.example.com": 1}}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "token_cache_size": -1}, "token_cache_size"),
         ({"jwks_url": "https://x.example/jwks", "clock": 1764300000.0}, "clock"),
         ({"jwks_url": "https://x.example/jwks", "logger": "audit"}, "logger"),
@@ -68,6 +75,8 @@ def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], setting: str) -
         ({"CLERK_PUBLISHABLE_KEY": "pk_live_%%%"}, "CLERK_PUBLISHABLE_KEY"),
         ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_AUTHORIZED_PARTIES": "https://a.example,b.example"}, "CLERK_AUTHORIZED_PARTIES"),
         ({"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "http://api.clerk.com"}, "CLERK_API_URL"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_ISSUER": "https://clerk.example.com,clerk.example.com"}, "CLERK_ISSUER"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_ISSUER": ","}, "CLERK_ISSUER"),
     ],
 )
 def test_bad_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str) -> None:
@@ -146,7 +155,7 @@ def test_key_source_precedence(monkeypatch: pytest.MonkeyPatch, key: SigningKey)
     assert auth.settings.key_source.url == "https://x.example/jwks"
     auth = ClerkAuth(publishable_key=PK, secret_key="sk_test_1")
     assert auth.settings.key_source.url == "https://clerk.test-instance.example/.well-known/jwks.json"
-    assert auth.settings.issuer == "https://clerk.test-instance.example"
+    assert auth.settings.issuer is None  # iss is pinned by `issuer` only, as @clerk/backend
     auth = ClerkAuth(secret_key="sk_test_1")
     assert auth.settings.key_source.url == "https://api.clerk.com/v1/jwks"
     assert auth.settings.issuer is None
@@ -173,11 +182,81 @@ def test_non_rsa_pem_is_refused() -> None:
         ClerkAuth(jwt_key=pem)
 
 
-def test_issuer_from_publishable_key_is_enforced(key: SigningKey) -> None:
+# Behind a Frontend API proxy (Clerk docs, "Proxying the Clerk Frontend API"),
+# session tokens carry the proxy URL as iss, not the publishable key's Frontend
+# API (@clerk/backend 4's interstitialRule and clerk-sdk-go's isValidIssuer
+# compare iss with proxyUrl); on a satellite domain Clerk's SDKs did not check
+# iss at all. README: "Which `iss` your tokens carry".
+PROXY_ISS = "https://app.test-instance.example/__clerk"
+
+
+def test_publishable_key_does_not_pin_iss(key: SigningKey) -> None:
+    """A proxied deployment's tokens pass on the publishable key alone, as
+    with @clerk/backend, which checks iss only when given ``issuer``."""
     auth = ClerkAuth(jwt_key=key.public_pem, publishable_key=PK)
-    assert auth.verify_token(mint(key, iss="https://clerk.test-instance.example")).user_id
-    with pytest.raises(TokenVerificationFailedError, match="issuer"):
+    assert auth.settings.issuer is None
+    for iss in (ISSUER, PROXY_ISS):
+        assert auth.verify_token(mint(key, iss=iss)).user_id == "user_2abc"
+    with pytest.raises(TokenVerificationFailedError, match="iss missing or not https"):
+        auth.verify_token(mint(key, iss="http://app.test-instance.example/__clerk"))
+
+
+def test_issuer_list_accepts_any_of_them_exactly(key: SigningKey) -> None:
+    auth = ClerkAuth(jwt_key=key.public_pem, publishable_key=PK, issuer=[ISSUER + "/", PROXY_ISS, ISSUER])
+    assert auth.settings.issuer == (ISSUER, PROXY_ISS)  # read without the trailing slash, once each
+    for iss in (ISSUER, PROXY_ISS):
+        assert auth.verify_token(mint(key, iss=iss)).user_id == "user_2abc"
+    for iss in ("https://clerk.someone-else.example", PROXY_ISS + "/", "https://app.test-instance.example"):
+        with pytest.raises(TokenInvalidIssuerError) as info:
+            auth.verify_token(mint(key, iss=iss))
+        assert info.value.reason == "token-invalid-issuer"
+        # The log line names the expected issuers (configuration), never the token's.
+        assert str(info.value) == (
+            f"The token's issuer (iss) is not this instance's. (iss is not the configured issuer: "
+            f"expected {ISSUER} or {PROXY_ISS})"
+        )
+
+
+def test_issuer_set_is_read_in_a_stable_order() -> None:
+    auth = ClerkAuth(jwks_url="https://x.example/jwks", issuer={PROXY_ISS, ISSUER})
+    assert auth.settings.issuer == tuple(sorted((PROXY_ISS, ISSUER)))
+
+
+def test_issuer_list_on_a_route(make_auth: Any, key: SigningKey) -> None:
+    """Through a decorated handler: any listed issuer passes, another is 401
+    token-invalid-issuer, the body holding the fixed message only."""
+    handler = recording_handler(make_auth(issuer=[ISSUER, PROXY_ISS]).require_session)
+    assert call(handler, "http_v2", bearer=mint(key, iss=PROXY_ISS)).status == 200
+    token = mint(key, iss="https://clerk.someone-else.example")
+    out = call(handler, "http_v2", bearer=token)
+    assert (out.status, out.reason) == (401, "token-invalid-issuer")
+    assert out.body["message"] == "The token's issuer (iss) is not this instance's."
+    assert token not in out.response["body"]
+
+
+def test_clerk_issuer_comma_list(monkeypatch: pytest.MonkeyPatch, key: SigningKey) -> None:
+    monkeypatch.setenv("CLERK_ISSUER", f" {ISSUER}/ , {PROXY_ISS} ,")
+    auth = ClerkAuth(jwt_key=key.public_pem)
+    assert auth.settings.issuer == (ISSUER, PROXY_ISS)
+    assert auth.verify_token(mint(key, iss=PROXY_ISS)).user_id == "user_2abc"
+    with pytest.raises(TokenInvalidIssuerError):
         auth.verify_token(mint(key, iss="https://clerk.someone-else.example"))
+
+
+def test_issuer_argument_beats_clerk_issuer(monkeypatch: pytest.MonkeyPatch, key: SigningKey) -> None:
+    monkeypatch.setenv("CLERK_ISSUER", "not a url")
+    auth = ClerkAuth(jwt_key=key.public_pem, issuer=PROXY_ISS)
+    assert auth.settings.issuer == (PROXY_ISS,)
+    with pytest.raises(TokenInvalidIssuerError):
+        auth.verify_token(mint(key, iss=ISSUER))
+
+
+def test_bad_clerk_issuer_entry_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_ISSUER", f"{ISSUER},http://app.test-instance.example/__clerk")
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(jwks_url="https://x.example/jwks")
+    assert info.value.setting == "CLERK_ISSUER"
+    assert "'http://app.test-instance.example/__clerk' is not an https:// URL" in str(info.value)
 
 
 def test_clock_skew_zero_means_zero(key: SigningKey) -> None:
