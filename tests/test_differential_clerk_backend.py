@@ -68,6 +68,7 @@ AUDIENCE = "https://api.diff.example"
 FAPI_LIVE = "clerk.diff-live.example"
 FAPI_DEV = "clerk.diff-dev.example"
 OTHER_ISS = "https://clerk.other-app.example"
+PROXY_ISS = "https://app.diff-live.example/__clerk"  # iss behind a Frontend API proxy: the proxy URL
 USER = "user_2diffUSERdiffUSERdiffUSER01"
 SID = "sess_2diffSESSdiffSESSdiffSESS01"
 ORG = "org_2diffORGxdiffORGxdiffORGx01"
@@ -93,6 +94,7 @@ class Instance:
     authorized_parties: tuple[str, ...] | None
     audience: tuple[str, ...] | None = None
     machine: bool = True  # the secret key and the Backend API (machine tokens)
+    issuers: tuple[str, ...] | None = None  # `issuer` as a list (else the Frontend API's, a string)
 
     @property
     def production(self) -> bool:
@@ -103,12 +105,18 @@ class Instance:
         return f"https://{FAPI_LIVE if self.production else FAPI_DEV}"
 
     @property
+    def expected_issuer(self) -> str | list[str]:
+        """The ``issuer`` option both sides are given."""
+        return list(self.issuers) if self.issuers else self.issuer
+
+    @property
     def suffix(self) -> str:
         return SUFFIX_LIVE if self.production else SUFFIX_DEV
 
 
 LIVE = Instance("live", PK_LIVE, (ORIGIN, ORIGIN2))
-OPEN = Instance("open", PK_LIVE, None, audience=(AUDIENCE, "urn:diff:other"))
+OPEN = Instance("open", PK_LIVE, None, audience=(AUDIENCE, "urn:diff:other"),
+                issuers=(f"https://{FAPI_LIVE}", PROXY_ISS))
 DEV = Instance("dev", PK_DEV, (ORIGIN,), machine=False)
 INSTANCES = {i.name: i for i in (LIVE, OPEN, DEV)}
 
@@ -229,6 +237,7 @@ TOKENS: dict[str, dict[str, Any]] = {
     "no_exp": {"claims": {"_drop": ["exp"]}},
     "iss_other": {"claims": {"iss": OTHER_ISS}},
     "iss_absent": {"claims": {"_drop": ["iss"]}},
+    "iss_proxy": {"claims": {"iss": PROXY_ISS}},
     "iss_slash": {"claims": {"iss": lambda i: i.issuer + "/"}},
     "iss_http": {"claims": {"iss": lambda i: "http://" + i.issuer[len("https://"):]}},
     "iss_other_expired": {"claims": {"iss": OTHER_ISS, "iat": NOW - 120, "nbf": NOW - 125, "exp": NOW - 60}},
@@ -341,7 +350,7 @@ def clerk_case(request: Request, pem: str, bapi_url: str) -> dict[str, Any]:
         headers.append(["origin", request.origin])
     if request.cookies:
         headers.append(["cookie", "; ".join(request.cookies)])
-    options: dict[str, Any] = {"jwtKey": pem, "issuer": instance.issuer,
+    options: dict[str, Any] = {"jwtKey": pem, "issuer": instance.expected_issuer,
                                "acceptsToken": list(request.accepts) if isinstance(request.accepts, tuple)
                                else request.accepts}
     if instance.authorized_parties:
@@ -397,6 +406,7 @@ class Ours:
                 api_url=bapi_url if instance.machine else None,
                 authorized_parties=list(instance.authorized_parties) if instance.authorized_parties else None,
                 audience=list(instance.audience) if instance.audience else None,
+                issuer=instance.expected_issuer,
                 clock=self.clock,
             )
             for name, instance in INSTANCES.items()
@@ -845,7 +855,7 @@ def verify_verdicts(both: Both, tok: Callable[[str, str], str]) -> dict[str, tup
     asks = []
     for _, instance_name, name in cases:
         instance = INSTANCES[instance_name]
-        options: dict[str, Any] = {"jwtKey": both.pem, "issuer": instance.issuer}
+        options: dict[str, Any] = {"jwtKey": both.pem, "issuer": instance.expected_issuer}
         if instance.authorized_parties:
             options["authorizedParties"] = list(instance.authorized_parties)
         if instance.audience:
@@ -880,3 +890,16 @@ def test_verify_token(name: str, verify_verdicts: dict[str, tuple[Verdict, Verdi
     else:
         assert _ours_word(ours) == difference.ours, f"ours: {ours} ({difference.why})"
         assert ours != theirs, f"no longer a difference, both {ours} ({difference.why})"
+
+
+def test_issuer_list_reaches_both_sides(verify_verdicts: dict[str, tuple[Verdict, Verdict]]) -> None:
+    """``issuer`` as a list (instance ``open``: the Frontend API and a proxy
+    URL) accepts a token of either issuer and no other, on both sides; as a
+    string (``live``) the proxy URL's token is refused: the list is passed
+    through, not dropped."""
+    for case, authenticated in (("open-iss_proxy", True), ("open-valid", True), ("open-iss_other", False),
+                                ("live-iss_proxy", False), ("live-valid", True)):
+        theirs, ours = verify_verdicts[case]
+        assert theirs.authenticated is ours.authenticated is authenticated, case
+        if not authenticated:
+            assert theirs.reason == ours.reason == "token-invalid-issuer", case
