@@ -109,6 +109,19 @@ def test_deploying_without_a_key_source_is_refused() -> None:
         assert not Template(ROOT / "template.yaml", setting).rule_violations()
 
 
+
+def test_clerk_issuer_parameter_reaches_every_function_as_clerk_issuer(document: dict[str, Any]) -> None:
+    """The publishable key pins no issuer: ``ClerkIssuer`` is the one way to,
+    a comma-separated list of https:// URLs (a proxy URL among them)."""
+    assert document["Globals"]["Function"]["Environment"]["Variables"]["CLERK_ISSUER"] == {"Ref": "ClerkIssuer"}
+    key = {"ClerkPublishableKey": "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k"}
+    Template(ROOT / "template.yaml", {**key, "ClerkIssuer": "https://clerk.example.com,https://example.com/__clerk"})
+    for bad in ("http://clerk.example.com", "https://clerk.example.com,", "clerk.example.com"):
+        with pytest.raises(TemplateError, match="ClerkIssuer"):
+            Template(ROOT / "template.yaml", {**key, "ClerkIssuer": bad})
+
+
+
 # -- the secret key: MachineApiFunction only ------------------------------------------------
 
 
