@@ -63,8 +63,8 @@ class ClerkAuth:
     An argument always beats the environment, key source included.
 
     Key sources, first configured wins: ``jwt_key`` (PEM, networkless),
-    ``jwks_url``, ``publishable_key`` (the Frontend API's JWKS),
-    ``secret_key`` (the Backend API's ``/v1/jwks``).
+    ``jwks_url``, ``publishable_key`` (the Frontend API's JWKS, through
+    ``proxy_url`` when set), ``secret_key`` (the Backend API's ``/v1/jwks``).
 
     Args:
         jwt_key: PEM public key (``CLERK_JWT_KEY``).
@@ -82,6 +82,12 @@ class ClerkAuth:
             ``https://…``, as @clerk/backend without ``issuer``: it is not derived
             from the publishable key (behind a Frontend API proxy ``iss`` is the
             proxy URL).
+        proxy_url: the absolute URL of a Frontend API proxy (``CLERK_PROXY_URL``,
+            Clerk's ``proxyUrl``), e.g. ``https://app.example.com/__clerk``: with
+            the publishable key as key source, keys come from
+            ``{proxy_url}/.well-known/jwks.json`` instead of the key's host (which
+            a proxied instance may leave without DNS). It does not pin ``iss``:
+            list it in ``issuer`` for that. A path alone (``/__clerk``) is refused.
         audience: expected ``aud`` (a string or a list), for instances that add
             ``aud`` through a JWT template; a token without ``aud`` still passes,
             as with @clerk/backend's ``verifyToken``.
@@ -120,6 +126,7 @@ class ClerkAuth:
         jwks_cache_ttl: float = 300.0,
         *,
         issuer: str | Iterable[str] | None = None,
+        proxy_url: str | None = None,
         audience: str | Iterable[str] | None = None,
         jwks_stale_ttl: float = 24 * 3600.0,
         unknown_kid_cooldown: float = 30.0,
@@ -142,6 +149,7 @@ class ClerkAuth:
             api_url=api_url,
             authorized_parties=authorized_parties,
             issuer=issuer,
+            proxy_url=proxy_url,
             audience=audience,
             clock_skew=clock_skew,
             jwks_cache_ttl=jwks_cache_ttl,

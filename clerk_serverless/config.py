@@ -28,6 +28,7 @@ ENV = {
     "api_url": "CLERK_API_URL",
     "authorized_parties": "CLERK_AUTHORIZED_PARTIES",
     "issuer": "CLERK_ISSUER",
+    "proxy_url": "CLERK_PROXY_URL",
     "secret_key_parameter": "CLERK_SECRET_KEY_PARAMETER",
     "secret_key_secret_id": "CLERK_SECRET_KEY_SECRET_ID",
     "machine_secret_key": "CLERK_MACHINE_SECRET_KEY",
@@ -39,12 +40,13 @@ class KeySource:
 
     ``kind`` is ``"pem"`` (networkless, ``pem`` holds the text) or ``"jwks"``
     (``url`` plus request ``headers``, e.g. the secret key for the Backend API).
-    ``label`` says which setting chose it, for logs and errors. A plain
+    ``label`` says which setting chose it, for logs and errors; ``hint``, when
+    set, follows the error of a fetch that got no answer at all. A plain
     slotted class, not a ``NamedTuple``: nothing unpacks or compares it, and a
     ``NamedTuple`` costs a cold start ~100 µs to define.
     """
 
-    __slots__ = ("kind", "label", "url", "headers", "pem", "key")
+    __slots__ = ("kind", "label", "url", "headers", "pem", "key", "hint")
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class KeySource:
         headers: tuple[tuple[str, str], ...] = (),
         pem: str | None = None,
         key: Any = None,  # the parsed RSA public key, for kind "pem"
+        hint: str | None = None,
     ) -> None:
         self.kind = kind
         self.label = label
@@ -61,6 +64,7 @@ class KeySource:
         self.headers = headers
         self.pem = pem
         self.key = key
+        self.hint = hint
 
     def __repr__(self) -> str:  # never show the secret key or the PEM
         return f"KeySource(kind={self.kind!r}, label={self.label!r}, url={self.url!r})"
@@ -139,6 +143,30 @@ def parse_issuer(value: Any, setting: str) -> tuple[str, ...] | None:
     if not issuers:
         raise ClerkConfigError(setting, "is empty; leave it unset not to check iss against it")
     return tuple(issuers)
+
+
+def parse_proxy_url(value: Any, setting: str) -> str | None:
+    """``proxy_url``: the absolute URL of a Frontend API proxy (Clerk's
+    ``proxyUrl``/``CLERK_PROXY_URL``), read without its trailing slash.
+
+    A path alone (``/__clerk``, which Clerk's SDKs complete with each
+    request's origin) is refused: keys come from configuration only, never
+    from a host a request names."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ClerkConfigError(setting, "must be the proxy's https:// URL, e.g. https://app.example.com/__clerk")
+    url = value.strip()
+    if url.startswith("/"):
+        raise ClerkConfigError(
+            setting,
+            f"{config_value(value)} is a path; on a server it needs its origin, and keys are never fetched from "
+            "a host a request names: write the absolute URL, e.g. https://app.example.com/__clerk",
+        )
+    url = validate_key_url(url.rstrip("/"), setting)
+    if "?" in url:
+        raise ClerkConfigError(setting, "must not carry a query (?…): the Frontend API's paths go after it")
+    return url
 
 
 def _credential(value: object, setting: str, prefixes: tuple[str, ...], problem: str) -> str | None:
@@ -351,6 +379,7 @@ def resolve_settings(
     secret_key_secret_id: str | None = None,
     audience: str | Iterable[str] | None = None,
     machine_secret_key: str | None = None,
+    proxy_url: str | None = None,
 ) -> Settings:
     """Merge arguments with ``CLERK_*`` environment variables and validate.
 
@@ -378,6 +407,7 @@ def resolve_settings(
     api_url, api_url_setting = _from_env("api_url", api_url)
     parties_raw, parties_setting = _from_env("authorized_parties", authorized_parties)
     issuer_raw, issuer_setting = _from_env("issuer", issuer)
+    proxy_raw, proxy_setting = _from_env("proxy_url", proxy_url)
     if explicit_sources:
         # Key sources from the environment do not compete with one given in code.
         ignored = [
@@ -431,6 +461,9 @@ def resolve_settings(
     # not the `iss` behind a Frontend API proxy (the proxy URL) nor, always,
     # on a satellite domain (README: "Which `iss` your tokens carry").
     issuers = parse_issuer(issuer_raw, issuer_setting)
+    # A proxy only moves the Frontend API: it is validated whatever the key
+    # source, and used with the publishable key's (README: "Keys").
+    proxy = parse_proxy_url(proxy_raw, proxy_setting)
 
     # Networkless first; then an explicit JWKS URL; then the Frontend API
     # (public, CDN-cached, not rate limited); the Backend API last.
@@ -440,7 +473,17 @@ def resolve_settings(
     elif jwks_url is not None:
         source = KeySource("jwks", jwks_url_setting, url=validate_key_url(jwks_url, jwks_url_setting))
     elif frontend_api is not None and (not explicit_sources or "publishable_key" in explicit_sources):
-        source = KeySource("jwks", pk_setting, url=f"https://{frontend_api}/.well-known/jwks.json")
+        if proxy is not None:  # what parsePublishableKey does with proxyUrl: the proxy replaces the host
+            source = KeySource("jwks", f"{pk_setting} via {proxy_setting}", url=f"{proxy}/.well-known/jwks.json")
+        else:
+            # Proxying is for production instances only (Clerk's "Proxying the
+            # Clerk Frontend API"): there the key's host may have no DNS at all.
+            hint = (
+                "if this instance's Frontend API is proxied, set CLERK_PROXY_URL (proxy_url) to the proxy's URL"
+                if publishable_key.startswith("pk_live_")
+                else None
+            )
+            source = KeySource("jwks", pk_setting, url=f"https://{frontend_api}/.well-known/jwks.json", hint=hint)
     elif secret_key is not None:
         source = KeySource(
             "jwks",

@@ -53,6 +53,12 @@ def test_no_key_source_names_the_variables() -> None:
         ({"jwks_url": "https://x.example/jwks", "issuer": "https://"}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "issuer": 42}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "issuer": {"https://clerk.example.com": 1}}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "proxy_url": "/__clerk"}, "proxy_url"),
+        ({"jwks_url": "https://x.example/jwks", "proxy_url": "http://app.example.com/__clerk"}, "proxy_url"),
+        ({"jwks_url": "https://x.example/jwks", "proxy_url": "app.example.com/__clerk"}, "proxy_url"),
+        ({"jwks_url": "https://x.example/jwks", "proxy_url": "https://app.example.com/__clerk?x=1"}, "proxy_url"),
+        ({"jwks_url": "https://x.example/jwks", "proxy_url": "https://"}, "proxy_url"),
+        ({"jwks_url": "https://x.example/jwks", "proxy_url": 42}, "proxy_url"),
         ({"jwks_url": "https://x.example/jwks", "token_cache_size": -1}, "token_cache_size"),
         ({"jwks_url": "https://x.example/jwks", "clock": 1764300000.0}, "clock"),
         ({"jwks_url": "https://x.example/jwks", "logger": "audit"}, "logger"),
@@ -77,6 +83,8 @@ def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], setting: str) -
         ({"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "http://api.clerk.com"}, "CLERK_API_URL"),
         ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_ISSUER": "https://clerk.example.com,clerk.example.com"}, "CLERK_ISSUER"),
         ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_ISSUER": ","}, "CLERK_ISSUER"),
+        ({"CLERK_PUBLISHABLE_KEY": "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k", "CLERK_PROXY_URL": "/__clerk"}, "CLERK_PROXY_URL"),
+        ({"CLERK_PUBLISHABLE_KEY": "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k", "CLERK_PROXY_URL": "http://app.example.com/__clerk"}, "CLERK_PROXY_URL"),
     ],
 )
 def test_bad_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str) -> None:
@@ -159,6 +167,53 @@ def test_key_source_precedence(monkeypatch: pytest.MonkeyPatch, key: SigningKey)
     auth = ClerkAuth(secret_key="sk_test_1")
     assert auth.settings.key_source.url == "https://api.clerk.com/v1/jwks"
     assert auth.settings.issuer is None
+
+
+def test_proxy_url_moves_the_frontend_api_jwks_only() -> None:
+    """With the publishable key as key source, ``proxy_url`` replaces the
+    key's host, as @clerk/shared's parsePublishableKey does with proxyUrl
+    (read without its trailing slash, as Clerk's docs write it for Next.js);
+    a key source above it (jwt_key, jwks_url) or the secret key alone is not
+    moved."""
+    proxy = "https://app.example.com/__clerk"
+    auth = ClerkAuth(publishable_key=PK_LIVE, secret_key="sk_live_" + SECRET_BODY, proxy_url=proxy + "/")
+    assert auth.settings.key_source.url == proxy + "/.well-known/jwks.json"
+    assert auth.settings.key_source.headers == ()  # the secret key never goes to the proxy
+    assert auth.settings.key_source.label == "publishable_key via proxy_url"
+    assert auth.settings.issuer is None  # iss is pinned by `issuer` only
+    auth = ClerkAuth(jwks_url="https://x.example/jwks", publishable_key=PK_LIVE, proxy_url=proxy)
+    assert auth.settings.key_source.url == "https://x.example/jwks"
+    auth = ClerkAuth(secret_key="sk_live_" + SECRET_BODY, proxy_url=proxy)
+    assert auth.settings.key_source.url == "https://api.clerk.com/v1/jwks"
+
+
+def test_clerk_proxy_url_with_the_other_clerk_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variables Clerk's docs give a proxied backend (publishable key,
+    secret key, CLERK_PROXY_URL): keys through the proxy."""
+    monkeypatch.setenv("CLERK_PUBLISHABLE_KEY", PK_LIVE)
+    monkeypatch.setenv("CLERK_SECRET_KEY", "sk_live_" + SECRET_BODY)
+    monkeypatch.setenv("CLERK_PROXY_URL", "https://app.example.com/__clerk")
+    source = ClerkAuth().settings.key_source
+    assert (source.url, source.label) == ("https://app.example.com/__clerk/.well-known/jwks.json",
+                                          "CLERK_PUBLISHABLE_KEY via CLERK_PROXY_URL")
+    # An explicit publishable key still goes through the environment's proxy.
+    assert ClerkAuth(publishable_key=PK_LIVE).settings.key_source.url == source.url
+
+
+def test_proxy_url_argument_beats_clerk_proxy_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_PROXY_URL", "/__clerk")  # refused on its own: see below
+    auth = ClerkAuth(publishable_key=PK_LIVE, proxy_url="https://proxy.example.com")
+    assert auth.settings.key_source.url == "https://proxy.example.com/.well-known/jwks.json"
+
+
+def test_a_relative_proxy_url_is_refused_with_the_reason() -> None:
+    """Clerk's SDKs accept ``/__clerk`` and complete it with each request's
+    origin; a key source built from a request's Host would let a caller pick
+    where keys come from, so the absolute URL is asked for."""
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(publishable_key=PK_LIVE, proxy_url="/__clerk")
+    assert info.value.setting == "proxy_url"
+    assert "write the absolute URL, e.g. https://app.example.com/__clerk" in str(info.value)
 
 
 @pytest.mark.parametrize("form", ["multiline", "one-line", "escaped-newlines"])

@@ -582,3 +582,51 @@ def test_two_instances_behind_one_api_url_keep_their_own_keys(clerk_api: Any) ->
     assert send_token(b, "http_v2", mint(second)).status == 200
     refused = send_token(b, "http_v2", mint(first))
     assert (refused.status, refused.reason) == (401, "token-invalid-signature")
+
+
+# -- a Frontend API behind a proxy ------------------------------------------------------------
+
+PK_LIVE = "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"  # clerk.example.com: never reached below
+PROXY_ISS = "https://app.example.com/__clerk"  # what a proxied instance's tokens carry as iss
+
+
+def test_proxied_frontend_api_keys_come_through_the_proxy(monkeypatch: pytest.MonkeyPatch, jwks: JwksServer,
+                                                         key: SigningKey, clock: Clock) -> None:
+    """A proxied production instance configured as Clerk's docs say (the two
+    keys and CLERK_PROXY_URL): the keys come from the proxy's
+    /.well-known/jwks.json, without the secret key; the key's own host (which
+    may have no DNS) is never asked, nor the Backend API; a token whose iss is
+    the proxy URL passes, and pins when listed in issuer."""
+    monkeypatch.setenv("CLERK_PUBLISHABLE_KEY", PK_LIVE)
+    monkeypatch.setenv("CLERK_SECRET_KEY", "sk_live_Zq7secretBODY0123456789abcdef")
+    monkeypatch.setenv("CLERK_PROXY_URL", f"{jwks.base_url}/__clerk/")
+    monkeypatch.setenv("CLERK_API_URL", "http://127.0.0.1:9")  # a Backend API call would fail the test
+    for auth in (ClerkAuth(clock=clock), ClerkAuth(clock=clock, issuer=PROXY_ISS)):
+        handler = recording_handler(auth.require_session)
+        assert send_token(handler, "http_v2", fresh(key, clock, iss=PROXY_ISS)).status == 200
+    assert [r[":path"] for r in jwks.requests] == ["/__clerk/.well-known/jwks.json"]  # one store, shared
+    assert "authorization" not in jwks.requests[0] and "sk_live" not in repr(jwks.requests)
+    out = send_token(recording_handler(ClerkAuth(clock=clock, issuer=PROXY_ISS).require_session), "http_v2",
+                     fresh(key, clock, iss="https://clerk.example.com"))
+    assert (out.status, out.reason) == (401, "token-invalid-issuer")
+
+
+def test_an_unanswered_frontend_api_fetch_names_clerk_proxy_url(jwks: JwksServer, key: SigningKey) -> None:
+    """A live publishable key's Frontend API that does not answer at all (a
+    proxied instance's key host may have no DNS) is a 503 whose log detail
+    says how to point the keys at the proxy; an answer (here a 503) is no
+    sign of a proxy, and says nothing of it. Still one fetch, no fallback."""
+    from clerk_serverless.config import KeySource
+    from clerk_serverless.keys import key_store_for
+
+    settings = ClerkAuth(publishable_key=PK_LIVE).settings
+    assert settings.key_source.hint is not None
+    moved = settings._replace(key_source=KeySource("jwks", "CLERK_PUBLISHABLE_KEY", url=jwks.url,
+                                                   hint=settings.key_source.hint))
+    for mode, hinted in (("refuse", True), ("status", False)):
+        jwks.set(mode, status=503)
+        with pytest.raises(KeysUnavailableError) as info:
+            key_store_for(moved, Clock()).keys()
+        assert ("set CLERK_PROXY_URL (proxy_url) to the proxy's URL" in str(info.value.detail)) is hinted, mode
+    assert jwks.count == 2
+    assert ClerkAuth(publishable_key="pk_test_Y2xlcmsudGVzdC1pbnN0YW5jZS5leGFtcGxlJA").settings.key_source.hint is None

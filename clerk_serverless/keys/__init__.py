@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..config import KeySource, Settings
+from ..errors import JwksFetchError
 from ..httpget import http_get
 from .jwks import parse_jwks, rsa_public_key
 from .store import JwksKeyStore, StaticKeyStore
@@ -48,7 +49,12 @@ def _jwks_loader(
     source: KeySource, timeout: float
 ) -> Callable[[Mapping[str, RSAPublicKey] | None], Mapping[str, RSAPublicKey]]:
     def load(previous: Mapping[str, RSAPublicKey] | None) -> Mapping[str, RSAPublicKey]:
-        body = fetch_jwks(source.url or "", source.headers, timeout=timeout)
+        try:
+            body = fetch_jwks(source.url or "", source.headers, timeout=timeout)
+        except JwksFetchError as exc:
+            if source.hint is None or exc.status is not None:  # an answer: the host exists
+                raise
+            raise JwksFetchError(f"{exc}; {source.hint}") from exc
         return parse_jwks(body, previous)
 
     return load
