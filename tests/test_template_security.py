@@ -122,6 +122,19 @@ def test_clerk_issuer_parameter_reaches_every_function_as_clerk_issuer(document:
 
 
 
+def test_clerk_proxy_url_parameter_reaches_every_function_as_clerk_proxy_url(document: dict[str, Any]) -> None:
+    """A proxied Frontend API's keys: ``ClerkProxyUrl`` becomes CLERK_PROXY_URL,
+    an absolute https:// URL (a relative /__clerk, http, a query refused
+    before deploy, as ClerkAuth refuses them at cold start)."""
+    assert document["Globals"]["Function"]["Environment"]["Variables"]["CLERK_PROXY_URL"] == {"Ref": "ClerkProxyUrl"}
+    key = {"ClerkPublishableKey": "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"}
+    Template(ROOT / "template.yaml", {**key, "ClerkProxyUrl": "https://app.example.com/__clerk"})
+    for bad in ("/__clerk", "http://app.example.com/__clerk", "https://app.example.com/__clerk?x=1", "app.example.com"):
+        with pytest.raises(TemplateError, match="ClerkProxyUrl"):
+            Template(ROOT / "template.yaml", {**key, "ClerkProxyUrl": bad})
+
+
+
 # -- the secret key: MachineApiFunction only ------------------------------------------------
 
 
