@@ -903,3 +903,53 @@ def test_issuer_list_reaches_both_sides(verify_verdicts: dict[str, tuple[Verdict
         assert theirs.authenticated is ours.authenticated is authenticated, case
         if not authenticated:
             assert theirs.reason == ours.reason == "token-invalid-issuer", case
+
+
+def test_proxied_instance_each_side_with_its_own_key_source(
+    both: Both, tok: Callable[[str, str], str], keys: dict[str, SigningKey]
+) -> None:
+    """A production instance behind a Frontend API proxy, each side set up as
+    it would be there. @clerk/backend: publishable key, secret key and
+    ``proxyUrl``, no ``jwtKey``: its keys come from the Backend API's
+    /v1/jwks (loadClerkJWKFromRemote), never from the proxy or the key's
+    host (the oracle fails a case fetching beyond loopback). Ours: the same
+    keys and ``proxy_url`` (here a loopback stand-in for the proxy): its keys
+    come through the proxy, from /__clerk/.well-known/jwks.json, once. Same
+    verdicts with ``issuer`` unset (iss not pinned: another instance's iss
+    passes on both sides, the signature deciding) and set to the proxy URL."""
+    from support.jwks_server import JwksServer
+
+    proxy = JwksServer().start()
+    try:
+        proxy.keys = [keys["current"].jwk]
+        names = ("valid", "iss_proxy", "iss_other", "expired", "wrong_key", "unknown_kid", "azp_evil")
+        for issuer, accepted in ((None, {"valid", "iss_proxy", "iss_other"}), ([PROXY_ISS], {"iss_proxy"})):
+            ours = ClerkAuth(publishable_key=PK_LIVE, secret_key=SECRET_KEY, api_url=both.bapi_url,
+                             proxy_url=f"{proxy.base_url}/__clerk", authorized_parties=[ORIGIN, ORIGIN2],
+                             issuer=issuer, clock=Clock(NOW))
+            handler = ours.require_session(lambda event, context: {"statusCode": 200, "body": event["auth"].user_id})
+            options: dict[str, Any] = {"proxyUrl": PROXY_ISS, "authorizedParties": [ORIGIN, ORIGIN2]}
+            if issuer:
+                options["issuer"] = issuer
+            answers = both.oracle.ask([
+                {"now": NOW * 1000, "method": "GET", "url": "https://app.diff-live.example/me",
+                 "client": {"publishableKey": PK_LIVE, "secretKey": SECRET_KEY, "apiUrl": both.bapi_url},
+                 "headers": [["authorization", f"Bearer {tok(name, 'live')}"]], "options": options}
+                for name in names
+            ])
+            for name, answer in zip(names, answers, strict=True):
+                theirs = clerk_verdict(answer)
+                event = make_event("http_v2", headers={"Authorization": [f"Bearer {tok(name, 'live')}"]})
+                response = handler(event, None)
+                authenticated = response["statusCode"] == 200
+                reason = None if authenticated else response_headers("http_v2", response)["x-clerk-auth-reason"]
+                assert (theirs.authenticated, theirs.reason) == (authenticated, reason), (issuer, name)
+                assert authenticated is (name in accepted), (issuer, name)
+                if authenticated:
+                    assert theirs.subject == response["body"] == USER, (issuer, name)
+        # One store for both ClerkAuths (same source): fetched once, plus the
+        # one refetch unknown_kid may force; never with the secret key.
+        assert {r[":path"] for r in proxy.requests} == {"/__clerk/.well-known/jwks.json"}
+        assert all("authorization" not in r for r in proxy.requests)
+    finally:
+        proxy.stop()
