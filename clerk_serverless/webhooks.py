@@ -73,7 +73,8 @@ _SECRET_PROBLEM = "is not a webhook signing secret (whsec_…, from the webhook 
 
 class WebhookEvent:
     """A verified Clerk webhook: what @clerk/backend's ``verifyWebhook``
-    returns (``type``, ``object``, ``data``, ``event_attributes``), and:
+    returns (``type``, ``object``, ``data``, ``event_attributes``; with the
+    payload's ``timestamp`` and ``instance_id``, :meth:`to_dict`), and:
 
     Attributes:
         type: the event type, e.g. ``"user.created"``.
@@ -99,9 +100,15 @@ class WebhookEvent:
         self.payload = payload
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"type", "object", "data", "event_attributes"}``: the object
-        @clerk/backend's ``verifyWebhook`` resolves to."""
-        return {"type": self.type, "object": self.object, "data": self.data, "event_attributes": self.event_attributes}
+        """``{"type", "object", "data", "event_attributes", "timestamp",
+        "instance_id"}``: the object @clerk/backend's ``verifyWebhook``
+        resolves to (``timestamp``, in ms, and ``instance_id`` are the
+        payload's; None where it has none)."""
+        payload = self.payload
+        return {
+            "type": self.type, "object": self.object, "data": self.data, "event_attributes": self.event_attributes,
+            "timestamp": payload.get("timestamp"), "instance_id": payload.get("instance_id"),
+        }
 
     def __repr__(self) -> str:  # never the data: it holds e-mail addresses, names, …
         return f"WebhookEvent(type={self.type!r}, id={self.id!r})"

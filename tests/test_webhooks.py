@@ -119,6 +119,7 @@ def test_a_signed_delivery_verifies_on_every_source(shape: str, encode: bool) ->
     assert isinstance(hook, WebhookEvent)
     assert hook.to_dict() == {
         "type": "user.created", "object": "event", "data": PAYLOAD["data"], "event_attributes": PAYLOAD["event_attributes"],
+        "timestamp": NOW * 1000, "instance_id": PAYLOAD["instance_id"],
     }
     assert (hook.id, hook.timestamp, hook.payload) == (MSG_ID, NOW, PAYLOAD)
     assert hook.data["first_name"] == "Zoë"

@@ -288,3 +288,15 @@ def test_generated_requests_get_clerks_verdict(
     }
     sent = body + b" " if mutate == "body" else body
     compare(oracle, [([(k, v) for k, v in headers.items()], sent, OTHER if mutate == "secret" else SECRET, NOW)])
+
+
+def test_the_event_carries_the_payloads_timestamp_and_instance_id_as_clerks_does(oracle: WebhookOracle) -> None:
+    """@clerk/backend 3.x resolves to ``{type, object, data, event_attributes,
+    timestamp, instance_id}``: the last two from the payload (Clerk's event
+    time in ms, the instance). A body carrying them (every real delivery
+    does) must give the same object here."""
+    body = json.dumps({"type": "user.deleted", "object": "event", "data": {"id": "user_1", "deleted": True},
+                       "instance_id": "ins_2abc", "timestamp": NOW * 1000,
+                       "event_attributes": {"http_request": {"client_ip": "", "user_agent": ""}}}).encode()
+    compare(oracle, [(signed(oracle, body), body, SECRET, NOW)])
+
