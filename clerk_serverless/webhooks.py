@@ -66,6 +66,8 @@ _JS_WHITESPACE = (
     "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
+# What fetch strips from each header line it is given (HTTP whitespace).
+_HTTP_WHITESPACE = "\t\n\r "
 _BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _BOM = b"\xef\xbb\xbf"
 _SECRET_PROBLEM = "is not a webhook signing secret (whsec_…, from the webhook endpoint's page in the Clerk Dashboard)"
@@ -158,9 +160,20 @@ def _key_from_env() -> bytes:
     return key
 
 
+def _joined(values: list[str]) -> str | None:
+    """Header lines as fetch's ``Headers.get`` reads them: each stripped of
+    leading and trailing HTTP whitespace (``append`` does it), then joined
+    with ``", "``; None for none."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]  # one line: _verify trims it of more than this
+    return ", ".join(v.strip(_HTTP_WHITESPACE) for v in values)
+
+
 def _header(headers: Mapping[str, Any], name: str) -> str | None:
-    """Every value of ``name`` (any case; a string or a list of strings)
-    joined with ``", "``, as fetch's ``Headers.get`` joins repeated headers."""
+    """Every value of ``name`` (any case; a string or a list of strings),
+    joined as fetch's ``Headers.get`` joins repeated headers."""
     values: list[str] = []
     for key, value in headers.items():
         if isinstance(key, str) and key.lower() == name:
@@ -168,7 +181,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
                 values.append(value)
             elif isinstance(value, (list, tuple)):
                 values.extend(v for v in value if isinstance(v, str))
-    return ", ".join(values) if values else None
+    return _joined(values)
 
 
 def _timestamp(text: str, now: int) -> int:
@@ -265,7 +278,7 @@ def verify_webhook_payload(
 
 
 def _verify_request(request: Request, key: bytes, clock: Callable[[], float]) -> WebhookEvent:
-    found = [", ".join(request.header_values(name)) or None for name in SIGNATURE_HEADERS]
+    found = [_joined(request.header_values(name)) for name in SIGNATURE_HEADERS]
     return _verify(key, found, request.body(), clock)
 
 

@@ -300,3 +300,22 @@ def test_the_event_carries_the_payloads_timestamp_and_instance_id_as_clerks_does
                        "event_attributes": {"http_request": {"client_ip": "", "user_agent": ""}}}).encode()
     compare(oracle, [(signed(oracle, body), body, SECRET, NOW)])
 
+
+def test_repeated_header_lines_are_each_trimmed_of_http_whitespace_before_joining(oracle: WebhookOracle) -> None:
+    """fetch's ``Headers`` strips each line's leading and trailing HTTP
+    whitespace (tab, space, CR, LF) when it is appended, then ``get`` joins
+    the lines with ", ": a second ``svix-signature`` line opening with a tab
+    is still a ``v1`` entry there, and a second ``svix-id`` line with a
+    trailing space joins as it would have without it."""
+    sig = js_sign(oracle, "msg_1", NOW, BODY.decode())
+    decoy = js_sign(oracle, "msg_1", NOW, BODY.decode(), OTHER)
+    joined_id = js_sign(oracle, "msg_1, msg_2", NOW, BODY.decode())
+    stamp = ("svix-timestamp", str(NOW))
+    cases: list[tuple[list[tuple[str, str]], bytes, str, int]] = [
+        ([("svix-id", "msg_1"), stamp, ("svix-signature", decoy), ("svix-signature", "\t" + sig)], BODY, SECRET, NOW),
+        ([("svix-id", "msg_1"), stamp, ("svix-signature", decoy + "\t"), ("svix-signature", sig)], BODY, SECRET, NOW),
+        ([("svix-id", "msg_1 "), ("svix-id", "\tmsg_2"), stamp, ("svix-signature", joined_id)], BODY, SECRET, NOW),
+        ([("svix-id", "msg_1"), ("svix-id", "msg_2"), stamp, ("svix-signature", joined_id)], BODY, SECRET, NOW),
+        ([("svix-id", "msg_1"), stamp, (" svix-signature".strip(), " " + sig + " ")], BODY, SECRET, NOW),
+    ]
+    compare(oracle, cases)
