@@ -1,0 +1,186 @@
+"""Red-team round 10 (issue #10): the surfaces added last — Clerk webhooks,
+the recover-and-compare RS256 check, ``issuer`` as a list, and the local
+gateway's binary bodies, 413s and percent-decoded paths.
+
+Findings fixed (each a failing test first): see the webhook differential's
+``test_the_event_carries_the_payloads_timestamp_and_instance_id_as_clerks_does``
+and ``test_repeated_header_lines_are_each_trimmed_of_http_whitespace_before_joining``,
+and the tests below whose docstrings say "Finding". The rest pin probes that
+held, compactly: what an attacker tried, and that it stayed refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import os
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support.tokens import SigningKey, b64url, claims
+
+from clerk_serverless.verify import UnverifiedToken, signature_valid
+
+EXAMPLES = int(os.environ.get("CLERK_FUZZ_EXAMPLES", "300"))
+
+# -- RS256: signature_valid against cryptography's verify and PyJWT -----------------------------------------------
+
+# DigestInfo prefixes (RFC 8017 §9.2 note 1), and the hashes they name.
+DIGEST_INFOS = {
+    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
+    "sha224": bytes.fromhex("302d300d06096086480165030402040500041c"),
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
+    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
+}
+# SHA-256's DigestInfo without the NULL parameters (RFC 8017 §9.2 note 2 allows
+# readers to take it; RFC 7518's RS256 and @clerk/backend's WebCrypto do not).
+SHA256_NO_NULL = bytes.fromhex("302f300b0609608648016503040201") + bytes.fromhex("0420")
+# The same, its lengths in BER's long form: a second spelling of one DigestInfo.
+SHA256_LONG_FORM = bytes.fromhex("30813130810d060960864801650304020105000420")
+
+
+@functools.cache
+def rsa_key() -> SigningKey:
+    return SigningKey.generate("ins_rt10", 2048)
+
+
+def signing_input(**extra: Any) -> bytes:
+    header = {"alg": "RS256", "kid": rsa_key().kid, "typ": "JWT"}
+    return f"{b64url(json.dumps(header))}.{b64url(json.dumps(claims(**extra)))}".encode()
+
+
+def raw_sign(em: bytes) -> bytes:
+    """RSA's private operation on an encoded message of our choosing (any
+    padding, any DigestInfo): a signature the key's holder could make."""
+    numbers = rsa_key().private.private_numbers()
+    n = numbers.public_numbers.n
+    k = (n.bit_length() + 7) // 8
+    assert len(em) == k
+    return pow(int.from_bytes(em, "big"), numbers.d, n).to_bytes(k, "big")
+
+
+def encoded(t: bytes, *, block: bytes = b"\x00\x01", fill: int = 0xFF, ps: int | None = None, tail: bytes = b"") -> bytes:
+    """EMSA-PKCS1-v1_5 (``block || PS || 00 || T || tail``), its parts as asked."""
+    k = (rsa_key().private.key_size + 7) // 8
+    ps_len = k - len(block) - 1 - len(t) - len(tail) if ps is None else ps
+    em = block + bytes([fill]) * ps_len + b"\x00" + t + tail
+    return em.rjust(k, b"\x00") if len(em) < k else em
+
+
+def verdicts(message: bytes, signature: bytes) -> tuple[bool, bool, bool]:
+    """(ours, cryptography's ``verify``, PyJWT's ``RS256``) on one token."""
+    public = rsa_key().private.public_key()
+    token = f"{message.decode()}.{b64url(signature)}"
+    ours = signature_valid(UnverifiedToken(token), public)
+    try:
+        public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        theirs = True
+    except InvalidSignature:
+        theirs = False
+    try:
+        jwt.PyJWS().decode(token, public, algorithms=["RS256"])
+        pyjwt = True
+    except jwt.InvalidSignatureError:
+        pyjwt = False
+    except jwt.DecodeError:  # a signature segment PyJWT will not decode at all
+        pyjwt = False
+    return ours, theirs, pyjwt
+
+
+def test_encodings_a_key_holder_can_sign_get_cryptographys_verdict() -> None:
+    """Held: every EMSA-PKCS1-v1_5 variant signed with the real private key —
+    another hash's DigestInfo (its right digest), SHA-256's without NULL
+    parameters or in BER long form, a short or broken FF run, block type 2,
+    garbage after the digest, a digest alone — gets the verdict
+    ``key.verify(…, SHA256())`` and PyJWT give, and only the exact
+    DigestInfo of SHA-256 passes."""
+    message = signing_input()
+    digest = hashlib.sha256(message).digest()
+    t = DIGEST_INFOS["sha256"] + digest
+    cases: dict[str, bytes] = {"exact": encoded(t)}
+    for name, prefix in DIGEST_INFOS.items():
+        if name != "sha256":
+            cases[f"{name} DigestInfo"] = encoded(prefix + hashlib.new(name, message).digest())
+            cases[f"{name} prefix, sha256 digest"] = encoded(prefix[:-1] + bytes([32]) + digest)
+    cases.update({
+        "no NULL parameters": encoded(SHA256_NO_NULL + digest),
+        "BER long-form lengths": encoded(SHA256_LONG_FORM + digest),
+        "digest alone": encoded(digest),
+        "garbage after the digest": encoded(t, tail=b"\x00" * 4),
+        "garbage after the digest, FF": encoded(t, tail=b"\xff"),
+        "PS of 7 bytes": encoded(b"\x00" * (256 - 3 - 7 - len(t)) + t, ps=7),
+        "PS of 8 bytes, zeros before T": encoded(b"\x00" * (256 - 3 - 8 - len(t)) + t, ps=8),
+        "PS not all FF": encoded(t, fill=0xFE),
+        "block type 2": encoded(t, block=b"\x00\x02"),
+        "block type 0": encoded(t, block=b"\x00\x00"),
+        "no leading zero": (b"\x01" + encoded(t)[2:] + b"\x00")[:256],
+        "T with a trailing zero, PS one shorter": encoded(t + b"\x00"),
+    })
+    table = {name: verdicts(message, raw_sign(em)) for name, em in cases.items()}
+    assert table["exact"] == (True, True, True)
+    wrong = {name: v for name, v in table.items() if v[0] != v[1] or v[1] != v[2]}
+    assert wrong == {}, wrong
+    assert [name for name, v in table.items() if v[0]] == ["exact"]
+
+
+def test_signature_values_at_and_past_the_modulus_are_refused() -> None:
+    """Held: s = 0, 1, n-1, n, n+s (same residue, same length), all-zero,
+    all-FF, and the valid signature with a zero prepended or its last byte
+    dropped: refused by us exactly where ``key.verify`` refuses."""
+    message = signing_input()
+    good = rsa_key().private.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    n = rsa_key().private.public_key().public_numbers().n
+    s = int.from_bytes(good, "big")
+    values = {"zero": 0, "one": 1, "n-1": n - 1, "n": n, "n+1": n + 1, "2^2048-1": 2**2048 - 1}
+    if s + n < 2**2048:  # the valid signature's residue, spelt past the modulus in as many bytes
+        values["s+n"] = s + n
+    cases = {name: v.to_bytes(256, "big") for name, v in values.items()}
+    cases.update({"valid": good, "zero prepended": b"\x00" + good, "last byte dropped": good[:-1],
+                  "empty": b"", "all FF, 257 bytes": b"\xff" * 257})
+    table = {name: verdicts(message, sig) for name, sig in cases.items()}
+    assert table.pop("valid") == (True, True, True)
+    assert {name: v for name, v in table.items() if v != (False, False, False)} == {}
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    mutation=st.sampled_from(["flip", "truncate", "extend", "replace-byte", "random", "em-flip"]),
+    where=st.integers(0, 255),
+    bit=st.integers(0, 7),
+    data=st.binary(min_size=0, max_size=300),
+)
+def test_mutated_signatures_get_cryptographys_verdict(mutation: str, where: int, bit: int, data: bytes) -> None:
+    """Held: a valid signature flipped, cut, lengthened or overwritten — or a
+    valid encoding with one bit flipped, re-signed with the real key — is
+    valid for us exactly when it is for ``key.verify`` and PyJWT."""
+    message = signing_input(jti=str(where))
+    good = rsa_key().private.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    if mutation == "flip":
+        sig = bytearray(good)
+        sig[where] ^= 1 << bit
+        signature = bytes(sig)
+    elif mutation == "truncate":
+        signature = good[: where % 256]
+    elif mutation == "extend":
+        signature = good + data[:4] if where % 2 else data[:4] + good
+    elif mutation == "replace-byte":
+        signature = good[:where] + bytes([data[0] if data else 0]) + good[where + 1 :]
+    elif mutation == "random":
+        signature = data
+    else:
+        em = bytearray(encoded(DIGEST_INFOS["sha256"] + hashlib.sha256(message).digest()))
+        em[where] ^= 1 << bit
+        signature = raw_sign(bytes(em)) if int.from_bytes(em, "big") < rsa_key().private.public_key().public_numbers().n else good[:-1]
+    ours, theirs, pyjwt = verdicts(message, signature)
+    assert ours == theirs == pyjwt
+    assert ours == (signature == good)
+
