@@ -123,8 +123,11 @@ def parse_audience(value: Any) -> frozenset[str] | None:
 
 def parse_issuer(value: Any, setting: str) -> tuple[str, ...] | None:
     """``issuer``: one ``https://`` URL, a list of them, or a comma-separated
-    string of them; each read without its trailing slash, duplicates dropped,
-    in the order given (the order the refusal's log line names them in)."""
+    string of them; each read without surrounding whitespace and its trailing
+    slash, duplicates dropped, in the order given (the order the refusal's
+    log line names them in). A URL with a space, control or non-ASCII
+    character, user info or a fragment inside is refused: no ``iss`` equals
+    it (a list written with spaces, not commas, would refuse every token)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -135,9 +138,15 @@ def parse_issuer(value: Any, setting: str) -> tuple[str, ...] | None:
         raise ClerkConfigError(setting, "must be an https:// URL, a list of them or a comma-separated string")
     issuers: list[str] = []
     for item in items:
-        if not isinstance(item, str) or not item.startswith("https://") or item.rstrip("/") == "https:":
+        if not isinstance(item, str) or not item.strip().startswith("https://") or item.rstrip("/") == "https:":
             raise ClerkConfigError(setting, f"{config_value(item)} is not an https:// URL")
-        issuer = item.rstrip("/")
+        issuer = item.strip().rstrip("/")
+        if parse_url(issuer) is None:
+            raise ClerkConfigError(
+                setting,
+                f"{config_value(item)} is not an https:// URL a token's iss can equal (no spaces, line breaks, "
+                "non-ASCII characters, user@ or #fragment; separate several with commas)",
+            )
         if issuer not in issuers:
             issuers.append(issuer)
     if not issuers:

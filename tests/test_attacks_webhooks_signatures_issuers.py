@@ -184,3 +184,68 @@ def test_mutated_signatures_get_cryptographys_verdict(mutation: str, where: int,
     assert ours == theirs == pyjwt
     assert ours == (signature == good)
 
+
+# -- issuer as a list ---------------------------------------------------------------------------------------------
+
+ISSUER_A = "https://clerk.instance-a.example"
+PROXY = "https://app.instance-a.example/__clerk"
+
+
+@pytest.mark.parametrize("value", [
+    f"{ISSUER_A} {PROXY}",  # a list written with spaces, not commas
+    f"{ISSUER_A}\n{PROXY}",  # a YAML block scalar's lines
+    "https://clérk.instance-a.example",
+    "https://clerk.instance-a.example\u200b",
+    "https://?",
+    "https://user@clerk.instance-a.example",
+    "https://clerk.instance-a.example#x",
+])
+def test_an_issuer_no_token_can_carry_is_a_config_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, key: SigningKey, value: str
+) -> None:
+    """Finding: ``CLERK_ISSUER`` (or ``issuer``) written with spaces or line
+    breaks between the URLs, or with an invisible or non-ASCII character, was
+    taken as one issuer no ``iss`` ever equals: every request answered 401
+    ``token-invalid-issuer``, a configuration mistake disguised as bad
+    tokens. Each issuer is now an https URL as ``jwks_url`` must be (no
+    space, control or non-ASCII character, user info or fragment)."""
+    from clerk_serverless import ClerkAuth, ClerkConfigError
+
+    monkeypatch.setenv("CLERK_ISSUER", value)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(jwt_key=key.public_pem)
+    assert info.value.setting == "CLERK_ISSUER"
+    monkeypatch.delenv("CLERK_ISSUER")
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(jwt_key=key.public_pem, issuer=[ISSUER_A, value])
+    assert info.value.setting == "issuer"
+
+
+def test_issuer_lists_take_exact_entries_and_nothing_from_the_publishable_key(
+    monkeypatch: pytest.MonkeyPatch, key: SigningKey
+) -> None:
+    """Held: empty entries and trailing slashes are dropped, nothing else is
+    normalised (case, a trailing dot, a lookalike letter: each another
+    issuer, refused), and the publishable key's Frontend API pins no ``iss``
+    — neither alone nor beside ``CLERK_ISSUER``, whose entries stay the only
+    ones accepted."""
+    from support.tokens import mint
+
+    from clerk_serverless import ClerkAuth
+    from clerk_serverless.errors import TokenInvalidIssuerError
+
+    pk = "pk_test_" + base64.b64encode(b"clerk.instance-a.example$").decode().rstrip("=")
+    monkeypatch.setenv("CLERK_ISSUER", f" ,{ISSUER_A}/,, {PROXY} ,")
+    auth = ClerkAuth(jwt_key=key.public_pem, publishable_key=pk)
+    assert auth.settings.issuer == (ISSUER_A, PROXY)
+    assert ClerkAuth(jwt_key=key.public_pem, issuer=[f" {ISSUER_A}/\t", PROXY]).settings.issuer == (ISSUER_A, PROXY)
+    for iss in (ISSUER_A, PROXY):
+        assert auth.verify_token(mint(key, iss=iss)).user_id == "user_2abc"
+    for iss in ("https://CLERK.instance-a.example", ISSUER_A + ".", ISSUER_A + "/", "https://clerk.instance-а.example",
+                f"{ISSUER_A},{PROXY}", "https://app.instance-a.example", "https://clerk.other.example"):
+        with pytest.raises(TokenInvalidIssuerError):
+            auth.verify_token(mint(key, iss=iss))
+    monkeypatch.delenv("CLERK_ISSUER")
+    unpinned = ClerkAuth(jwt_key=key.public_pem, publishable_key=pk)
+    assert unpinned.settings.issuer is None
+    assert unpinned.verify_token(mint(key, iss="https://proxy.elsewhere.example/__clerk")).user_id == "user_2abc"
