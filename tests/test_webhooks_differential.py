@@ -319,3 +319,28 @@ def test_repeated_header_lines_are_each_trimmed_of_http_whitespace_before_joinin
         ([("svix-id", "msg_1"), stamp, (" svix-signature".strip(), " " + sig + " ")], BODY, SECRET, NOW),
     ]
     compare(oracle, cases)
+
+
+def test_round_ten_header_and_timestamp_probes_get_clerks_verdict(oracle: WebhookOracle) -> None:
+    """Red-team round 10's probes that held (text fetch can carry: Latin-1):
+    timestamps with underscores, ``Infinity``, binary and octal prefixes, a sign and a
+    space; signature entries with empty versions, ``v1a``, ``V1``, a comma
+    inside, a tab between entries, an empty signature, the valid one after
+    a thousand decoys; and the secret as the raw base64 key."""
+    sig = js_sign(oracle, "msg_1", NOW, BODY.decode())
+    base_headers = {"svix-id": "msg_1", "svix-timestamp": str(NOW), "svix-signature": sig}
+
+    def hdr(**over: str) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in {**base_headers, **{k.replace("_", "-"): v for k, v in over.items()}}.items()]
+
+    cases: list[tuple[list[tuple[str, str]], bytes, str, int]] = []
+    for stamp in (f"{NOW:_}", "Infinity", "-Infinity", "0b1", "0o7", "+ 1",
+                  f"- {NOW}", f"{NOW}\u00a0", f"\u00a0{NOW}", f"{NOW},{NOW}", "NaN", "1e9", ".5"):
+        cases.append((hdr(svix_timestamp=stamp), BODY, SECRET, NOW))
+    body = sig.removeprefix("v1,")
+    for signature in (f",{body}", f"v1a,{body}", f"V1,{body}", f"v1 ,{body}", f"v1,{body[:10]},{body[10:]}",
+                      f"v1,x\t{sig}", "v1,", f"v1,{body}=", f"v1,{body.rstrip('=')}", " ".join(["v1,AAAA"] * 1000) + f" {sig}",
+                      f"v2,{body} v1,{body}", f"v1,{body}\u00a0v1,x"):
+        cases.append((hdr(svix_signature=signature), BODY, SECRET, NOW))
+    cases.append((hdr(), BODY, SECRET.removeprefix("whsec_"), NOW))
+    compare(oracle, cases)
