@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, overload
 
+from .authorization import JS_WHITESPACE  # what @clerk/backend trims each header of (String.prototype.trim)
 from .errors import (
     ClerkConfigError,
     EventError,
@@ -60,12 +61,6 @@ SIGNING_SECRET_ENV = "CLERK_WEBHOOK_SIGNING_SECRET"
 TOLERANCE_SECONDS = 5 * 60
 SIGNATURE_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 
-# What JavaScript's String.prototype.trim() removes: @clerk/backend trims
-# each header value with it (str.strip() would remove another set).
-_JS_WHITESPACE = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
 # What fetch strips from each header line it is given (HTTP whitespace).
 _HTTP_WHITESPACE = "\t\n\r "
 _BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
@@ -215,7 +210,7 @@ def _utf8(text: str) -> bytes:
 def _verify(key: bytes, found: list[str | None], body: bytes, clock: Callable[[], float]) -> WebhookEvent:
     """The checks, in standardwebhooks' order, on the three headers' values
     (``found``, None when absent) and the body's bytes."""
-    msg_id, stamp, signatures = (v.strip(_JS_WHITESPACE) if v is not None else "" for v in found)
+    msg_id, stamp, signatures = (v.strip(JS_WHITESPACE) if v is not None else "" for v in found)
     missing = tuple(name for name, v in zip(SIGNATURE_HEADERS, (msg_id, stamp, signatures), strict=True) if not v)
     if missing:
         raise WebhookHeadersMissingError(missing)
