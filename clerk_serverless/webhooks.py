@@ -54,6 +54,7 @@ from .errors import (
 )
 from .handler import P, R, answer_event_error
 from .sources import Request, read_request
+from .sources.base import utf8_bytes
 
 #: The environment variable the signing secret falls back to (Clerk's name).
 SIGNING_SECRET_ENV = "CLERK_WEBHOOK_SIGNING_SECRET"
@@ -199,14 +200,6 @@ def _timestamp(text: str, now: int) -> int:
     return int(value)
 
 
-def _utf8(text: str) -> bytes:
-    """``text`` as JavaScript's TextEncoder writes it (a lone surrogate as U+FFFD)."""
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text).encode("utf-8")
-
-
 def _verify(key: bytes, found: list[str | None], body: bytes, clock: Callable[[], float]) -> WebhookEvent:
     """The checks, in standardwebhooks' order, on the three headers' values
     (``found``, None when absent) and the body's bytes."""
@@ -217,7 +210,7 @@ def _verify(key: bytes, found: list[str | None], body: bytes, clock: Callable[[]
     timestamp = _timestamp(stamp, math.floor(clock()))
     # The signed content is the body's text: fetch's text() drops a leading BOM.
     content = body[3:] if body.startswith(_BOM) else body
-    signed = b"%s.%d.%s" % (_utf8(msg_id), timestamp, content)
+    signed = b"%s.%d.%s" % (utf8_bytes(msg_id), timestamp, content)
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest())
     matched = False
     for entry in signatures.split(" "):
@@ -267,7 +260,7 @@ def verify_webhook_payload(
         ClerkConfigError: the signing secret is missing or malformed.
     """
     key = _key(signing_secret)
-    raw = body if isinstance(body, bytes) else _utf8(body)
+    raw = body if isinstance(body, bytes) else utf8_bytes(body)
     found = [_header(headers, name) for name in SIGNATURE_HEADERS]
     return _verify(key, found, raw, clock or time.time)
 

@@ -346,10 +346,16 @@ def body_bytes(event: Mapping[str, Any]) -> bytes:
             return binascii.a2b_base64(body, strict_mode=True)
         except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
             raise MalformedEventError("body is not valid base64") from None
+    return utf8_bytes(body)
+
+
+def utf8_bytes(text: str) -> bytes:
+    """``text`` as UTF-8, as JavaScript's ``TextEncoder`` writes it: a lone
+    surrogate, which no UTF-8 can carry, as U+FFFD."""
     try:
-        return body.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates, from a JSON "\ud800" escape
-        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in body).encode("utf-8")
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text).encode("utf-8")
 
 
 def appended_forwarded_for(request: Request) -> str | None:
@@ -392,6 +398,6 @@ def method_of(value: Any) -> str:
 
 __all__ = [
     "WEBSOCKET", "MultiValueRequest", "Request", "Source", "appended_forwarded_for", "body_bytes", "parse_cookies",
-    "read_proxy_v1",
+    "read_proxy_v1", "utf8_bytes",
     "status_line", "context_dict", "method_of",
 ]
