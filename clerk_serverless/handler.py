@@ -220,16 +220,37 @@ def wrap(
     already, so a policy it cannot serve fails at decoration time."""
     noun = "auth" if any_token else "session"
     who = f"require_{noun}" if required else f"with_{noun}"
+
+    def prepare() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        policy, preflight, cors = split_options(options, required=required, who=who, any_token=any_token)
+        if check_now:
+            get_auth().check_policy(policy)
+        return lambda fn: _wrapped(get_auth, fn, policy, preflight, cors, required, checked=check_now)
+
+    return handler_decorator(who, handler, prepare)
+
+
+def handler_decorator(
+    who: str, handler: Any, prepare: Callable[[], Callable[[Callable[..., Any]], Callable[..., Any]]]
+) -> Any:
+    """The bare (``@who``) and called (``@who(...)``) forms of a decorator of
+    ``(event, context)`` handlers: ``handler`` (None in the called form) must
+    be callable, and then ``prepare()`` validates the decorator's options,
+    once, returning what wraps one handler; each wrapper carries its
+    handler's name and docstring (``functools.update_wrapper``)."""
     if handler is not None and not callable(handler):
         raise TypeError(f"{who} decorates a callable handler(event, context)")
-    policy, preflight, cors = split_options(options, required=required, who=who, any_token=any_token)
-    if check_now:
-        get_auth().check_policy(policy)
+    wrap_one = prepare()
 
     def apply(fn: Any) -> Any:
         if not callable(fn):
             raise TypeError(f"{who} decorates a callable handler(event, context)")
-        return _wrapped(get_auth, fn, policy, preflight, cors, required, checked=check_now)
+        wrapper = wrap_one(fn)
+        try:
+            functools.update_wrapper(wrapper, fn)
+        except (AttributeError, TypeError):  # exotic callables without a __dict__
+            wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
+        return wrapper
 
     return apply(handler) if handler is not None else apply
 
@@ -300,15 +321,11 @@ def _wrapped(
                 )
         return response
 
-    try:
-        functools.update_wrapper(wrapper, handler)
-    except (AttributeError, TypeError):  # exotic callables without a __dict__
-        wrapper.__wrapped__ = handler  # type: ignore[attr-defined]
     return wrapper
 
 
 __all__ = [
     "AuthOptions", "HandlerOptions", "P", "PolicyOptions", "R", "SessionPolicyOptions",
-    "PreflightMode", "WithAuthOptions", "WithSessionOptions", "answer_event_error", "middleware_options",
-    "split_options", "wrap",
+    "PreflightMode", "WithAuthOptions", "WithSessionOptions", "answer_event_error", "handler_decorator",
+    "middleware_options", "split_options", "wrap",
 ]

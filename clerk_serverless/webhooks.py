@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import hmac
 import json
@@ -52,7 +51,7 @@ from .errors import (
     WebhookTimestampTooOldError,
     WebhookVerificationError,
 )
-from .handler import P, R, answer_event_error
+from .handler import P, R, answer_event_error, handler_decorator
 from .sources import Request, read_request
 from .sources.base import utf8_bytes
 
@@ -334,36 +333,33 @@ def require_webhook(
             until it is fixed).
         clock: the wall clock in seconds (default ``time.time``), for tests.
     """
-    if handler is not None and not callable(handler):
-        raise TypeError("require_webhook decorates a callable handler(event, context)")
-    key = None if signing_secret is None else signing_key(signing_secret)
-    now = clock or time.time
+    def prepare() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        key = None if signing_secret is None else signing_key(signing_secret)
+        now = clock or time.time
+        return lambda fn: _receiver(fn, key, now)
 
-    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
-        if not callable(fn):
-            raise TypeError("require_webhook decorates a callable handler(event, context)")
+    return handler_decorator("require_webhook", handler, prepare)
 
-        def wrapper(event: Any, context: Any = None) -> Any:
-            try:
-                request = read_request(event)
-            except EventError as exc:
-                return answer_event_error(event, exc)
-            secret = key if key is not None else _key_from_env()
-            try:
-                event["webhook"] = _verify_request(request, secret, now)
-            except WebhookVerificationError as exc:
-                return _refusal(request, event, exc)
-            except EventError as exc:
-                return answer_event_error(event, exc, request)
-            return fn(event, context)
 
+def _receiver(handler: Callable[..., Any], key: bytes | None, clock: Callable[[], float]) -> Callable[..., Any]:
+    """``require_webhook``'s wrapper of ``handler``; ``key`` None: the
+    environment's secret, read on each request."""
+
+    def wrapper(event: Any, context: Any = None) -> Any:
         try:
-            functools.update_wrapper(wrapper, fn)
-        except (AttributeError, TypeError):  # exotic callables without a __dict__
-            wrapper.__wrapped__ = fn  # type: ignore[attr-defined]
-        return wrapper
+            request = read_request(event)
+        except EventError as exc:
+            return answer_event_error(event, exc)
+        secret = key if key is not None else _key_from_env()
+        try:
+            event["webhook"] = _verify_request(request, secret, clock)
+        except WebhookVerificationError as exc:
+            return _refusal(request, event, exc)
+        except EventError as exc:
+            return answer_event_error(event, exc, request)
+        return handler(event, context)
 
-    return apply(handler) if handler is not None else apply
+    return wrapper
 
 
 __all__ = [
