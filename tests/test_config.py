@@ -48,6 +48,7 @@ def test_no_key_source_names_the_variables() -> None:
         ({"jwks_url": "https://x.example/jwks", "issuer": "http://clerk.example.com"}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "issuer": ["https://clerk.example.com", "http://app.example.com/__clerk"]}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "issuer": ["https://clerk.example.com", 7]}, "issuer"),
+        ({"jwks_url": "https://x.example/jwks", "issuer": {"https://clerk.example.com", 7}}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "issuer": []}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "issuer": " , "}, "issuer"),
         ({"jwks_url": "https://x.example/jwks", "issuer": "https://"}, "issuer"),
