@@ -133,7 +133,8 @@ def parse_issuer(value: Any, setting: str) -> tuple[str, ...] | None:
     if isinstance(value, str):
         items: Iterable[Any] = [v for v in (p.strip() for p in value.split(",")) if v]
     elif isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        # A set's order, by text: sorted() alone raises TypeError on {"https://…", 7}.
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
     else:
         raise ClerkConfigError(setting, "must be an https:// URL, a list of them or a comma-separated string")
     issuers: list[str] = []
