@@ -59,6 +59,7 @@ from .sources.base import utf8_bytes
 SIGNING_SECRET_ENV = "CLERK_WEBHOOK_SIGNING_SECRET"
 #: How far ``svix-timestamp`` may be from the clock, either way (standardwebhooks').
 TOLERANCE_SECONDS = 5 * 60
+#: The signed request's headers, in the order a missing one is named (Svix's names, not ``webhook-*``).
 SIGNATURE_HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 
 # What fetch strips from each header line it is given (HTTP whitespace).
