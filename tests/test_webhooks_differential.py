@@ -23,85 +23,31 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import string
-import subprocess
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.clerk_oracle import Oracle, run_oracle
 from support.events import base
-from support.tools import npm_ci
 
 from clerk_serverless.errors import ClerkConfigError, WebhookVerificationError
 from clerk_serverless.webhooks import verify_webhook
 
-SOURCES = Path(__file__).resolve().parent / "differential_js"
 NOW = 1_764_000_000
 SECRET = "whsec_" + base64.b64encode(b"differential webhook secret, 24").decode()
 OTHER = "whsec_" + base64.b64encode(b"someone else's webhook secret!!").decode()
 BODY = b'{"type":"user.created","object":"event","data":{"id":"user_123","name":"Zo\xc3\xab"},"event_attributes":{"http_request":{"client_ip":"127.0.0.1"}}}'
 
 
-class WebhookOracle:
-    """One ``node webhook_oracle.mjs``: cases in, verdicts out, in order."""
-
-    def __init__(self, directory: Path) -> None:
-        self.process = subprocess.Popen(
-            ["node", "webhook_oracle.mjs"], cwd=directory, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True, bufsize=1,
-            env={**os.environ, "CLERK_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"},
-        )
-        self._lock = threading.Lock()
-
-    def ask(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        with self._lock:
-            lines = [json.dumps({"id": n, **case}) + "\n" for n, case in enumerate(cases)]
-            writer = threading.Thread(target=self._feed, args=(lines,), daemon=True)
-            writer.start()
-            answers = []
-            for n in range(len(cases)):
-                line = self.process.stdout.readline()
-                if not line:
-                    raise AssertionError(f"node oracle exited ({self.process.poll()})")
-                answer = json.loads(line)
-                assert answer["id"] == n, answer
-                answers.append(answer)
-            writer.join()
-            return answers
-
-    def _feed(self, lines: list[str]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.writelines(lines)
-        self.process.stdin.flush()
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture(scope="module")
-def oracle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookOracle]:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-backend") if cache_plugin is not None else tmp_path_factory.mktemp("npm")
-    target = npm_ci(SOURCES, Path(cache), "clerk-backend", "@clerk/backend")
-    shutil.copy(SOURCES / "webhook_oracle.mjs", target / "webhook_oracle.mjs")  # always this checkout's script
-    process = WebhookOracle(target)
-    yield process
-    process.close()
+def oracle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
+    yield from run_oracle(request, tmp_path_factory, "webhook_oracle.mjs")
 
 
-def js_sign(oracle: WebhookOracle, msg_id: str, timestamp: int, payload: str, secret: str = SECRET) -> str:
+def js_sign(oracle: Oracle, msg_id: str, timestamp: int, payload: str, secret: str = SECRET) -> str:
     (answer,) = oracle.ask([{"op": "sign", "secret": secret, "msgId": msg_id, "timestamp": timestamp, "payload": payload}])
     assert answer["ok"], answer
     return str(answer["signature"])
@@ -149,7 +95,7 @@ def _is_event_object(body: bytes) -> bool:
     return isinstance(payload, dict) and isinstance(payload.get("type"), str)
 
 
-def compare(oracle: WebhookOracle, cases: list[tuple[list[tuple[str, str]], bytes, str, int]]) -> None:
+def compare(oracle: Oracle, cases: list[tuple[list[tuple[str, str]], bytes, str, int]]) -> None:
     answers = oracle.ask([
         {"op": "verify", "secret": secret, "headers": headers, "body": base64.b64encode(body).decode(), "now": now * 1000}
         for headers, body, secret, now in cases
@@ -168,14 +114,14 @@ def compare(oracle: WebhookOracle, cases: list[tuple[list[tuple[str, str]], byte
     assert mismatches == [], json.dumps(mismatches, default=repr, ensure_ascii=True)[:3000]
 
 
-def signed(oracle: WebhookOracle, body: bytes = BODY, *, msg_id: str = "msg_1", stamp: int = NOW, secret: str = SECRET,
+def signed(oracle: Oracle, body: bytes = BODY, *, msg_id: str = "msg_1", stamp: int = NOW, secret: str = SECRET,
            **extra: str) -> list[tuple[str, str]]:
     signature = js_sign(oracle, msg_id, stamp, body.decode("utf-8"), secret)
     headers = {"svix-id": msg_id, "svix-timestamp": str(stamp), "svix-signature": signature, **extra}
     return [(k, v) for k, v in headers.items()]
 
 
-def test_hand_written_corpus(oracle: WebhookOracle) -> None:
+def test_hand_written_corpus(oracle: Oracle) -> None:
     sig = js_sign(oracle, "msg_1", NOW, BODY.decode())
     decoy = js_sign(oracle, "msg_1", NOW, BODY.decode(), OTHER)
     h = {"svix-id": "msg_1", "svix-timestamp": str(NOW), "svix-signature": sig}
@@ -227,7 +173,7 @@ def test_hand_written_corpus(oracle: WebhookOracle) -> None:
     compare(oracle, cases)
 
 
-def test_javascript_signatures_verify_here_for_generated_secrets(oracle: WebhookOracle) -> None:
+def test_javascript_signatures_verify_here_for_generated_secrets(oracle: Oracle) -> None:
     cases = []
     for n, size in enumerate((1, 2, 3, 4, 16, 24, 31, 32, 33, 64)):
         raw = bytes((n * 37 + i * 11) % 256 for i in range(size))
@@ -243,7 +189,7 @@ def test_javascript_signatures_verify_here_for_generated_secrets(oracle: Webhook
 
 
 @pytest.mark.parametrize("secret", ["whsec_QUJD=", "whsec_QUJDR", "whsec_QUJDRB==", "whsec_QQ", "whsec_", "whsec_a b="])
-def test_odd_secrets_are_refused_here_or_derive_the_key_javascript_derives(oracle: WebhookOracle, secret: str) -> None:
+def test_odd_secrets_are_refused_here_or_derive_the_key_javascript_derives(oracle: Oracle, secret: str) -> None:
     (answer,) = oracle.ask([{"op": "sign", "secret": secret, "msgId": "m", "timestamp": NOW, "payload": "{}"}])
     try:
         from clerk_serverless.webhooks import signing_key
@@ -273,7 +219,7 @@ HEADER_TEXT = st.text(alphabet=string.printable.replace("\r", "").replace("\n", 
     mutate=st.sampled_from(["none", "body", "id", "secret", "drop-sig", "blank-id", "sig-suffix"]),
 )
 def test_generated_requests_get_clerks_verdict(
-    oracle: WebhookOracle, msg_id: str, text: str, offset: int, stamp_suffix: str, stamp_prefix: str,
+    oracle: Oracle, msg_id: str, text: str, offset: int, stamp_suffix: str, stamp_prefix: str,
     extra_signatures: list[str], mutate: str,
 ) -> None:
     body = json.dumps({"type": "user.updated", "data": {"text": text}}, ensure_ascii=False).encode()
@@ -290,7 +236,7 @@ def test_generated_requests_get_clerks_verdict(
     compare(oracle, [([(k, v) for k, v in headers.items()], sent, OTHER if mutate == "secret" else SECRET, NOW)])
 
 
-def test_the_event_carries_the_payloads_timestamp_and_instance_id_as_clerks_does(oracle: WebhookOracle) -> None:
+def test_the_event_carries_the_payloads_timestamp_and_instance_id_as_clerks_does(oracle: Oracle) -> None:
     """@clerk/backend 3.x resolves to ``{type, object, data, event_attributes,
     timestamp, instance_id}``: the last two from the payload (Clerk's event
     time in ms, the instance). A body carrying them (every real delivery
@@ -301,7 +247,7 @@ def test_the_event_carries_the_payloads_timestamp_and_instance_id_as_clerks_does
     compare(oracle, [(signed(oracle, body), body, SECRET, NOW)])
 
 
-def test_repeated_header_lines_are_each_trimmed_of_http_whitespace_before_joining(oracle: WebhookOracle) -> None:
+def test_repeated_header_lines_are_each_trimmed_of_http_whitespace_before_joining(oracle: Oracle) -> None:
     """fetch's ``Headers`` strips each line's leading and trailing HTTP
     whitespace (tab, space, CR, LF) when it is appended, then ``get`` joins
     the lines with ", ": a second ``svix-signature`` line opening with a tab
@@ -321,7 +267,7 @@ def test_repeated_header_lines_are_each_trimmed_of_http_whitespace_before_joinin
     compare(oracle, cases)
 
 
-def test_round_ten_header_and_timestamp_probes_get_clerks_verdict(oracle: WebhookOracle) -> None:
+def test_round_ten_header_and_timestamp_probes_get_clerks_verdict(oracle: Oracle) -> None:
     """Red-team round 10's probes that held (text fetch can carry: Latin-1):
     timestamps with underscores, ``Infinity``, binary and octal prefixes, a sign and a
     space; signature entries with empty versions, ``v1a``, ``V1``, a comma

@@ -33,22 +33,23 @@ SOURCES = Path(__file__).resolve().parents[1] / "differential_js"
 _LOOPBACK = re.compile(r"[A-Z]+ http://127\.0\.0\.1:\d+/")
 
 
-def install_clerk_backend(cache: Path) -> Path:
+def install_clerk_backend(cache: Path, script: str = "oracle.mjs") -> Path:
     """tests/differential_js installed (:func:`support.tools.npm_ci`); returns
-    the directory holding node_modules and this checkout's oracle.mjs.
+    the directory holding node_modules and this checkout's ``script``.
     @clerk/backend's engines field asks for node 20.9; its server code runs
     on 18 too (checked on 18.19, what Debian bookworm and CI's ci-run job have)."""
     target = npm_ci(SOURCES, cache, "clerk-backend", "@clerk/backend")
-    shutil.copy(SOURCES / "oracle.mjs", target / "oracle.mjs")  # always this checkout's script
+    shutil.copy(SOURCES / script, target / script)  # always this checkout's script
     return target
 
 
 class Oracle:
-    """One ``node oracle.mjs`` process: cases in, verdicts out, in order."""
+    """One ``node oracle.mjs`` process (or another ``script`` of
+    tests/differential_js, e.g. webhook_oracle.mjs): cases in, verdicts out, in order."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, script: str = "oracle.mjs") -> None:
         self.process = subprocess.Popen(
-            ["node", "oracle.mjs"], cwd=directory, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            ["node", script], cwd=directory, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, bufsize=1,
             env={**os.environ, "CLERK_TELEMETRY_DISABLED": "1", "NODE_NO_WARNINGS": "1"},
         )
@@ -94,12 +95,15 @@ class Oracle:
             self.process.wait()
 
 
-def run_oracle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
-    """The body of a module-scoped ``oracle`` fixture: installed into pytest's
-    cache directory (a temporary one without the cache plugin), closed after."""
+def run_oracle(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, script: str = "oracle.mjs"
+) -> Iterator[Oracle]:
+    """The body of a module-scoped ``oracle`` fixture running ``script``:
+    installed into pytest's cache directory (a temporary one without the
+    cache plugin), closed after."""
     cache_plugin = getattr(request.config, "cache", None)
     cache = cache_plugin.mkdir("clerk-backend") if cache_plugin is not None else tmp_path_factory.mktemp("npm")
-    process = Oracle(install_clerk_backend(Path(cache)))
+    process = Oracle(install_clerk_backend(Path(cache), script), script)
     yield process
     process.close()
 
