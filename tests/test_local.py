@@ -85,6 +85,24 @@ def test_every_sample_answers_as_expected(template: Template, env_vars: dict[str
                 assert "headers" not in payload or payload["statusCode"] < 300, "ALB multi-value answers need multiValueHeaders"
 
 
+@pytest.mark.parametrize("parameter, value", [
+    ("ClerkPublishableKey", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+    ("ClerkIssuer", "https://clerk.example.com"),
+])
+def test_env_json_keeps_the_dev_key_working_whatever_the_stack_pins(
+    template: Template, env_vars: dict[str, Any], parameter: str, value: str
+) -> None:
+    """A stack's production settings in the parameter overrides (a samconfig's
+    global parameter_overrides) must not refuse the dev key's tokens locally:
+    env.json blanks what would pin another instance's iss."""
+    event = json.loads((ROOT / "events" / "http_v2" / "bearer.json").read_text())
+    with LocalFunction(template.with_overrides({parameter: value}), "MeFunction", env_vars=env_vars,
+                       warn=lambda m: None) as local:
+        result = local.invoke(event)
+    assert result.ok, (result.error, result.logs)
+    assert result.payload["statusCode"] == 200, result.payload
+
+
 def test_demo_prints_every_sample_and_succeeds() -> None:
     started = time.monotonic()
     out = cli("demo")
