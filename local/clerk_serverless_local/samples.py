@@ -227,7 +227,9 @@ def samples() -> list[Sample]:
 
 def env_json(key: DevKey) -> dict[str, Any]:
     """``env.json`` for ``sam local invoke --env-vars``: every function verifies
-    with the dev key, networkless. Never used by ``sam deploy``.
+    with the dev key, networkless, whatever key source or issuer (``iss``
+    pin: the dev key's tokens carry ``DEV_ISSUER``) the stack's parameters
+    set. Never used by ``sam deploy``.
 
     It does not set ``CLERK_AUTHORIZED_PARTIES``: the template's
     ``ClerkAuthorizedParties`` parameter is the one place for origins, feeding
@@ -238,6 +240,7 @@ def env_json(key: DevKey) -> dict[str, Any]:
             "CLERK_JWT_KEY": key.public_pem,
             "CLERK_JWKS_URL": "",
             "CLERK_PUBLISHABLE_KEY": "",
+            "CLERK_ISSUER": "",
             "CLERK_SECRET_KEY_PARAMETER": "",
             "CLERK_SECRET_KEY_SECRET_ID": "",
         },
