@@ -41,7 +41,6 @@ from .session import Session
 from .sources import Request, read_request
 from .token_types import M2M_TOKEN, MACHINE_TOKEN_TYPES, SESSION_TOKEN, AcceptsToken, classify, is_undecodable_jwt
 from .tokencache import DEFAULT_SIZE
-from .trusted import TrustedAuthorizer
 from .verifier import TokenVerifier
 from .verify import UnverifiedToken, check_session_kind
 
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
     from .backend_api import BackendApi
     from .observe import Observer
     from .opaque_tokens import OpaqueTokenVerifier
+    from .trusted import TrustedAuthorizer
 
 
 class ClerkAuth:
@@ -225,11 +225,12 @@ class ClerkAuth:
             settings.frontend_api,
             bool(settings.publishable_key and settings.publishable_key.startswith("pk_live_")),
         )
-        self._trusted = (
-            TrustedAuthorizer(self._cookie_rules, self._parties, self._skew, self.backend_api, clock)
-            if trust_authorizer
-            else None
-        )
+        self._trusted: TrustedAuthorizer | None = None
+        if trust_authorizer:
+            # Loaded here, not at import: only trust_authorizer=True needs it.
+            from .trusted import TrustedAuthorizer
+
+            self._trusted = TrustedAuthorizer(self._cookie_rules, self._parties, self._skew, self.backend_api, clock)
 
     def __repr__(self) -> str:
         return f"ClerkAuth({self.settings!r})"
