@@ -396,8 +396,11 @@ def test_snapshot_restore_judges_prefetched_keys_by_wall_clock(jwks: JwksServer,
     assert jwks.count == 2  # time.monotonic() would not have seen those hours pass
 
 
-def test_after_restore_hook_revalidates_keys(jwks: JwksServer, key: SigningKey, clock: Clock) -> None:
+def test_after_restore_hook_revalidates_keys(
+    jwks: JwksServer, key: SigningKey, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     snapshot_restore_py = pytest.importorskip("snapshot_restore_py")
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")  # what Lambda sets under SnapStart
     auth = ClerkAuth(jwks_url=jwks.url, clock=clock)
     auth.prefetch()
     hooks = snapshot_restore_py.get_after_restore()
