@@ -70,7 +70,6 @@ _DOT = ord(".")
 
 _pkcs1v15: Any = None
 _sha256: Any = None
-_invalid_signature: Any = None
 # What RSASSA-PKCS1-v1_5 signs for SHA-256, ahead of the digest: the DER
 # DigestInfo prefix (RFC 8017 §9.2, note 1).
 _SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
@@ -241,13 +240,21 @@ class UnverifiedToken:
 
 
 def _load_crypto() -> None:
-    global _pkcs1v15, _sha256, _invalid_signature
+    global _pkcs1v15, _sha256
     import hashlib
 
-    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 
-    _pkcs1v15, _sha256, _invalid_signature = PKCS1v15(), hashlib.sha256, InvalidSignature
+    _pkcs1v15, _sha256 = PKCS1v15(), hashlib.sha256
+
+
+def _is_invalid_signature(exc: Exception) -> bool:
+    """``exc`` is cryptography's ``InvalidSignature``: its module (an enum and
+    a few classes, ~0.1 ms) is imported when a signature first fails, not on
+    every cold start's first, valid one."""
+    from cryptography.exceptions import InvalidSignature
+
+    return isinstance(exc, InvalidSignature)
 
 
 def signature_valid(token: UnverifiedToken, key: RSAPublicKey) -> bool:
@@ -269,10 +276,12 @@ def signature_valid(token: UnverifiedToken, key: RSAPublicKey) -> bool:
         return False  # RSA_public_decrypt takes a shorter one (a leading zero byte dropped); verify does not
     try:
         recovered: bytes = key.recover_data_from_signature(signature, _pkcs1v15, None)
-    except _invalid_signature:
-        return False
     except (TypeError, ValueError):
         return False
+    except Exception as exc:
+        if _is_invalid_signature(exc):
+            return False
+        raise
     expected: bytes = _SHA256_DIGEST_INFO + _sha256(token.signing_input).digest()
     return recovered == expected
 
