@@ -117,6 +117,27 @@ class Todo(BaseModel):
 VALIDATED: list[str] = []
 
 
+@pytest.fixture
+def body_validation() -> None:
+    """Skip where this Powertools cannot validate a JSON body model at all
+    (3.0.0, the lowest-dependencies job's, refuses a bare model parameter as
+    a query field with the pydantic it is installed with): the behaviour the
+    next tests pin is that of the Powertools versions that can."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.post("/probe")
+    def probe(todo: Todo) -> dict[str, Any]:
+        return {"title": todo.title}
+
+    VALIDATED.clear()
+    try:
+        status = post_todo(app.resolve, '{"title": "ok"}', path="/probe")[0]
+    except AssertionError as error:  # Powertools' own "use Body()" assertion
+        pytest.skip(f"this Powertools cannot validate a body model: {error}")
+    if status != 200:
+        pytest.skip(f"this Powertools answers {status} to a valid body model")
+
+
 def validating_app(auth: ClerkAuth) -> APIGatewayHttpResolver:
     """A Powertools resolver with ``enable_validation=True``, every route
     behind ClerkMiddleware, and one route whose own ClerkMiddleware requires
@@ -132,14 +153,14 @@ def validating_app(auth: ClerkAuth) -> APIGatewayHttpResolver:
     return app
 
 
-def post_todo(handler: Any, body: str, token: str | None = None) -> tuple[int, Any]:
-    event = routed("http_v2", "/todos", method="POST", bearer=token, headers={"content-type": "application/json"})
+def post_todo(handler: Any, body: str, token: str | None = None, path: str = "/todos") -> tuple[int, Any]:
+    event = routed("http_v2", path, method="POST", bearer=token, headers={"content-type": "application/json"})
     event.update(body=body, isBase64Encoded=False)
     answer = handler(event, None)
     return answer["statusCode"], json.loads(answer["body"] or "null")
 
 
-def test_powertools_validates_before_any_middleware_as_the_readme_warns(make_auth: Any) -> None:
+def test_powertools_validates_before_any_middleware_as_the_readme_warns(make_auth: Any, body_validation: None) -> None:
     """HIGH for apps that rely on it (information, app code before
     authentication). With ``enable_validation=True`` Powertools puts its
     request validation first in every route's middleware stack, before
@@ -154,7 +175,7 @@ def test_powertools_validates_before_any_middleware_as_the_readme_warns(make_aut
     assert VALIDATED == ["probe"]  # app code ran on a request that was then refused
 
 
-def test_authenticating_around_resolve_refuses_before_anything_is_parsed(make_auth: Any, key: SigningKey) -> None:
+def test_authenticating_around_resolve_refuses_before_anything_is_parsed(make_auth: Any, key: SigningKey, body_validation: None) -> None:
     """The README's pattern: ``require_session(app.resolve)`` decides before
     Powertools reads the body; the routes' own middlewares still apply
     their whole policy inside, and validation still answers signed-in callers."""

@@ -84,6 +84,14 @@ def test_a_user_project_passes_mypy_strict(installed: Path, project: Path) -> No
 
 
 def test_a_user_project_passes_pyright_strict(installed: Path, project: Path) -> None:
+    from importlib.metadata import version
+
+    powertools = tuple(int(part) for part in version("aws-lambda-powertools").split(".")[:2])
+    if powertools < (3, 37):
+        # Older Powertools (3.0.0 in the lowest-dependencies job) types neither
+        # event_source nor its middleware decorators, which strict mode reports
+        # in the project's Powertools files; mypy --strict (above) still runs.
+        pytest.skip(f"pyright strict runs against Powertools >= 3.37 (this environment: {version('aws-lambda-powertools')})")
     pyright = shutil.which("pyright", path=str(Path(sys.executable).parent)) or shutil.which("pyright")
     if pyright is None:
         unavailable("pyright is not installed (pip install pyright)")
