@@ -15,7 +15,6 @@ transport), boto3 against a loopback endpoint that never answers.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -23,13 +22,12 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from support.calls import NOT_CALLED, call, recording_handler, run_async, send_token
+from support.calls import NOT_CALLED, call, recording_handler, send_token, victim_latency
 from support.events import SHAPES, authorizer_event, behind_authorizer, make_event
 from support.jwks_server import JwksServer, SilentServer
 from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, sign_raw
@@ -116,27 +114,6 @@ def _fastapi(auth: ClerkAuth) -> Any:
     return app
 
 
-def _victim_latency(app: Any, attacker_headers: dict[str, str]) -> tuple[int, float]:
-    """The attacker's request starts first; an unauthenticated /health starts
-    0.1 s later. Returns the attacker's status and how long after the start
-    the health check was answered."""
-
-    async def main() -> tuple[int, float]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            started = time.monotonic()
-
-            async def victim() -> float:
-                await asyncio.sleep(0.1)
-                assert (await client.get("/health")).status_code == 200
-                return time.monotonic() - started
-
-            attack, latency = await asyncio.gather(client.get("/me", headers=attacker_headers), victim())
-            return attack.status_code, latency
-
-    return run_async(main())
-
-
 @pytest.mark.parametrize("framework", ["starlette-middleware", "fastapi-dependency"])
 def test_finding_a_random_api_key_stalls_the_event_loop(clerk_api: Any, framework: str) -> None:
     """MEDIUM (availability, ASGI deployments: uvicorn on ECS/Fargate/EC2, the
@@ -151,7 +128,7 @@ def test_finding_a_random_api_key_stalls_the_event_loop(clerk_api: Any, framewor
     auth.prefetch()
     clerk_api.fault("verifyApiKey", "slow", delay=1.0)
     app = _starlette(auth) if framework == "starlette-middleware" else _fastapi(auth)
-    status, latency = _victim_latency(app, {"Authorization": "Bearer ak_" + "7" * 32})
+    status, latency = victim_latency(app, {"Authorization": "Bearer ak_" + "7" * 32})
     clerk_api.clear_faults()
     assert status == 401
     assert latency < 0.6, f"/health answered {latency:.2f} s after the start: the event loop was blocked"
@@ -166,7 +143,7 @@ def test_finding_an_unknown_kid_refetch_stalls_the_event_loop(jwks: JwksServer, 
     auth.prefetch()
     jwks.set("slow", delay=1.0)
     forged = mint(signing_keys["attacker"], {"kid": "ins_unknown"})
-    status, latency = _victim_latency(_starlette(auth, "session_token"), {"Authorization": f"Bearer {forged}"})
+    status, latency = victim_latency(_starlette(auth, "session_token"), {"Authorization": f"Bearer {forged}"})
     jwks.set("ok")
     assert status == 401
     assert latency < 0.6, f"/health answered {latency:.2f} s after the start: the event loop was blocked"

@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
-from support.calls import NOT_CALLED, call, recording_handler, run_async
+from support.calls import NOT_CALLED, call, recording_handler, run_async, victim_latency
 from support.events import authorizer_event, behind_authorizer, make_event
 from support.jwks_server import JwksServer
 from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, sign_raw
@@ -603,20 +603,7 @@ def test_finding_a_cached_token_whose_key_was_rotated_out_refetches_on_the_event
     app = Starlette(routes=[Route("/me", me), Route("/health", health)])
     app.add_middleware(ClerkMiddleware, auth=auth, exclude_paths=["/health"])
 
-    async def main() -> tuple[int, float]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            started = time.monotonic()
-
-            async def victim() -> float:
-                await asyncio.sleep(0.1)
-                assert (await client.get("/health")).status_code == 200
-                return time.monotonic() - started
-
-            attack, latency = await asyncio.gather(client.get("/me", headers={"Authorization": f"Bearer {old}"}), victim())
-            return attack.status_code, latency
-
-    status, latency = run_async(main())
+    status, latency = victim_latency(app, {"Authorization": f"Bearer {old}"})
     jwks.set("ok")
     assert status == 401
     assert latency < 0.6, f"/health answered {latency:.2f} s after the start: the event loop was blocked"

@@ -78,3 +78,30 @@ def run_async(awaitable: Any) -> Any:
         return loop.run_until_complete(awaitable)
     finally:
         loop.close()
+
+
+def victim_latency(app: Any, attacker_headers: dict[str, str]) -> tuple[int, float]:
+    """Against an ASGI ``app`` with ``/me`` (authenticated) and ``/health``
+    (not): the attacker's ``GET /me`` starts first, an unauthenticated
+    ``/health`` 0.1 s later. Returns the attacker's status and how long after
+    the start the health check was answered (a blocked event loop shows here)."""
+    import asyncio
+    import time
+
+    import httpx
+
+    async def main() -> tuple[int, float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            started = time.monotonic()
+
+            async def victim() -> float:
+                await asyncio.sleep(0.1)
+                assert (await client.get("/health")).status_code == 200
+                return time.monotonic() - started
+
+            attack, latency = await asyncio.gather(client.get("/me", headers=attacker_headers), victim())
+            return attack.status_code, latency
+
+    result: tuple[int, float] = run_async(main())
+    return result
