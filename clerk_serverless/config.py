@@ -276,8 +276,10 @@ def frontend_api_from_publishable_key(key: Any, setting: str) -> str:
         decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         raise ClerkConfigError(setting, "is not a valid Clerk publishable key") from None
+    # One "$", at the end, as @clerk/shared's isPublishableKey: a key decoding
+    # to "host$$" or "$host$" is no key, not a Frontend API named "host$".
     host = decoded[:-1] if decoded.endswith("$") else ""
-    if not host or any(c in host for c in "/:@?# \\") or "." not in host:
+    if not host or any(c in host for c in "$/:@?# \\") or "." not in host:
         raise ClerkConfigError(setting, "is not a valid Clerk publishable key")
     return host
 

@@ -179,6 +179,7 @@ AST = JS + "tokens/__tests__/authStatus.test.ts"
 SHARED = "packages/shared/src/"
 AUZ = SHARED + "__tests__/authorization.spec.ts"
 JPP = SHARED + "__tests__/jwtPayloadParser.spec.ts"
+PKS = SHARED + "__tests__/keys.spec.ts"
 SRC_AUTHZ = SHARED + "authorization.ts"
 
 # README lines that document a difference (README.md of this repository).
@@ -1199,6 +1200,64 @@ def test_ctx_cookie_suffix(pk: str, suffix: str, fapi: JwksServer, ckey: Signing
     auth = app(fapi, pk=pk)
     assert auth.settings.cookie_suffix == suffix
     token = sign(ckey)  # another instance's iss: the plain cookie is not this instance's, the suffixed one is read
+    event = make_event("rest_v1", headers={"Cookie": f"__client_uat_{suffix}=1; __session_{suffix}={token}"})
+    assert auth.token_from(read_request(event)) == (token, True)
+
+
+# =========================================================================== keys.spec.ts (@clerk/shared): publishable keys
+
+
+def pks(line: str, what: str, pk: Any, frontend_api: str | None) -> Any:
+    return pytest.param(pk, frontend_api, id=cid("match", PKS + ":" + line, what))
+
+
+# (publishable key, the Frontend API it names, or None: not a publishable key).
+# Clerk's parsePublishableKey answers null (isPublishableKey false) and
+# authenticateRequest throws "Publishable key not valid"; ours refuses it when
+# configuring, naming the setting.
+PUBLISHABLE_KEYS = [
+    *[pks("16-31", f"buildPublishableKey({api!r}), parsed back", pk, api) for api, pk in [
+        ("fake-clerk-test.clerk.accounts.dev", "pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ"),
+        ("foo-bar-13.clerk.accounts.dev", "pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk"),
+        ("clerk.boring.sawfly-91.lcl.dev", "pk_test_Y2xlcmsuYm9yaW5nLnNhd2ZseS05MS5sY2wuZGV2JA"),
+        ("clerk.boring.sawfly-91.lclclerk.com", "pk_test_Y2xlcmsuYm9yaW5nLnNhd2ZseS05MS5sY2xjbGVyay5jb20k")]],
+    pks("50-54", "parsePublishableKey(''): null", "", None),
+    pks("50-54", "parsePublishableKey('whatever'): null", "whatever", None),
+    pks("56-58", "extra characters after $: null", "pk_live_ZmFrZS1jbGVyay1tYWxmb3JtZWQuY2xlcmsuYWNjb3VudHMuZGV2JGV4dHJh", None),
+    pks("66-68", "two $ at the end: null", "pk_live_ZmFrZS1jbGVyay1tdWx0aXBsZS5jbGVyay5hY2NvdW50cy5kZXYkJA==", None),
+    pks("70-72", "no domain ('invalidkey$'): null", "pk_live_aW52YWxpZGtleSQ=", None),
+    pks("74-76", "does not decode ('pk_live_invalid!@#$'): throws", "pk_live_invalid!@#$", None),
+    pks("78-80", "'fake_pk': throws", "fake_pk", None),
+    pks("134-137", "isPublishableKey, padded live key", "pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ=",
+        "fake-clerk-test.clerk.accounts.dev"),
+    pks("134-137", "isPublishableKey, padded test key", "pk_test_Y2xlcmsuY2xlcmsuZGV2JA==", "clerk.clerk.dev"),
+    pks("139-141", "isPublishableKey('clerk.clerk.com'): false", "clerk.clerk.com", None),
+    *[pks("143-147", f"isPublishableKey({pk!r}): false", pk, None) for pk in ["pk_live", "pk_live_", "pk_live_invalid"]],
+    pks("149-152", "isPublishableKey, test key with characters after $: false", "pk_test_Y2xlcmsuY2xlcmsuZGV2JGV4dHJh", None),
+    pks("154-157", "isPublishableKey, $ before the host: false", "pk_live_JGZha2UtY2xlcmstcHJlZml4LmNsZXJrLmFjY291bnRzLmRldiQ=", None),
+    pks("159-161", "isPublishableKey, no domain: false", "pk_live_aW52YWxpZGtleSQ=", None),
+]
+
+
+@pytest.mark.parametrize("pk,frontend_api", PUBLISHABLE_KEYS)
+def test_pks_publishable_key(pk: str, frontend_api: str | None) -> None:
+    if frontend_api is None:
+        refused(lambda: ClerkAuth(publishable_key=pk), "publishable_key")
+        return
+    auth = ClerkAuth(publishable_key=pk)
+    assert auth.settings.frontend_api == frontend_api
+
+
+@pytest.mark.parametrize("pk,suffix", [
+    pytest.param("pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ=", "qReyu04C", id=cid("match", PKS + ":293-295", "suffix qReyu04C")),
+    pytest.param("pk_test_Y2xlcmsuY2xlcmsuZGV2JA", "QvfNY2dr", id=cid("match", PKS + ":293-295", "suffix QvfNY2dr")),
+    pytest.param("pk_test_ZW5vdWdoLWFscGFjYS04Mi5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k", "jtYvyt_H", id=cid("match", PKS + ":297-303", "suffix jtYvyt_H")),
+    pytest.param("pk_test_eHh4eHh4LXhhYWFhYS1hYS5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k", "tZJdb-5s", id=cid("match", PKS + ":297-303", "suffix tZJdb-5s")),
+])
+def test_pks_cookie_suffix(pk: str, suffix: str, fapi: JwksServer, ckey: SigningKey) -> None:
+    auth = app(fapi, pk=pk)
+    assert auth.settings.cookie_suffix == suffix
+    token = sign(ckey)
     event = make_event("rest_v1", headers={"Cookie": f"__client_uat_{suffix}=1; __session_{suffix}={token}"})
     assert auth.token_from(read_request(event)) == (token, True)
 
