@@ -30,6 +30,11 @@ says so (:class:`Differ` in the hand-written corpus, a :data:`LENIENT` /
 :data:`STRICT` tag on the generated ones) with a one-line why, and the test
 checks the difference runs in the documented direction only.
 
+A third opinion on the verifyToken corpus: clerk-backend-api's (clerk-sdk-python)
+``verify_token``, in process, PyJWT's clock frozen alike. Where it and
+@clerk/backend agree, ours must too, except the documented differences
+(:data:`BOTH_SDKS_DIFFER`).
+
 Without node/npm the module is skipped (failed in CI, which has them).
 ``DIFFERENTIAL_EXAMPLES`` sets the number of generated requests (400).
 """
@@ -890,6 +895,68 @@ def test_verify_token(name: str, verify_verdicts: dict[str, tuple[Verdict, Verdi
     else:
         assert _ours_word(ours) == difference.ours, f"ours: {ours} ({difference.why})"
         assert ours != theirs, f"no longer a difference, both {ours} ({difference.why})"
+
+
+@pytest.fixture(scope="module")
+def python_sdk_verdicts(both: Both, tok: Callable[[str, str], str]) -> dict[str, Verdict]:
+    """clerk-backend-api's (clerk-sdk-python) ``verify_token`` on every token of
+    :func:`verify_cases`, with the same PEM key, authorized parties and
+    audience (it has no ``issuer`` option), its clock (PyJWT's) frozen at
+    ``NOW`` as the oracle's is: a third opinion, for
+    :func:`test_where_both_clerk_sdks_agree_we_agree`."""
+    import datetime as dt
+
+    import jwt.api_jwt
+    from clerk_backend_api.security.types import TokenVerificationError, VerifyTokenOptions
+    from clerk_backend_api.security.verifytoken import verify_token
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:
+            return cls.fromtimestamp(NOW, tz)
+
+    verdicts: dict[str, Verdict] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jwt.api_jwt, "datetime", Frozen)
+        for case, instance_name, name in verify_cases():
+            instance = INSTANCES[instance_name]
+            options = VerifyTokenOptions(
+                jwt_key=both.pem, api_url="http://127.0.0.1:9",  # never reached: JWTs and garbage only
+                authorized_parties=list(instance.authorized_parties) if instance.authorized_parties else None,
+                audience=list(instance.audience) if instance.audience else None)
+            try:
+                claims = verify_token(tok(name, instance_name), options)
+                verdicts[case] = Verdict(True, None, "session_token", claims.get("sub"), claims.get("sid"))
+            except TokenVerificationError as refused:
+                verdicts[case] = Verdict(False, refused.reason.value[0])  # (code, message)
+    return verdicts
+
+
+# Where clerk-backend-api and @clerk/backend agree and we do not, on purpose:
+# each is also in VERIFY_DIFFERENCES (README, "Where we differ from @clerk/backend, on purpose").
+# Today all are tokens both SDKs sign in and we refuse (kid, sid and a non-empty
+# sub required, 8 KB, sts pending, JWT-template category).
+BOTH_SDKS_DIFFER = {"no_kid", "no_sid", "sid_number", "sub_empty", "oversized", "pending_v2", "cat_template"}
+
+
+@pytest.mark.parametrize("name", [case for case, _, _ in verify_cases()])
+def test_where_both_clerk_sdks_agree_we_agree(
+    name: str, verify_verdicts: dict[str, tuple[Verdict, Verdict]], python_sdk_verdicts: dict[str, Verdict]
+) -> None:
+    """Where clerk-backend-api and @clerk/backend give one verdict (signed in or
+    out), ours is that verdict, unless the README documents the difference
+    (then listed in :data:`BOTH_SDKS_DIFFER` too, so a new shared verdict we
+    break cannot hide behind an old difference)."""
+    theirs, ours = verify_verdicts[name]
+    python = python_sdk_verdicts[name]
+    if python.authenticated is not theirs.authenticated:
+        return  # the two SDKs disagree: @clerk/backend decides (test_verify_token)
+    token = name.split("-", 1)[1]
+    if token in BOTH_SDKS_DIFFER:
+        assert name in VERIFY_DIFFERENCES, name
+        assert ours.authenticated is not theirs.authenticated, f"{name}: no longer a difference, both {ours}"
+        return
+    assert ours.authenticated is theirs.authenticated, f"both SDKs: {theirs}; clerk-backend-api: {python}; ours: {ours}"
 
 
 def test_issuer_list_reaches_both_sides(verify_verdicts: dict[str, tuple[Verdict, Verdict]]) -> None:
