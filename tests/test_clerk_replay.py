@@ -62,7 +62,13 @@ states (authStatus.test.ts:136-186), the unverified ``expired`` flag of
 ``M2MToken.fromJwtPayload`` (M2MToken.test.ts:121-134: a verified M2M JWT is
 never expired), options merging in ``createAuthenticateRequest``
 (factory.test.ts) and ``createCheckAuthorization`` options no token can carry
-(``features: null``). clerk-sdk-python's ``*_async`` tests repeat the
+(``features: null``). Nor, for the same reason: ``headerType`` options of verifyJwt/assertHeaderType
+(verifyJwt.test.ts:195-251, assertions.test.ts:120-160), handshake.test.ts,
+handshakeToken.test.ts, organizationMatcher.test.ts, cryptoKeys/signJwt (we
+sign nothing), the Backend API clients' create/list/revoke calls (only their
+``verify`` calls are ours), keys.spec.ts's host-, domain- and proxy-derived keys
+and instance-type helpers, and authStatus's debug headers. webhooks.test.ts is
+replayed in tests/test_webhooks.py. clerk-sdk-python's ``*_async`` tests repeat the
 synchronous ones with the same inputs and verdicts: the synchronous ones stand
 for both.
 """
@@ -165,6 +171,8 @@ CRQ = JS + "tokens/__tests__/clerkRequest.test.ts"
 ASR = JS + "jwt/__tests__/assertions.test.ts"
 VJT = JS + "jwt/__tests__/verifyJwt.test.ts"
 M2R = JS + "api/resources/__tests__/M2MToken.test.ts"
+M2A = JS + "api/__tests__/M2MTokenApi.test.ts"
+AKA = JS + "api/__tests__/APIKeysApi.test.ts"
 PYA = "clerk-sdk-python tests/test_authenticate_request.py"
 PYV = "clerk-sdk-python tests/test_verify_token.py"
 # Source files, where @clerk/backend's own code defines a verdict no test of it
@@ -1982,6 +1990,61 @@ def test_m2r_fields(payload: dict[str, Any], fields: dict[str, Any], jwt_machine
         assert structural not in (m.claims or {})
 
 
+# =========================================================================== M2MTokenApi / APIKeysApi .verify: what reaches the Backend API
+
+
+@pytest.mark.parametrize("kind,keys,bearer", [
+    pytest.param("m2m_token", {"machine_secret_key": "ak_xxxxx"}, "ak_xxxxx", id=cid("match", M2A + ":344-368", "m2m verify with the machine secret key")),
+    pytest.param("m2m_token", {}, "<secret>", id=cid("match", M2A + ":370-394", "m2m verify with the instance secret key")),
+    pytest.param("api_key", {}, "<secret>", id=cid("match", AKA + ":366-391", "API key verify: POST /api_keys/verify {secret}")),
+])
+def test_m2a_verify_request(kind: str, keys: dict[str, str], bearer: str, bapi: ClerkBackendApi) -> None:
+    auth = ClerkAuth(**(keys or {"secret_key": bapi.secret_key}), api_url=bapi.url, jwks_url=bapi.jwks_url,
+                     clock=frozen(IAT))
+    got, m = verify(auth, MOCK_TOKENS[kind], accepts_token=kind)
+    expect(got, SIGNED_IN)
+    last = bapi.calls[-1]
+    path, field = {"m2m_token": ("/m2m_tokens/verify", "token"), "api_key": ("/api_keys/verify", "secret")}[kind]
+    assert (last.method, last.path, json.loads(last.body)) == ("POST", path, {field: MOCK_TOKENS[kind]})
+    assert last.bearer == (bapi.secret_key if bearer == "<secret>" else bearer)
+    assert (m.id, list(m.scopes)) == (VERIFIED[kind]["id"], VERIFIED[kind]["scopes"])
+
+
+@replay("match", M2A + ":396-417", "m2m verify with neither secret: refused (Clerk: the Backend API's 401)")
+def test_m2a_verify_without_secrets(_case: str, fapi: JwksServer) -> None:
+    refused(lambda: app(fapi).require_auth(accepts_token="m2m_token"))
+
+
+@replay("match", M2A + ":437-456", "JWT M2M token, keys from the Backend API's /v1/jwks with the secret key")
+def test_m2a_verify_jwt(_case: str, jwt_machine_app: ClerkAuth, ckey: SigningKey, clerk_api: ClerkBackendApi) -> None:
+    got, m = verify(jwt_machine_app, sign(ckey, header={"cat": M2M_CAT}, base=M2M_PAYLOAD), accepts_token="m2m_token")
+    expect(got, SIGNED_IN)
+    assert (m.id, m.subject, list(m.scopes)) == (M2M_PAYLOAD["jti"], M2M_PAYLOAD["sub"], ["mch_1xxxxx", "mch_2xxxxx"])
+    assert {c.path for c in clerk_api.calls} == {"/v1/jwks"}
+
+
+@replay("match", M2A + ":458-487", "JWT M2M token: custom claims kept, aud and scopes among them")
+def test_m2a_verify_jwt_custom_claims(_case: str, jwt_machine_app: ClerkAuth, ckey: SigningKey) -> None:
+    extra = {"permissions": ["read:users", "read:orders"], "role": "service"}
+    got, m = verify(jwt_machine_app, sign(ckey, extra, header={"cat": M2M_CAT}, base=M2M_PAYLOAD), accepts_token="m2m_token")
+    expect(got, SIGNED_IN)
+    assert dict(m.claims) == {"aud": M2M_PAYLOAD["aud"], "scopes": M2M_PAYLOAD["scopes"], **extra}
+    assert list(m.scopes) == ["mch_1xxxxx", "mch_2xxxxx"]
+
+
+@replay("documented", M2A + ":489-504", "JWT M2M token, /v1/jwks has no keys: jwk-remote-failed-to-load, a 503 here")
+def test_m2a_verify_jwt_no_keys(_case: str, jwt_machine_app: ClerkAuth, ckey: SigningKey, clerk_api: ClerkBackendApi) -> None:
+    # Clerk: "The JWKS endpoint did not contain any signing keys" (keys.ts), reason jwk-remote-failed-to-load.
+    clerk_api.keys = []
+    got, _ = verify(jwt_machine_app, sign(ckey, header={"cat": M2M_CAT}, base=M2M_PAYLOAD), accepts_token="m2m_token")
+    expect(got, out("jwk-remote-failed-to-load"), out("jwk-remote-failed-to-load", 503), DOC_OUTAGE)
+
+
+@replay("match", M2A + ":506-514", "JWT M2M token with neither a secret key nor a JWT key: refused")
+def test_m2a_verify_jwt_without_keys(_case: str) -> None:
+    refused(lambda: ClerkAuth(api_url="http://127.0.0.1:9").require_auth(accepts_token="m2m_token"))
+
+
 @pytest.mark.parametrize("claims,scopes", [
     # `oauthPayload.scp ?? oauthPayload.scope?.split(' ') ?? []` (IdPOAuthAccessToken.ts:59): null falls through.
     pytest.param({"scp": None, "scope": "read:foo write:bar"}, ["read:foo", "write:bar"],
@@ -2641,9 +2704,9 @@ def test_jpp_role_prefixed(_case: str, fapi: JwksServer, ckey: SigningKey) -> No
     pytest.param("9007199254740995", [0, 1, 53], {0: True, 1: True, 2: False, 53: True},
                  id=cid("match", JPP + ":300-312", "mask above 2**53: no bit introduced")),
     pytest.param("18014398509481984", [], {}, id=cid("match", JPP + ":314-319", "bits beyond the permission list discarded")),
-    *[pytest.param(fpm, bits, dict.fromkeys(bits, True), id=cid("match", JPP + ":342-358", f"safe mask {fpm}"))
+    *[pytest.param(fpm, bits, dict.fromkeys(bits, True), id=cid("match", JPP + ":353-366", f"safe mask {fpm}"))
       for fpm, bits in [("1", [0]), ("3", [0, 1]), ("7", [0, 1, 2]), ("21", [0, 2, 4])]],
-    *[pytest.param(fpm, [], {0: False}, id=cid("match", JPP + ":360-365", f"malformed mask {fpm!r}: nothing"))
+    *[pytest.param(fpm, [], {0: False}, id=cid("match", JPP + ":368-373", f"malformed mask {fpm!r}: nothing"))
       for fpm in ["1invalid", "-1", "1.5"]],
 ])
 def test_jpp_masks(fpm: str, granted: list[int], asked: dict[int, bool], fapi: JwksServer, ckey: SigningKey) -> None:
