@@ -75,7 +75,8 @@ class ClerkAuth:
         authorized_parties: origins allowed in ``azp`` (``CLERK_AUTHORIZED_PARTIES``,
             comma-separated). Also the origins that may read our answers, send
             credentialed CORS requests and write with the session cookie.
-        clock_skew: seconds of leeway for ``exp``/``nbf``/``iat`` (0 means none).
+        clock_skew: seconds of leeway for ``exp``/``nbf``/``iat`` (0 means none,
+            at most 60: milliseconds given by mistake are a ``ClerkConfigError``).
         jwks_cache_ttl: seconds keys stay fresh before a refresh is tried.
         issuer: the accepted ``iss`` values, exactly: an ``https://`` URL or a list
             of them (``CLERK_ISSUER``, comma-separated). Unset, ``iss`` need only be

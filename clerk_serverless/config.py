@@ -19,6 +19,9 @@ from .urls import is_loopback_host, parse_url
 
 DEFAULT_API_URL = "https://api.clerk.com"
 MIN_STALE_TTL = 24 * 3600.0
+#: The most leeway ``clock_skew`` may give: a session token lives 60 s, and a
+#: larger value is almost always milliseconds (Clerk's ``clockSkewInMs``) given as seconds.
+MAX_CLOCK_SKEW = 60.0
 
 ENV = {
     "jwt_key": "CLERK_JWT_KEY",
@@ -512,6 +515,12 @@ def resolve_settings(
         )
 
     skew = _number(clock_skew, "clock_skew")
+    if skew > MAX_CLOCK_SKEW:
+        raise ClerkConfigError(
+            "clock_skew",
+            f"must be at most {MAX_CLOCK_SKEW:g} seconds: it is in seconds, not milliseconds "
+            "(Clerk's clockSkewInMs: 5000 is clock_skew=5), and more leeway admits expired tokens",
+        )
     ttl = _number(jwks_cache_ttl, "jwks_cache_ttl", minimum=1.0)
     stale = _number(jwks_stale_ttl, "jwks_stale_ttl", minimum=MIN_STALE_TTL)
     cooldown = _number(unknown_kid_cooldown, "unknown_kid_cooldown")
