@@ -77,7 +77,8 @@ class ClerkAuth:
             credentialed CORS requests and write with the session cookie.
         clock_skew: seconds of leeway for ``exp``/``nbf``/``iat`` (0 means none,
             at most 60: milliseconds given by mistake are a ``ClerkConfigError``).
-        jwks_cache_ttl: seconds keys stay fresh before a refresh is tried.
+        jwks_cache_ttl: seconds keys stay fresh before a refresh is tried (at
+            most a day: a key removed from the JWKS verifies until then).
         issuer: the accepted ``iss`` values, exactly: an ``https://`` URL or a list
             of them (``CLERK_ISSUER``, comma-separated). Unset, ``iss`` need only be
             ``https://…``, as @clerk/backend without ``issuer``: it is not derived

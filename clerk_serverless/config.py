@@ -22,6 +22,9 @@ MIN_STALE_TTL = 24 * 3600.0
 #: The most leeway ``clock_skew`` may give: a session token lives 60 s, and a
 #: larger value is almost always milliseconds (Clerk's ``clockSkewInMs``) given as seconds.
 MAX_CLOCK_SKEW = 60.0
+#: The longest ``jwks_cache_ttl``: a key Clerk removed from the set (rotated out,
+#: compromised) stops verifying within it; milliseconds given as seconds would be weeks.
+MAX_JWKS_CACHE_TTL = 24 * 3600.0
 
 ENV = {
     "jwt_key": "CLERK_JWT_KEY",
@@ -522,6 +525,12 @@ def resolve_settings(
             "(Clerk's clockSkewInMs: 5000 is clock_skew=5), and more leeway admits expired tokens",
         )
     ttl = _number(jwks_cache_ttl, "jwks_cache_ttl", minimum=1.0)
+    if ttl > MAX_JWKS_CACHE_TTL:
+        raise ClerkConfigError(
+            "jwks_cache_ttl",
+            f"must be at most {MAX_JWKS_CACHE_TTL:g} seconds (a day): it is in seconds, not milliseconds, "
+            "and a key removed from the JWKS keeps verifying tokens until it passes",
+        )
     stale = _number(jwks_stale_ttl, "jwks_stale_ttl", minimum=MIN_STALE_TTL)
     cooldown = _number(unknown_kid_cooldown, "unknown_kid_cooldown")
     timeout = _number(fetch_timeout, "fetch_timeout", minimum=0.05)

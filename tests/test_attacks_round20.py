@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from support.calls import NOT_CALLED, call, recording_handler
-from support.tokens import SigningKey, mint
+from support.jwks_server import JwksServer
+from support.tokens import Clock, SigningKey, fresh, mint
 
 from clerk_serverless import ClerkConfigError
 
@@ -44,3 +45,32 @@ def test_a_minute_of_leeway_is_still_a_minute(make_auth: Any, key: SigningKey) -
     assert call(handler, "http_v2", bearer=mint(key, iat=now - 100, nbf=now - 100, exp=now - 50)).status == 200
     late = call(handler, "http_v2", bearer=mint(key, iat=now - 200, nbf=now - 200, exp=now - 70))
     assert (late.status, late.reason, late.session) == (401, "token-expired", NOT_CALLED)
+
+
+# =========================================================================================
+# 2. Keys: a removed key must stop verifying
+# =========================================================================================
+
+
+def test_finding_a_cache_ttl_in_milliseconds_keeps_a_removed_key_for_weeks(
+    make_auth: Any, jwks: JwksServer, signing_keys: dict[str, SigningKey]
+) -> None:
+    """@clerk/backend's ``jwksCacheTtlInMs`` (and jose's ``cacheMaxAge``) are
+    milliseconds; ``jwks_cache_ttl=3_600_000`` kept the key set 41 days
+    without asking again, so a key Clerk removed after a compromise kept
+    verifying the attacker's tokens in every warm process (a week later: 200).
+    Now a ClerkConfigError naming the option; a day is the most."""
+    with pytest.raises(ClerkConfigError) as info:
+        make_auth(jwks_cache_ttl=3_600_000)
+    assert "jwks_cache_ttl" in str(info.value) and "milliseconds" in str(info.value)
+    # the longest allowed TTL: the removed key stops verifying once it has passed
+    stolen, current = signing_keys["attacker"], signing_keys["current"]
+    jwks.keys = [stolen.jwk, current.jwk]
+    clock = Clock()
+    handler = recording_handler(make_auth(jwks_cache_ttl=86_400, clock=clock).require_session)
+    assert call(handler, "http_v2", bearer=fresh(stolen, clock)).status == 200
+    jwks.keys = [current.jwk]  # Clerk removes the compromised key
+    clock.advance(86_401)
+    out = call(handler, "http_v2", bearer=fresh(stolen, clock))
+    assert out.status == 401 and out.session is NOT_CALLED
+    assert call(handler, "http_v2", bearer=fresh(current, clock)).status == 200
