@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .config import Settings, resolve_settings
 from .errors import (
@@ -256,6 +256,24 @@ class ClerkAuth:
         """
         self.key_store.prefetch()
 
+    @overload
+    def verify_token(
+        self,
+        token: str,
+        *,
+        accepts_token: Literal["session_token"] = ...,
+        authorized_parties: Iterable[str] | str | None | Inherit = ...,
+        treat_pending_as_signed_out: bool = ...,
+    ) -> Session: ...
+    @overload
+    def verify_token(
+        self,
+        token: str,
+        *,
+        accepts_token: AcceptsToken,
+        authorized_parties: Iterable[str] | str | None | Inherit = ...,
+        treat_pending_as_signed_out: bool = ...,
+    ) -> Session | MachineAuth: ...
     def verify_token(
         self,
         token: str,
@@ -268,7 +286,7 @@ class ClerkAuth:
         (and, for machine tokens, ``verifyMachineAuthToken``) does.
 
         Returns the :class:`Session` (session tokens, the default
-        ``accepts_token``) or :class:`~clerk_serverless.machine.MachineAuth`;
+        ``accepts_token``, typed so) or :class:`~clerk_serverless.machine.MachineAuth`;
         raises an :class:`~clerk_serverless.errors.AuthError` subclass.
         """
         policy = (
@@ -312,7 +330,9 @@ class ClerkAuth:
         return self.authenticate(read_request(event), policy)
 
     @overload
-    def require_session(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    def require_session(
+        self, handler: Callable[P, R], /, **options: Unpack[HandlerOptions]
+    ) -> Callable[P, R]: ...
     @overload
     def require_session(
         self, handler: None = None, /, **options: Unpack[HandlerOptions]
@@ -324,7 +344,9 @@ class ClerkAuth:
         return wrap(self._self, handler, options, required=True, check_now=True)
 
     @overload
-    def with_session(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    def with_session(
+        self, handler: Callable[P, R], /, **options: Unpack[WithSessionOptions]
+    ) -> Callable[P, R]: ...
     @overload
     def with_session(
         self, handler: None = None, /, **options: Unpack[WithSessionOptions]
@@ -335,7 +357,9 @@ class ClerkAuth:
         return wrap(self._self, handler, options, required=False, check_now=True)
 
     @overload
-    def require_auth(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    def require_auth(
+        self, handler: Callable[P, R], /, **options: Unpack[AuthOptions]
+    ) -> Callable[P, R]: ...
     @overload
     def require_auth(
         self, handler: None = None, /, **options: Unpack[AuthOptions]
@@ -350,7 +374,9 @@ class ClerkAuth:
         return wrap(self._self, handler, options, required=True, any_token=True, check_now=True)
 
     @overload
-    def with_auth(self, handler: Callable[P, R], /) -> Callable[P, R]: ...
+    def with_auth(
+        self, handler: Callable[P, R], /, **options: Unpack[WithAuthOptions]
+    ) -> Callable[P, R]: ...
     @overload
     def with_auth(
         self, handler: None = None, /, **options: Unpack[WithAuthOptions]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @overload
-def require_session(handler: Callable[P, R], /) -> Callable[P, R]: ...
+def require_session(handler: Callable[P, R], /, **options: Unpack[HandlerOptions]) -> Callable[P, R]: ...
 @overload
 def require_session(
     handler: None = None, /, **options: Unpack[HandlerOptions]
@@ -33,7 +33,7 @@ def require_session(handler: Callable[..., Any] | None = None, /, **options: Any
 
 
 @overload
-def with_session(handler: Callable[P, R], /) -> Callable[P, R]: ...
+def with_session(handler: Callable[P, R], /, **options: Unpack[WithSessionOptions]) -> Callable[P, R]: ...
 @overload
 def with_session(
     handler: None = None, /, **options: Unpack[WithSessionOptions]
@@ -46,7 +46,7 @@ def with_session(handler: Callable[..., Any] | None = None, /, **options: Any) -
 
 
 @overload
-def require_auth(handler: Callable[P, R], /) -> Callable[P, R]: ...
+def require_auth(handler: Callable[P, R], /, **options: Unpack[AuthOptions]) -> Callable[P, R]: ...
 @overload
 def require_auth(
     handler: None = None, /, **options: Unpack[AuthOptions]
@@ -60,7 +60,7 @@ def require_auth(handler: Callable[..., Any] | None = None, /, **options: Any) -
 
 
 @overload
-def with_auth(handler: Callable[P, R], /) -> Callable[P, R]: ...
+def with_auth(handler: Callable[P, R], /, **options: Unpack[WithAuthOptions]) -> Callable[P, R]: ...
 @overload
 def with_auth(
     handler: None = None, /, **options: Unpack[WithAuthOptions]
