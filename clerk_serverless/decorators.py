@@ -25,10 +25,26 @@ def require_session(
     handler: None = None, /, **options: Unpack[HandlerOptions]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def require_session(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """401/403/503 unless the request carries a valid session meeting the
-    options (:class:`~clerk_serverless.handler.HandlerOptions`); the handler
-    finds it in ``event["session"]``. Uses the default, environment-configured
-    ``ClerkAuth`` (built lazily on first request)."""
+    """Run the handler only for a request carrying a valid Clerk session that
+    meets the route options; refuse any other with 401 (signed out), 403 (not
+    allowed) or 503 (keys unavailable), in the event's own format. The handler
+    finds the :class:`~clerk_serverless.Session` in ``event["session"]``.
+
+    >>> @require_session
+    ... def handler(event, context): ...
+    >>> @require_session(permissions=["org:reports:read"])
+    ... def reports(event, context): ...
+
+    ``require_session(handler, **options)`` is the same in one call. Options
+    (:class:`~clerk_serverless.handler.HandlerOptions`): ``permissions``,
+    ``roles``, ``features``, ``plans``, ``reverification``,
+    ``authorized_parties``, ``treat_pending_as_signed_out``, ``preflight``,
+    ``cors``; a misspelt one is a :class:`~clerk_serverless.ClerkConfigError`.
+
+    Uses the default ``ClerkAuth``, configured from the ``CLERK_*`` variables
+    and built on the first request (a configuration mistake raises
+    :class:`~clerk_serverless.ClerkConfigError` there); to configure it in
+    code, use the same method of your own :class:`~clerk_serverless.ClerkAuth`."""
     return wrap(default_auth, handler, options, required=True)
 
 
@@ -39,9 +55,17 @@ def with_session(
     handler: None = None, /, **options: Unpack[WithSessionOptions]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def with_session(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """The handler always runs, with ``event["session"]`` set to the
-    :class:`~clerk_serverless.Session` or ``None`` when signed out. Uses the
-    default, environment-configured ``ClerkAuth``."""
+    """Run the handler for every request, with ``event["session"]`` set to the
+    :class:`~clerk_serverless.Session`, or ``None`` when signed out (no,
+    invalid or expired token).
+
+    Bare (``@with_session``), called (``@with_session(cors=False)``) or
+    ``with_session(handler, **options)``. Options
+    (:class:`~clerk_serverless.handler.WithSessionOptions`):
+    ``authorized_parties``, ``treat_pending_as_signed_out``, ``preflight``,
+    ``cors``; requirements (``permissions``…) belong to
+    :func:`require_session`. Uses the default, environment-configured
+    ``ClerkAuth``, built on the first request."""
     return wrap(default_auth, handler, options, required=False)
 
 
@@ -52,10 +76,21 @@ def require_auth(
     handler: None = None, /, **options: Unpack[AuthOptions]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def require_auth(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """:meth:`ClerkAuth.require_auth <clerk_serverless.ClerkAuth.require_auth>`
-    on the default, environment-configured ``ClerkAuth``: the token types of
-    ``accepts_token`` (sessions by default; ``"api_key"``, ``"m2m_token"``,
-    ``"oauth_token"``, a list, or ``"any"``), found in ``event["auth"]``."""
+    """Run the handler only for a request carrying a valid token of a type in
+    ``accepts_token`` that meets the route options (401/403/503 otherwise);
+    the handler finds the :class:`~clerk_serverless.Session` or
+    :class:`~clerk_serverless.MachineAuth` in ``event["auth"]``.
+
+    >>> @require_auth(accepts_token=["api_key", "m2m_token"], scopes=["invoices:read"])
+    ... def handler(event, context): ...
+
+    ``accepts_token``: ``"session_token"`` (default), ``"api_key"``,
+    ``"m2m_token"``, ``"oauth_token"``, a list of them, or ``"any"``; accepting
+    machine tokens needs ``CLERK_SECRET_KEY`` (or ``CLERK_MACHINE_SECRET_KEY``
+    for M2M tokens only). The other options are :func:`require_session`'s and
+    ``scopes`` (:class:`~clerk_serverless.handler.AuthOptions`). Uses the
+    default, environment-configured ``ClerkAuth``, built on the first request;
+    see :meth:`ClerkAuth.require_auth <clerk_serverless.ClerkAuth.require_auth>`."""
     return wrap(default_auth, handler, options, required=True, any_token=True)
 
 
@@ -66,9 +101,14 @@ def with_auth(
     handler: None = None, /, **options: Unpack[WithAuthOptions]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 def with_auth(handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-    """:meth:`ClerkAuth.with_auth <clerk_serverless.ClerkAuth.with_auth>` on the
-    default ``ClerkAuth``: the handler always runs, ``event["auth"]`` None when
-    no accepted token verifies."""
+    """Run the handler for every request, with ``event["auth"]`` set to the
+    :class:`~clerk_serverless.Session` or :class:`~clerk_serverless.MachineAuth`
+    of a valid token of a type in ``accepts_token``, or ``None``.
+
+    Options (:class:`~clerk_serverless.handler.WithAuthOptions`):
+    ``accepts_token``, ``authorized_parties``, ``treat_pending_as_signed_out``,
+    ``preflight``, ``cors``. Uses the default, environment-configured
+    ``ClerkAuth``; see :meth:`ClerkAuth.with_auth <clerk_serverless.ClerkAuth.with_auth>`."""
     return wrap(default_auth, handler, options, required=False, any_token=True)
 
 
