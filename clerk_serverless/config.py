@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from .errors import ClerkConfigError, config_value
-from .urls import is_loopback_host, parse_url
+from .urls import Url, is_loopback_host, parse_url
 
 DEFAULT_API_URL = "https://api.clerk.com"
 MIN_STALE_TTL = 24 * 3600.0
@@ -185,6 +185,31 @@ def parse_proxy_url(value: Any, setting: str) -> str | None:
     return url
 
 
+# What a value configured in the wrong place is, by its prefix: where it goes.
+_KINDS = (
+    ("sk_", "a secret key (sk_…)", "secret_key", "CLERK_SECRET_KEY"),
+    ("pk_", "a publishable key (pk_…)", "publishable_key", "CLERK_PUBLISHABLE_KEY"),
+    ("ak_", "a machine secret key (ak_…)", "machine_secret_key", "CLERK_MACHINE_SECRET_KEY"),
+    ("-----BEGIN", "a PEM key", "jwt_key", "CLERK_JWT_KEY"),
+    ("whsec_", "a webhook signing secret (whsec_…)", "signing_secret", "CLERK_WEBHOOK_SIGNING_SECRET"),
+)
+
+
+def misplaced(value: object, setting: str) -> str:
+    """A hint for a key refused by ``setting``: quoted, or another kind of
+    key that belongs to another setting (named by its prefix only, never
+    echoed). Empty when neither."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    if text[:1] in ("'", '"'):
+        return "; remove the quotes around it"
+    for prefix, kind, argument, variable in _KINDS:
+        if text.startswith(prefix) and setting not in (argument, variable):
+            return f"; this is {kind}: it belongs in {variable} ({argument})"
+    return ""
+
+
 def _credential(value: object, setting: str, prefixes: tuple[str, ...], problem: str) -> str | None:
     """A key as configured, without surrounding whitespace; refused (without
     echoing it) when it has another prefix or any space or control character,
@@ -195,7 +220,7 @@ def _credential(value: object, setting: str, prefixes: tuple[str, ...], problem:
         raise ClerkConfigError(setting, problem)
     value = value.strip()
     if not value.startswith(prefixes):
-        raise ClerkConfigError(setting, problem)
+        raise ClerkConfigError(setting, problem + misplaced(value, setting))
     if not all("!" <= c <= "~" for c in value):
         raise ClerkConfigError(setting, "contains spaces, line breaks or non-ASCII characters")
     if value in prefixes:  # a template placeholder, or a value cut short when pasted
@@ -232,22 +257,38 @@ def validate_key_url(url: Any, setting: str) -> str:
     )
 
 
+def _serialized_origin(parts: Url) -> str:
+    """``scheme://host[:port]`` as a browser's ``Origin`` spells it."""
+    host = f"[{parts.host}]" if ":" in parts.host else parts.host
+    default_port = 443 if parts.scheme == "https" else 80
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port not in (None, default_port) else "")
+
+
 def normalize_origin(value: Any, setting: str) -> str:
     """``scheme://host[:port]`` with no path, query or trailing slash."""
     if not isinstance(value, str):
         raise ClerkConfigError(setting, "each authorized party must be an origin string")
     origin = value.strip()
     parts = parse_url(origin)
+    if parts is None and "://" not in origin:  # `localhost:3000`, `app.example.com`: no scheme
+        parts = parse_url(f"https://{origin}")
+        if parts is not None and is_loopback_host(parts.host):  # a dev server: http
+            parts = parse_url(f"http://{origin}")
+        guess = _serialized_origin(parts) if parts is not None and not parts.target else None
+        parts = None
+    else:
+        guess = _serialized_origin(parts) if parts is not None else None  # a path or trailing slash
     if parts is None or parts.target:
-        raise ClerkConfigError(
-            setting,
-            f"{config_value(value)} is not an origin; use scheme://host[:port], e.g. https://app.example.com",
+        shown = config_value(value)
+        fix = (
+            f"write it as {guess}, as a browser's Origin spells it"
+            if guess and shown == repr(value)
+            else "use scheme://host[:port], e.g. https://app.example.com"
         )
+        raise ClerkConfigError(setting, f"{shown} is not an origin; {fix}")
     # Browsers send (and Clerk mints azp as) the serialized origin: lowercase,
     # without the scheme's default port. Any other spelling would never match.
-    host = f"[{parts.host}]" if ":" in parts.host else parts.host
-    default_port = 443 if parts.scheme == "https" else 80
-    canonical = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port not in (None, default_port) else "")
+    canonical = _serialized_origin(parts)
     if origin != canonical:
         if config_value(value) != repr(value):
             raise ClerkConfigError(setting, f"{config_value(value)} never matches a browser's Origin")
@@ -273,20 +314,21 @@ def parse_authorized_parties(value: Any, setting: str) -> frozenset[str] | None:
 
 def frontend_api_from_publishable_key(key: Any, setting: str) -> str:
     """The Frontend API host encoded in a ``pk_test_``/``pk_live_`` key."""
+    where = " (the Publishable key of the Clerk Dashboard's API keys page)"
     if not isinstance(key, str) or not key.startswith(("pk_test_", "pk_live_")):
-        raise ClerkConfigError(setting, "must start with pk_test_ or pk_live_")
+        raise ClerkConfigError(setting, "must start with pk_test_ or pk_live_" + (misplaced(key, setting) or where))
     import base64
 
     encoded = key.split("_", 2)[2]
     try:
         decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ClerkConfigError(setting, "is not a valid Clerk publishable key") from None
+        raise ClerkConfigError(setting, "is not a valid Clerk publishable key: copy it whole" + where) from None
     # One "$", at the end, as @clerk/shared's isPublishableKey: a key decoding
     # to "host$$" or "$host$" is no key, not a Frontend API named "host$".
     host = decoded[:-1] if decoded.endswith("$") else ""
     if not host or any(c in host for c in "$/:@?# \\") or "." not in host:
-        raise ClerkConfigError(setting, "is not a valid Clerk publishable key")
+        raise ClerkConfigError(setting, "is not a valid Clerk publishable key: copy it whole" + where)
     return host
 
 
@@ -330,7 +372,11 @@ def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
     try:
         key = load_pem_public_key(text.encode())
     except (ValueError, TypeError):
-        raise ClerkConfigError(setting, "is not a PEM-encoded public key") from None
+        raise ClerkConfigError(
+            setting,
+            "is not a PEM-encoded public key"
+            + (misplaced(pem, setting) or " (the Clerk Dashboard's API keys page, Show JWT public key)"),
+        ) from None
     except Exception:  # cryptography raises UnsupportedAlgorithm for odd keys
         raise ClerkConfigError(setting, "is not a supported PEM public key") from None
     if not isinstance(key, RSAPublicKey):

@@ -129,6 +129,39 @@ def test_wrong_values_are_one_config_error_naming_the_variable(
     assert SECRET_BODY not in message and "pass@" not in message
 
 
+@pytest.mark.parametrize(
+    "env,setting,fix",
+    [
+        # The five mistakes a newcomer makes first: each message says the fix, not only what is wrong.
+        ({"CLERK_PUBLISHABLE_KEY": "sk_test_" + SECRET_BODY}, "CLERK_PUBLISHABLE_KEY", "it belongs in CLERK_SECRET_KEY"),
+        ({"CLERK_PUBLISHABLE_KEY": '"' + PK + '"'}, "CLERK_PUBLISHABLE_KEY", "remove the quotes"),
+        ({"CLERK_PUBLISHABLE_KEY": "pk_test_" + SECRET_BODY[:12]}, "CLERK_PUBLISHABLE_KEY", "Clerk Dashboard's API keys page"),
+        ({"CLERK_JWT_KEY": PK}, "CLERK_JWT_KEY", "it belongs in CLERK_PUBLISHABLE_KEY"),
+        ({"CLERK_JWT_KEY": "not a key"}, "CLERK_JWT_KEY", "Show JWT public key"),
+        ({"CLERK_SECRET_KEY": PK}, "CLERK_SECRET_KEY", "it belongs in CLERK_PUBLISHABLE_KEY"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_MACHINE_SECRET_KEY": "sk_live_" + SECRET_BODY},
+         "CLERK_MACHINE_SECRET_KEY", "it belongs in CLERK_SECRET_KEY"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_AUTHORIZED_PARTIES": "localhost:3000"},
+         "CLERK_AUTHORIZED_PARTIES", "write it as http://localhost:3000"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_AUTHORIZED_PARTIES": "https://a.example.com,app.example.com"},
+         "CLERK_AUTHORIZED_PARTIES", "write it as https://app.example.com,"),
+        ({"CLERK_JWKS_URL": "https://x.example/jwks", "CLERK_AUTHORIZED_PARTIES": "https://app.example.com/"},
+         "CLERK_AUTHORIZED_PARTIES", "write it as https://app.example.com,"),
+    ],
+)
+def test_a_misconfigured_key_or_origin_says_the_fix(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], setting: str, fix: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth()
+    message = str(info.value)
+    assert info.value.setting == setting and message.startswith(f"{setting}: ")
+    assert fix in message
+    assert SECRET_BODY[:12] not in message and PK not in message  # named by its prefix, never echoed
+
+
 def test_mismatched_keys_are_refused_whichever_side_is_an_argument(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLERK_PUBLISHABLE_KEY", PK_LIVE)
     with pytest.raises(ClerkConfigError) as info:
