@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.tokens import SigningKey
 from support.tools import unavailable
 
 import clerk_serverless
@@ -152,6 +153,21 @@ def test_help_on_each_public_name_says_what_it_is(module: str) -> None:
         first = (inspect.getdoc(getattr(loaded, name)) or "").split("\n\n")[0]
         assert len(first) >= 20, f"{module}.{name}: docstring {first!r}"
         assert not re.search(r"see the module doc", first, re.I), f"{module}.{name}: {first!r}"
+
+
+PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", README, re.M | re.S)
+
+
+@pytest.mark.parametrize("number", range(len(PYTHON_BLOCKS)))
+def test_each_readme_python_block_runs_as_a_file_of_its_own(
+    number: int, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A newcomer copies one block into app.py: it must import what it uses
+    # and define what it decorates (`app`), with a key source configured as
+    # a deployed function has one.
+    monkeypatch.setenv("CLERK_JWT_KEY", key.public_pem)
+    code = compile(PYTHON_BLOCKS[number], f"README.md python block {number + 1}", "exec")
+    exec(code, {"__name__": f"readme_block_{number + 1}"})
 
 
 @pytest.fixture(scope="module")
