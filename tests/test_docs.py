@@ -149,10 +149,14 @@ def test_every_exported_name_is_named_in_the_readme() -> None:
 def test_help_on_each_public_name_says_what_it_is(module: str) -> None:
     # help(name) prints the docstring: its first paragraph must stand alone.
     loaded = importlib.import_module(module)
+    seen: dict[str, str] = {}
     for name in loaded.__all__:
         first = (inspect.getdoc(getattr(loaded, name)) or "").split("\n\n")[0]
         assert len(first) >= 20, f"{module}.{name}: docstring {first!r}"
         assert not re.search(r"see the module doc", first, re.I), f"{module}.{name}: {first!r}"
+        # Two names, one help text: an object built by a factory shows the factory's generic words.
+        assert first not in seen, f"help({module}.{name}) reads as help({module}.{seen.get(first)}): {first!r}"
+        seen[first] = name
 
 
 PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", README, re.M | re.S)

@@ -197,4 +197,15 @@ optional_clerk_session = require_clerk_session(required=False)
 """``Depends(optional_clerk_session)``: the :class:`~clerk_serverless.Session`,
 or None when signed out (the default ``ClerkAuth``)."""
 
+# help(clerk_session) shows the function's own docstring, not the attribute
+# docstrings above (which the reference renders): the same words for both.
+clerk_session.__doc__ = (
+    "``Depends(clerk_session)``: the Session; 401 unless signed in (the default,\n"
+    "environment-configured ``ClerkAuth``). ``require_clerk_session()``, shared."
+)
+optional_clerk_session.__doc__ = (
+    "``Depends(optional_clerk_session)``: the Session, or None when signed out\n"
+    "(the default ``ClerkAuth``). ``require_clerk_session(required=False)``, shared."
+)
+
 __all__ = ["clerk_session", "optional_clerk_session", "require_clerk_auth", "require_clerk_session"]
