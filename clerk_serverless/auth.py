@@ -340,7 +340,14 @@ class ClerkAuth:
     def require_session(self, handler: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         """Decorator: 401/403/503 unless the request carries a valid session
         meeting the options; the handler finds it in ``event["session"]``.
-        Options: see :class:`~clerk_serverless.handler.HandlerOptions`."""
+
+        ``@auth.require_session``, ``@auth.require_session(**options)`` or
+        ``auth.require_session(handler, **options)``. Options
+        (:class:`~clerk_serverless.handler.HandlerOptions`): ``permissions``,
+        ``roles``, ``features``, ``plans``, ``reverification``,
+        ``authorized_parties``, ``treat_pending_as_signed_out``, ``preflight``,
+        ``cors``; a misspelt one, or one this instance cannot serve, is a
+        :class:`~clerk_serverless.ClerkConfigError` here, when decorating."""
         return wrap(self._self, handler, options, required=True, check_now=True)
 
     @overload
