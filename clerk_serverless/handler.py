@@ -230,6 +230,10 @@ def wrap(
     return handler_decorator(who, handler, prepare)
 
 
+# inspect.CO_COROUTINE, without importing inspect (a cold start's milliseconds).
+_CO_COROUTINE = 0x80
+
+
 def handler_decorator(
     who: str, handler: Any, prepare: Callable[[], Callable[[Callable[..., Any]], Callable[..., Any]]]
 ) -> Any:
@@ -245,6 +249,14 @@ def handler_decorator(
     def apply(fn: Any) -> Any:
         if not callable(fn):
             raise TypeError(f"{who} decorates a callable handler(event, context)")
+        if getattr(getattr(fn, "__code__", None), "co_flags", 0) & _CO_COROUTINE:
+            # Lambda's Python runtime never awaits a handler: every admitted
+            # request would answer an unawaited coroutine (a 502), refusals a dict.
+            raise TypeError(
+                f"{who} decorates a synchronous handler(event, context): Lambda's Python runtime "
+                f"does not await `async def {getattr(fn, '__name__', 'handler')}`; "
+                "define it with `def` (an ASGI app goes through Mangum(app))"
+            )
         wrapper = wrap_one(fn)
         try:
             functools.update_wrapper(wrapper, fn)

@@ -13,6 +13,7 @@ from support.tokens import ISSUER, ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, require_session, with_session
 from clerk_serverless.errors import TokenInvalidIssuerError, TokenVerificationFailedError
+from clerk_serverless.webhooks import require_webhook
 
 PK = "pk_test_Y2xlcmsudGVzdC1pbnN0YW5jZS5leGFtcGxlJA"
 
@@ -367,6 +368,17 @@ def test_module_decorators_import_without_configuration_and_fail_loudly_on_use()
 
     with pytest.raises(ClerkConfigError):
         handler({"version": "2.0", "headers": {}, "requestContext": {"http": {"method": "GET"}}}, None)
+
+
+@pytest.mark.parametrize("decorator", [require_session, with_session(cors=False), require_webhook])
+def test_an_async_handler_is_refused_when_decorated(decorator: Any) -> None:
+    # Lambda's Python runtime never awaits: the admitted requests would answer
+    # an unawaited coroutine (502), the refused ones a dict.
+    async def handler(event: Any, context: Any) -> Any:
+        return {"statusCode": 200}
+
+    with pytest.raises(TypeError, match="does not await `async def handler`; define it with `def`"):
+        decorator(handler)
 
 
 def test_module_decorators_use_the_environment(monkeypatch: pytest.MonkeyPatch, jwks: Any, key: SigningKey) -> None:
