@@ -185,6 +185,12 @@ def parse_proxy_url(value: Any, setting: str) -> str | None:
     return url
 
 
+# The publishable key's name in the frontend frameworks' .env files (Clerk's quickstarts).
+_FRONTEND_PK_NAMES = (
+    "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY", "VITE_CLERK_PUBLISHABLE_KEY", "EXPO_PUBLIC_CLERK_PUBLISHABLE_KEY",
+    "PUBLIC_CLERK_PUBLISHABLE_KEY", "REACT_APP_CLERK_PUBLISHABLE_KEY", "NUXT_PUBLIC_CLERK_PUBLISHABLE_KEY",
+)
+
 # What a value configured in the wrong place is, by its prefix: where it goes.
 _KINDS = (
     ("sk_", "a secret key (sk_…)", "secret_key", "CLERK_SECRET_KEY"),
@@ -556,11 +562,14 @@ def resolve_settings(
             headers=(("Authorization", f"Bearer {secret_key}"),),
         )
     else:
+        # A frontend's .env read by the backend: its prefixed name is not ours.
+        framework = [n for n in _FRONTEND_PK_NAMES if (os.environ.get(n) or "").strip()]
         raise ClerkConfigError(
             "CLERK_JWT_KEY",
             "no key source configured; set one of jwt_key/CLERK_JWT_KEY (PEM), "
             "jwks_url/CLERK_JWKS_URL, publishable_key/CLERK_PUBLISHABLE_KEY or "
-            "secret_key/CLERK_SECRET_KEY",
+            "secret_key/CLERK_SECRET_KEY"
+            + (f" ({framework[0]} is set, which is a frontend's name: set CLERK_PUBLISHABLE_KEY)" if framework else ""),
         )
 
     skew = _number(clock_skew, "clock_skew")

@@ -26,6 +26,16 @@ def test_no_key_source_names_the_variables() -> None:
         assert name in message
 
 
+def test_no_key_source_points_at_a_frontend_name_for_the_publishable_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The frontend's .env, read by a local backend: the key is there under its framework's name, which is
+    # never used (keys come from our own settings only), but the message says which one to set.
+    monkeypatch.setenv("NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY", PK)
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth()
+    assert "NEXT_PUBLIC_CLERK_PUBLISHABLE_KEY is set, which is a frontend's name: set CLERK_PUBLISHABLE_KEY" in str(info.value)
+    assert PK not in str(info.value)
+
+
 @pytest.mark.parametrize(
     "kwargs,setting",
     [
