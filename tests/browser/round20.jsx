@@ -1,0 +1,190 @@
+// Round 20's patterns (tests/test_browser_round20.py): API clients built the
+// way their READMEs show — an instance with a base URL and a hook that adds
+// `Authorization: Bearer ${await getToken()}` — for wretch, redaxios, axios,
+// ky and ofetch; and what a page can read of the headers an answer carries.
+// Each window.R20[name](c) resolves to what the page observed. Clerk's hooks
+// are the stub; every library is the real one from the npm registry.
+import wretch from "wretch";
+import redaxios from "redaxios";
+import axios from "axios";
+import ky from "ky";
+import { ofetch } from "ofetch";
+import { setClerkState, useAuth } from "@clerk/clerk-react";
+
+// The headers the tests ask a page to read (null: not sent, or not exposed to it).
+const READ = ["x-clerk-auth-reason", "retry-after", "www-authenticate", "etag", "location", "x-total-count", "x-request-id"];
+const log = [];
+
+function setCookie(name, value) {
+  document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; SameSite=Lax`;
+}
+
+/** getToken() as a component gets it from useAuth(). */
+const getToken = (options) => useAuth().getToken(options);
+
+function headersOf(headers) {
+  const read = {};
+  for (const name of READ) read[name] = headers?.get ? headers.get(name) : headers?.[name] ?? null;
+  return read;
+}
+
+function observed(status, headers, body) {
+  const read = headersOf(headers);
+  return { status, reason: read["x-clerk-auth-reason"] || "", user: body?.user_id || "", headers: read,
+           error: body?.error || "", recorded: body?.recorded === true };
+}
+
+async function parsed(res) {
+  const text = await res.text().catch(() => "");
+  try { return JSON.parse(text); } catch (e) { return null; }
+}
+
+/** The Authorization header the hooks add: none signed out, unless c.naive
+ * (the docs' template literal, which makes `Bearer null`). */
+async function authorization(c) {
+  const token = await getToken();
+  return token || c.naive ? `Bearer ${token}` : null;
+}
+
+function note(c, got) {
+  log.push({ lib: c.lib, url: `${c.base}${c.path}`, method: c.method || "get", got });
+  const row = document.createElement("tr");
+  for (const cell of [log.length, c.lib, `${(c.method || "get").toUpperCase()} ${c.base}${c.path}`,
+                      `${got.outcome} ${got.status} ${got.reason || ""} ${got.user || ""}`]) {
+    const td = document.createElement("td");
+    td.textContent = String(cell);
+    row.appendChild(td);
+  }
+  document.querySelector("#log tbody")?.appendChild(row);
+  return got;
+}
+
+const blocked = (e) => ({ outcome: "error", status: "blocked", error: e?.name || "", message: String(e?.message || e) });
+
+// -- the clients ----------------------------------------------------------------------------
+
+/** wretch: .auth() per call, .options() for the cookie, catchers for 401/403. */
+async function wretchCall(c) {
+  const method = c.method || "get";
+  let w = wretch(c.base).url(c.path).options({ credentials: c.credentials || "same-origin" });
+  const auth = await authorization(c);
+  if (auth) w = w.auth(auth);
+  if (c.json !== undefined) w = w.json(c.json);
+  const fromError = (outcome) => async (err) => ({ outcome, ...observed(err.status, err.response?.headers, err.json) });
+  try {
+    return await w[method]()
+      .unauthorized(fromError("unauthorized"))
+      .forbidden(fromError("forbidden"))
+      .error(503, fromError("unavailable"))
+      .res(async (res) => ({ outcome: "data", ...observed(res.status, res.headers, await parsed(res)) }));
+  } catch (e) {
+    return e?.status ? { outcome: "error", ...observed(e.status, e.response?.headers, e.json) } : blocked(e);
+  }
+}
+
+/** redaxios: an instance with baseURL and withCredentials; it rejects with the response. */
+async function redaxiosCall(c) {
+  const api = redaxios.create({ baseURL: c.base, withCredentials: c.credentials === "include" });
+  const auth = await authorization(c);
+  try {
+    const res = await api.request({ url: c.path, method: c.method || "get", data: c.json,
+                                    headers: auth ? { Authorization: auth } : {} });
+    return { outcome: "data", ...observed(res.status, res.headers, res.data) };
+  } catch (e) {
+    return e?.status ? { outcome: "error", ...observed(e.status, e.headers, e.data) } : blocked(e);
+  }
+}
+
+/** axios: axios.create({ baseURL }) and a request interceptor awaiting getToken(). */
+async function axiosCall(c) {
+  const api = axios.create({ baseURL: c.base, withCredentials: c.credentials === "include" });
+  api.interceptors.request.use(async (config) => {
+    const auth = await authorization(c);
+    if (auth) config.headers.Authorization = auth;
+    return config;
+  });
+  try {
+    const res = await api.request({ url: c.path, method: c.method || "get", data: c.json });
+    return { outcome: "data", ...observed(res.status, res.headers, res.data) };
+  } catch (e) {
+    const res = e?.response;
+    return res ? { outcome: "error", ...observed(res.status, res.headers, res.data) } : blocked(e);
+  }
+}
+
+/** ky: ky.create({ prefix }) and a beforeRequest hook setting the header. */
+async function kyCall(c) {
+  const api = ky.create({
+    prefix: c.base || "/", credentials: c.credentials || "same-origin", retry: 0,
+    hooks: { beforeRequest: [async ({ request }) => {
+      const auth = await authorization(c);
+      if (auth) request.headers.set("Authorization", auth);
+    }] },
+  });
+  try {
+    const res = await api(c.path.replace(/^\//, ""), { method: c.method || "get", json: c.json });
+    return { outcome: "data", ...observed(res.status, res.headers, await parsed(res)) };
+  } catch (e) {
+    const res = e?.response;
+    return res ? { outcome: "error", ...observed(res.status, res.headers, await parsed(res)) } : blocked(e);
+  }
+}
+
+/** ofetch: ofetch.create({ baseURL, onRequest }) setting the header. */
+async function ofetchCall(c) {
+  const api = ofetch.create({
+    baseURL: c.base || undefined, credentials: c.credentials || "same-origin", retry: 0,
+    async onRequest({ options }) {
+      const auth = await authorization(c);
+      if (auth) options.headers.set("Authorization", auth);
+    },
+  });
+  try {
+    const res = await api.raw(c.path, { method: (c.method || "get").toUpperCase(), body: c.json });
+    return { outcome: "data", ...observed(res.status, res.headers, res._data) };
+  } catch (e) {
+    const res = e?.response;
+    return res ? { outcome: "error", ...observed(res.status, res.headers, e.data) } : blocked(e);
+  }
+}
+
+/** Plain fetch, to read the answer's headers. */
+async function fetchCall(c) {
+  const headers = { ...(c.headers || {}) };
+  const auth = await authorization(c);
+  if (auth) headers.Authorization = auth;
+  if (c.json !== undefined) headers["Content-Type"] = "application/json";
+  try {
+    const res = await fetch(`${c.base}${c.path}`, { method: (c.method || "get").toUpperCase(), headers,
+                                                    credentials: c.credentials || "same-origin",
+                                                    body: c.json === undefined ? undefined : JSON.stringify(c.json) });
+    return { outcome: res.ok ? "data" : "error", ...observed(res.status, res.headers, await parsed(res)) };
+  } catch (e) {
+    return blocked(e);
+  }
+}
+
+const CLIENTS = { wretch: wretchCall, redaxios: redaxiosCall, axios: axiosCall, ky: kyCall, ofetch: ofetchCall, fetch: fetchCall };
+
+/** One call of c.lib; the row it adds to the page's table is what the screenshot shows. */
+async function call(c) {
+  return note(c, await CLIENTS[c.lib](c));
+}
+
+/** Many calls in a row (one page load per group of cases). */
+async function calls(cases) {
+  const out = [];
+  for (const c of cases) out.push(await call(c));
+  return out;
+}
+
+function enter(c) {
+  setClerkState(c.token ?? null, c.sid ?? null, c.fresh ?? []);
+  if ("cookie" in c) setCookie("__session", c.cookie);
+  if ("clientUat" in c) setCookie("__client_uat", c.clientUat);
+  return true;
+}
+
+document.getElementById("origin").textContent = location.origin;
+window.R20 = { enter, call, calls };
+window.__ready = true;

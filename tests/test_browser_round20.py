@@ -1,0 +1,290 @@
+"""API clients as their READMEs build them, and the headers a page reads, in a real browser.
+
+The other browser modules call the APIs with fetch, axios, ky and ofetch one
+request at a time. Pages usually build one client instance: a base URL and a
+hook that adds ``Authorization: Bearer ${await getToken()}``. This module runs
+that for wretch (``.auth()``, catchers), redaxios (``create({ baseURL })``),
+an ``axios.create`` instance with an async request interceptor, ``ky.create``
+with a ``beforeRequest`` hook and ``ofetch.create`` with ``onRequest`` —
+against every API type of template.yaml (``http``, ``rest``, ``url``,
+``http-authorizer``, ``rest-authorizer``), from an authorized origin (A),
+same-origin through ``serve --static`` (B, the cookie alone) and from an
+origin that is not an authorized party (C): signed in, signed out, the
+docs' ``Bearer null``, JSON writes (a test-only recorder proves which writes
+reached a handler: none of C's), and what a page can read of an answer's
+own headers (``ETag``, ``Location``, ``X-Total-Count``, ``X-Request-Id``:
+exposed by the template's ``CorsExposeHeaders`` on the HTTP API and Function
+URLs, by the decorator on the REST API).
+
+Every library comes from the npm registry (tests/browser/package-lock.json)
+and is bundled with esbuild (tests/browser/round20.jsx); only Clerk's hooks
+are the stub. Each page's table is saved as ``artifacts/browser-round20-*.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_browser import ARTIFACTS, ROOT, USER, Stack, build_bundle, launch_browser, make_stack, node_modules
+from test_browser_csrf import Recorder, recorder_resources
+from test_browser_page_requests import served, url
+
+from clerk_serverless_local.template import Template
+
+pytestmark = pytest.mark.browser
+HEADERS_FN = Path(__file__).resolve().parent / "browser" / "headers"
+LIBS = ("wretch", "redaxios", "axios", "ky", "ofetch")
+KINDS = ("http", "rest", "url", "http-authorizer", "rest-authorizer")
+# API Gateway's own refusals on the authorizer routes: no x-clerk-auth-reason.
+REFUSAL = {"http": 401, "rest": 401, "url": 401, "http-authorizer": 403, "rest-authorizer": 401}
+# What a library calls a refusal: wretch's catchers name it.
+WRETCH_OUTCOME = {401: "unauthorized", 403: "forbidden"}
+OWN_HEADERS = {"etag": '"v1"', "location": "/items/1", "x-total-count": "42", "x-request-id": "req-1"}
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>round 20</title>
+<style>
+  body { font: 12px system-ui, sans-serif; margin: 12px; }
+  #page { display: inline-block; }
+  table { border-collapse: collapse; }
+  td, th { border: 1px solid #bbb; padding: 2px 6px; text-align: left; white-space: nowrap; }
+</style></head>
+<body><div id="page"><h1>API clients from <code id="origin"></code>: <span id="test"></span></h1>
+<table id="log"><thead><tr><th>#</th><th>client</th><th>request</th><th>what the page saw</th></tr></thead>
+<tbody></tbody></table></div>
+<script src="round20.js"></script></body></html>
+"""
+
+
+def _headers_function() -> dict[str, Any]:
+    def route(kind: str, path: str) -> dict[str, Any]:
+        key = "ApiId" if kind == "HttpApi" else "RestApiId"
+        api = "HttpApi" if kind == "HttpApi" else "RestApi"
+        return {"Type": kind, "Properties": {key: {"Ref": api}, "Path": path, "Method": "ANY"}}
+
+    return {"HeadersFunction": {"Type": "AWS::Serverless::Function", "Properties": {
+        "CodeUri": str(HEADERS_FN), "Handler": "app.handler",
+        "Events": {"Http": route("HttpApi", "/headers"), "Rest": route("Api", "/headers")},
+        # The template's own Function URL configuration (FastApiFunction's), as a user copies it.
+        "FunctionUrlConfig": Template(ROOT / "template.yaml", {}).resources["FastApiFunction"]["Properties"]["FunctionUrlConfig"],
+    }}}
+
+
+@pytest.fixture(scope="module")
+def world_parts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Recorder]]:
+    cache_plugin = getattr(request.config, "cache", None)
+    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
+    bundle = build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("round20-bundle"), "round20.jsx", "round20.js")
+    work = tmp_path_factory.mktemp("browser-round20")
+    log = work / "recorder.jsonl"
+    (work / "stack").mkdir()
+    resources = recorder_resources(log)
+    with make_stack(work / "stack", {**resources, **_headers_function()}) as stack:
+        for directory in stack.dirs.values():
+            (directory / "round20.html").write_text(PAGE)
+            shutil.copy(bundle, directory / "round20.js")
+        yield stack, Recorder(log)
+
+
+class World:
+    """The stack, the recorder and where each API kind's routes are."""
+
+    def __init__(self, stack: Stack, recorder: Recorder) -> None:
+        self.stack, self.recorder = stack, recorder
+        api, writes_url = stack.api, stack.gateway.origin("WritesFunction")
+        # (base, path) per kind: the recorder, which answers every method.
+        self.writes = {"http": (api, "/writes"), "rest": (api, "/Prod/writes"), "url": (writes_url, "/writes"),
+                       "http-authorizer": (api, "/guarded"), "rest-authorizer": (api, "/Prod/guarded")}
+        headers_url = stack.gateway.origin("HeadersFunction")
+        self.headers = {"http": (api, "/headers"), "rest": (api, "/Prod/headers"), "url": (headers_url, "/headers")}
+
+    def token(self, page: str = "a") -> str:
+        return self.stack.token(self.stack.origins[page], f"sess_{page}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launch_browser() as context:
+        yield context
+
+
+class Page:
+    """One page on one origin running window.R20; its table is screenshot when the test ends."""
+
+    def __init__(self, browser: Any, origin: str, shot: str) -> None:
+        self.shot = shot
+        self.page = browser.new_page()
+        self.page.goto(f"{origin}/round20.html")
+        self.page.wait_for_function("window.__ready === true", timeout=30_000)
+        self.page.evaluate("(name) => { document.getElementById('test').textContent = name; }", shot)
+
+    def enter(self, **state: Any) -> None:
+        self.page.evaluate("(c) => window.R20.enter(c)", state)
+
+    def calls(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = self.page.evaluate("(cs) => window.R20.calls(cs)", cases)
+        return got
+
+    def close(self) -> None:
+        try:
+            ARTIFACTS.mkdir(exist_ok=True)
+            self.page.locator("#page").screenshot(path=str(ARTIFACTS / f"browser-round20-{self.shot}.png"))
+        finally:
+            self.page.close()
+
+
+@pytest.fixture
+def page_on(browser: Any, world: World, request: pytest.FixtureRequest) -> Iterator[Any]:
+    opened: list[Page] = []
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name.removeprefix("test_")).strip("-")
+
+    def open_page(origin: str) -> Page:
+        made = Page(browser, origin, name if not opened else f"{name}-{len(opened) + 1}")
+        opened.append(made)
+        return made
+
+    yield open_page
+    for made in opened:
+        made.close()
+
+
+@pytest.fixture(scope="module")
+def world(world_parts: tuple[Stack, Recorder]) -> World:
+    return World(*world_parts)
+
+
+def case(lib: str, where: tuple[str, str], number_box: list[int] | None = None, **extra: Any) -> dict[str, Any]:
+    """One call of ``lib`` to ``where`` (base, path) with a fresh probe."""
+    base, path = where
+    address, number = url(path)
+    if number_box is not None:
+        number_box.append(number)
+    return {"lib": lib, "base": base, "path": address, **extra}
+
+
+SIGNED_OUT: dict[str, Any] = {"token": None, "cookie": None, "clientUat": None}
+
+
+def _wrong(cases: list[dict[str, Any]], got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> list[str]:
+    wrong = []
+    for c, g, e in zip(cases, got, expected, strict=True):
+        if any(g.get(k) != v for k, v in e.items()):
+            wrong.append(f"{c['lib']} {c.get('method', 'get')} {c['base']}{c['path']}: expected {e}, got {g}")
+    return wrong
+
+
+# -- reads: a token from the hook, signed in and out ----------------------------------------------------
+
+
+def test_client_instances_with_a_token_hook(page_on: Any, world: World) -> None:
+    """Each client's instance + hook on every API from the authorized page:
+    signed in 200; signed out no header and a readable refusal (the toolkit's
+    with its reason); the docs' template literal (``Bearer null``) the same."""
+    page = page_on(world.stack.origins["a"])
+    page.enter(token=world.token("a"), cookie=None, clientUat=None)
+    cases = [case(lib, world.writes[kind]) for lib in LIBS for kind in KINDS]
+    expected = [{"status": 200, "user": USER, "outcome": "data"} for _ in cases]
+    wrong = _wrong(cases, page.calls(cases), expected)
+    page.enter(**SIGNED_OUT)
+    for naive in (False, True):
+        cases = [case(lib, world.writes[kind], naive=naive) for lib in LIBS for kind in KINDS]
+        expected = []
+        for c in cases:
+            kind = next(k for k, w in world.writes.items() if c["path"].startswith(w[1] + "?") and c["base"] == w[0])
+            status = REFUSAL[kind]
+            reason = "session-token-missing" if kind in ("http", "rest", "url") else ""
+            outcome = WRETCH_OUTCOME[status] if c["lib"] == "wretch" else "error"
+            expected.append({"status": status, "reason": reason, "outcome": outcome, "user": ""})
+        wrong += _wrong(cases, page.calls(cases), expected)
+    assert not wrong, "\n".join(wrong)
+
+
+def _kind(world: World, c: dict[str, Any]) -> str:
+    return next(k for k, (base, path) in world.writes.items()
+                if c["path"].startswith(path + "?") and c["base"] in (base, ""))
+
+
+def test_same_origin_cookie_only(page_on: Any, world: World) -> None:
+    """Served by ``serve --static`` (B): relative URLs, no token (signed in by
+    the cookie alone), every client; the Function URL is another origin
+    (authorized: the gateway's own), reached with ``credentials: "include"``."""
+    page = page_on(world.stack.origins["b"])
+    token = world.token("b")
+    page.enter(token=None, cookie=token, clientUat="1")
+    cases = [case(lib, ("", world.writes[kind][1]) if kind != "url" else world.writes[kind], credentials="include")
+             for lib in LIBS for kind in KINDS]
+    expected = [{"status": 200, "user": USER} for _ in cases]
+    wrong = _wrong(cases, page.calls(cases), expected)
+    numbers: list[int] = []
+    cases = [case(lib, ("", world.writes[kind][1]) if kind != "url" else world.writes[kind], numbers, credentials="include",
+                  method=method, json={"title": f"{lib} {method}"})
+             for lib in LIBS for kind in KINDS for method in ("post", "delete")]
+    expected = [{"status": 200, "user": USER} for _ in cases]
+    wrong += _wrong(cases, page.calls(cases), expected)
+    ran = [len(world.recorder.calls(n)) for n in numbers]
+    assert not wrong and ran == [1] * len(numbers), ("\n".join(wrong), ran)
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_json_writes_through_every_client(page_on: Any, world: World, method: str) -> None:
+    """JSON writes (a content-type preflight) from the authorized page, with the
+    hook's Bearer token and with the cookie alone: each reaches the handler once."""
+    page = page_on(world.stack.origins["a"])
+    token = world.token("a")
+    page.enter(token=token, cookie=None, clientUat=None)
+    numbers: list[int] = []
+    cases = [case(lib, world.writes[kind], numbers, method=method, json={"title": f"{lib} {kind}"})
+             for lib in LIBS for kind in KINDS]
+    wrong = _wrong(cases, page.calls(cases), [{"status": 200, "user": USER, "recorded": True} for _ in cases])
+    page.enter(token=None, cookie=token, clientUat="1")
+    cases = [case(lib, world.writes[kind], numbers, method=method, json={"title": f"{lib} {kind}"}, credentials="include")
+             for lib in LIBS for kind in KINDS]
+    wrong += _wrong(cases, page.calls(cases), [{"status": 200, "user": USER, "recorded": True} for _ in cases])
+    calls = [world.recorder.calls(n) for n in numbers]
+    bad = [(n, c) for n, c in zip(numbers, calls, strict=True)
+           if len(c) != 1 or c[0]["method"] != method.upper() or not c[0]["content_type"].startswith("application/json")]
+    assert not wrong and not bad, ("\n".join(wrong), bad)
+
+
+def test_unauthorized_origin_reads_nothing_and_writes_nothing(page_on: Any, world: World) -> None:
+    """C holds a token (azp A) and the cookie the APIs would otherwise accept:
+    every client's read fails as a network error, its JSON writes are never
+    sent (their preflight gets no grant), nothing reaches a handler."""
+    page = page_on(world.stack.origins["c"])
+    token = world.token("a")
+    page.enter(token=token, cookie=token, clientUat="1")
+    numbers: list[int] = []
+    cases = [case(lib, world.writes[kind], numbers, credentials="include", **extra)
+             for lib in LIBS for kind in KINDS
+             for extra in ({}, {"method": "post", "json": {"title": "csrf"}}, {"method": "delete"})]
+    got = page.calls(cases)
+    wrong = _wrong(cases, got, [{"status": "blocked", "outcome": "error"} for _ in cases])
+    reached = {n: world.recorder.calls(n) for n in numbers if world.recorder.calls(n)}
+    # GETs are simple requests: answered (CORS hides them), but read nothing; writes never arrive.
+    assert not wrong and not reached, ("\n".join(wrong), reached)
+    writes = [n for c, n in zip(cases, numbers, strict=True) if c.get("method")]
+    assert all(all(line.startswith("OPTIONS ") for line in served(world.stack, n)) for n in writes)
+
+
+# -- what a page reads of an answer's own headers ------------------------------------------------------
+
+
+def test_the_handlers_own_headers(page_on: Any, world: World) -> None:
+    """201 with ETag, Location, X-Total-Count, X-Request-Id: readable by an
+    authorized origin on every API, with or without the handler's own
+    Access-Control-Expose-Headers (ignored on the HTTP API and Function URL,
+    as API Gateway and Lambda ignore a function's CORS headers there)."""
+    page = page_on(world.stack.origins["a"])
+    page.enter(token=world.token("a"), cookie=None, clientUat=None)
+    cases = [case("fetch", (base, path + suffix), method="post", json={})
+             for kind, (base, path) in world.headers.items() for suffix in ("", "?expose=1")]
+    for c in cases:  # url() put the probe after the path: keep ?expose=1 a query parameter
+        c["path"] = c["path"].replace("?expose=1?", "?expose=1&")
+    got = page.calls(cases)
+    wrong = [f"{c['base']}{c['path']}: {g}" for c, g in zip(cases, got, strict=True)
+             if (g["status"], g["user"]) != (201, USER) or any(g["headers"][k] != v for k, v in OWN_HEADERS.items())]
+    assert not wrong, "\n".join(wrong)
