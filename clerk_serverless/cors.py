@@ -26,6 +26,12 @@ MAX_AGE: Final = "600"
 # ~100 µs of every cold start, most of which never see a preflight.
 _TOKEN_LIST = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$"
 _MAX_REQUESTED_HEADERS = 1024
+# Response headers every page reads without an Expose grant (Fetch standard's
+# CORS-safelisted response-header names), and those no page ever reads.
+_SAFELISTED = frozenset({"cache-control", "content-language", "content-length", "content-type", "expires",
+                         "last-modified", "pragma"})
+_NEVER_EXPOSED = frozenset({"set-cookie", "set-cookie2", "vary"})
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+.^_`|~-")
 
 
 def is_preflight(request: Request) -> bool:
@@ -82,7 +88,9 @@ def add_cors_headers(
     response: Any, origin: str | None, allowed: frozenset[str] | None, multi_value: bool = False
 ) -> Any:
     """Add the CORS headers an authorized ``origin`` needs to read a handler's
-    proxy answer, without replacing any the handler set; ``Vary: Origin`` is
+    proxy answer, without replacing any the handler set (unless it set its
+    own, ``Access-Control-Expose-Headers`` names ours and the handler's other
+    headers, which a page could not read otherwise); ``Vary: Origin`` is
     merged in whenever a browser sent an ``Origin``. ``multi_value``: the
     answer must carry ``multiValueHeaders`` only (ALB multi-value mode).
 
@@ -109,12 +117,31 @@ def add_cors_headers(
             return response  # headers of the wrong type: the handler's answer is left alone
     into_multi = isinstance(multi, dict) and (multi_value or not isinstance(single, dict))
     target: dict[str, Any] = multi if into_multi else single
-    present = {k.lower() for m in (single, multi) if isinstance(m, dict) for k in m if isinstance(k, str)}
+    names = [k for m in (single, multi) if isinstance(m, dict) for k in m if isinstance(k, str)]
+    present = {k.lower() for k in names}
     for name, value in cors_headers(origin, allowed).items():
         if name != "Vary" and name.lower() not in present:
+            if name == "Access-Control-Expose-Headers":
+                value = _expose_with(value, names)
             target[name] = [value] if into_multi else value
     _vary_on_origin(target, into_multi)
     return response
+
+
+def _expose_with(exposed: str, names: list[str]) -> str:
+    """``exposed`` and the handler's own header names a page could not read
+    otherwise (``ETag``, ``Location``, ``X-Total-Count``…): the handler sent
+    them for the page, and only an authorized origin gets the grant."""
+    seen = {n.strip().lower() for n in exposed.split(",")}
+    extra = []
+    for name in names:
+        low = name.lower()
+        if (low in seen or low in _SAFELISTED or low in _NEVER_EXPOSED or low.startswith("access-control-")
+                or not name or not _TOKEN_CHARS.issuperset(name)):
+            continue
+        seen.add(low)
+        extra.append(name)
+    return ", ".join([exposed, *extra]) if extra else exposed
 
 
 def _vary_on_origin(headers: dict[str, Any], multi: bool) -> None:

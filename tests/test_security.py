@@ -289,6 +289,40 @@ def test_cors_on_answers_keeps_what_the_handler_set(auth: ClerkAuth, key: Signin
     assert "headers" not in response if multi else True
 
 
+@pytest.mark.parametrize("shape", ["rest_v1", "alb", "alb_multi"])
+def test_cors_exposes_the_handlers_own_headers(auth: ClerkAuth, key: SigningKey, shape: str) -> None:
+    """ETag, Location, X-Total-Count: a page on an authorized origin reads them
+    (Access-Control-Expose-Headers names them), never Set-Cookie or the
+    safelisted ones; a handler's own Expose-Headers is kept as it set it."""
+    multi = shape == "alb_multi"
+
+    @auth.require_session
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        headers = {"ETag": '"v1"', "location": "/items/1", "X-Total-Count": "3", "Set-Cookie": "a=b",
+                   "Content-Type": "application/json", "Bad Name": "x"}
+        if (event.get("queryStringParameters") or {}).get("own"):
+            headers["Access-Control-Expose-Headers"] = "X-Total-Count"
+        if multi:
+            return {"statusCode": 200, "multiValueHeaders": {k: [v] for k, v in headers.items()}, "body": ""}
+        return {"statusCode": 200, "headers": headers, "body": ""}
+
+    def exposed(query: dict[str, str] | None = None) -> list[str]:
+        event = make_event(shape, origin=ORIGIN, bearer=mint(key))
+        if query:
+            event["queryStringParameters"] = query
+            if shape == "alb_multi":
+                event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+        response = handler(event, None)
+        headers = response["multiValueHeaders"] if multi else response["headers"]
+        value = next(v for k, v in headers.items() if k.lower() == "access-control-expose-headers")
+        return [n.strip().lower() for n in (value if isinstance(value, str) else ", ".join(value)).split(",")]
+
+    names = exposed()
+    assert {"www-authenticate", "retry-after", "x-clerk-auth-reason", "etag", "location", "x-total-count"} <= set(names)
+    assert not {"set-cookie", "content-type", "bad name"} & set(names)
+    assert exposed({"own": "1"}) == ["x-total-count"]
+
+
 def test_cors_option_overrides_the_source_default(auth: ClerkAuth, key: SigningKey) -> None:
     on = recording_handler(auth.require_session(cors=True))
     assert call(on, "http_v2", origin=ORIGIN, bearer=mint(key)).headers["access-control-allow-origin"] == ORIGIN
