@@ -317,3 +317,19 @@ def test_cors_expose_headers_is_the_one_place(world: World, tmp_path: Path) -> N
                 assert response.headers["Access-Control-Expose-Headers"] == "etag,x-total-count", base
     finally:
         gateway.stop()
+
+
+def test_every_method_on_the_function_url(page_on: Any, world: World) -> None:
+    """The template's Function URL (FastAPI) with PUT/PATCH/DELETE and JSON:
+    the preflight is granted, so the page reads the answer — FastAPI's 405 for
+    a method the app has no route for, the toolkit's readable 401 signed out —
+    as on the HTTP API, never a bare network error."""
+    page = page_on(world.stack.origins["a"])
+    cases = [case(lib, (world.stack.url, "/api/whoami"), method=method, json={"x": 1})
+             for lib in ("fetch", "ky") for method in ("put", "patch", "delete")]
+    page.enter(token=world.token("a"), cookie=None, clientUat=None)
+    wrong = _wrong(cases, page.calls(cases), [{"status": 405} for _ in cases])
+    page.enter(**SIGNED_OUT)
+    cases = [{**c, "path": url("/api/whoami")[0]} for c in cases]
+    wrong += _wrong(cases, page.calls(cases), [{"status": 401, "reason": "session-token-missing"} for _ in cases])
+    assert not wrong, "\n".join(wrong)
