@@ -333,3 +333,51 @@ def test_every_method_on_the_function_url(page_on: Any, world: World) -> None:
     cases = [{**c, "path": url("/api/whoami")[0]} for c in cases]
     wrong += _wrong(cases, page.calls(cases), [{"status": 401, "reason": "session-token-missing"} for _ in cases])
     assert not wrong, "\n".join(wrong)
+
+
+# -- refresh on a 401, multi-session ------------------------------------------------------------------
+
+
+def test_refresh_on_401_with_client_instances(page_on: Any, world: World) -> None:
+    """axios' "refresh on 401" response interceptor and wretch's documented
+    replay catcher: an expired token, one 401, getToken({ skipCache: true }),
+    one retry that passes. The HTTP API authorizer answers 403: no replay."""
+    page = page_on(world.stack.origins["a"])
+    expired = world.stack.token(world.stack.origins["a"], "sess_a", expired=True)
+    wrong = []
+    for lib in ("axios", "wretch"):
+        for kind in KINDS:
+            page.enter(token=expired, fresh=[expired, world.token("a")], cookie=None, clientUat=None)
+            numbers: list[int] = []
+            cases = [case(lib, world.writes[kind], numbers, refresh=True)]
+            expected = {"status": 403, "outcome": "forbidden" if lib == "wretch" else "error"} \
+                if kind == "http-authorizer" else {"status": 200, "user": USER, "replayed": True}
+            wrong += _wrong(cases, page.calls(cases), [expected])
+            gets = [line.rsplit(" ", 1)[1] for line in served(world.stack, numbers[0]) if not line.startswith("OPTIONS")]
+            if gets != (["403"] if kind == "http-authorizer" else ["401", "200"]):
+                wrong.append(f"{lib} {kind}: served {gets}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_clerk_session_id_through_each_clients_query_option(page_on: Any, world: World) -> None:
+    """Multi-session apps add ``_clerk_session_id`` with the client's own query
+    option (axios/redaxios ``params``, ky ``searchParams``, ofetch ``query``,
+    wretch's ``.query()``), with the header token and the cookie both present:
+    the page's session passes, another one is a readable refusal."""
+    page = page_on(world.stack.origins["a"])
+    token = world.token("a")
+    page.enter(token=token, sid="sess_a", cookie=token, clientUat="1")
+    wrong = []
+    for sid, ok in (("sess_a", True), ("sess_other", False)):
+        numbers: list[int] = []
+        cases = [case(lib, world.writes[kind], numbers, credentials="include", query={"_clerk_session_id": sid, "page": "2"})
+                 for lib in LIBS for kind in KINDS]
+        expected = []
+        for c in cases:
+            status = 200 if ok else REFUSAL[_kind(world, c)]
+            reason = "" if ok or _kind(world, c) not in ("http", "rest", "url") else "session-id-mismatch"
+            expected.append({"status": status, "reason": reason})
+        wrong += _wrong(cases, page.calls(cases), expected)
+        # The probe survived next to the client's own query (each request is tied to its case).
+        wrong += [f"probe {n} lost" for n in numbers if not served(world.stack, n)]
+    assert not wrong, "\n".join(wrong)

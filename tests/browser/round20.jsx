@@ -5,6 +5,7 @@
 // Each window.R20[name](c) resolves to what the page observed. Clerk's hooks
 // are the stub; every library is the real one from the npm registry.
 import wretch from "wretch";
+import { queryStringAddon } from "wretch/addons";
 import redaxios from "redaxios";
 import axios from "axios";
 import ky from "ky";
@@ -66,14 +67,22 @@ const blocked = (e) => ({ outcome: "error", status: "blocked", error: e?.name ||
 /** wretch: .auth() per call, .options() for the cookie, catchers for 401/403. */
 async function wretchCall(c) {
   const method = c.method || "get";
-  let w = wretch(c.base).url(c.path).options({ credentials: c.credentials || "same-origin" });
+  let w = wretch(c.base).addon(queryStringAddon).url(c.path).options({ credentials: c.credentials || "same-origin" });
+  if (c.query) w = w.query(c.query);
   const auth = await authorization(c);
   if (auth) w = w.auth(auth);
   if (c.json !== undefined) w = w.json(c.json);
   const fromError = (outcome) => async (err) => ({ outcome, ...observed(err.status, err.response?.headers, err.json) });
+  // wretch's README: on a 401, renew the credentials and replay the request once.
+  const replay = async (err, request) => {
+    const token = await getToken({ skipCache: true });
+    return request.auth(`Bearer ${token}`).fetch()
+      .unauthorized(fromError("unauthorized"))
+      .res(async (res) => ({ outcome: "data", replayed: true, ...observed(res.status, res.headers, await parsed(res)) }));
+  };
   try {
     return await w[method]()
-      .unauthorized(fromError("unauthorized"))
+      .unauthorized(c.refresh ? replay : fromError("unauthorized"))
       .forbidden(fromError("forbidden"))
       .error(503, fromError("unavailable"))
       .res(async (res) => ({ outcome: "data", ...observed(res.status, res.headers, await parsed(res)) }));
@@ -87,7 +96,7 @@ async function redaxiosCall(c) {
   const api = redaxios.create({ baseURL: c.base, withCredentials: c.credentials === "include" });
   const auth = await authorization(c);
   try {
-    const res = await api.request({ url: c.path, method: c.method || "get", data: c.json,
+    const res = await api.request({ url: c.path, method: c.method || "get", data: c.json, params: c.query,
                                     headers: auth ? { Authorization: auth } : {} });
     return { outcome: "data", ...observed(res.status, res.headers, res.data) };
   } catch (e) {
@@ -100,11 +109,24 @@ async function axiosCall(c) {
   const api = axios.create({ baseURL: c.base, withCredentials: c.credentials === "include" });
   api.interceptors.request.use(async (config) => {
     const auth = await authorization(c);
-    if (auth) config.headers.Authorization = auth;
+    if (auth && !config._retry) config.headers.Authorization = auth;
     return config;
   });
+  // The usual "refresh on 401" response interceptor: one retry with a fresh token.
+  if (c.refresh) {
+    api.interceptors.response.use(undefined, async (error) => {
+      const config = error.config;
+      if (error.response?.status !== 401 || config._retry) throw error;
+      config._retry = true;
+      config.headers.Authorization = `Bearer ${await getToken({ skipCache: true })}`;
+      const res = await api.request(config);
+      res.replayed = true;
+      return res;
+    });
+  }
   try {
-    const res = await api.request({ url: c.path, method: c.method || "get", data: c.json });
+    const res = await api.request({ url: c.path, method: c.method || "get", data: c.json, params: c.query });
+    if (res.replayed) return { outcome: "data", replayed: true, ...observed(res.status, res.headers, res.data) };
     return { outcome: "data", ...observed(res.status, res.headers, res.data) };
   } catch (e) {
     const res = e?.response;
@@ -122,7 +144,7 @@ async function kyCall(c) {
     }] },
   });
   try {
-    const res = await api(c.path.replace(/^\//, ""), { method: c.method || "get", json: c.json });
+    const res = await api(c.path.replace(/^\//, ""), { method: c.method || "get", json: c.json, searchParams: c.query });
     return { outcome: "data", ...observed(res.status, res.headers, await parsed(res)) };
   } catch (e) {
     const res = e?.response;
@@ -140,7 +162,7 @@ async function ofetchCall(c) {
     },
   });
   try {
-    const res = await api.raw(c.path, { method: (c.method || "get").toUpperCase(), body: c.json });
+    const res = await api.raw(c.path, { method: (c.method || "get").toUpperCase(), body: c.json, query: c.query });
     return { outcome: "data", ...observed(res.status, res.headers, res._data) };
   } catch (e) {
     const res = e?.response;
