@@ -85,7 +85,7 @@ def world_parts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     log = work / "recorder.jsonl"
     (work / "stack").mkdir()
     resources = recorder_resources(log)
-    with make_stack(work / "stack", {**resources, **_headers_function()}) as stack:
+    with make_stack(work / "stack", {**resources, **_headers_function()}, key_down=("DownFunction",)) as stack:
         for directory in stack.dirs.values():
             (directory / "round20.html").write_text(PAGE)
             shutil.copy(bundle, directory / "round20.js")
@@ -101,6 +101,8 @@ class World:
         # (base, path) per kind: the recorder, which answers every method.
         self.writes = {"http": (api, "/writes"), "rest": (api, "/Prod/writes"), "url": (writes_url, "/writes"),
                        "http-authorizer": (api, "/guarded"), "rest-authorizer": (api, "/Prod/guarded")}
+        down_url = stack.gateway.origin("DownFunction")
+        self.down = {"http": (api, "/down"), "rest": (api, "/Prod/down"), "url": (down_url, "/down")}
         headers_url = stack.gateway.origin("HeadersFunction")
         self.headers = {"http": (api, "/headers"), "rest": (api, "/Prod/headers"), "url": (headers_url, "/headers")}
 
@@ -380,4 +382,19 @@ def test_clerk_session_id_through_each_clients_query_option(page_on: Any, world:
         wrong += _wrong(cases, page.calls(cases), expected)
         # The probe survived next to the client's own query (each request is tied to its case).
         wrong += [f"probe {n} lost" for n in numbers if not served(world.stack, n)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_our_outage_through_every_client(page_on: Any, world: World) -> None:
+    """Keys down: 503 with a readable Retry-After and reason through each
+    client's error object, with the token and with the cookie — never a 401."""
+    page = page_on(world.stack.origins["a"])
+    token = world.token("a")
+    page.enter(token=token, cookie=token, clientUat="1")
+    cases = [case(lib, world.down[kind], **extra) for lib in LIBS for kind in world.down
+             for extra in ({}, {"method": "post", "json": {"x": 1}, "credentials": "include"})]
+    got = page.calls(cases)
+    wrong = _wrong(cases, got, [{"status": 503, "reason": "jwk-remote-failed-to-load"} for _ in cases])
+    wrong += [f"{c['lib']} {c['base']}{c['path']}: Retry-After {g.get('headers', {}).get('retry-after')}"
+              for c, g in zip(cases, got, strict=True) if not (g.get("headers", {}).get("retry-after") or "").isdigit()]
     assert not wrong, "\n".join(wrong)
