@@ -398,3 +398,43 @@ def test_our_outage_through_every_client(page_on: Any, world: World) -> None:
     wrong += [f"{c['lib']} {c['base']}{c['path']}: Retry-After {g.get('headers', {}).get('retry-after')}"
               for c, g in zip(cases, got, strict=True) if not (g.get("headers", {}).get("retry-after") or "").isdigit()]
     assert not wrong, "\n".join(wrong)
+
+
+# -- react hooks' mutations --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hook", ["useMutation", "useSWRMutation"])
+def test_hook_mutations_with_the_cookie_and_with_a_token(page_on: Any, world: World, hook: str) -> None:
+    """@tanstack/react-query v5 ``useMutation`` and SWR ``useSWRMutation`` whose
+    mutation function is a client call: POST/PUT/PATCH/DELETE with JSON on
+    every API, from the authorized page with the cookie (``credentials:
+    "include"``) and with the token; signed out a readable 401 (the
+    authorizers' own refusals) and nothing ran. From C, with the same cookie
+    and a token: a network error, and nothing ran."""
+    token = world.token("a")
+    numbers: list[int] = []
+    libs = ("fetch", "axios", "ky")
+    methods = ("post", "put", "patch", "delete")
+
+    def cases(**extra: Any) -> list[dict[str, Any]]:
+        return [case(lib, world.writes[kind], numbers, hook=hook, method=method, json={"title": hook}, **extra)
+                for lib in libs for kind in KINDS for method in methods]
+
+    page = page_on(world.stack.origins["a"])
+    page.enter(token=None, cookie=token, clientUat="1")
+    made = cases(credentials="include")
+    wrong = _wrong(made, page.calls(made), [{"status": 200, "user": USER, "recorded": True} for _ in made])
+    page.enter(token=token, cookie=None, clientUat=None)
+    made = cases()
+    wrong += _wrong(made, page.calls(made), [{"status": 200, "user": USER, "recorded": True} for _ in made])
+    ran = [n for n in numbers if len(world.recorder.calls(n)) != 1]
+    numbers.clear()
+    page.enter(**SIGNED_OUT)
+    made = cases(credentials="include")
+    wrong += _wrong(made, page.calls(made), [{"status": REFUSAL[_kind(world, c)], "outcome": "error"} for c in made])
+    foreign = page_on(world.stack.origins["c"])
+    foreign.enter(token=token, cookie=token, clientUat="1")
+    made = cases(credentials="include")
+    wrong += _wrong(made, foreign.calls(made), [{"status": "blocked", "outcome": "error"} for _ in made])
+    ran += [n for n in numbers if world.recorder.calls(n)]
+    assert not wrong and not ran, ("\n".join(wrong), ran)

@@ -10,7 +10,11 @@ import redaxios from "redaxios";
 import axios from "axios";
 import ky from "ky";
 import { ofetch } from "ofetch";
+import React, { useEffect } from "react";
+import { QueryClient, QueryClientProvider, useMutation } from "@tanstack/react-query";
+import useSWRMutation from "swr/mutation";
 import { setClerkState, useAuth } from "@clerk/clerk-react";
+import { renderUntilDone } from "./render.jsx";
 
 // The headers the tests ask a page to read (null: not sent, or not exposed to it).
 const READ = ["x-clerk-auth-reason", "retry-after", "www-authenticate", "etag", "location", "x-total-count", "x-request-id"];
@@ -188,9 +192,43 @@ async function fetchCall(c) {
 
 const CLIENTS = { wretch: wretchCall, redaxios: redaxiosCall, axios: axiosCall, ky: kyCall, ofetch: ofetchCall, fetch: fetchCall };
 
+// -- the same calls as mutations of react hooks --------------------------------------------------
+
+/** A client's observation as a mutation's outcome: data resolves, anything else throws. */
+async function mutationFn(c) {
+  const got = await CLIENTS[c.lib](c);
+  if (got.outcome !== "data") throw Object.assign(new Error(`HTTP ${got.status}`), { got });
+  return got;
+}
+
+function TanstackMutation({ c, done }) {
+  const mutation = useMutation({ mutationFn: () => mutationFn(c) });
+  useEffect(() => { mutation.mutate(); }, []);
+  useEffect(() => {
+    if (mutation.isSuccess) done({ hook: "useMutation", ...mutation.data });
+    if (mutation.isError) done({ hook: "useMutation", ...(mutation.error.got || blocked(mutation.error)), outcome: "error" });
+  }, [mutation.status]);
+  return null;
+}
+
+function SwrMutation({ c, done }) {
+  const { trigger } = useSWRMutation(`${c.base}${c.path}`, () => mutationFn(c));
+  useEffect(() => {
+    trigger().then((data) => done({ hook: "useSWRMutation", ...data }),
+                   (error) => done({ hook: "useSWRMutation", ...(error.got || blocked(error)), outcome: "error" }));
+  }, []);
+  return null;
+}
+
+async function hookCall(c) {
+  if (c.hook === "useSWRMutation") return renderUntilDone(SwrMutation, { c });
+  const client = new QueryClient();
+  return renderUntilDone(TanstackMutation, { c }, (x) => <QueryClientProvider client={client}>{x}</QueryClientProvider>);
+}
+
 /** One call of c.lib; the row it adds to the page's table is what the screenshot shows. */
 async function call(c) {
-  return note(c, await CLIENTS[c.lib](c));
+  return note(c.hook ? { ...c, lib: `${c.hook}(${c.lib})` } : c, await (c.hook ? hookCall(c) : CLIENTS[c.lib](c)));
 }
 
 /** Many calls in a row (one page load per group of cases). */
