@@ -202,7 +202,10 @@ def test_client_instances_with_a_token_hook(page_on: Any, world: World) -> None:
             status = REFUSAL[kind]
             reason = "session-token-missing" if kind in ("http", "rest", "url") else ""
             outcome = WRETCH_OUTCOME[status] if c["lib"] == "wretch" else "error"
-            expected.append({"status": status, "reason": reason, "outcome": outcome, "user": ""})
+            # Each client hands the page the refusal's JSON, parsed.
+            body = {"error": "unauthorized", "reason": reason, "message": True} if reason else \
+                {"error": None, "reason": None, "message": True}  # API Gateway's {"message": "Forbidden"}
+            expected.append({"status": status, "reason": reason, "outcome": outcome, "user": "", "body": body})
         wrong += _wrong(cases, page.calls(cases), expected)
     assert not wrong, "\n".join(wrong)
 

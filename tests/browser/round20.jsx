@@ -36,7 +36,9 @@ function headersOf(headers) {
 function observed(status, headers, body) {
   const read = headersOf(headers);
   return { status, reason: read["x-clerk-auth-reason"] || "", user: body?.user_id || "", headers: read,
-           error: body?.error || "", recorded: body?.recorded === true };
+           error: body?.error || "", recorded: body?.recorded === true,
+           // The refusal's JSON as the client parsed it (a string: the client did not parse it).
+           body: typeof body === "string" ? "text" : body ? { error: body.error, reason: body.reason, message: typeof body.message === "string" && body.message !== "" } : null };
 }
 
 async function parsed(res) {
@@ -76,7 +78,9 @@ async function wretchCall(c) {
   const auth = await authorization(c);
   if (auth) w = w.auth(auth);
   if (c.json !== undefined) w = w.json(c.json);
-  const fromError = (outcome) => async (err) => ({ outcome, ...observed(err.status, err.response?.headers, err.json) });
+  // wretch 3 puts the refusal's body text in err.message: the page parses it.
+  const json = (err) => { try { return JSON.parse(err.message); } catch (e) { return null; } };
+  const fromError = (outcome) => async (err) => ({ outcome, ...observed(err.status, err.response?.headers, json(err)) });
   // wretch's README: on a 401, renew the credentials and replay the request once.
   const replay = async (err, request) => {
     const token = await getToken({ skipCache: true });
@@ -91,7 +95,7 @@ async function wretchCall(c) {
       .error(503, fromError("unavailable"))
       .res(async (res) => ({ outcome: "data", ...observed(res.status, res.headers, await parsed(res)) }));
   } catch (e) {
-    return e?.status ? { outcome: "error", ...observed(e.status, e.response?.headers, e.json) } : blocked(e);
+    return e?.status ? { outcome: "error", ...observed(e.status, e.response?.headers, json(e)) } : blocked(e);
   }
 }
 
@@ -152,7 +156,8 @@ async function kyCall(c) {
     return { outcome: "data", ...observed(res.status, res.headers, await parsed(res)) };
   } catch (e) {
     const res = e?.response;
-    return res ? { outcome: "error", ...observed(res.status, res.headers, await parsed(res)) } : blocked(e);
+    // ky 2 has read the refusal's body already: its JSON is error.data.
+    return res ? { outcome: "error", ...observed(res.status, res.headers, e.data) } : blocked(e);
   }
 }
 
