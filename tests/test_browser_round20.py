@@ -277,6 +277,24 @@ def test_unauthorized_origin_reads_nothing_and_writes_nothing(page_on: Any, worl
     assert all(all(line.startswith("OPTIONS ") for line in served(world.stack, n)) for n in writes)
 
 
+def test_keepalive_writes_on_every_api(page_on: Any, world: World) -> None:
+    """``fetch(…, { keepalive: true })`` ("save on unload"): a preflighted JSON
+    write with the token, and a JSON write with the cookie, on every API; each
+    reaches the handler once."""
+    page = page_on(world.stack.origins["a"])
+    token = world.token("a")
+    numbers: list[int] = []
+    page.enter(token=token, cookie=None, clientUat=None)
+    cases = [case("fetch", world.writes[kind], numbers, method="post", keepalive=True, json={"title": "keepalive"})
+             for kind in KINDS]
+    wrong = _wrong(cases, page.calls(cases), [{"status": 200, "user": USER, "recorded": True} for _ in cases])
+    page.enter(token=None, cookie=token, clientUat="1")
+    cases = [case("fetch", world.writes[kind], numbers, method="post", keepalive=True, json={"title": "keepalive"},
+                  credentials="include") for kind in KINDS]
+    wrong += _wrong(cases, page.calls(cases), [{"status": 200, "user": USER, "recorded": True} for _ in cases])
+    assert not wrong and all(len(world.recorder.calls(n)) == 1 for n in numbers), "\n".join(wrong)
+
+
 # -- what a page reads of an answer's own headers ------------------------------------------------------
 
 

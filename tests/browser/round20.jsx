@@ -187,7 +187,7 @@ async function fetchCall(c) {
   if (c.json !== undefined) headers["Content-Type"] = "application/json";
   try {
     const res = await fetch(`${c.base}${c.path}`, { method: (c.method || "get").toUpperCase(), headers,
-                                                    credentials: c.credentials || "same-origin",
+                                                    credentials: c.credentials || "same-origin", keepalive: !!c.keepalive,
                                                     body: c.json === undefined ? undefined : JSON.stringify(c.json) });
     return { outcome: res.ok ? "data" : "error", ...observed(res.status, res.headers, await parsed(res)) };
   } catch (e) {
