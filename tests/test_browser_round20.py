@@ -295,6 +295,28 @@ def test_keepalive_writes_on_every_api(page_on: Any, world: World) -> None:
     assert not wrong and all(len(world.recorder.calls(n)) == 1 for n in numbers), "\n".join(wrong)
 
 
+def test_wretch_retry_middleware_ignores_retry_after(page_on: Any, world: World) -> None:
+    """wretch's retry() leaves a 401 alone (one request) but retries our 503 on
+    its own delays, not after Retry-After, then rejects with a bare "Number of
+    attempts exceeded." (README: pass the ``until`` that stops on 503, and
+    wait Retry-After yourself)."""
+    page = page_on(world.stack.origins["a"])
+    page.enter(token=world.token("a"), cookie=None, clientUat=None)
+    numbers: list[int] = []
+    cases = [case("wretch", world.down["http"], numbers, retry={"maxAttempts": 2, "delayTimer": 10}),
+             case("wretch", world.down["http"], numbers, retry={"maxAttempts": 2, "delayTimer": 10}, retryAfter=True)]
+    got = page.calls(cases)
+    page.enter(**SIGNED_OUT)
+    cases = [case("wretch", world.writes["http"], numbers, retry={"maxAttempts": 2, "delayTimer": 10})]
+    got += page.calls(cases)
+    # Attempts exhausted, the page gets a bare Error: no status, no Retry-After.
+    assert (got[0]["status"], got[0]["message"]) == ("blocked", "Number of attempts exceeded."), got
+    assert [g["status"] for g in got[1:]] == [503, 401], got
+    assert int(got[1]["headers"]["retry-after"]) >= 5, got
+    sent = [len([line for line in served(world.stack, n) if not line.startswith("OPTIONS")]) for n in numbers]
+    assert sent == [3, 1, 1], sent
+
+
 # -- what a page reads of an answer's own headers ------------------------------------------------------
 
 

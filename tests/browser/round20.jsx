@@ -6,6 +6,7 @@
 // are the stub; every library is the real one from the npm registry.
 import wretch from "wretch";
 import { queryStringAddon } from "wretch/addons";
+import { retry } from "wretch/middlewares";
 import redaxios from "redaxios";
 import axios from "axios";
 import ky from "ky";
@@ -70,11 +71,16 @@ const blocked = (e) => ({ outcome: "error", status: "blocked", error: e?.name ||
 
 // -- the clients ----------------------------------------------------------------------------
 
+/** The README's `until` for wretch's retry(): a 503 is not retried here (wait its Retry-After). */
+const untilNot503 = (res) => !!res && (res.ok || (res.status >= 400 && res.status < 500) || res.status === 503);
+
 /** wretch: .auth() per call, .options() for the cookie, catchers for 401/403. */
 async function wretchCall(c) {
   const method = c.method || "get";
   let w = wretch(c.base).addon(queryStringAddon).url(c.path).options({ credentials: c.credentials || "same-origin" });
   if (c.query) w = w.query(c.query);
+  // wretch's retry middleware: its defaults, but c.retry's attempts and delay.
+  if (c.retry) w = w.middlewares([retry({ ...c.retry, ...(c.retryAfter ? { until: untilNot503 } : {}) })]);
   const auth = await authorization(c);
   if (auth) w = w.auth(auth);
   if (c.json !== undefined) w = w.json(c.json);
