@@ -3,18 +3,23 @@
 The other browser modules call the APIs with fetch, axios, ky and ofetch one
 request at a time. Pages usually build one client instance: a base URL and a
 hook that adds ``Authorization: Bearer ${await getToken()}``. This module runs
-that for wretch (``.auth()``, catchers), redaxios (``create({ baseURL })``),
-an ``axios.create`` instance with an async request interceptor, ``ky.create``
-with a ``beforeRequest`` hook and ``ofetch.create`` with ``onRequest`` —
-against every API type of template.yaml (``http``, ``rest``, ``url``,
-``http-authorizer``, ``rest-authorizer``), from an authorized origin (A),
-same-origin through ``serve --static`` (B, the cookie alone) and from an
-origin that is not an authorized party (C): signed in, signed out, the
-docs' ``Bearer null``, JSON writes (a test-only recorder proves which writes
-reached a handler: none of C's), and what a page can read of an answer's
-own headers (``ETag``, ``Location``, ``X-Total-Count``, ``X-Request-Id``:
-exposed by the template's ``CorsExposeHeaders`` on the HTTP API and Function
-URLs, by the decorator on the REST API).
+that for wretch (``.auth()``, catchers, the replay-on-401 catcher, its
+``retry()`` middleware), redaxios (``create({ baseURL })``), an
+``axios.create`` instance with async request and refresh-on-401 response
+interceptors, ``ky.create`` with a ``beforeRequest`` hook and
+``ofetch.create`` with ``onRequest``; and @tanstack/react-query v5
+``useMutation`` / SWR ``useSWRMutation`` around them — against every API
+type of template.yaml (``http``, ``rest``, ``url``, ``http-authorizer``,
+``rest-authorizer``), from an authorized origin (A), same-origin through
+``serve --static`` (B, the cookie alone) and from an origin that is not an
+authorized party (C): signed in, signed out (the refusal's JSON through each
+client's error), the docs' ``Bearer null``, ``_clerk_session_id`` through each
+client's query option, JSON writes of every method and ``keepalive`` (a
+test-only recorder proves which writes reached a handler: none of C's), our
+503 + ``Retry-After``, PUT/PATCH/DELETE on the template's Function URL, and
+what a page can read of an answer's own headers (``ETag``, ``Location``,
+``X-Request-Id``: the template's ``CorsExposeHeaders`` on the HTTP API and
+Function URLs; every header the handler sends, on the REST API).
 
 Every library comes from the npm registry (tests/browser/package-lock.json)
 and is bundled with esbuild (tests/browser/round20.jsx); only Clerk's hooks
