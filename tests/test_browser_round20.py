@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 from test_browser import ARTIFACTS, ROOT, USER, Stack, build_bundle, launch_browser, make_stack, node_modules
 from test_browser_csrf import Recorder, recorder_resources
-from test_browser_page_requests import served, url
+from test_browser_page_requests import served, url, wait_served
 
 from clerk_serverless_local.gateway import LocalGateway
 from clerk_serverless_local.template import Template
@@ -320,6 +320,37 @@ def test_wretch_retry_middleware_ignores_retry_after(page_on: Any, world: World)
     assert int(got[1]["headers"]["retry-after"]) >= 5, got
     sent = [len([line for line in served(world.stack, n) if not line.startswith("OPTIONS")]) for n in numbers]
     assert sent == [3, 1, 1], sent
+
+
+def test_form_posts_from_a_no_referrer_page(page_on: Any, world: World) -> None:
+    """A page whose referrer policy is ``no-referrer`` (helmet's default
+    ``Referrer-Policy``) submits its HTML forms with ``Origin: null``. Served
+    from the API's own origin (B), its cookie form posts are same-origin
+    (``Sec-Fetch-Site: same-origin``, which no other page can make the
+    browser send) and reach the handler; from another origin, authorized or
+    not, and from a sandboxed frame of B, ``null`` stays refused (403
+    ``origin-invalid``) and nothing runs. fetch sends the real origin."""
+    page = page_on(world.stack.origins["b"])
+    token = world.token("b")
+    page.enter(token=None, cookie=token, clientUat="1")
+    same: list[int] = []
+    refused: list[int] = []
+    cases = [case("form", ("", world.writes[kind][1]), same, noReferrer=True) for kind in KINDS if kind != "url"]
+    cases += [case("form", ("", world.writes[kind][1]), refused, noReferrer=True, sandbox=True) for kind in KINDS if kind != "url"]
+    # The Function URL is another origin than B's (as the API on another host).
+    cases += [case("form", world.writes["url"], refused, noReferrer=True)]
+    page.calls(cases)
+    for origin in ("a", "c"):
+        other = page_on(world.stack.origins[origin])
+        other.enter(token=None, cookie=world.token("a"), clientUat="1")
+        other.calls([case("form", world.writes[kind], refused, noReferrer=True) for kind in KINDS])
+    wrong = [f"same-origin probe {n}: {wait_served(world.stack, n)}" for n in same if len(world.recorder.wait(n)) != 1]
+    for n in refused:
+        lines = [line for line in wait_served(world.stack, n) if not line.startswith("OPTIONS")]
+        # 403 origin-invalid; 401 where the browser sent no cookie (the sandboxed frame is another site).
+        if world.recorder.calls(n) or len(lines) != 1 or not lines[0].endswith((" 403", " 401")):
+            wrong.append(f"refused probe {n}: {lines} {world.recorder.calls(n)}")
+    assert not wrong, "\n".join(wrong)
 
 
 # -- what a page reads of an answer's own headers ------------------------------------------------------

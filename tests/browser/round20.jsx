@@ -193,7 +193,7 @@ async function fetchCall(c) {
   if (c.json !== undefined) headers["Content-Type"] = "application/json";
   try {
     const res = await fetch(`${c.base}${c.path}`, { method: (c.method || "get").toUpperCase(), headers,
-                                                    credentials: c.credentials || "same-origin", keepalive: !!c.keepalive,
+                                                    credentials: c.credentials || "same-origin", keepalive: !!c.keepalive, referrerPolicy: c.referrerPolicy,
                                                     body: c.json === undefined ? undefined : JSON.stringify(c.json) });
     return { outcome: res.ok ? "data" : "error", ...observed(res.status, res.headers, await parsed(res)) };
   } catch (e) {
@@ -201,7 +201,42 @@ async function fetchCall(c) {
   }
 }
 
-const CLIENTS = { wretch: wretchCall, redaxios: redaxiosCall, axios: axiosCall, ky: kyCall, ofetch: ofetchCall, fetch: fetchCall };
+/** A classic HTML form POST (urlencoded) into a hidden frame; c.noReferrer: the page's
+ * referrer policy is no-referrer (a <meta>, as helmet's default header does);
+ * c.sandbox: posted from a sandboxed frame of this page (an opaque origin). */
+function formPost(c) {
+  if (c.noReferrer && !document.querySelector('meta[name="referrer"]')) {
+    const meta = document.createElement("meta");
+    meta.name = "referrer";
+    meta.content = "no-referrer";
+    document.head.appendChild(meta);
+  }
+  const action = new URL(`${c.base}${c.path}`, location.href).href;
+  const frame = document.createElement("iframe");
+  frame.name = `form-${Math.random().toString(36).slice(2)}`;
+  frame.style.display = "none";
+  if (c.sandbox) {
+    frame.sandbox = "allow-forms allow-scripts";
+    frame.srcdoc = `<form method="post" action="${action}"><input name="title" value="sandboxed"></form>` +
+                   "<script>document.forms[0].submit()</" + "script>";
+    document.body.appendChild(frame);
+    return { outcome: "sent", status: "sent" };
+  }
+  document.body.appendChild(frame);
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = action;
+  form.target = frame.name;
+  const input = document.createElement("input");
+  input.name = "title";
+  input.value = "form";
+  form.appendChild(input);
+  document.body.appendChild(form);
+  form.submit();
+  return { outcome: "sent", status: "sent" };
+}
+
+const CLIENTS = { wretch: wretchCall, redaxios: redaxiosCall, axios: axiosCall, ky: kyCall, ofetch: ofetchCall, fetch: fetchCall, form: formPost };
 
 // -- the same calls as mutations of react hooks --------------------------------------------------
 
