@@ -256,8 +256,17 @@ def check_origin(
     authorized parties every origin may call (``azp`` is not checked either),
     so only ``null`` — sandboxed frames, ``data:`` and ``file:`` pages, which no
     app is served from — is refused.
+
+    One ``null`` passes: with ``Sec-Fetch-Site: same-origin``, the form post of
+    a page served from the API's own origin under a ``no-referrer`` policy
+    (browsers then send ``Origin: null``). Only a page of that origin can
+    make a browser send both; opaque origins (sandboxed frames, ``data:``) and
+    redirects through another site are ``cross-site``.
     """
     if method in SAFE_METHODS:
+        return
+    if "null" in origins and len(origins) == 1 and fetch_site is not None \
+            and fetch_site.strip().lower() == "same-origin":
         return
     if parties is None:
         if "null" in origins:

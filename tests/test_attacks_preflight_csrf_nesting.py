@@ -534,6 +534,34 @@ def test_finding_cross_site_fetch_metadata_without_origin_is_not_refused(auth: C
     assert out.status == 403 and out.session is NOT_CALLED
 
 
+@pytest.mark.parametrize("shape", ["http_v2", "rest_v1", "alb_multi"])
+@pytest.mark.parametrize("parties", ["configured", "none"])
+def test_null_origin_same_origin_form_post_passes_only_as_same_origin(make_auth: Any, key: SigningKey, shape: str,
+                                                                      parties: str) -> None:
+    """A page served from the API's own origin under a no-referrer policy
+    posts its forms with ``Origin: null`` and ``Sec-Fetch-Site: same-origin``:
+    it runs. ``null`` with any other fetch site (a sandboxed frame, a
+    redirect through another site: ``cross-site``; a sibling subdomain:
+    ``same-site``), with none, or next to a second Origin stays refused."""
+    auth = make_auth(authorized_parties=[ORIGIN] if parties == "configured" else None)
+    handler = recording_handler(auth.require_session)
+    token = mint(key, azp=ORIGIN if parties == "configured" else None)
+
+    def post(site: str | None, origin: str = "null") -> Any:
+        headers = {"Sec-Fetch-Site": site} if site is not None else {}
+        return call(handler, shape, method="POST", origin=origin, cookies=cookie(token), headers=headers)
+
+    ran = post("same-origin")
+    assert ran.status == 200 and ran.session is not NOT_CALLED
+    assert post(" Same-Origin ").status == 200
+    for site in ("same-site", "cross-site", "none", "", None):
+        out = post(site)
+        assert out.status == 403 and out.session is NOT_CALLED, site
+    two = call(handler, shape, method="POST", cookies=cookie(token),
+               headers={"Sec-Fetch-Site": "same-origin", "Origin": ["null", ORIGIN]})
+    assert two.status == 403 and two.session is NOT_CALLED
+
+
 def test_csrf_on_the_asgi_middleware_and_fastapi_dependency(auth: ClerkAuth, key: SigningKey) -> None:
     for client, path in ((TestClient(starlette_app(auth)), "/me"), (TestClient(fastapi_app(auth)), "/guarded")):
         client.cookies.set("__session", mint(key))
