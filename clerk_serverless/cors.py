@@ -88,9 +88,9 @@ def add_cors_headers(
     response: Any, origin: str | None, allowed: frozenset[str] | None, multi_value: bool = False
 ) -> Any:
     """Add the CORS headers an authorized ``origin`` needs to read a handler's
-    proxy answer, without replacing any the handler set (unless it set its
-    own, ``Access-Control-Expose-Headers`` names ours and the handler's other
-    headers, which a page could not read otherwise); ``Vary: Origin`` is
+    proxy answer, without replacing any the handler set (unless the handler
+    set its own, ``Access-Control-Expose-Headers`` names ours and every other
+    header of the answer a page could not read otherwise); ``Vary: Origin`` is
     merged in whenever a browser sent an ``Origin``. ``multi_value``: the
     answer must carry ``multiValueHeaders`` only (ALB multi-value mode).
 
