@@ -44,7 +44,7 @@ from .errors import ClerkConfigError, EventError
 from .gate import Authenticator, Refusal, admit
 from .policy import Inherit, Policy
 from .session import Session
-from .sources import Request, read_request, render_unsupported, source_of
+from .sources import Request, plain_event, read_request, render_unsupported, source_of
 from .token_types import AcceptsToken
 
 P = ParamSpec("P")
@@ -298,10 +298,14 @@ def _wrapped(
 
     def wrapper(event: Any, context: Any = None) -> Any:
         nonlocal policy_checked
+        # `event` goes on to the handler as it came; `raw` is the dict read,
+        # answered in, and given "session"/"auth" (the same dict unless a
+        # Powertools data class wraps it, which then reads them from it).
+        raw = event if type(event) is dict else plain_event(event)
         try:
-            request = read_request(event)
+            request = read_request(raw)
         except EventError as exc:
-            return answer_event_error(event, exc)
+            return answer_event_error(raw, exc)
         auth = bound_auth if bound_auth is not None else get_auth()
         if not policy_checked:
             auth.check_policy(policy)  # ClerkConfigError on the first request: the default auth is lazy
@@ -309,16 +313,16 @@ def _wrapped(
         try:
             if request.method == "OPTIONS" and is_preflight(request):
                 if preflight == "answer":
-                    return request.source.render(event, *preflight_parts(request, auth.parties_for(policy)))
-                event["session"] = event["auth"] = None  # opted in: the app answers its own preflights
+                    return request.source.render(raw, *preflight_parts(request, auth.parties_for(policy)))
+                raw["session"] = raw["auth"] = None  # opted in: the app answers its own preflights
                 return handler(event, context)
             identity = admit(auth, request, policy, required=required)
         except Refusal as refusal:
-            return request.source.render(event, refusal.status, refusal.headers, refusal.body)
+            return request.source.render(raw, refusal.status, refusal.headers, refusal.body)
         except EventError as exc:
-            return answer_event_error(event, exc, request)
-        event["auth"] = identity
-        event["session"] = identity if isinstance(identity, Session) else None
+            return answer_event_error(raw, exc, request)
+        raw["auth"] = identity
+        raw["session"] = identity if isinstance(identity, Session) else None
         observer = auth.observer
         bound = observer is not None and identity is not None and observer.bind(request, identity)
         try:
@@ -329,7 +333,7 @@ def _wrapped(
         if cors if cors is not None else request.source.adds_cors:
             with contextlib.suppress(EventError):  # an unreadable Origin: no CORS grant
                 response = add_cors_headers(
-                    response, request.origin, auth.parties_for(policy), request.source.answers_multi_value(event)
+                    response, request.origin, auth.parties_for(policy), request.source.answers_multi_value(raw)
                 )
         return response
 

@@ -52,7 +52,7 @@ from .errors import (
     WebhookVerificationError,
 )
 from .handler import P, R, answer_event_error, handler_decorator
-from .sources import Request, read_request
+from .sources import Request, plain_event, read_request
 from .sources.base import utf8_bytes
 
 #: The environment variable the signing secret falls back to (Clerk's name).
@@ -347,17 +347,18 @@ def _receiver(handler: Callable[..., Any], key: bytes | None, clock: Callable[[]
     environment's secret, read on each request."""
 
     def wrapper(event: Any, context: Any = None) -> Any:
+        raw = event if type(event) is dict else plain_event(event)  # a Powertools data class: the dict it wraps
         try:
-            request = read_request(event)
+            request = read_request(raw)
         except EventError as exc:
-            return answer_event_error(event, exc)
+            return answer_event_error(raw, exc)
         secret = key if key is not None else _key_from_env()
         try:
-            event["webhook"] = _verify_request(request, secret, clock)
+            raw["webhook"] = _verify_request(request, secret, clock)
         except WebhookVerificationError as exc:
-            return _refusal(request, event, exc)
+            return _refusal(request, raw, exc)
         except EventError as exc:
-            return answer_event_error(event, exc, request)
+            return answer_event_error(raw, exc, request)
         return handler(event, context)
 
     return wrapper

@@ -16,6 +16,14 @@ from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
     LambdaFunctionUrlResolver,
 )
+from aws_lambda_powertools.utilities.data_classes import (
+    ALBEvent,
+    APIGatewayProxyEvent,
+    APIGatewayProxyEventV2,
+    LambdaFunctionUrlEvent,
+    event_source,
+)
+from aws_lambda_powertools.utilities.parser import BaseModel, envelopes, event_parser
 from support.events import response_headers, routed
 from support.tokens import ORIGIN, SigningKey, mint
 
@@ -190,3 +198,72 @@ def test_metrics_count_outcomes_and_key_fetches(jwks: Any, key: SigningKey, caps
 def test_module_level_require_session_wraps_resolve() -> None:
     app = APIGatewayHttpResolver()
     assert require_session(app.resolve).__wrapped__ == app.resolve
+
+
+# -- Powertools' event data classes and Parser, stacked with the decorators ------------------
+
+DATA_CLASSES = {
+    "http_v2": APIGatewayProxyEventV2,
+    "rest_v1": APIGatewayProxyEvent,
+    "alb_multi": ALBEvent,
+    "function_url": LambdaFunctionUrlEvent,
+}
+
+
+@pytest.mark.parametrize("shape", list(DATA_CLASSES))
+def test_event_source_above_the_decorator(auth: ClerkAuth, key: SigningKey, shape: str) -> None:
+    """``@event_source`` above ``@require_session`` hands the decorator a data
+    class: the session is set on the dict it wraps, so ``event["session"]``
+    reads it; refusals are in the event's own format (it used to be a 400)."""
+    seen: list[Any] = []
+
+    @event_source(data_class=DATA_CLASSES[shape])
+    @auth.require_session
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        seen.append(event)
+        return {"statusCode": 200, "body": event["session"].user_id}
+
+    assert handler(routed(shape, bearer=mint(key)), Ctx())["body"] == "user_2abc"
+    assert isinstance(seen[0], DATA_CLASSES[shape]) and seen[0].raw_event["session"].user_id == "user_2abc"
+    refused = handler(routed(shape, origin=ORIGIN), Ctx())
+    assert refused["statusCode"] == 401 and len(seen) == 1
+    assert response_headers(shape, refused)["x-clerk-auth-reason"] == "session-token-missing"
+    assert response_headers(shape, refused)["access-control-allow-origin"] == ORIGIN
+
+
+def test_event_source_below_the_decorator(auth: ClerkAuth, key: SigningKey) -> None:
+    @auth.require_session
+    @event_source(data_class=APIGatewayProxyEventV2)
+    def handler(event: APIGatewayProxyEventV2, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": event["session"].user_id + " " + event.raw_path}
+
+    assert handler(routed("http_v2", bearer=mint(key)), Ctx())["body"] == "user_2abc /me"
+    assert handler(routed("http_v2"), Ctx())["statusCode"] == 401
+
+
+def test_parser_below_the_decorator_and_the_hint_when_above(
+    auth: ClerkAuth, key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Todo(BaseModel):
+        title: str
+
+    @auth.require_session
+    @event_parser(model=Todo, envelope=envelopes.ApiGatewayV2Envelope)
+    def below(event: Todo, context: Any) -> dict[str, Any]:
+        return {"statusCode": 201, "body": event.title}
+
+    @event_parser(model=Todo, envelope=envelopes.ApiGatewayV2Envelope)
+    @auth.require_session
+    def above(event: Any, context: Any) -> dict[str, Any]:
+        raise AssertionError("a parsed body holds no token: never admitted")
+
+    def post(**request: Any) -> dict[str, Any]:
+        event = routed("http_v2", method="POST", **request)
+        event["body"], event["isBase64Encoded"] = json.dumps({"title": "milk"}), False
+        return event
+
+    assert below(post(bearer=mint(key)), Ctx()) == {"statusCode": 201, "body": "milk"}
+    assert below(post(), Ctx())["statusCode"] == 401
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+    assert above(post(bearer=mint(key)), Ctx())["statusCode"] == 400
+    assert "put the Clerk decorator above @event_parser" in caplog.text

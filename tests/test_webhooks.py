@@ -128,6 +128,21 @@ def test_a_signed_delivery_verifies_on_every_source(shape: str, encode: bool) ->
     assert [c["webhook"].id for c in calls] == [MSG_ID]
 
 
+def test_a_powertools_data_class_above_require_webhook() -> None:
+    """``@event_source`` above ``@require_webhook``: verified on the dict the
+    data class wraps, where ``event["webhook"]`` is read from."""
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, event_source
+
+    @event_source(data_class=APIGatewayProxyEventV2)
+    @require_webhook(signing_secret=SECRET, clock=clock)
+    def handler(event: APIGatewayProxyEventV2, context: Any) -> dict[str, Any]:
+        return {"statusCode": 200, "body": event["webhook"].type}
+
+    assert handler(hook_event("http_v2"), None) == {"statusCode": 200, "body": "user.created"}
+    forged = handler(hook_event("http_v2", **{"svix-signature": sign(BODY, secret=OTHER_SECRET)}), None)
+    assert forged["statusCode"] == 400
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_refusals_are_400s_in_the_sources_format_and_never_run_the_handler(shape: str) -> None:
     calls, handler = recording_handler()

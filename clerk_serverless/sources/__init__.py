@@ -15,6 +15,10 @@ REST API v1               ``httpMethod`` and a ``requestContext`` object
                           ``httpMethod`` counts as absent
 ========================  ====================================================
 
+A Powertools event data class (``@event_source(data_class=…)`` above the
+decorator: an ``APIGatewayProxyEventV2``, an ``ALBEvent``…) stands for the
+dict it wraps (:func:`plain_event`).
+
 Anything else — SQS, S3, ``{}``, a list, a Bedrock Agent event (it has
 ``httpMethod`` but no ``requestContext``), an API Gateway WebSocket event
 (no ``httpMethod``; ``null`` where an SDK's shared type wrote one) — raises
@@ -30,13 +34,29 @@ from ..errors import UnsupportedEventError
 from . import alb, function_url, http_v2, rest_v1, vpc_lattice
 from .base import Request, Source, parse_cookies
 
-__all__ = ["Source", "Request", "read_request", "source_of", "render_unsupported", "parse_cookies"]
+__all__ = ["Source", "Request", "plain_event", "read_request", "source_of", "render_unsupported", "parse_cookies"]
+
+
+def plain_event(event: Any) -> Any:
+    """The event dict itself: ``event``, or the dict a Powertools event data
+    class wraps (its ``raw_event``: ``@event_source(data_class=…)`` stacked
+    above our decorator hands it one), whose keys the data class reads — so
+    ``event["session"]`` set there is ``event["session"]`` in the handler.
+    Anything else is returned as it is (and refused by :func:`source_of`)."""
+    if type(event) is dict:
+        return event
+    try:  # duck-typed: Powertools is never imported for this
+        raw = event.raw_event
+    except Exception:  # noqa: BLE001  # any object may be handed over as an event: no exception out of here
+        return event
+    return raw if type(raw) is dict else event
 
 
 def source_of(event: Any) -> Source:
     """The adapter for ``event``; raises :class:`UnsupportedEventError`."""
+    event = plain_event(event)
     if type(event) is not dict:
-        raise UnsupportedEventError(f"the event is a {type(event).__name__}, not an HTTP request object")
+        raise UnsupportedEventError(_not_a_dict(event))
     ctx = event.get("requestContext")
     if isinstance(ctx, dict) and isinstance(ctx.get("http"), dict):
         return function_url.SOURCE if function_url.FunctionUrl.matches(event) else http_v2.SOURCE
@@ -47,6 +67,23 @@ def source_of(event: Any) -> Source:
     if event.get("version") == "2.0" and "method" not in event and "httpMethod" not in event:
         return http_v2.SOURCE  # payload 2.0 with parts missing (hand-written test events, too)
     raise UnsupportedEventError(f"not an API Gateway, ALB, Function URL or VPC Lattice event ({_describe(event)})")
+
+
+def _not_a_dict(event: Any) -> str:
+    """Why an object that is no dict is no event, for the 400's log line; a
+    model Powertools Parser built (``@event_parser`` above the decorator)
+    holds no headers any more, so the line says where the decorator goes."""
+    kind = type(event).__name__
+    try:
+        parsed = hasattr(type(event), "model_fields")  # a pydantic model: the parsed body or envelope
+    except Exception:  # noqa: BLE001  # an exotic metaclass: no exception out of here
+        parsed = False
+    if parsed:
+        return (
+            f"the event is a parsed model ({kind}), not the Lambda event: put the Clerk decorator "
+            "above @event_parser, so it sees the event first"
+        )
+    return f"the event is a {kind}, not an HTTP request object"
 
 
 def _describe(event: dict[Any, Any]) -> str:
@@ -61,7 +98,10 @@ def _describe(event: dict[Any, Any]) -> str:
 
 
 def read_request(event: Any) -> Request:
-    """The :class:`Request` view of ``event``."""
+    """The :class:`Request` view of ``event`` (or of the dict a Powertools
+    event data class wraps: :func:`plain_event`)."""
+    if type(event) is not dict:
+        event = plain_event(event)
     if type(event) is dict:
         ctx = event.get("requestContext")
         if type(ctx) is dict:
