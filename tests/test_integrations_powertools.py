@@ -15,7 +15,9 @@ from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
     LambdaFunctionUrlResolver,
+    Response,
 )
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.data_classes import (
     ALBEvent,
     APIGatewayProxyEvent,
@@ -28,7 +30,7 @@ from support.events import response_headers, routed
 from support.tokens import ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, require_session
-from clerk_serverless.integrations.powertools import ClerkMiddleware
+from clerk_serverless.integrations.powertools import ClerkMiddleware, clerk_security, clerk_security_schemes
 
 RESOLVERS = {
     "rest_v1": APIGatewayRestResolver,
@@ -37,6 +39,14 @@ RESOLVERS = {
     "alb": ALBResolver,
     "alb_multi": ALBResolver,
 }
+class _AnyText(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
 V2_ORG = {"v": 2, "fea": "o:reports", "o": {"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}}
 
 
@@ -267,3 +277,81 @@ def test_parser_below_the_decorator_and_the_hint_when_above(
     caplog.set_level(logging.WARNING, logger="clerk_serverless")
     assert above(post(bearer=mint(key)), Ctx())["statusCode"] == 400
     assert "put the Clerk decorator above @event_parser" in caplog.text
+
+
+# -- a resolver as Powertools users write one: Routers, validation, OpenAPI, error handlers ----
+
+
+class Todo(BaseModel):  # at module level: the annotations are strings, resolved from here
+    title: str
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "http_v2", "function_url", "alb"])
+def test_validated_app_with_a_router_under_a_prefix(auth: ClerkAuth, key: SigningKey, shape: str) -> None:
+    app = RESOLVERS[shape](enable_validation=True)
+    app.use(middlewares=[ClerkMiddleware(auth=auth, required=False)])
+    router = Router()
+
+    @router.get("/todos/<todo_id>", middlewares=[ClerkMiddleware(auth=auth)], security=clerk_security())
+    def todo(todo_id: int) -> dict[str, Any]:
+        return {"id": todo_id, "user": router.context["session"].user_id}
+
+    @router.post("/todos", middlewares=[ClerkMiddleware(auth=auth)], security=clerk_security())
+    def add(item: Todo) -> dict[str, Any]:
+        return {"title": item.title, "user": router.context["session"].user_id}
+
+    app.include_router(router, prefix="/v1")
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise ValueError("the route's own error")
+
+    @app.exception_handler(ValueError)
+    def teapot(error: ValueError) -> Response[str]:
+        return Response(status_code=418, content_type="text/plain", body="teapot")
+
+    @app.not_found
+    def missing(error: Exception) -> Response[str]:
+        session = app.context.get("session")
+        return Response(status_code=404, content_type="text/plain", body=session.user_id if session else "anonymous")
+
+    def post(**request: Any) -> dict[str, Any]:
+        event = routed(shape, "/v1/todos", method="POST", **request)
+        event["body"], event["isBase64Encoded"] = json.dumps({"title": "milk"}), False
+        return event
+
+    token = mint(key)
+    ok = app.resolve(routed(shape, "/v1/todos/7", bearer=token), Ctx())
+    assert ok["statusCode"] == 200 and json.loads(ok["body"]) == {"id": 7, "user": "user_2abc"}
+    assert json.loads(app.resolve(post(bearer=token), Ctx())["body"]) == {"title": "milk", "user": "user_2abc"}
+    assert app.resolve(routed(shape, "/v1/todos/7"), Ctx())["statusCode"] == 401
+    assert app.resolve(post(), Ctx())["statusCode"] == 401
+    assert app.resolve(routed(shape, "/boom"), Ctx())["statusCode"] == 418
+    assert app.resolve(routed(shape, "/nowhere", bearer=token), Ctx())["body"] == "user_2abc"
+    assert app.resolve(routed(shape, "/nowhere"), Ctx())["body"] == "anonymous"
+
+    schema = json.loads(app.get_openapi_json_schema(security_schemes=clerk_security_schemes()))
+    assert schema["components"]["securitySchemes"] == {
+        "ClerkBearer": {"type": "http", "scheme": "bearer", "description": ANY_TEXT},
+        "ClerkSessionCookie": {"type": "apiKey", "in": "cookie", "name": "__session", "description": ANY_TEXT},
+    }
+    assert schema["paths"]["/v1/todos/{todo_id}"]["get"]["security"] == [{"ClerkBearer": []}, {"ClerkSessionCookie": []}]
+    assert "security" not in schema["paths"]["/boom"]["get"]
+
+
+def test_swagger_declares_clerk_for_every_route(auth: ClerkAuth, key: SigningKey) -> None:
+    app = APIGatewayHttpResolver(enable_validation=True)
+    app.enable_swagger(path="/swagger", security_schemes=clerk_security_schemes(), security=clerk_security(cookie=False))  # as for a Bearer-only API
+    app.use(middlewares=[ClerkMiddleware(auth=auth)])
+
+    @app.get("/jobs")
+    def jobs() -> list[str]:
+        return []
+
+    page = app.resolve(routed("http_v2", "/swagger", bearer=mint(key)), Ctx())
+    assert page["statusCode"] == 200
+    spec = "".join(page["body"].split())  # the schema Swagger UI is given, inline
+    assert '"security":[{"ClerkBearer":[]}]' in spec
+    assert '"ClerkBearer":{"type":"http","description":' in spec and '"scheme":"bearer"' in spec
+    assert '"in":"cookie","name":"__session"' in spec
+    assert app.resolve(routed("http_v2", "/swagger"), Ctx())["statusCode"] == 401  # global middleware: the docs too

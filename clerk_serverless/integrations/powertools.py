@@ -18,6 +18,12 @@ CORS headers (the resolver renders them in the event's own format, ALB
 multi-value included). The session is passed on with
 ``app.append_context(session=...)``; ``required=False`` passes None instead of
 refusing.
+
+Middlewares take no part in Powertools' OpenAPI schema, so routes declare
+what they need themselves, with the scheme names the FastAPI dependencies use:
+``app.enable_swagger(security_schemes=clerk_security_schemes(),
+security=clerk_security())`` (every route), or ``security=clerk_security()``
+on a route (``clerk_security(cookie=False)`` where only Bearer tokens count).
 """
 
 from __future__ import annotations
@@ -47,6 +53,48 @@ from ..sources import read_request
 
 if TYPE_CHECKING:
     from typing import Unpack
+
+    from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
+
+BEARER_SCHEME = "ClerkBearer"
+"""The OpenAPI name of the Bearer scheme (as the FastAPI dependencies name it)."""
+COOKIE_SCHEME = "ClerkSessionCookie"
+"""The OpenAPI name of the ``__session`` cookie scheme (as the FastAPI dependencies name it)."""
+
+
+def clerk_security_schemes() -> dict[str, SecurityScheme]:
+    """The OpenAPI security schemes of Clerk's tokens, for
+    ``app.enable_swagger(security_schemes=…)`` or
+    ``app.get_openapi_json_schema(security_schemes=…)``: ``ClerkBearer`` (HTTP
+    Bearer: a session token, or an API key, M2M or OAuth token where a route
+    accepts them) and ``ClerkSessionCookie`` (the ``__session`` cookie) — the
+    names the FastAPI dependencies declare. The Swagger UI's "Authorize" then
+    takes a token."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, HTTPBearer
+
+    return {
+        BEARER_SCHEME: HTTPBearer(
+            description=(
+                "A Clerk session token (`await getToken()`), or an API key, M2M or OAuth token "
+                "where the route accepts them."
+            ),
+        ),
+        COOKIE_SCHEME: APIKey.model_validate({  # by alias: "in" is a keyword
+            "in": "cookie",
+            "name": "__session",
+            "description": "The `__session` cookie Clerk sets for same-site requests.",
+        }),
+    }
+
+
+def clerk_security(*, cookie: bool = True) -> list[dict[str, list[str]]]:
+    """A ``security=`` requirement for a route (``@app.get(…, security=…)``)
+    or the whole API (``app.enable_swagger(security=…)``) that
+    :class:`ClerkMiddleware` guards: a Bearer token, or the session cookie
+    (``cookie=False``: Bearer only, for routes taking machine tokens alone).
+    Needs :func:`clerk_security_schemes` declared."""
+    bearer: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
+    return [*bearer, {COOKIE_SCHEME: []}] if cookie else bearer
 
 
 def _response(status: int, headers: dict[str, str], body: str) -> Response[str]:
@@ -128,4 +176,4 @@ class ClerkMiddleware(BaseMiddlewareHandler):  # type: ignore[type-arg,unused-ig
             observer.unbind()
 
 
-__all__ = ["ClerkMiddleware"]
+__all__ = ["BEARER_SCHEME", "COOKIE_SCHEME", "ClerkMiddleware", "clerk_security", "clerk_security_schemes"]
