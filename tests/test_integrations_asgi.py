@@ -3,16 +3,19 @@ FastAPI dependencies, with the real libraries (and a real uvicorn server)."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Request, Security
+from fastapi.responses import StreamingResponse
 from mangum import Mangum
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
@@ -22,9 +25,10 @@ from support.calls import call
 from support.events import make_event
 from support.tokens import ORIGIN, SigningKey, mint
 
-from clerk_serverless import ClerkAuth, require_session
+from clerk_serverless import ClerkAuth, Session, require_session
 from clerk_serverless.integrations.asgi import ClerkMiddleware
 from clerk_serverless.integrations.fastapi import clerk_session, optional_clerk_session, require_clerk_session
+from clerk_serverless.session import SessionClaims
 
 V2_ORG = {"v": 2, "fea": "o:reports", "o": {"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}}
 
@@ -296,3 +300,148 @@ def test_an_integration_without_its_extra_names_the_extra(module: str, dependenc
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("ModuleNotFoundError:"), last
     assert f"pip install 'clerk-serverless[{extra}]'" in last
+
+
+# -- a FastAPI app as users write one: module-level dependencies, every form -------------------
+
+CurrentSession = Annotated[Session, Depends(clerk_session)]
+reports_reader = require_clerk_session(permissions=["org:reports:read"])
+streamed: list[str] = []
+
+
+def users_app() -> FastAPI:
+    """Dependencies on the default ``ClerkAuth`` (the environment), as an app
+    module declares them: ``Annotated``, ``Security``, a router's
+    ``dependencies=[…]``, sync and async routes, background tasks, streaming."""
+    app = FastAPI()
+    admin = APIRouter(prefix="/admin", dependencies=[Depends(reports_reader)])
+
+    @admin.get("/stats")
+    async def stats(request: Request) -> dict[str, Any]:
+        return {"org_id": request.state.session.org_id}
+
+    app.include_router(admin)
+
+    @app.get("/me")
+    async def me(session: CurrentSession) -> dict[str, Any]:
+        return {"user_id": session.user_id}
+
+    @app.get("/reports")
+    def reports(session: Session = Security(reports_reader)) -> dict[str, Any]:
+        return {"org_id": session.org_id}
+
+    @app.post("/later", status_code=202)
+    def later(session: CurrentSession, tasks: BackgroundTasks) -> None:
+        tasks.add_task(streamed.append, f"task for {session.user_id}")
+
+    @app.get("/stream")
+    async def stream(session: CurrentSession) -> StreamingResponse:
+        async def chunks() -> AsyncIterator[str]:
+            yield "hello "
+            yield session.user_id
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    return app
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, jwks: Any) -> None:
+    monkeypatch.setenv("CLERK_JWKS_URL", jwks.url)
+    monkeypatch.setenv("CLERK_AUTHORIZED_PARTIES", ORIGIN)
+
+
+def test_users_app_with_the_test_client(environment: None, key: SigningKey) -> None:
+    client = TestClient(users_app())
+    user, org = {"Authorization": f"Bearer {mint(key)}"}, {"Authorization": f"Bearer {mint(key, **V2_ORG)}"}
+    streamed.clear()
+    assert client.get("/me", headers=user).json() == {"user_id": "user_2abc"}
+    assert client.get("/reports", headers=org).json() == {"org_id": "org_1"}
+    assert client.get("/admin/stats", headers=org).json() == {"org_id": "org_1"}
+    assert client.post("/later", headers=user).status_code == 202 and streamed == ["task for user_2abc"]
+    assert client.get("/stream", headers=user).text == "hello user_2abc"
+    for method, path, headers, status in [
+        ("GET", "/me", {}, 401), ("GET", "/reports", user, 403), ("GET", "/admin/stats", user, 403),
+        ("GET", "/admin/stats", {}, 401), ("POST", "/later", {}, 401), ("GET", "/stream", {}, 401),
+    ]:
+        assert client.request(method, path, headers=headers).status_code == status, path
+    assert streamed == ["task for user_2abc"]  # refused requests queue no task
+
+    spec = client.get("/openapi.json").json()
+    both = [{"ClerkBearer": []}, {"ClerkSessionCookie": []}]
+    for path, method in (("/me", "get"), ("/reports", "get"), ("/admin/stats", "get"), ("/stream", "get"), ("/later", "post")):
+        assert spec["paths"][path][method]["security"] == both, path
+    assert spec["components"]["securitySchemes"]["ClerkBearer"] == {
+        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["ClerkBearer"]["description"],
+    }
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "http_v2"])
+def test_users_app_under_mangum_with_a_base_path(environment: None, key: SigningKey, shape: str) -> None:
+    handler = Mangum(users_app(), lifespan="off", api_gateway_base_path="/prod")
+
+    def get(path: str, **request: Any) -> dict[str, Any]:
+        event = make_event(shape, **request)
+        if shape == "http_v2":
+            event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        else:
+            event["path"] = path
+        return handler(event, None)
+
+    answer = get("/prod/stream", bearer=mint(key))
+    body = answer["body"] if not answer.get("isBase64Encoded") else base64.b64decode(answer["body"]).decode()
+    assert answer["statusCode"] == 200 and body == "hello user_2abc"
+    assert get("/prod/admin/stats", bearer=mint(key, **V2_ORG))["statusCode"] == 200
+    refused = get("/prod/me", origin=ORIGIN)
+    headers = {k.lower(): v for k, v in refused["headers"].items()} | {
+        k.lower(): v[0] for k, v in (refused.get("multiValueHeaders") or {}).items()
+    }
+    assert refused["statusCode"] == 401 and headers["x-clerk-auth-reason"] == "session-token-missing"
+    assert headers["access-control-allow-origin"] == ORIGIN
+
+
+def fake_session(user_id: str = "user_test", **claims: Any) -> Session:
+    """What a user's own tests put in place of the dependency: a Session of
+    the claims they choose (no token, no keys)."""
+    return Session(SessionClaims({"sub": user_id, "sid": "sess_test", "exp": 4102444800, **claims}), token="")
+
+
+def test_dependency_overrides_in_the_users_tests(environment: None) -> None:
+    app = users_app()
+    app.dependency_overrides[clerk_session] = lambda: fake_session()  # no parameters: FastAPI would solve them
+    app.dependency_overrides[reports_reader] = lambda: fake_session(**V2_ORG)
+    client = TestClient(app)
+    assert client.get("/me").json() == {"user_id": "user_test"}
+    assert client.get("/reports").json() == {"org_id": "org_1"}
+    assert client.post("/later").status_code == 202
+    app.dependency_overrides.clear()
+    assert client.get("/me").status_code == 401
+
+
+@pytest.mark.parametrize("outermost", ["clerk", "cors"])
+def test_cors_middleware_in_either_order(auth: ClerkAuth, key: SigningKey, outermost: str) -> None:
+    from fastapi.middleware.cors import CORSMiddleware
+
+    app = FastAPI()
+
+    @app.get("/me")
+    def me(request: Request) -> dict[str, Any]:
+        return {"user_id": request.state.session.user_id}
+
+    cors = {"allow_origins": [ORIGIN], "allow_credentials": True, "allow_methods": ["*"], "allow_headers": ["*"]}
+    if outermost == "clerk":  # the last added runs first
+        app.add_middleware(CORSMiddleware, **cors)
+        app.add_middleware(ClerkMiddleware, auth=auth, preflight="handler")
+    else:
+        app.add_middleware(ClerkMiddleware, auth=auth)
+        app.add_middleware(CORSMiddleware, **cors)
+    client = TestClient(app)
+    preflight = client.options("/me", headers={
+        "Origin": ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization",
+    })
+    assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == ORIGIN
+    refused = client.get("/me", headers={"Origin": ORIGIN})
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == ORIGIN
+    assert refused.headers["access-control-allow-credentials"] == "true"
+    ok = client.get("/me", headers={"Origin": ORIGIN, "Authorization": f"Bearer {mint(key)}"})
+    assert ok.json() == {"user_id": "user_2abc"} and ok.headers["access-control-allow-origin"] == ORIGIN
