@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 import pytest
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import (
     ALBResolver,
     APIGatewayHttpResolver,
@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler import (
     Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import (
     ALBEvent,
     APIGatewayProxyEvent,
@@ -355,3 +356,39 @@ def test_swagger_declares_clerk_for_every_route(auth: ClerkAuth, key: SigningKey
     assert '"ClerkBearer":{"type":"http","description":' in spec and '"scheme":"bearer"' in spec
     assert '"in":"cookie","name":"__session"' in spec
     assert app.resolve(routed("http_v2", "/swagger"), Ctx())["statusCode"] == 401  # global middleware: the docs too
+
+
+def test_powertools_decorators_above_ours(jwks: Any, key: SigningKey, capsys: pytest.CaptureFixture[str]) -> None:
+    """The order the README gives: Logger, Tracer and Metrics decorators above
+    ``require_session``. ``clear_state=True`` then runs before our keys are
+    appended (below it, it would wipe them), the audit line carries the
+    invocation's context, and a refusal's metric is flushed by
+    ``log_metrics`` in its own invocation (it never reaches a
+    ``log_metrics`` below us)."""
+    stream = io.StringIO()
+    logger = Logger(service="stacked-test", logger_handler=logging.StreamHandler(stream))
+    metrics = Metrics(namespace="ClerkTest", service="stacked-test")
+    tracer = Tracer(service="stacked-test", disabled=True)
+    auth = ClerkAuth(jwks_url=jwks.url, logger=logger, metrics=metrics)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    @auth.require_session
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        logger.info("work")
+        return {"statusCode": 200, "body": event["session"].user_id}
+
+    token = mint(key)
+    assert handler(routed("http_v2", bearer=token), Ctx())["body"] == "user_2abc"
+    capsys.readouterr()
+    assert handler(routed("http_v2"), Ctx())["statusCode"] == 401
+    flushed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [record.get("clerk.session-token-missing") for record in flushed] == [[1.0]]  # this invocation's own flush
+    lines = _lines(stream)
+    work = next(line for line in lines if line["message"] == "work")
+    assert (work["user_id"], work["correlation_id"], work["function_request_id"]) == ("user_2abc", "id", "req-1")
+    audits = [line for line in lines if "clerk_audit" in line]
+    assert [a["clerk_audit"]["outcome"] for a in audits] == ["signed-in", "refused"]
+    assert all(a["function_request_id"] == "req-1" for a in audits)
+    assert token not in stream.getvalue()
