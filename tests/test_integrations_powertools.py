@@ -392,3 +392,24 @@ def test_powertools_decorators_above_ours(jwks: Any, key: SigningKey, capsys: py
     assert [a["clerk_audit"]["outcome"] for a in audits] == ["signed-in", "refused"]
     assert all(a["function_request_id"] == "req-1" for a in audits)
     assert token not in stream.getvalue()
+
+
+def test_router_use_guards_the_whole_app(auth: ClerkAuth, key: SigningKey) -> None:
+    """What the README warns of: Powertools merges a Router's ``use()``
+    middlewares into the app's global ones at ``include_router``, so a rule
+    meant for the router's routes applies to every route of the app."""
+    app = APIGatewayHttpResolver()
+    admin = Router()
+    admin.use(middlewares=[ClerkMiddleware(auth=auth, permissions=["org:reports:read"])])
+
+    @admin.get("/stats")
+    def stats() -> dict[str, Any]:
+        return {}
+
+    @app.get("/public")
+    def public() -> dict[str, Any]:
+        return {}
+
+    app.include_router(admin, prefix="/admin")
+    assert app.resolve(routed("http_v2", "/public"), Ctx())["statusCode"] == 401
+    assert app.resolve(routed("http_v2", "/public", bearer=mint(key)), Ctx())["statusCode"] == 403
