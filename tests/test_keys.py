@@ -565,6 +565,42 @@ print(json.dumps({"status": out["statusCode"], "body": out["body"], "after_impor
     assert imports == []
 
 
+@pytest.mark.parametrize("source", ["jwks_url", "jwt_key"])
+def test_after_prefetch_the_first_request_loads_no_module(source: str, jwks: JwksServer, key: SigningKey) -> None:
+    """``auth.prefetch()`` loads what the first signature check would
+    (hashlib, cryptography's padding, OpenSSL's RSA implementation), with a
+    networkless PEM key too: in a fresh interpreter, the first verified
+    request after it adds nothing to ``sys.modules``, and the keys were
+    fetched once."""
+    import json
+    import subprocess
+    import sys
+
+    from support.events import make_event
+
+    script = """
+import json, sys
+from clerk_serverless import ClerkAuth
+auth = ClerkAuth(**{sys.argv[1]: sys.argv[2]}, authorized_parties=[sys.argv[3]], issuer=sys.argv[4])
+auth.prefetch()
+loaded = set(sys.modules)
+
+@auth.require_session
+def handler(event, context):
+    return {"statusCode": 200, "body": event["session"].user_id}
+
+out = handler(json.load(sys.stdin), None)
+print(json.dumps({"status": out["statusCode"], "new": sorted(set(sys.modules) - loaded)}))
+"""
+    config = jwks.url if source == "jwks_url" else key.public_pem
+    event = make_event("http_v2", bearer=mint(key))
+    run = subprocess.run([sys.executable, "-c", script, source, config, ORIGIN, ISSUER], input=json.dumps(event),
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"status": 200, "new": []}
+    assert jwks.count == (1 if source == "jwks_url" else 0)
+
+
 def test_two_instances_behind_one_api_url_keep_their_own_keys(clerk_api: Any) -> None:
     """Backend API keys are cached per instance, not per URL: a Clerk ``kid``
     is the instance's ID, but two instances' keys met under one (clerk-sdk-python
