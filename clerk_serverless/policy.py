@@ -245,7 +245,8 @@ def check_access(auth: Session | MachineAuth, policy: Policy) -> None:
 
 
 def check_origin(
-    method: str, origins: frozenset[str], parties: frozenset[str] | None, fetch_site: str | None = None
+    method: str, origins: frozenset[str], parties: frozenset[str] | None, fetch_site: str | None = None,
+    own_origins: frozenset[str] = frozenset(),
 ) -> None:
     """Refuse a cookie-authenticated write the browser made for another site:
     a method that is not GET/HEAD/OPTIONS with an ``Origin`` that is not an
@@ -259,14 +260,17 @@ def check_origin(
 
     One ``null`` passes: with ``Sec-Fetch-Site: same-origin``, the form post of
     a page served from the API's own origin under a ``no-referrer`` policy
-    (browsers then send ``Origin: null``). Only a page of that origin can
-    make a browser send both; opaque origins (sandboxed frames, ``data:``) and
-    redirects through another site are ``cross-site``.
+    (browsers then send ``Origin: null``), when that origin (``own_origins``:
+    the request's ``Host`` under its scheme) is an authorized party or none
+    are configured — the page hid the origin it would be refused under
+    otherwise. Only a page of that origin can make a browser send both;
+    opaque origins (sandboxed frames, ``data:``) and redirects through
+    another site are ``cross-site``.
     """
     if method in SAFE_METHODS:
         return
     if "null" in origins and len(origins) == 1 and fetch_site is not None \
-            and fetch_site.strip().lower() == "same-origin":
+            and fetch_site.strip().lower() == "same-origin" and (parties is None or own_origins & parties):
         return
     if parties is None:
         if "null" in origins:
@@ -282,7 +286,20 @@ def check_origin(
 def check_cookie_write(request: Request, parties: frozenset[str] | None) -> None:
     """:func:`check_origin` for ``request``: a session read from the cookie
     (or, behind ``trust_authorizer``, one that may have been) passes it first."""
-    check_origin(request.method, request.origins, parties, request.header("sec-fetch-site"))
+    check_origin(request.method, request.origins, parties, request.header("sec-fetch-site"), _own_origins(request))
+
+
+def _own_origins(request: Request) -> frozenset[str]:
+    """The origins the request was sent to, as a browser serializes them:
+    ``Host`` under ``X-Forwarded-Proto`` (both schemes when it is absent,
+    as behind an ASGI server); empty without a usable ``Host``."""
+    host = (request.header("host") or "").strip().lower()
+    if not host or any(c in host for c in "/\\@ ,"):
+        return frozenset()
+    proto = (request.header("x-forwarded-proto") or "").strip().lower()
+    schemes = (proto,) if proto in ("http", "https") else ("https", "http")
+    default = {"https": ":443", "http": ":80"}
+    return frozenset(f"{s}://{host.removesuffix(default[s])}" for s in schemes)
 
 
 def no_header_token(policy: Policy) -> AuthError:

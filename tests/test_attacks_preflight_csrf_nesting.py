@@ -548,7 +548,7 @@ def test_null_origin_same_origin_form_post_passes_only_as_same_origin(make_auth:
     token = mint(key, azp=ORIGIN if parties == "configured" else None)
 
     def post(site: str | None, origin: str = "null") -> Any:
-        headers = {"Sec-Fetch-Site": site} if site is not None else {}
+        headers = {"Host": "app.example.com", "X-Forwarded-Proto": "https", **({"Sec-Fetch-Site": site} if site is not None else {})}
         return call(handler, shape, method="POST", origin=origin, cookies=cookie(token), headers=headers)
 
     ran = post("same-origin")
@@ -558,7 +558,7 @@ def test_null_origin_same_origin_form_post_passes_only_as_same_origin(make_auth:
         out = post(site)
         assert out.status == 403 and out.session is NOT_CALLED, site
     two = call(handler, shape, method="POST", cookies=cookie(token),
-               headers={"Sec-Fetch-Site": "same-origin", "Origin": ["null", ORIGIN]})
+               headers={"Host": "app.example.com", "Sec-Fetch-Site": "same-origin", "Origin": ["null", ORIGIN]})
     assert two.status == 403 and two.session is NOT_CALLED
 
 
