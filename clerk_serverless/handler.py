@@ -234,6 +234,25 @@ def wrap(
 _CO_COROUTINE = 0x80
 
 
+def _is_async(fn: Any) -> bool:
+    """``fn`` is an ``async def`` seen through what hides it from a plain
+    ``__code__`` look: ``functools.partial``, ``staticmethod`` /
+    ``classmethod`` objects, bound methods, and instances whose class has an
+    ``async def __call__`` (as ``inspect.iscoroutinefunction`` unwraps, and
+    the last, which it misses)."""
+    for _ in range(100):  # a partial of a partial…, bounded
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+        elif isinstance(fn, (staticmethod, classmethod)) or hasattr(fn, "__self__") and hasattr(fn, "__func__"):
+            fn = fn.__func__
+        else:
+            break
+    code = getattr(fn, "__code__", None)
+    if code is None and not isinstance(fn, type):
+        code = getattr(type(fn).__call__, "__code__", None)  # fn is callable: its type has __call__
+    return bool(getattr(code, "co_flags", 0) & _CO_COROUTINE)
+
+
 def handler_decorator(
     who: str, handler: Any, prepare: Callable[[], Callable[[Callable[..., Any]], Callable[..., Any]]]
 ) -> Any:
@@ -249,7 +268,7 @@ def handler_decorator(
     def apply(fn: Any) -> Any:
         if not callable(fn):
             raise TypeError(f"{who} decorates a callable handler(event, context)")
-        if getattr(getattr(fn, "__code__", None), "co_flags", 0) & _CO_COROUTINE:
+        if _is_async(fn):
             # Lambda's Python runtime never awaits a handler: every admitted
             # request would answer an unawaited coroutine (a 502), refusals a dict.
             raise TypeError(
