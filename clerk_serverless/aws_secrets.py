@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ClerkConfigError
+from .errors import ClerkConfigError, config_value
 
 CACHE_SECONDS = 300
 
@@ -78,14 +78,18 @@ def read_secret_key(name: str, *, kind: str, setting: str) -> str:
             setting, f"reading the {what} needs boto3: pip install 'clerk-serverless[aws]'"
         ) from None
     except _Overdue:
-        raise ClerkConfigError(setting, f"cannot read {what} {name!r}: timed out after {TOTAL_TIMEOUT:g}s") from None
+        raise ClerkConfigError(
+            setting, f"cannot read {what} {config_value(name)}: timed out after {TOTAL_TIMEOUT:g}s"
+        ) from None
     except Exception as exc:
-        raise ClerkConfigError(setting, f"cannot read {what} {name!r}: {_error_code(exc)}") from None
+        raise ClerkConfigError(setting, f"cannot read {what} {config_value(name)}: {_error_code(exc)}") from None
     if not isinstance(value, str):
-        raise ClerkConfigError(setting, f"{what} {name!r} does not hold a string")
+        raise ClerkConfigError(setting, f"{what} {config_value(name)} does not hold a string")
     value = _from_secret_string(value).strip()
     if not value.startswith(("sk_test_", "sk_live_")):
-        raise ClerkConfigError(setting, f"{what} {name!r} does not hold a Clerk secret key (sk_test_… or sk_live_…)")
+        raise ClerkConfigError(
+            setting, f"{what} {config_value(name)} does not hold a Clerk secret key (sk_test_… or sk_live_…)"
+        )
     return value
 
 

@@ -351,6 +351,8 @@ def cookie_suffix(publishable_key: str) -> str:
 def _number(value: Any, setting: str, *, minimum: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ClerkConfigError(setting, "must be a number of seconds")
+    if isinstance(value, int) and not -1e300 < value < 1e300:
+        value = math.inf  # an int no float holds (math.isfinite would raise OverflowError)
     if not math.isfinite(value) or value < minimum:
         raise ClerkConfigError(setting, f"must be a finite number >= {minimum:g}")
     return float(value)

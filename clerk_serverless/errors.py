@@ -81,7 +81,7 @@ class ClerkConfigError(ClerkError, ValueError):
 
 
 # What Clerk credentials and JWTs start with (a JWT's header is base64url of '{"').
-_CREDENTIAL_MARKERS = ("sk_test_", "sk_live_", "ak_", "mt_", "oat_", "eyJ")
+_CREDENTIAL_MARKERS = ("sk_test_", "sk_live_", "ak_", "mt_", "oat_", "eyJ", "whsec_")
 
 
 def config_value(value: object) -> str:
