@@ -45,10 +45,10 @@ def test_finding_a_page_of_an_unauthorized_api_origin_writes_by_hiding_its_origi
     """The API is served from api.example.com, which the deployer did not
     list as an authorized party (only the app, https://app.example.com):
     anything on the API's origin (a user upload behind the same distribution,
-    a docs page) that posts with its real ``Origin`` is refused. Under
-    ``<meta name="referrer" content="no-referrer">`` (or ``fetch(…,
-    {referrerPolicy: "no-referrer"})``) a browser sends the same write with
-    ``Origin: null`` and ``Sec-Fetch-Site: same-origin``, and the new rule
+    a docs page) that posts with its real ``Origin`` is refused. A form it
+    posts under ``<meta name="referrer" content="no-referrer">`` reaches the
+    API with ``Origin: null`` and ``Sec-Fetch-Site: same-origin`` (headless
+    Chromium; its srcdoc frames too; fetch sends the real origin), and the new rule
     let it through with the victim's cookie. It now passes only when the
     request's own origin (``Host`` under ``X-Forwarded-Proto``) is an
     authorized party."""
