@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ClerkConfigError, config_value
+from .errors import ClerkConfigError
 
 CACHE_SECONDS = 300
 
@@ -58,6 +58,20 @@ def _looks_like_a_key(name: str) -> bool:
     return re.search(r"(?<![A-Za-z0-9])(?:sk_test|sk_live|ak)_[A-Za-z0-9]{16}", name) is not None
 
 
+def _shown(name: object) -> str:
+    """``name`` quoted for an error, unless a credential (a Clerk key, a
+    webhook secret, a token) is in it: such errors reach the logs. A word that
+    merely contains a prefix (``/app/risk_test_…``) is still shown."""
+    import re
+
+    text = str(name)
+    if len(text) > 200 or not text.isprintable() or re.search(
+        r"(?<![A-Za-z0-9])(?:(?:sk_test|sk_live|ak|mt|oat|whsec)_[A-Za-z0-9+/=_-]{8}|eyJ[A-Za-z0-9_-]{8})", text
+    ):
+        return "a value that looks like a key or token (not shown)"
+    return repr(name)
+
+
 def read_secret_key(name: str, *, kind: str, setting: str) -> str:
     """The secret key stored in SSM parameter ``name`` (``kind="parameter"``)
     or Secrets Manager secret ``name`` (``kind="secret"``)."""
@@ -79,16 +93,16 @@ def read_secret_key(name: str, *, kind: str, setting: str) -> str:
         ) from None
     except _Overdue:
         raise ClerkConfigError(
-            setting, f"cannot read {what} {config_value(name)}: timed out after {TOTAL_TIMEOUT:g}s"
+            setting, f"cannot read {what} {_shown(name)}: timed out after {TOTAL_TIMEOUT:g}s"
         ) from None
     except Exception as exc:
-        raise ClerkConfigError(setting, f"cannot read {what} {config_value(name)}: {_error_code(exc)}") from None
+        raise ClerkConfigError(setting, f"cannot read {what} {_shown(name)}: {_error_code(exc)}") from None
     if not isinstance(value, str):
-        raise ClerkConfigError(setting, f"{what} {config_value(name)} does not hold a string")
+        raise ClerkConfigError(setting, f"{what} {_shown(name)} does not hold a string")
     value = _from_secret_string(value).strip()
     if not value.startswith(("sk_test_", "sk_live_")):
         raise ClerkConfigError(
-            setting, f"{what} {config_value(name)} does not hold a Clerk secret key (sk_test_… or sk_live_…)"
+            setting, f"{what} {_shown(name)} does not hold a Clerk secret key (sk_test_… or sk_live_…)"
         )
     return value
 
