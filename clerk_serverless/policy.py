@@ -286,7 +286,11 @@ def check_origin(
 def check_cookie_write(request: Request, parties: frozenset[str] | None) -> None:
     """:func:`check_origin` for ``request``: a session read from the cookie
     (or, behind ``trust_authorizer``, one that may have been) passes it first."""
-    check_origin(request.method, request.origins, parties, request.header("sec-fetch-site"), _own_origins(request))
+    if request.method in SAFE_METHODS:
+        return
+    origins = request.origins
+    own = _own_origins(request) if "null" in origins else frozenset()  # read only for the null rule
+    check_origin(request.method, origins, parties, request.header("sec-fetch-site"), own)
 
 
 def _own_origins(request: Request) -> frozenset[str]:
