@@ -317,14 +317,14 @@ def _wrapped(
 
     def wrapper(event: Any, context: Any = None) -> Any:
         nonlocal policy_checked
+        try:
+            request = read_request(event)
+        except EventError as exc:
+            return answer_event_error(plain_event(event), exc)
         # `event` goes on to the handler as it came; `raw` is the dict read,
         # answered in, and given "session"/"auth" (the same dict unless a
         # Powertools data class wraps it, which then reads them from it).
-        raw = event if type(event) is dict else plain_event(event)
-        try:
-            request = read_request(raw)
-        except EventError as exc:
-            return answer_event_error(raw, exc)
+        raw = request.event
         auth = bound_auth if bound_auth is not None else get_auth()
         if not policy_checked:
             auth.check_policy(policy)  # ClerkConfigError on the first request: the default auth is lazy

@@ -347,11 +347,11 @@ def _receiver(handler: Callable[..., Any], key: bytes | None, clock: Callable[[]
     environment's secret, read on each request."""
 
     def wrapper(event: Any, context: Any = None) -> Any:
-        raw = event if type(event) is dict else plain_event(event)  # a Powertools data class: the dict it wraps
         try:
-            request = read_request(raw)
+            request = read_request(event)
         except EventError as exc:
-            return answer_event_error(raw, exc)
+            return answer_event_error(plain_event(event), exc)
+        raw = request.event  # `event`, or the dict a Powertools data class wraps
         secret = key if key is not None else _key_from_env()
         try:
             raw["webhook"] = _verify_request(request, secret, clock)

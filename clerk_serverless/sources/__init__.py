@@ -100,8 +100,6 @@ def _describe(event: dict[Any, Any]) -> str:
 def read_request(event: Any) -> Request:
     """The :class:`Request` view of ``event`` (or of the dict a Powertools
     event data class wraps: :func:`plain_event`)."""
-    if type(event) is not dict:
-        event = plain_event(event)
     if type(event) is dict:
         ctx = event.get("requestContext")
         if type(ctx) is dict:
@@ -110,6 +108,8 @@ def read_request(event: Any) -> Request:
                 domain = ctx.get("domainName")  # function_url.on_lambda_url(ctx), written out
                 source = function_url.SOURCE if isinstance(domain, str) and ".lambda-url." in domain else http_v2.SOURCE
                 return source.read_with(event, http)
+    else:  # off the dict's path: a dict costs nothing here
+        event = plain_event(event)
     return source_of(event).read(event)
 
 
