@@ -54,23 +54,14 @@ from ..session import Session
 from ..sources.asgi import SOURCE as ASGI
 from ..token_types import SESSION_TOKEN
 from .asgi import admit_async
+from .openapi import BEARER_DESCRIPTION, BEARER_SCHEME, COOKIE_DESCRIPTION, COOKIE_SCHEME
 
 if TYPE_CHECKING:
     from typing import Unpack
 
-BEARER = HTTPBearer(
-    scheme_name="ClerkBearer",
-    description=(
-        "A Clerk session token (`await getToken()`), or an API key, M2M or OAuth token "
-        "where the route accepts them."
-    ),
-    auto_error=False,
-)
+BEARER = HTTPBearer(scheme_name=BEARER_SCHEME, description=BEARER_DESCRIPTION, auto_error=False)
 SESSION_COOKIE = APIKeyCookie(
-    name="__session",
-    scheme_name="ClerkSessionCookie",
-    description="The `__session` cookie Clerk sets for same-site requests.",
-    auto_error=False,
+    name="__session", scheme_name=COOKIE_SCHEME, description=COOKIE_DESCRIPTION, auto_error=False
 )
 _BEARER_PARAMETER = Depends(BEARER)
 _COOKIE_PARAMETER = Depends(SESSION_COOKIE)

@@ -50,16 +50,12 @@ from ..handler import PolicyOptions, PreflightMode, middleware_options
 from ..responses import error_parts
 from ..session import Session
 from ..sources import read_request
+from .openapi import BEARER_DESCRIPTION, BEARER_SCHEME, COOKIE_DESCRIPTION, COOKIE_SCHEME
 
 if TYPE_CHECKING:
     from typing import Unpack
 
     from aws_lambda_powertools.event_handler.openapi.models import SecurityScheme
-
-BEARER_SCHEME = "ClerkBearer"
-"""The OpenAPI name of the Bearer scheme (as the FastAPI dependencies name it)."""
-COOKIE_SCHEME = "ClerkSessionCookie"
-"""The OpenAPI name of the ``__session`` cookie scheme (as the FastAPI dependencies name it)."""
 
 
 def clerk_security_schemes() -> dict[str, SecurityScheme]:
@@ -73,16 +69,9 @@ def clerk_security_schemes() -> dict[str, SecurityScheme]:
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, HTTPBearer
 
     return {
-        BEARER_SCHEME: HTTPBearer(
-            description=(
-                "A Clerk session token (`await getToken()`), or an API key, M2M or OAuth token "
-                "where the route accepts them."
-            ),
-        ),
+        BEARER_SCHEME: HTTPBearer(description=BEARER_DESCRIPTION),
         COOKIE_SCHEME: APIKey.model_validate({  # by alias: "in" is a keyword
-            "in": "cookie",
-            "name": "__session",
-            "description": "The `__session` cookie Clerk sets for same-site requests.",
+            "in": "cookie", "name": "__session", "description": COOKIE_DESCRIPTION,
         }),
     }
 
