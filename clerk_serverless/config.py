@@ -348,13 +348,17 @@ def cookie_suffix(publishable_key: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()[:8]
 
 
-def _number(value: Any, setting: str, *, minimum: float = 0.0) -> float:
+def _number(value: Any, setting: str, *, minimum: float = 0.0, maximum: float = math.inf, why: str = "") -> float:
+    """A number of seconds within ``[minimum, maximum]``; ``why`` follows the
+    refusal of one above ``maximum``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ClerkConfigError(setting, "must be a number of seconds")
     if isinstance(value, int) and not -1e300 < value < 1e300:
         value = math.inf  # an int no float holds (math.isfinite would raise OverflowError)
     if not math.isfinite(value) or value < minimum:
         raise ClerkConfigError(setting, f"must be a finite number >= {minimum:g}")
+    if value > maximum:
+        raise ClerkConfigError(setting, f"must be at most {maximum:g} seconds{why}")
     return float(value)
 
 
@@ -574,25 +578,19 @@ def resolve_settings(
             + (f" ({framework[0]} is set, which is a frontend's name: set CLERK_PUBLISHABLE_KEY)" if framework else ""),
         )
 
-    skew = _number(clock_skew, "clock_skew")
-    if skew > MAX_CLOCK_SKEW:
-        raise ClerkConfigError(
-            "clock_skew",
-            f"must be at most {MAX_CLOCK_SKEW:g} seconds: it is in seconds, not milliseconds "
-            "(Clerk's clockSkewInMs: 5000 is clock_skew=5), and more leeway admits expired tokens",
-        )
-    ttl = _number(jwks_cache_ttl, "jwks_cache_ttl", minimum=1.0)
-    if ttl > MAX_JWKS_CACHE_TTL:
-        raise ClerkConfigError(
-            "jwks_cache_ttl",
-            f"must be at most {MAX_JWKS_CACHE_TTL:g} seconds (a day): it is in seconds, not milliseconds, "
-            "and a key removed from the JWKS keeps verifying tokens until it passes",
-        )
+    skew = _number(
+        clock_skew, "clock_skew", maximum=MAX_CLOCK_SKEW,
+        why=": it is in seconds, not milliseconds (Clerk's clockSkewInMs: 5000 is clock_skew=5), "
+        "and more leeway admits expired tokens",
+    )
+    ttl = _number(
+        jwks_cache_ttl, "jwks_cache_ttl", minimum=1.0, maximum=MAX_JWKS_CACHE_TTL,
+        why=" (a day): it is in seconds, not milliseconds, and a key removed from the JWKS keeps verifying "
+        "tokens until it passes",
+    )
     stale = _number(jwks_stale_ttl, "jwks_stale_ttl", minimum=MIN_STALE_TTL)
     cooldown = _number(unknown_kid_cooldown, "unknown_kid_cooldown")
-    timeout = _number(fetch_timeout, "fetch_timeout", minimum=0.05)
-    if timeout > 3.0:
-        raise ClerkConfigError("fetch_timeout", "must be at most 3 seconds (connect + read)")
+    timeout = _number(fetch_timeout, "fetch_timeout", minimum=0.05, maximum=3.0, why=" (connect + read)")
 
     return Settings(
         key_source=source,
