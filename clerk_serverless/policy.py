@@ -244,6 +244,9 @@ def check_access(auth: Session | MachineAuth, policy: Policy) -> None:
         raise ReverificationRequiredError(reverification_error_body(policy.reverification))
 
 
+_NULL_ONLY = frozenset({"null"})
+
+
 def check_origin(
     method: str, origins: frozenset[str], parties: frozenset[str] | None, fetch_site: str | None = None,
     own_origins: frozenset[str] = frozenset(),
@@ -269,8 +272,8 @@ def check_origin(
     """
     if method in SAFE_METHODS:
         return
-    if "null" in origins and len(origins) == 1 and fetch_site is not None \
-            and fetch_site.strip().lower() == "same-origin" and (parties is None or own_origins & parties):
+    site = fetch_site.strip().lower() if fetch_site is not None else None
+    if site == "same-origin" and origins == _NULL_ONLY and (parties is None or own_origins & parties):
         return
     if parties is None:
         if "null" in origins:
@@ -279,7 +282,7 @@ def check_origin(
     if origins:
         if not origins <= parties:
             raise OriginInvalidError()
-    elif fetch_site is not None and fetch_site.strip().lower() == "cross-site":
+    elif site == "cross-site":
         raise OriginInvalidError()
 
 
