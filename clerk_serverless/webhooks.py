@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, overload
 
 from .authorization import JS_WHITESPACE  # what @clerk/backend trims each header of (String.prototype.trim)
+from .config import misplaced
 from .errors import (
     ClerkConfigError,
     EventError,
@@ -134,7 +135,7 @@ def signing_key(secret: object, setting: str = "signing_secret") -> bytes:
         or len(data) % 4 == 1
         or not _BASE64.issuperset(data)
     ):
-        raise ClerkConfigError(setting, _SECRET_PROBLEM)
+        raise ClerkConfigError(setting, _SECRET_PROBLEM + misplaced(secret, setting))
     return binascii.a2b_base64(data + "=" * (-len(data) % 4))
 
 

@@ -395,6 +395,21 @@ def test_a_malformed_explicit_secret_fails_at_decoration_naming_the_argument(bad
         assert secret not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "bad,fix",
+    [("sk_live_" + "a" * 40, "it belongs in CLERK_SECRET_KEY"), ('"' + SECRET + '"', "remove the quotes")],
+)
+def test_a_secret_of_another_kind_or_quoted_says_the_fix(monkeypatch: pytest.MonkeyPatch, bad: str, fix: str) -> None:
+    # The hint config's keys give (config.misplaced), for the signing secret too.
+    monkeypatch.setenv("CLERK_WEBHOOK_SIGNING_SECRET", bad)
+    from_env = require_webhook(lambda event, context: {"statusCode": 200})
+    for call in (lambda: require_webhook(signing_secret=bad), lambda: from_env(hook_event("http_v2"), None)):
+        with pytest.raises(ClerkConfigError) as info:
+            call()
+        assert fix in str(info.value) and "a" * 12 not in str(info.value)
+        assert SECRET.removeprefix("whsec_") not in str(info.value)
+
+
 def test_the_environment_secret_is_read_on_requests_and_an_argument_beats_it(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
 
