@@ -255,9 +255,6 @@ def test_event_source_below_the_decorator(auth: ClerkAuth, key: SigningKey) -> N
 def test_parser_below_the_decorator_and_the_hint_when_above(
     auth: ClerkAuth, key: SigningKey, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Todo(BaseModel):
-        title: str
-
     @auth.require_session
     @event_parser(model=Todo, envelope=envelopes.ApiGatewayV2Envelope)
     def below(event: Todo, context: Any) -> dict[str, Any]:
