@@ -329,7 +329,7 @@ def frontend_api_from_publishable_key(key: Any, setting: str) -> str:
     try:
         decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ClerkConfigError(setting, "is not a valid Clerk publishable key: copy it whole" + where) from None
+        decoded = ""  # refused below, as a key decoding to no host
     # One "$", at the end, as @clerk/shared's isPublishableKey: a key decoding
     # to "host$$" or "$host$" is no key, not a Frontend API named "host$".
     host = decoded[:-1] if decoded.endswith("$") else ""
