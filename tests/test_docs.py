@@ -134,6 +134,7 @@ REFERENCE_MODULES = [
     "clerk_serverless.errors",
     "clerk_serverless.integrations.asgi",
     "clerk_serverless.integrations.fastapi",
+    "clerk_serverless.integrations.openapi",
     "clerk_serverless.integrations.powertools",
     "clerk_serverless.webhooks",
 ]
