@@ -49,7 +49,7 @@ from .errors import ClerkConfigError, EventError
 from .gate import Authenticator, Refusal, admit
 from .handler import PolicyOptions, split_options
 from .session import Session
-from .sources import Request, read_request
+from .sources import Request, plain_event, read_request
 from .sources.base import WEBSOCKET
 from .sources.rest_v1 import SOURCE as REST_V1
 from .trusted import authorizer_context
@@ -149,6 +149,7 @@ def make_authorizer(
         clerk = auth or default_auth()
         if auth is None:
             clerk.check_policy(policy)  # the default instance: a policy it cannot serve is a ClerkConfigError
+        event = plain_event(event)  # a Powertools data class: its version, type and ARN are the dict's
         is_v2 = isinstance(event, dict) and event.get("version") == "2.0"
         arn = (event.get("routeArn") if is_v2 else event.get("methodArn")) if isinstance(event, dict) else None
         method_arn = str(arn or "")

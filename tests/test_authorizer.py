@@ -82,6 +82,22 @@ def test_policy_responses_for_http_apis_too(auth: ClerkAuth, key: SigningKey) ->
     assert authorize(v2_event(), None)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
 
 
+def test_a_powertools_data_class_answers_as_its_dict(auth: ClerkAuth, key: SigningKey) -> None:
+    # @event_source(data_class=…) on a function calling the authorizer: the
+    # same answer as for the dict (read_request unwraps a data class, so the
+    # version and ARN must come from the dict too: an IAM Allow for "" it was).
+    from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+        APIGatewayAuthorizerEventV2,
+        APIGatewayAuthorizerRequestEvent,
+    )
+
+    authorize = make_authorizer(auth)
+    v2, rest = v2_event(bearer=mint(key)), rest_event(bearer=mint(key))
+    assert authorize(APIGatewayAuthorizerEventV2(v2), None) == authorize(v2, None)
+    assert authorize(APIGatewayAuthorizerRequestEvent(rest), None) == authorize(rest, None)
+    assert authorize(APIGatewayAuthorizerEventV2(v2_event()), None) == {"isAuthorized": False}
+
+
 def test_token_authorizers(auth: ClerkAuth, key: SigningKey) -> None:
     authorize = make_authorizer(auth)
     event = {"type": "TOKEN", "authorizationToken": f"Bearer {mint(key)}", "methodArn": METHOD_ARN}
