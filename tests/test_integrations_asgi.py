@@ -28,6 +28,7 @@ from support.tokens import ORIGIN, SigningKey, mint
 from clerk_serverless import ClerkAuth, Session, require_session
 from clerk_serverless.integrations.asgi import ClerkMiddleware
 from clerk_serverless.integrations.fastapi import clerk_session, optional_clerk_session, require_clerk_session
+from clerk_serverless.integrations.openapi import BEARER_DESCRIPTION
 from clerk_serverless.session import SessionClaims
 
 V2_ORG = {"v": 2, "fea": "o:reports", "o": {"id": "org_1", "rol": "admin", "per": "read", "fpm": "1"}}
@@ -372,7 +373,7 @@ def test_users_app_with_the_test_client(environment: None, key: SigningKey) -> N
     for path, method in (("/me", "get"), ("/reports", "get"), ("/admin/stats", "get"), ("/stream", "get"), ("/later", "post")):
         assert spec["paths"][path][method]["security"] == both, path
     assert spec["components"]["securitySchemes"]["ClerkBearer"] == {
-        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["ClerkBearer"]["description"],
+        "type": "http", "scheme": "bearer", "description": BEARER_DESCRIPTION,
     }
 
 
