@@ -35,6 +35,8 @@ _MAX_REQUESTED_HEADERS = 1024
 _SAFELISTED = frozenset({"cache-control", "content-language", "content-length", "content-type", "expires",
                          "last-modified", "pragma"})
 _NEVER_EXPOSED = frozenset({"set-cookie", "set-cookie2", "vary"})
+# A handler's header names the expose grant leaves out: ours (named already), and the above.
+_UNGRANTED = frozenset(n.strip().lower() for n in EXPOSED_HEADERS.split(",")) | _SAFELISTED | _NEVER_EXPOSED
 
 
 def is_preflight(request: Request) -> bool:
@@ -120,30 +122,25 @@ def add_cors_headers(
             return response  # headers of the wrong type: the handler's answer is left alone
     into_multi = isinstance(multi, dict) and (multi_value or not isinstance(single, dict))
     target: dict[str, Any] = multi if into_multi else single
-    names = [k for m in (single, multi) if isinstance(m, dict) for k in m if isinstance(k, str)]
-    present = {k.lower() for k in names}
+    present = {k.lower(): k for m in (single, multi) if isinstance(m, dict) for k in m if isinstance(k, str)}
     for name, value in cors_headers(origin, allowed).items():
         if name != "Vary" and name.lower() not in present:
             if name == "Access-Control-Expose-Headers":
-                value = _expose_with(value, names)
+                value = _expose_with(value, present)
             target[name] = [value] if into_multi else value
     _vary_on_origin(target, into_multi)
     return response
 
 
-def _expose_with(exposed: str, names: list[str]) -> str:
-    """``exposed`` and the handler's own header names a page could not read
-    otherwise (``ETag``, ``Location``, ``X-Total-Count``…): the handler sent
-    them for the page, and only an authorized origin gets the grant."""
-    seen = {n.strip().lower() for n in exposed.split(",")}
-    extra = []
-    for name in names:
-        low = name.lower()
-        if (low in seen or low in _SAFELISTED or low in _NEVER_EXPOSED or low.startswith("access-control-")
-                or not name or not _TOKEN_CHARS.issuperset(name)):
-            continue
-        seen.add(low)
-        extra.append(name)
+def _expose_with(exposed: str, present: dict[str, str]) -> str:
+    """``exposed`` (:data:`EXPOSED_HEADERS`) and the handler's own header
+    names (``present``: by lowercase name) a page could not read otherwise
+    (``ETag``, ``Location``, ``X-Total-Count``…): the handler sent them for
+    the page, and only an authorized origin gets the grant."""
+    extra = [
+        name for low, name in present.items()
+        if low not in _UNGRANTED and name and not low.startswith("access-control-") and _TOKEN_CHARS.issuperset(name)
+    ]
     return ", ".join([exposed, *extra]) if extra else exposed
 
 
