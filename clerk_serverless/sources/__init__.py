@@ -54,9 +54,10 @@ def plain_event(event: Any) -> Any:
 
 def source_of(event: Any) -> Source:
     """The adapter for ``event``; raises :class:`UnsupportedEventError`."""
-    event = plain_event(event)
     if type(event) is not dict:
-        raise UnsupportedEventError(_not_a_dict(event))
+        event = plain_event(event)
+        if type(event) is not dict:
+            raise UnsupportedEventError(_not_a_dict(event))
     ctx = event.get("requestContext")
     if isinstance(ctx, dict) and isinstance(ctx.get("http"), dict):
         return function_url.SOURCE if function_url.FunctionUrl.matches(event) else http_v2.SOURCE
