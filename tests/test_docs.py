@@ -101,6 +101,22 @@ def test_every_route_option_is_in_the_readme_table_and_the_reference(option: str
         assert f"clerk_serverless.handler.{cls.__name__}" in DIRECTIVES
 
 
+# The decorators whose docstrings spell out their options, help() being read
+# where the TypedDict is not: each list must name every option there is.
+LISTED_OPTIONS = [
+    (clerk_serverless.require_session, HandlerOptions),
+    (ClerkAuth.require_session, HandlerOptions),
+    (clerk_serverless.with_session, WithSessionOptions),
+    (clerk_serverless.with_auth, WithAuthOptions),
+]
+
+
+@pytest.mark.parametrize("decorator, options", LISTED_OPTIONS, ids=lambda e: getattr(e, "__qualname__", str(e)))
+def test_a_docstring_listing_options_lists_them_all(decorator: Callable[..., Any], options: type) -> None:
+    docstring = inspect.getdoc(decorator) or ""
+    assert [o for o in options.__annotations__ if f"``{o}``" not in docstring] == []
+
+
 @pytest.mark.parametrize("entry, module", ENTRY_POINTS, ids=lambda e: getattr(e, "__qualname__", str(e)))
 def test_every_integration_parameter_is_documented(entry: Callable[..., Any], module: str) -> None:
     assert module in DIRECTIVES, f"{module} has no reference page"
