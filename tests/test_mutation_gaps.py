@@ -1,7 +1,9 @@
 """Verdicts that mutation testing of the security core found unpinned.
 
 Each test here was written for a mutant of verify.py, lookup.py, policy.py,
-trusted.py, cors.py or token_types.py that the rest of the suite let live:
+trusted.py, cors.py or token_types.py (first round), or of authorization.py,
+gate.py, keys/store.py, machine.py, backend_api.py or webhooks.py (second
+round) that the rest of the suite let live:
 it names the bound or branch it pins. Real RS256 tokens from the suite's keys,
 the loopback JWKS, real-shaped events.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from typing import Any
 
@@ -18,17 +21,22 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import behind_authorizer, make_event
-from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, claims, mint, sign_raw
+from support.jwks_server import JwksServer
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, b64url, claims, mint, sign_raw
 
-from clerk_serverless import ClerkAuth, ClerkConfigError
+from clerk_serverless import ClerkAuth, ClerkConfigError, KeysUnavailableError
+from clerk_serverless.backend_api import BackendApi
 from clerk_serverless.errors import (
+    ClerkAPIError,
     TokenInvalidError,
     TokenInvalidSignatureError,
     TokenTypeMismatchError,
     TokenVerificationFailedError,
 )
+from clerk_serverless.keys import JwksKeyStore, fetch_jwks, parse_jwks
 from clerk_serverless.trusted import authorizer_context
 from clerk_serverless.verify import M2M_TOKEN_CATEGORY, MAX_TOKEN_LENGTH
+from clerk_serverless.webhooks import signing_key
 
 Keys = dict[str, SigningKey]
 
@@ -483,3 +491,251 @@ def test_requested_headers_are_merged_up_to_1024_characters(make_auth: Any) -> N
 
     assert allowed(1024).startswith("authorization, content-type, x-h0000") and len(allowed(1024)) > 1024
     assert allowed(1025) == "authorization, content-type"
+
+
+# -- authorization.py (round 2) -------------------------------------------------------------
+
+
+def test_an_infinite_factor_age_makes_fva_malformed(make_auth: Any, key: SigningKey) -> None:
+    """authorization._factor_ages: ``1e999`` is valid JSON that parses to
+    infinity; an ``fva`` holding it is malformed and fails every
+    reverification (deliberately stricter than @clerk/shared, where
+    ``[1e999, 0]`` passes ``second_factor``). A mutant that dropped the
+    ``isfinite`` check let the second factor's 0 minutes through."""
+    payload = json.dumps(claims(fva=[0, 0])).replace('"fva": [0, 0]', '"fva": [1e999, 0]').encode()
+    session = make_auth().verify_token(sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"}, payload))
+    assert session.factor_verification_age is None
+    assert not session.has(reverification={"level": "second_factor", "after_minutes": 10})
+    # the same claims with a finite first factor age pass
+    assert make_auth().verify_token(mint(key, fva=[1e300, 0])).has(reverification="strict")
+
+
+# -- gate.py --------------------------------------------------------------------------------
+
+
+def test_a_refusal_is_logged_at_debug_on_the_package_logger(
+    make_auth: Any, key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    """gate._refuse: each refusal is one DEBUG record on the
+    ``clerk_serverless`` logger, status and reason only (no token): a
+    deployment at INFO sees none, one at DEBUG can tell why requests fail."""
+    caplog.set_level(logging.DEBUG, logger="clerk_serverless")
+    token = mint(key, exp=int(time.time()) - 3600)
+    out = call(recording_handler(make_auth().require_session), "http_v2", bearer=token)
+    assert (out.status, out.reason) == (401, "token-expired")
+    records = [r for r in caplog.records if r.getMessage() == "clerk_serverless: 401 token-expired"]
+    assert [(r.name, r.levelno) for r in records] == [("clerk_serverless", logging.DEBUG)]
+    assert token not in caplog.text
+
+
+# -- keys/store.py --------------------------------------------------------------------------
+
+
+def test_failed_fetches_back_off_5_10_20_up_to_60_seconds(jwks: JwksServer) -> None:
+    """keys.store FAILURE_BACKOFF / MAX_BACKOFF: after the n-th consecutive
+    failed fetch no new attempt is made for ``5 * 2**(n-1)`` seconds, capped
+    at 60; a request inside the window fails fast without a fetch, the first
+    at its end fetches again. Pins both constants and the ``<`` of the window."""
+    clock = Clock(1_700_000_000.0)  # halves add up exactly: the window ends on the dot
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock)
+    jwks.set("status", status=500)
+    with pytest.raises(KeysUnavailableError):
+        store.keys()
+    for window in (5, 10, 20, 40, 60, 60):
+        count = jwks.count
+        clock.advance(window - 0.5)
+        with pytest.raises(KeysUnavailableError) as info:
+            store.keys()
+        assert jwks.count == count  # still backing off
+        assert info.value.retry_after == 1.0  # 0.5 s left, never below one second
+        clock.advance(0.5)
+        with pytest.raises(KeysUnavailableError):
+            store.keys()
+        assert jwks.count == count + 1  # the window is over: one new attempt
+
+
+
+def test_the_store_defaults_fresh_300_cooldown_30_stale_24h_to_the_second(jwks: JwksServer, signing_keys: Keys) -> None:
+    """keys.store JwksKeyStore defaults and the bounds they feed: keys are
+    fresh for less than 300 s (``needs_fetch`` says so); a refresh starts a
+    30 s window in which an unknown kid forces no refetch; keys last fetched
+    24 h ago no longer serve when Clerk is down. Each bound is probed half a
+    second before and on the dot (``<`` against ``<=`` mutants, constants ±1)."""
+    clock = Clock(1_700_000_000.0)
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock)
+    assert store.needs_fetch()  # nothing loaded yet
+    store.keys()
+    assert (jwks.count, store.needs_fetch()) == (1, False)
+    clock.advance(299.5)
+    store.keys()
+    assert (jwks.count, store.needs_fetch()) == (1, False)
+    clock.advance(0.5)
+    assert store.needs_fetch()
+    store.keys()  # a refresh: starts the unknown-kid window
+    assert jwks.count == 2
+    jwks.keys = [signing_keys["current"].jwk, signing_keys["next"].jwk]
+    clock.advance(29.5)
+    assert signing_keys["next"].kid not in store.refresh_for(signing_keys["next"].kid)
+    assert jwks.count == 2
+    clock.advance(0.5)
+    assert signing_keys["next"].kid in store.refresh_for(signing_keys["next"].kid)
+    assert jwks.count == 3
+    store.mark_stale()
+    assert store.needs_fetch()  # a restored snapshot revalidates
+    store.keys()
+    assert (jwks.count, store.needs_fetch()) == (4, False)
+    jwks.set("refuse")
+    clock.advance(24 * 3600 - 0.5)
+    held = store.keys()  # stale-if-error, still within a day
+    assert signing_keys["current"].kid in held
+    clock.advance(0.5)
+    with pytest.raises(KeysUnavailableError):
+        store.keys()
+
+
+# -- machine.py -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("expiration", [True, False])
+def test_a_boolean_expiration_from_clerk_is_no_expiration(clerk_api: Any, expiration: bool) -> None:
+    """machine._seconds_from_ms: a Backend API answer whose ``expiration`` is
+    ``true``/``false`` carries no expiry (None), as any non-number. A mutant
+    that dropped the bool check read ``true`` as 1 ms after the epoch and
+    refused a live API key as expired."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    body = {"object": "api_key", "id": "ak_" + "0" * 32, "subject": "user_" + "a" * 27, "scopes": [],
+            "revoked": False, "expired": False, "expiration": expiration}
+    clerk_api.fault("verifyApiKey", "status", status=200, body=json.dumps(body).encode())
+    identity = auth.verify_token("ak_" + "1" * 32, accepts_token="api_key")
+    assert (identity.token_type, identity.subject, identity.expiration) == ("api_key", body["subject"], None)
+    clerk_api.clear_faults()
+    clerk_api.take_violations()  # a boolean expiration is outside Clerk's spec: that is the point
+
+
+@pytest.mark.parametrize(("field", "value"), [("id", 7), ("name", 12), ("name", ""), ("id", "")])
+def test_backend_answer_fields_that_are_not_non_empty_strings_are_dropped(clerk_api: Any, field: str, value: Any) -> None:
+    """machine._str: an ``id`` or ``name`` from the Backend API that is not a
+    non-empty string is no value (``id`` "" and ``name`` None), never passed
+    through as a number or an empty name. Pins both halves of the check."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    body = {"object": "api_key", "id": "ak_" + "0" * 32, "name": "CI", "subject": "user_" + "a" * 27,
+            "scopes": [], "revoked": False, "expired": False, "expiration": None, field: value}
+    clerk_api.fault("verifyApiKey", "status", status=200, body=json.dumps(body).encode())
+    identity = auth.verify_token("ak_" + "1" * 32, accepts_token="api_key")
+    assert (identity.id, identity.name) == ({"id": "", "name": "ak_" + "0" * 32}[field], None if field == "name" else "CI")
+    clerk_api.clear_faults()
+    clerk_api.take_violations()
+
+
+@pytest.mark.parametrize(("kind", "subject", "user_id", "org_id", "machine_id"), [
+    ("m2m_token", "user_" + "a" * 27, None, None, "user_" + "a" * 27),
+    ("m2m_token", "org_" + "a" * 27, None, None, "org_" + "a" * 27),
+    ("api_key", "org_" + "a" * 27, None, "org_" + "a" * 27, None),
+    ("api_key", "mch_" + "a" * 27, None, None, None),
+])
+def test_only_api_keys_and_oauth_tokens_act_for_a_user(
+    clerk_api: Any, kind: str, subject: str, user_id: Any, org_id: Any, machine_id: Any
+) -> None:
+    """machine.MachineAuth: ``user_id`` is the subject of an OAuth token or of
+    an API key whose subject is a user, never of an M2M token, whatever its
+    subject says; ``org_id`` only of an organization's API key (mutants keyed
+    them on the subject's prefix alone)."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    token = (clerk_api.add_m2m_token(subject=subject) if kind == "m2m_token" else clerk_api.add_api_key(subject=subject)).secret
+    identity = auth.verify_token(token, accepts_token=kind)
+    assert (identity.user_id, identity.org_id, identity.machine_id) == (user_id, org_id, machine_id)
+    clerk_api.take_violations()
+
+
+def test_a_machine_jwt_identity_keeps_its_exp_and_reads_back_whole(clerk_api: Any, key: SigningKey) -> None:
+    """machine.MachineAuth.from_jwt / to_dict: an M2M JWT's ``exp`` is the
+    identity's ``expiration`` and ``to_dict`` gives every field under its
+    name (mutants renamed ``exp`` and the ``to_dict`` keys unnoticed)."""
+    token = _m2m_jwt(key)
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    identity = auth.verify_token(token, accepts_token="m2m_token")
+    exp = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["exp"]
+    assert identity.expiration == float(exp)
+    assert identity.to_dict() == {
+        "token_type": "m2m_token", "id": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE",
+        "subject": "mch_2vYVtestTESTtestTESTtestTES", "scopes": ["mch_1xxxxx"], "claims": {"scopes": "mch_1xxxxx"},
+        "user_id": None, "org_id": None, "machine_id": "mch_2vYVtestTESTtestTESTtestTES",
+        "client_id": None, "name": None, "expiration": float(exp),
+    }
+
+
+def test_backend_answer_scopes_and_subject_are_read_strictly(clerk_api: Any) -> None:
+    """machine._str_list / from_backend_api: only non-empty string scopes
+    are kept (numbers and "" dropped, each alone); an empty subject stays ""
+    (never None)."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    body = {"object": "api_key", "id": "ak_" + "0" * 32, "subject": "", "scopes": [1, "", "read", None, "write"],
+            "revoked": False, "expired": False, "expiration": None}
+    clerk_api.fault("verifyApiKey", "status", status=200, body=json.dumps(body).encode())
+    identity = auth.verify_token("ak_" + "1" * 32, accepts_token="api_key")
+    assert (identity.subject, list(identity.scopes)) == ("", ["read", "write"])
+    clerk_api.clear_faults()
+    clerk_api.take_violations()
+
+
+# -- backend_api.py -------------------------------------------------------------------------
+
+
+def test_get_user_refuses_an_answer_about_another_user(clerk_api: Any) -> None:
+    """backend_api.get_user: a 200 whose object is not the user asked for (or
+    not an object) is a ClerkAPIError, never handed to the handler as if it
+    were the session's user."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    other = clerk_api.add_user("user_2other")
+    for body in (other, [other], {"object": "user"}):
+        clerk_api.fault("/v1/users/user_2abc", "status", status=200, body=json.dumps(body).encode())
+        with pytest.raises(ClerkAPIError, match="unexpected user object"):
+            auth.backend_api.get_user("user_2abc")
+    clerk_api.clear_faults()
+    clerk_api.take_violations()
+
+
+@pytest.mark.parametrize("user_id", ["user_2abc/../../v1/jwks", "../users/user_2abc", "org_2abc", "user_", "", None, 2])
+def test_get_user_asks_nothing_for_what_is_no_user_id(clerk_api: Any, user_id: Any) -> None:
+    """backend_api.get_user: an ID that is not ``user_`` + alphanumerics is
+    refused before any request (no path games against the Backend API)."""
+    auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    with pytest.raises(ClerkAPIError, match="not a Clerk user ID"):
+        auth.backend_api.get_user(user_id)
+    assert clerk_api.count() == 0
+
+
+def test_get_user_without_a_secret_key_sends_nothing(clerk_api: Any) -> None:
+    """backend_api.get_user: without a secret key, no unauthenticated request
+    goes out; the error says what is missing."""
+    with pytest.raises(ClerkAPIError, match="secret key is needed"):
+        BackendApi(clerk_api.url, None).get_user("user_2abc")
+    assert clerk_api.count() == 0
+
+
+def test_prefetch_always_fetches_even_within_the_refetch_window(jwks: JwksServer) -> None:
+    """keys.store JwksKeyStore.prefetch: an explicit load (the init phase, a
+    restored snapshot's hook) is not held to the unknown-kid cooldown that a
+    refresh just started; only forged-kid refetches are."""
+    clock = Clock(1_700_000_000.0)
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock)
+    store.keys()
+    clock.advance(300)
+    store.keys()  # a refresh: the cooldown window starts
+    store.refresh_for("ins_unknown")
+    assert jwks.count == 2  # a forged kid forces nothing within the window
+    store.prefetch()
+    assert jwks.count == 3
+
+
+# -- webhooks.py ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [None, 5, b"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_abc", "abc"])
+def test_a_signing_secret_that_is_not_a_string_is_a_config_error(secret: Any) -> None:
+    """webhooks.signing_key: a secret of the wrong type, or of fewer than 4
+    base64 characters (standardwebhooks refuses those too), is a
+    ClerkConfigError naming the setting (never an AttributeError at the
+    first webhook, never a 2-byte HMAC key)."""
+    with pytest.raises(ClerkConfigError, match="signing_secret"):
+        signing_key(secret)
