@@ -31,7 +31,7 @@ from .token_types import API_KEY, M2M_TOKEN, OAUTH_TOKEN
 
 #: The Backend API version these calls are written against (Clerk's published spec).
 API_VERSION = "2026-05-12"
-_USER_ID = re.compile(r"^user_[A-Za-z0-9]+$")
+_USER_ID = re.compile(r"user_[A-Za-z0-9]+")  # whole string: re.match's $ lets a final \n through
 # token type -> (path, body field, object name in a valid answer)
 _VERIFY = {
     API_KEY: ("/api_keys/verify", "secret", "api_key"),
@@ -64,7 +64,7 @@ class BackendApi:
         Raises :class:`UserNotFoundError` (404), :class:`ClerkUnavailableError`
         (network, timeout, 429, 5xx) or :class:`ClerkAPIError` (anything else).
         """
-        if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
             raise ClerkAPIError("not a Clerk user ID")
         if not self._secret:
             raise ClerkAPIError("the secret key is needed to read users")

@@ -695,7 +695,7 @@ def test_get_user_refuses_an_answer_about_another_user(clerk_api: Any) -> None:
     clerk_api.take_violations()
 
 
-@pytest.mark.parametrize("user_id", ["user_2abc/../../v1/jwks", "../users/user_2abc", "org_2abc", "user_", "", None, 2])
+@pytest.mark.parametrize("user_id", ["user_2abc/../../v1/jwks", "../users/user_2abc", "org_2abc", "user_", "", "user_2abc\n", None, 2])
 def test_get_user_asks_nothing_for_what_is_no_user_id(clerk_api: Any, user_id: Any) -> None:
     """backend_api.get_user: an ID that is not ``user_`` + alphanumerics is
     refused before any request (no path games against the Backend API)."""
