@@ -25,6 +25,7 @@ from support.jwks_server import JwksServer
 from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, b64url, claims, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, KeysUnavailableError
+from clerk_serverless.authorization import authorization_from_claims
 from clerk_serverless.backend_api import BackendApi
 from clerk_serverless.errors import (
     ClerkAPIError,
@@ -510,6 +511,19 @@ def test_an_infinite_factor_age_makes_fva_malformed(make_auth: Any, key: Signing
     assert make_auth().verify_token(mint(key, fva=[1e300, 0])).has(reverification="strict")
 
 
+def test_masks_longer_than_a_decoding_chunk_decode_exactly() -> None:
+    """authorization._low_bits: with over 1000 ``o.per`` names, a mask of
+    over 1000 digits is decoded in chunks; the bits granted are exactly
+    those of the decimal number (compared with Python's own int), whatever
+    the chunk size."""
+    names = [f"p{i}" for i in range(1001)]
+    mask = int("123456789" * 112)  # 1008 digits
+    org = {"id": "org_1", "rol": "admin", "per": ",".join(names), "fpm": str(mask)}
+    granted = authorization_from_claims({"sub": "user_1", "v": 2, "fea": "o:f", "o": org}).org_permissions
+    assert granted == tuple(f"org:f:{name}" for j, name in enumerate(names) if mask >> j & 1)
+    assert len(granted) > 100
+
+
 # -- gate.py --------------------------------------------------------------------------------
 
 
@@ -739,3 +753,11 @@ def test_a_signing_secret_that_is_not_a_string_is_a_config_error(secret: Any) ->
     first webhook, never a 2-byte HMAC key)."""
     with pytest.raises(ClerkConfigError, match="signing_secret"):
         signing_key(secret)
+
+
+@pytest.mark.parametrize("size", [7, 8, 10, 11])
+def test_unpadded_signing_secrets_of_any_length_decode(size: int) -> None:
+    """webhooks.signing_key: padding is optional whatever the key's length
+    (10, 11, 14 or 15 base64 characters need their own count of ``=``)."""
+    raw = bytes(range(1, size + 1))
+    assert signing_key("whsec_" + base64.b64encode(raw).decode().rstrip("=")) == raw
