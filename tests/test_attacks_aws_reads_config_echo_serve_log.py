@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.aws import clear_powertools_parameters, use_aws_endpoint
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, aws_secrets
 
@@ -113,20 +114,10 @@ class TricklingAws:
 @pytest.fixture
 def trickling_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[TricklingAws]:
     server = TricklingAws(delay=0.25).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import base
-
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    use_aws_endpoint(monkeypatch, server.url)
     yield server
     server.stop()
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    clear_powertools_parameters()
 
 
 def _build_within(seconds: float, **settings: Any) -> tuple[bool, float, list[BaseException]]:

@@ -27,6 +27,7 @@ from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from support.aws import clear_powertools_parameters, use_aws_endpoint
 from support.calls import NOT_CALLED, call, recording_handler, send_token, victim_latency
 from support.events import SHAPES, authorizer_event, behind_authorizer, make_event
 from support.jwks_server import JwksServer, SilentServer
@@ -164,16 +165,7 @@ def test_finding_reading_the_secret_key_from_ssm_has_no_deadline(monkeypatch: py
     default instance (module-level decorators) — instead of the
     ``ClerkConfigError`` naming the parameter within the fetch budget."""
     silent = SilentServer().start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{silent.port}")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import base
-
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    use_aws_endpoint(monkeypatch, f"http://127.0.0.1:{silent.port}")
     outcome: list[BaseException] = []
 
     def build() -> None:
@@ -188,8 +180,7 @@ def test_finding_reading_the_secret_key_from_ssm_has_no_deadline(monkeypatch: py
     worker.join(8.0)
     hung = worker.is_alive()
     silent.stop()
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    clear_powertools_parameters()
     assert not hung, f"ClerkAuth() still waiting on SSM after {time.monotonic() - started:.1f} s"
     assert outcome and isinstance(outcome[0], ClerkConfigError)
 

@@ -15,8 +15,6 @@ import base64
 import json
 import logging
 import socket
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -30,6 +28,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import SHAPES, make_event, response_headers, routed
+from support.loopback import uvicorn_serving
 from support.tokens import ORIGIN, SigningKey, b64url, claims, mint, raw_token, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
@@ -745,12 +744,6 @@ def test_inner_powertools_with_another_key_source(make_auth: Any, signing_keys: 
     assert response["statusCode"] == 401
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _raw_http(port: int, request: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(request)
@@ -765,22 +758,9 @@ def _raw_http(port: int, request: bytes) -> bytes:
 
 def _uvicorn_answers(auth: ClerkAuth, requests: list[str], **options: Any) -> list[bytes]:
     """Send raw HTTP/1.1 requests to the Starlette app under a real uvicorn."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(starlette_app(auth, **options), host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(250):
-            if server.started:
-                break
-            time.sleep(0.02)
+    with uvicorn_serving(starlette_app(auth, **options)) as port:
         base = f"Host: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: 0\r\n"
         return [_raw_http(port, request.replace("{base}", base).encode()) for request in requests]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 def test_under_real_uvicorn_lowercase_methods_and_basic_auth(auth: ClerkAuth, key: SigningKey) -> None:

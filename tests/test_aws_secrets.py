@@ -5,7 +5,6 @@ nothing of ours is patched)."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.aws import use_aws_endpoint
+from support.loopback import free_port
 from support.tokens import SigningKey, mint
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
 
 SECRET = "sk_test_fromaws0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MotoServer:
@@ -33,7 +28,7 @@ class MotoServer:
     def __init__(self, **env: str) -> None:
         import os
 
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
@@ -55,18 +50,7 @@ class MotoServer:
 
 
 def _use(server: MotoServer, monkeypatch: pytest.MonkeyPatch, key_id: str = "testing", secret: str = "testing") -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    # Powertools keeps one boto3 client per service and a value cache for the
-    # process: start each test from a clean slate.
-    from aws_lambda_powertools.utilities import parameters
-    from aws_lambda_powertools.utilities.parameters import base
-
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    use_aws_endpoint(monkeypatch, server.url, key_id, secret)
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,8 @@ FastAPI dependencies, with the real libraries (and a real uvicorn server)."""
 from __future__ import annotations
 
 import base64
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -23,6 +20,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from support.calls import call
 from support.events import make_event
+from support.loopback import uvicorn_serving
 from support.tokens import ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, Session, require_session
@@ -141,33 +139,14 @@ def test_default_dependencies_use_the_environment(monkeypatch: pytest.MonkeyPatc
     assert client.get("/maybe").json() is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_same_app_under_a_real_uvicorn_server(auth: ClerkAuth, key: SigningKey) -> None:
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(fastapi_app(auth), host="127.0.0.1", port=port, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            time.sleep(0.02)
+    with uvicorn_serving(fastapi_app(auth)) as port:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/me", headers={"Authorization": f"Bearer {mint(key)}"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.read() == b'{"user_id":"user_2abc"}'
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/me", timeout=5)
         assert info.value.code == 401 and info.value.headers["x-clerk-auth-reason"] == "session-token-missing"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 # -- the Starlette middleware --------------------------------------------------------------
