@@ -9,6 +9,7 @@ import axios from "axios";
 import ky from "ky";
 import { ofetch } from "ofetch";
 import { setClerkState, useAuth } from "@clerk/clerk-react";
+import { addFields } from "./forms.jsx";
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 const sha256 = async (buffer) => hex(await crypto.subtle.digest("SHA-256", buffer));
@@ -156,12 +157,7 @@ async function formNavigate(c) {
   form.action = c.url;
   if (c.enctype) form.enctype = c.enctype;
   form.target = name;
-  for (const [field, value] of c.fields || []) {
-    const input = document.createElement("input");
-    input.name = field;
-    input.value = value;
-    form.appendChild(input);
-  }
+  addFields(form, c.fields);
   document.body.appendChild(form);
   form.submit();
   const deadline = performance.now() + (c.waitMs ?? 3000);

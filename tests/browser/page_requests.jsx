@@ -15,6 +15,7 @@ import ky from "ky";
 import { ofetch } from "ofetch";
 import { setClerkState, useAuth } from "@clerk/clerk-react";
 import { useApiFetch } from "./patterns.jsx";
+import { addFields } from "./forms.jsx";
 
 const CASE_TIMEOUT_MS = 20_000;
 
@@ -168,12 +169,7 @@ async function formPost(c) {
     const name = `win${Math.random().toString(36).slice(2)}`;
     const win = window.open("about:blank", name);
     form.target = name;
-    for (const [field, value] of c.fields) {
-      const input = document.createElement("input");
-      input.name = field;
-      input.value = value;
-      form.appendChild(input);
-    }
+    addFields(form, c.fields);
     document.body.appendChild(form);
     form.submit();
     const read = await readWhenNavigated(win, c.waitMs ?? 1500);
@@ -185,12 +181,7 @@ async function formPost(c) {
   frame.hidden = true;
   document.body.appendChild(frame);
   form.target = frame.name;
-  for (const [name, value] of c.fields) {
-    const input = document.createElement("input");
-    input.name = name;
-    input.value = value;
-    form.appendChild(input);
-  }
+  addFields(form, c.fields);
   document.body.appendChild(form);
   const loaded = new Promise((resolve) => { frame.onload = () => resolve("loaded"); setTimeout(() => resolve("timeout"), 5000); });
   form.submit();
