@@ -1,4 +1,5 @@
-"""Fixtures: generated RSA keys, a loopback JWKS server, fresh key caches."""
+"""Fixtures: generated RSA keys, a loopback JWKS server, fresh key caches,
+a headless Chromium per module for the browser tests."""
 
 from __future__ import annotations
 
@@ -81,3 +82,12 @@ def clerk_api(signing_keys: dict[str, SigningKey]) -> Iterator[ClerkBackendApi]:
     yield server
     server.stop()
     fail_on_violations(server)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium under Playwright, one per test module (the browser tests)."""
+    from support.browser import launch_browser
+
+    with launch_browser() as context:
+        yield context

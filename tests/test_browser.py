@@ -36,189 +36,31 @@ Each page's results are saved as ``artifacts/browser-*.png``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from support.tools import npm_ci, unavailable
+from support.browser import ARTIFACTS, SOURCES, page_bundle
+from support.browser_stack import USER, Stack, make_stack
 
-from clerk_serverless_local.devkeys import DevKey
-from clerk_serverless_local.gateway import LocalGateway
-from clerk_serverless_local.runtime_api import QuietServer
-from clerk_serverless_local.template import Template
-
-ROOT = Path(__file__).resolve().parent.parent
-SOURCES = Path(__file__).resolve().parent / "browser"
-ARTIFACTS = ROOT / "artifacts"
 pytestmark = pytest.mark.browser
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic"]
-USER = "user_dev_123"
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        for command in (["apt-get", "install", "-y", "-q", "chromium"], ["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
-            subprocess.run(command, capture_output=True, timeout=600, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-            found = shutil.which("chromium")
-            if found:
-                return found
-    unavailable("Chromium is not installed and cannot be installed here (needs root and apt-get)")
-    raise AssertionError("unreachable")
-
-
-# -- the frontend libraries, from the npm registry ------------------------------------------
-
-
-def node_modules(cache: Path) -> Path:
-    """tests/browser/package-lock.json installed (:func:`support.tools.npm_ci`);
-    esbuild's binary comes in its own npm package."""
-    return npm_ci(SOURCES, cache, "npm", "the frontend libraries") / "node_modules"
-
-
-def build_bundle(modules: Path, out: Path, entry: str = "harness.jsx", name: str = "app.js") -> Path:
-    """tests/browser/``entry`` and everything it imports, as one script ``out/name``."""
-    stub = str(SOURCES / "clerk-stub.js")
-    target = out / name
-    command = [str(modules / ".bin" / "esbuild"), str(SOURCES / entry), "--bundle", "--format=iife",
-               "--jsx=automatic", "--target=es2020", "--log-level=warning", f"--outfile={target}",
-               "--define:process.env.NODE_ENV=\"production\"",
-               f"--alias:@clerk/clerk-react={stub}", f"--alias:@clerk/nextjs={stub}"]
-    result = subprocess.run(command, cwd=SOURCES, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "NODE_PATH": str(modules)})
-    assert result.returncode == 0, f"esbuild failed: {result.stderr[-2000:]}"
-    return target
 
 
 @pytest.fixture(scope="session")
 def bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("bundle"))
-
-
-# -- origins, tokens and the gateway -----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class StaticSite:
-    """A directory served on its own loopback origin, ``http://localhost:<port>``."""
-
-    def __init__(self, directory: Path) -> None:
-        handler = partial(SimpleHTTPRequestHandler, directory=str(directory))
-        handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-        self.server = QuietServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.origin = f"http://localhost:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@dataclass
-class Stack:
-    """Everything the pages talk to."""
-
-    gateway: LocalGateway
-    origins: dict[str, str]  # page name -> origin
-    api: str  # the gateway's origin (B)
-    url: str  # the Function URL's origin
-    key: DevKey
-    sites: dict[str, StaticSite]
-    dirs: dict[str, Path]
-    log: list[str]
-
-    def token(self, azp: str, sid: str, expired: bool = False) -> str:
-        return self.key.token(USER, sid=sid, azp=azp, lifetime=3600, expired=expired)
-
-
-@contextmanager
-def make_stack(work: Path, resources: dict[str, Any] | None = None,
-               key_down: tuple[str, ...] = ()) -> Iterator[Stack]:
-    """The pages' origins and the gateway serving the template's APIs, in ``work``;
-    ``resources`` (test-only functions) are added to the template's, and the
-    functions in ``key_down`` find their key source down, as ReportsFunction does."""
-    # A key for this run only: the served functions trust its public half.
-    key = DevKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    dirs = {name: work / name for name in ("a", "a2", "b", "c")}
-    for directory in dirs.values():
-        directory.mkdir()
-    sites = {name: StaticSite(dirs[name]) for name in ("a", "a2", "c")}
-    port_b = free_port()
-    api = f"http://localhost:{port_b}"
-    # The one origins parameter: A first (REST gateway responses name it), then A2,
-    # then the gateway's own origin, as `serve --static` appends it.
-    parties = [sites["a"].origin, sites["a2"].origin, api]
-    template = Template(ROOT / "template.yaml", {"ClerkAuthorizedParties": ",".join(parties)})
-    template.resources.update(resources or {})
-    dead = free_port()  # nothing listens: ReportsFunction's key source is down
-    env_vars = {"Parameters": {"CLERK_JWT_KEY": key.public_pem},
-                **{function: {"CLERK_JWT_KEY": "", "CLERK_JWKS_URL": f"http://127.0.0.1:{dead}/.well-known/jwks.json"}
-                   for function in ("ReportsFunction", *key_down)}}
-    lines: list[str] = []
-    gateway = LocalGateway(template, env_vars=env_vars, port=port_b, ephemeral_url_ports=True, static_dir=dirs["b"],
-                           log=lines.append, warn=lambda m: None).start()
-    assert gateway.origin() == api
-    origins = {"a": sites["a"].origin, "a2": sites["a2"].origin, "b": api, "c": sites["c"].origin}
-    try:
-        yield Stack(gateway, origins, api, gateway.origin("FastApiFunction"), key, sites, dirs, lines)
-    finally:
-        for site in sites.values():
-            site.stop()
-        gateway.stop()
+    return page_bundle(request, tmp_path_factory, "harness.jsx", "app.js", "bundle")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with make_stack(tmp_path_factory.mktemp("browser")) as made:
         yield made
-
-
-@contextmanager
-def launch_browser() -> Iterator[Any]:
-    """A headless Chromium (Debian's) under Playwright, with a fresh profile."""
-    chromium = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright for Python is not installed (pip install -e '.[dev]')")
-        raise
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(profile, executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
-                                                               viewport={"width": 1500, "height": 900})
-        yield context
-        context.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_browser() as context:
-        yield context
 
 
 # -- cases: pattern x API x state, with what the page must see ---------------------------------

@@ -38,7 +38,6 @@ import base64
 import copy
 import hashlib
 import json
-import shutil
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -46,8 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import ROOT, USER, Stack, build_bundle, launch_browser, make_stack, node_modules
-from test_browser_page_requests import served, targets, url, wait_served
+from support.browser import BrowserPage, page_bundle, publish
+from support.browser_recorder import EXPOSE
+from support.browser_stack import ROOT, USER, Stack, make_stack, served, targets, url, wait_served
 
 from clerk_serverless_local.template import Template
 
@@ -58,7 +58,6 @@ PAGE = """<!doctype html>
 <body><script src="bodies.js"></script></body></html>
 """
 KINDS = ("http", "rest", "url", "fastapi")
-EXPOSE = ["www-authenticate", "retry-after", "x-clerk-auth-status", "x-clerk-auth-reason"]
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
@@ -128,44 +127,24 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    bundle = build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("bodies-bundle"), "bodies.jsx", "bodies.js")
+    bundle = page_bundle(request, tmp_path_factory, "bodies.jsx", "bodies.js", "bodies-bundle")
     work = tmp_path_factory.mktemp("browser-bodies")
     log = work / "echo.jsonl"
     log.touch()
     (work / "stack").mkdir()
     with make_stack(work / "stack", echo_resources(log)) as stack:
-        for directory in stack.dirs.values():
-            (directory / "bodies.html").write_text(PAGE)
-            shutil.copy(bundle, directory / "bodies.js")
+        publish(stack.dirs.values(), "bodies", PAGE, bundle)
         # C's directory on 127.0.0.1: another *site* than the localhost APIs.
         yield World(stack, log, stack.origins["c"].replace("localhost", "127.0.0.1"))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_browser() as context:
-        yield context
-
-
-class Page:
+class Page(BrowserPage):
     """One page on one origin, running window.BODIES' patterns."""
 
+    API = "BODIES"
+
     def __init__(self, browser: Any, origin: str) -> None:
-        self.page = browser.new_page()
-        self.console: list[str] = []
-        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
-        self.page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        self.page.goto(f"{origin}/bodies.html")
-        self.page.wait_for_function("window.__ready === true", timeout=30_000)
-
-    def enter(self, **state: Any) -> None:
-        self.page.evaluate("(c) => window.BODIES.enter(c)", state)
-
-    def run(self, pattern: str, **case: Any) -> dict[str, Any]:
-        got: dict[str, Any] = self.page.evaluate("([p, c]) => window.BODIES[p](c)", [pattern, case])
-        return got
+        super().__init__(browser, f"{origin}/bodies.html")
 
 
 @pytest.fixture
@@ -179,7 +158,7 @@ def pages(browser: Any, world: World) -> Iterator[Any]:
 
     yield open_page
     for page in opened:
-        page.page.close()
+        page.close()
 
 
 def signed_in_page(pages: Any, world: World, name: str = "a") -> Page:

@@ -33,92 +33,22 @@ on writes, a Bearer token next to another user's cookie.
 from __future__ import annotations
 
 import json
-import shutil
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
-from functools import partial
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import USER, Stack, build_bundle, launch_browser, make_stack, node_modules
-from test_browser_page_requests import PAGE, Page, served, url, wait_served
-
-from clerk_serverless_local.runtime_api import QuietServer
+from support.browser import page_bundle, publish
+from support.browser_recorder import WRITES, Recorder, recorder_resources
+from support.browser_stack import USER, Stack, StaticSite, make_stack, served, url, wait_served
+from test_browser_page_requests import PAGE, Page
 
 pytestmark = pytest.mark.browser
-RECORDER = Path(__file__).resolve().parent / "browser" / "recorder"
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
 KINDS = ("http", "rest", "url", "http-authorizer", "rest-authorizer")
-EXPOSE = ["www-authenticate", "retry-after", "x-clerk-auth-status", "x-clerk-auth-reason"]
 OTHER_USER = "user_other_456"
-
-
-# -- the test-only functions -------------------------------------------------------------------
-
-
-def _http(path: str, method: str, authorizer: str | None = None) -> dict[str, Any]:
-    props: dict[str, Any] = {"ApiId": {"Ref": "HttpApi"}, "Path": path, "Method": method}
-    if authorizer:
-        props["Auth"] = {"Authorizer": authorizer}
-    return {"Type": "HttpApi", "Properties": props}
-
-
-def _rest(path: str, method: str, authorizer: str | None = None) -> dict[str, Any]:
-    props: dict[str, Any] = {"RestApiId": {"Ref": "RestApi"}, "Path": path, "Method": method}
-    if authorizer:
-        props["Auth"] = {"Authorizer": authorizer}
-    return {"Type": "Api", "Properties": props}
-
-
-def recorder_resources(log: Path) -> dict[str, Any]:
-    """The recorder behind every API kind; ``DownFunction`` is the same code
-    with its key source down (``make_stack(key_down=…)``)."""
-    url_config = {"AuthType": "NONE", "Cors": {
-        "AllowOrigins": {"Ref": "ClerkAuthorizedParties"}, "AllowCredentials": True,
-        "AllowHeaders": {"Ref": "CorsAllowHeaders"}, "AllowMethods": ["GET", *WRITES], "ExposeHeaders": EXPOSE,
-        "MaxAge": 600}}
-
-    def function(handler: str, events: dict[str, Any], function_url: bool) -> dict[str, Any]:
-        props: dict[str, Any] = {"CodeUri": str(RECORDER), "Handler": handler, "Events": events,
-                                 "Environment": {"Variables": {"RECORDER_LOG": str(log)}}}
-        if function_url:
-            props["FunctionUrlConfig"] = url_config
-        return {"Type": "AWS::Serverless::Function", "Properties": props}
-
-    guarded: dict[str, Any] = {}
-    for method in ("GET", *WRITES):
-        guarded[f"Http{method}"] = _http("/guarded", method, "ClerkAuthorizer")
-        guarded[f"Rest{method}"] = _rest("/guarded", method, "ClerkRequestAuthorizer")
-    guarded["RestPreflight"] = _rest("/guarded", "OPTIONS")  # preflights carry no credentials
-    return {
-        "WritesFunction": function("app.handler", {"Http": _http("/writes", "ANY"), "Rest": _rest("/writes", "ANY")}, True),
-        "GuardedWritesFunction": function("app.trusted_handler", guarded, False),
-        "DownFunction": function("app.handler", {"Http": _http("/down", "ANY"), "Rest": _rest("/down", "ANY")}, True),
-    }
-
-
-class Recorder:
-    """What the recorder's handlers were called with, per ``probe=<n>``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.touch()
-
-    def calls(self, number: int) -> list[dict[str, Any]]:
-        lines = [json.loads(line) for line in self.path.read_text().splitlines() if line]
-        return [line for line in lines if line["probe"] == str(number)]
-
-    def wait(self, number: int, timeout: float = 8.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.calls(number):
-                break
-            time.sleep(0.05)
-        return self.calls(number)
 
 
 # -- an attacker's origin that also redirects ---------------------------------------------------
@@ -153,20 +83,14 @@ class _Redirecting(SimpleHTTPRequestHandler):
             self.send_error(405)
 
 
-class AttackerSite:
+class AttackerSite(StaticSite):
     """An origin that is not an authorized party, serving the page and redirects."""
 
     def __init__(self, directory: Path) -> None:
-        self.server = QuietServer(("127.0.0.1", 0), partial(_Redirecting, directory=str(directory)))
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.origin = f"http://localhost:{self.server.server_address[1]}"
+        super().__init__(directory, _Redirecting)
 
     def go(self, target: str, code: int) -> str:
         return f"{self.origin}/go?{urllib.parse.urlencode({'code': code, 'to': target})}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -191,9 +115,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    bundle = build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("csrf-bundle"), "page_requests.jsx", "page_requests.js")
+    bundle = page_bundle(request, tmp_path_factory, "page_requests.jsx", "page_requests.js", "csrf-bundle")
     work = tmp_path_factory.mktemp("browser-csrf")
     log = work / "recorder.jsonl"
     (work / "stack").mkdir()
@@ -201,21 +123,13 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         attacker_dir, third_dir = work / "attacker", work / "third"
         attacker_dir.mkdir()
         third_dir.mkdir()
-        for directory in (*stack.dirs.values(), attacker_dir):
-            (directory / "page_requests.html").write_text(PAGE)
-            shutil.copy(bundle, directory / "page_requests.js")
+        publish((*stack.dirs.values(), attacker_dir), "page_requests", PAGE, bundle)
         attacker, third = AttackerSite(attacker_dir), AttackerSite(third_dir)
         try:
             yield World(stack, Recorder(log), attacker, third)
         finally:
             attacker.stop()
             third.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_browser() as context:
-        yield context
 
 
 @pytest.fixture

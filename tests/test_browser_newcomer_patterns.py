@@ -29,7 +29,6 @@ saw, saved as ``artifacts/browser-newcomer-<test>.png``.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,12 +36,12 @@ from typing import Any
 
 import jwt
 import pytest
-from test_browser import ARTIFACTS, ROOT, USER, Stack, build_bundle, free_port, launch_browser, make_stack, node_modules
-from test_browser_page_requests import FN_KINDS, KINDS, served, signed_in, targets, url
+from support.browser import ShotPage, page_bundle, publish, shot_name
+from support.browser_stack import USER, Stack, make_stack, served, static_gateway, targets, url
+from test_browser_page_requests import FN_KINDS, KINDS, signed_in
 
 from clerk_serverless_local.devkeys import DEV_ISSUER, DEV_KID, DevKey
 from clerk_serverless_local.gateway import LocalGateway
-from clerk_serverless_local.template import Template
 
 pytestmark = pytest.mark.browser
 PAGE = """<!doctype html>
@@ -70,15 +69,11 @@ AUTHORIZER_REFUSAL = {"http-authorizer": 403, "rest-authorizer": 401}
 
 @pytest.fixture(scope="module")
 def newcomer_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("newcomer-bundle"), "newcomer.jsx", "newcomer.js")
+    return page_bundle(request, tmp_path_factory, "newcomer.jsx", "newcomer.js", "newcomer-bundle")
 
 
 def _publish(stack: Stack, bundle: Path) -> None:
-    for directory in stack.dirs.values():
-        (directory / "newcomer.html").write_text(PAGE)
-        shutil.copy(bundle, directory / "newcomer.js")
+    publish(stack.dirs.values(), "newcomer", PAGE, bundle)
 
 
 @pytest.fixture(scope="module")
@@ -98,49 +93,23 @@ def down(tmp_path_factory: pytest.TempPathFactory, newcomer_bundle: Path) -> Ite
         yield made
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_browser() as context:
-        yield context
+class Page(ShotPage):
+    """One page on one origin running window.P3's patterns (``enter`` takes
+    getToken()'s token, ``fresh``, ``templates``, and the cookies); its table
+    is screenshot when the test ends, passed or failed."""
 
-
-class Page:
-    """One page on one origin running window.P3's patterns; its table is
-    screenshot when the test ends, passed or failed."""
+    API, PREFIX = "P3", "browser-newcomer"
 
     def __init__(self, browser: Any, origin: str, shot: str) -> None:
-        self.shot = shot
-        self.page = browser.new_page()
-        self.console: list[str] = []
-        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
-        self.page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        self.page.goto(f"{origin}/newcomer.html")
-        self.page.wait_for_function("window.__ready === true", timeout=30_000)
-        self.page.evaluate("(name) => { document.getElementById('test').textContent = name; }", shot)
-
-    def enter(self, **state: Any) -> None:
-        """getToken()'s token (``token``, ``fresh``, ``templates``), the cookies (``cookie``, ``clientUat``)."""
-        self.page.evaluate("(c) => window.P3.enter(c)", state)
-
-    def run(self, pattern: str, **case: Any) -> dict[str, Any]:
-        got: dict[str, Any] = self.page.evaluate("([p, c]) => window.P3[p](c)", [pattern, case])
-        return got
-
-    def close(self) -> None:
-        try:
-            ARTIFACTS.mkdir(exist_ok=True)
-            self.page.locator("#page").screenshot(path=str(ARTIFACTS / f"browser-newcomer-{self.shot}.png"))
-        finally:
-            self.page.close()
+        super().__init__(browser, f"{origin}/newcomer.html", shot)
 
 
 @pytest.fixture
 def pages(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     opened: list[Page] = []
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name.removeprefix("test_")).strip("-")
 
     def open_page(stack: Stack | None, page: str = "a", origin: str | None = None) -> Page:
-        shot = name if not opened else f"{name}-{len(opened) + 1}"
+        shot = shot_name(request, len(opened))
         if origin is None:
             assert stack is not None
             origin = stack.origins[page]
@@ -620,19 +589,10 @@ def test_abort_while_a_cold_function_starts(pages: Any, stack: Stack) -> None:
 def served_static(tmp_path_factory: pytest.TempPathFactory, newcomer_bundle: Path) -> Iterator[tuple[LocalGateway, DevKey]]:
     """`serve --static` as a developer starts it: the template's default
     origins, the gateway's own page origin authorized under both loopback names."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     static = tmp_path_factory.mktemp("static3")
-    (static / "newcomer.html").write_text(PAGE)
-    shutil.copy(newcomer_bundle, static / "newcomer.js")
-    key = DevKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-    gateway = LocalGateway(Template(ROOT / "template.yaml"), env_vars={"Parameters": {"CLERK_JWT_KEY": key.public_pem}},
-                           port=free_port(), ephemeral_url_ports=True, static_dir=static, authorize_static_origin=True,
-                           log=lambda line: None, warn=lambda m: None).start()
-    try:
-        yield gateway, key
-    finally:
-        gateway.stop()
+    publish([static], "newcomer", PAGE, newcomer_bundle)
+    with static_gateway(static, lambda line: None) as made:
+        yield made
 
 
 def test_cookies_belong_to_the_host_name(pages: Any, served_static: Any) -> None:

@@ -28,10 +28,8 @@ the server (its log line) and Chromium's network stack (preflights).
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -40,20 +38,11 @@ from typing import Any
 
 import jwt
 import pytest
-from test_browser import (
-    ROOT,
-    USER,
-    Stack,
-    build_bundle,
-    free_port,
-    launch_browser,
-    make_stack,
-    node_modules,
-)
+from support.browser import BrowserPage, page_bundle, publish
+from support.browser_stack import USER, Stack, make_stack, served, static_gateway, targets, url, wait_served
 
 from clerk_serverless_local.devkeys import DevKey
 from clerk_serverless_local.gateway import LocalGateway
-from clerk_serverless_local.template import Template
 
 pytestmark = pytest.mark.browser
 PAGE = """<!doctype html>
@@ -69,65 +58,17 @@ FN_KINDS = ("http", "rest", "url")  # the toolkit answers (no authorizer in fron
 
 @pytest.fixture(scope="module")
 def more_bundle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    return build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("page-requests-bundle"), "page_requests.jsx", "page_requests.js")
+    return page_bundle(request, tmp_path_factory, "page_requests.jsx", "page_requests.js", "page-requests-bundle")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, more_bundle: Path) -> Iterator[Stack]:
     with make_stack(tmp_path_factory.mktemp("browser-page-requests")) as made:
-        for directory in made.dirs.values():
-            _publish(directory, more_bundle)
+        publish(made.dirs.values(), "page_requests", PAGE, more_bundle)
         yield made
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_browser() as context:
-        yield context
-
-
-def _publish(directory: Path, bundle: Path) -> None:
-    (directory / "page_requests.html").write_text(PAGE)
-    shutil.copy(bundle, directory / "page_requests.js")
-
-
 # -- pages, cases and what the server saw -----------------------------------------------------------
-
-_probes = itertools.count(1)
-
-
-def url(base: str, query: str = "") -> tuple[str, int]:
-    """``base`` with a fresh ``probe=<n>`` (ties the request to its log lines) and ``query``."""
-    number = next(_probes)
-    return f"{base}{'&' if '?' in base else '?'}probe={number}{'&' + query if query else ''}", number
-
-
-def targets(stack: Stack) -> dict[str, str]:
-    return {"http": f"{stack.api}/me", "rest": f"{stack.api}/Prod/me", "url": f"{stack.url}/api/whoami",
-            "http-authorizer": f"{stack.api}/secure", "rest-authorizer": f"{stack.api}/Prod/secure"}
-
-
-def served(stack: Stack, number: int) -> list[str]:
-    """``"<METHOD> <who> <status>"`` for each request with ``probe=<number>`` the gateway answered."""
-    found = []
-    for line in stack.log:
-        match = re.match(r"(\S+) (\S+) -> (.+?) (\d{3}) [\d.]+ ms$", line)
-        if match and re.search(rf"[?&]probe={number}(&|$)", match.group(2)):
-            found.append(f"{match.group(1)} {match.group(3)} {match.group(4)}")
-    return found
-
-
-def wait_served(stack: Stack, number: int, count: int = 1, timeout: float = 10.0) -> list[str]:
-    """What the gateway answered for ``probe=<number>``, once ``count`` requests arrived (beacons, forms)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lines = [line for line in served(stack, number) if not line.startswith("OPTIONS")]
-        if len(lines) >= count:
-            return served(stack, number)
-        time.sleep(0.05)
-    return served(stack, number)
 
 
 def not_sent(stack: Stack, number: int) -> bool:
@@ -136,28 +77,15 @@ def not_sent(stack: Stack, number: int) -> bool:
     return len(lines) == 1 and lines[0].startswith("OPTIONS ") and lines[0].endswith(" 204")
 
 
-class Page:
-    """One page on one origin, running window.MORE's patterns."""
+class Page(BrowserPage):
+    """One page on one origin, running window.MORE's patterns: ``enter`` takes
+    getToken()'s token (``token``, ``fresh``), the cookies (``cookie``, ``clientUat``, ``xsrf``)."""
+
+    API = "MORE"
 
     def __init__(self, browser: Any, stack: Stack, origin: str) -> None:
         self.stack = stack
-        self.page = browser.new_page()
-        self.console: list[str] = []
-        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
-        self.page.on("pageerror", lambda error: self.console.append(f"pageerror: {error}"))
-        self.page.goto(f"{origin}/page_requests.html")
-        self.page.wait_for_function("window.__ready === true", timeout=30_000)
-
-    def enter(self, **state: Any) -> None:
-        """getToken()'s token (``token``, ``fresh``), the cookies (``cookie``, ``clientUat``, ``xsrf``)."""
-        self.page.evaluate("(c) => window.MORE.enter(c)", state)
-
-    def run(self, pattern: str, **case: Any) -> dict[str, Any]:
-        got: dict[str, Any] = self.page.evaluate("([p, c]) => window.MORE[p](c)", [pattern, case])
-        return got
-
-    def close(self) -> None:
-        self.page.close()
+        super().__init__(browser, f"{origin}/page_requests.html")
 
 
 @pytest.fixture
@@ -639,19 +567,11 @@ def test_unlisted_loopback_spelling_is_another_origin(pages: Any, stack: Stack) 
 def served_static(tmp_path_factory: pytest.TempPathFactory, more_bundle: Path) -> Iterator[tuple[LocalGateway, DevKey, list[str]]]:
     """`serve --static` as a developer starts it: the template's default origins,
     the gateway's own page origin authorized for the run."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     static = tmp_path_factory.mktemp("static")
-    _publish(static, more_bundle)
-    key = DevKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    publish([static], "page_requests", PAGE, more_bundle)
     lines: list[str] = []
-    gateway = LocalGateway(Template(ROOT / "template.yaml"), env_vars={"Parameters": {"CLERK_JWT_KEY": key.public_pem}},
-                           port=free_port(), ephemeral_url_ports=True, static_dir=static, authorize_static_origin=True,
-                           log=lines.append, warn=lambda m: None).start()
-    try:
+    with static_gateway(static, lines.append) as (gateway, key):
         yield gateway, key, lines
-    finally:
-        gateway.stop()
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import ROOT, SOURCES, USER, Stack, build_bundle, launch_browser, make_stack, node_modules
-from test_browser_csrf import Recorder, recorder_resources
-from test_browser_page_requests import served, url
+from support.browser import SOURCES, build_bundle, launch_browser, node_modules, npm_cache, publish
+from support.browser_recorder import Recorder, recorder_resources
+from support.browser_stack import ROOT, USER, Stack, make_stack, served, url
 
 pytestmark = pytest.mark.browser
 EXAMPLE_API = "https://api.example.com"
@@ -84,9 +84,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    modules = node_modules(Path(cache))
+    modules = node_modules(npm_cache(request, tmp_path_factory))
     work = tmp_path_factory.mktemp("browser-readme")
     log = work / "recorder.jsonl"
     (work / "stack").mkdir()
@@ -98,8 +96,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             shutil.copy(SOURCES / module, sources / module)
         (sources / "readme-snippets.jsx").write_text(snippets_module(stack.api))
         bundle = build_bundle(modules, work, str(sources / "readme.jsx"), "readme.js")
-        (stack.dirs["a"] / "readme.html").write_text(PAGE)
-        shutil.copy(bundle, stack.dirs["a"] / "readme.js")
+        publish([stack.dirs["a"]], "readme", PAGE, bundle)
         yield World(stack, Recorder(log))
 
 

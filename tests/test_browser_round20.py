@@ -28,17 +28,15 @@ are the stub. Each page's table is saved as ``artifacts/browser-round20-*.png``.
 
 from __future__ import annotations
 
-import re
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import ARTIFACTS, ROOT, USER, Stack, build_bundle, launch_browser, make_stack, node_modules
-from test_browser_csrf import Recorder, recorder_resources
-from test_browser_page_requests import served, url, wait_served
+from support.browser import ShotPage, page_bundle, publish, shot_name
+from support.browser_recorder import Recorder, recorder_resources
+from support.browser_stack import ROOT, USER, Stack, make_stack, served, url, wait_served
 
 from clerk_serverless_local.gateway import LocalGateway
 from clerk_serverless_local.template import Template
@@ -83,17 +81,13 @@ def _headers_function() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def world_parts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Recorder]]:
-    cache_plugin = getattr(request.config, "cache", None)
-    cache = cache_plugin.mkdir("clerk-browser") if cache_plugin is not None else tmp_path_factory.mktemp("npm-cache")
-    bundle = build_bundle(node_modules(Path(cache)), tmp_path_factory.mktemp("round20-bundle"), "round20.jsx", "round20.js")
+    bundle = page_bundle(request, tmp_path_factory, "round20.jsx", "round20.js", "round20-bundle")
     work = tmp_path_factory.mktemp("browser-round20")
     log = work / "recorder.jsonl"
     (work / "stack").mkdir()
     resources = recorder_resources(log)
     with make_stack(work / "stack", {**resources, **_headers_function()}, key_down=("DownFunction",)) as stack:
-        for directory in stack.dirs.values():
-            (directory / "round20.html").write_text(PAGE)
-            shutil.copy(bundle, directory / "round20.js")
+        publish(stack.dirs.values(), "round20", PAGE, bundle)
         yield stack, Recorder(log)
 
 
@@ -115,44 +109,26 @@ class World:
         return self.stack.token(self.stack.origins[page], f"sess_{page}")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_browser() as context:
-        yield context
-
-
-class Page:
+class Page(ShotPage):
     """One page on one origin running window.R20; its table is screenshot when the test ends."""
 
-    def __init__(self, browser: Any, origin: str, shot: str) -> None:
-        self.shot = shot
-        self.page = browser.new_page()
-        self.page.goto(f"{origin}/round20.html")
-        self.page.wait_for_function("window.__ready === true", timeout=30_000)
-        self.page.evaluate("(name) => { document.getElementById('test').textContent = name; }", shot)
+    API, PREFIX = "R20", "browser-round20"
 
-    def enter(self, **state: Any) -> None:
-        self.page.evaluate("(c) => window.R20.enter(c)", state)
+    def __init__(self, browser: Any, origin: str, shot: str) -> None:
+        super().__init__(browser, f"{origin}/round20.html", shot)
 
     def calls(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What each of ``cases`` (one client call each) saw."""
         got: list[dict[str, Any]] = self.page.evaluate("(cs) => window.R20.calls(cs)", cases)
         return got
-
-    def close(self) -> None:
-        try:
-            ARTIFACTS.mkdir(exist_ok=True)
-            self.page.locator("#page").screenshot(path=str(ARTIFACTS / f"browser-round20-{self.shot}.png"))
-        finally:
-            self.page.close()
 
 
 @pytest.fixture
 def page_on(browser: Any, world: World, request: pytest.FixtureRequest) -> Iterator[Any]:
     opened: list[Page] = []
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name.removeprefix("test_")).strip("-")
 
     def open_page(origin: str) -> Page:
-        made = Page(browser, origin, name if not opened else f"{name}-{len(opened) + 1}")
+        made = Page(browser, origin, shot_name(request, len(opened)))
         opened.append(made)
         return made
 
