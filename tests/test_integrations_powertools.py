@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.data_classes import (
 )
 from aws_lambda_powertools.utilities.parser import BaseModel, envelopes, event_parser
 from support.events import response_headers, routed
+from support.powertools import body_models_unsupported
 from support.tokens import ORIGIN, SigningKey, mint
 
 from clerk_serverless import ClerkAuth, require_session
@@ -279,6 +280,9 @@ class Todo(BaseModel):  # at module level: the annotations are strings, resolved
 
 @pytest.mark.parametrize("shape", ["rest_v1", "http_v2", "function_url", "alb"])
 def test_validated_app_with_a_router_under_a_prefix(auth: ClerkAuth, key: SigningKey, shape: str) -> None:
+    reason = body_models_unsupported()  # Powertools 3.0 (lowest deps) validates otherwise: a bare model is a query
+    if reason:
+        pytest.skip(reason)
     app = RESOLVERS[shape](enable_validation=True)
     app.use(middlewares=[ClerkMiddleware(auth=auth, required=False)])
     router = Router()
