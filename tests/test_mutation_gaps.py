@@ -761,3 +761,34 @@ def test_unpadded_signing_secrets_of_any_length_decode(size: int) -> None:
     (10, 11, 14 or 15 base64 characters need their own count of ``=``)."""
     raw = bytes(range(1, size + 1))
     assert signing_key("whsec_" + base64.b64encode(raw).decode().rstrip("=")) == raw
+
+
+# -- sources/ (third round) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("shape", "adds"), [("http_v2", False), ("function_url", False), ("rest_v1", True), ("alb", True)])
+def test_only_sources_whose_gateway_adds_no_cors_get_it_from_the_decorator(
+    make_auth: Any, key: SigningKey, shape: str, adds: bool
+) -> None:
+    """sources/*.adds_cors: the handler's own 200 to an authorized origin
+    carries our CORS grant on REST APIs and ALBs (their gateways add none),
+    and none on HTTP APIs and Function URLs, whose ``CorsConfiguration`` is
+    the one source of it (a mutant setting HTTP API's flag survived)."""
+    handler = recording_handler(make_auth().require_session)
+    out = call(handler, shape, bearer=mint(key), origin=ORIGIN)
+    assert out.status == 200
+    assert (out.headers.get("access-control-allow-origin") == ORIGIN) is adds
+    assert ("access-control-allow-origin" in out.headers) is adds
+    forced = call(recording_handler(make_auth().require_session(cors=True)), shape, bearer=mint(key), origin=ORIGIN)
+    assert forced.headers.get("access-control-allow-origin") == ORIGIN
+
+
+@pytest.mark.parametrize("http", ["GET", ["GET"], 3])
+def test_a_payload_2_event_whose_request_context_http_is_no_object_is_malformed(make_auth: Any, http: Any) -> None:
+    """sources/http_v2.read: a payload 2.0 event (picked by ``version``) whose
+    ``requestContext.http`` is not an object is a 400 event-malformed, never
+    an AttributeError out of the handler (a mutant dropping the check survived)."""
+    handler = recording_handler(make_auth().require_session)
+    event = {"version": "2.0", "requestContext": {"http": http}, "headers": {}}
+    out = call(handler, "http_v2", event)
+    assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
