@@ -792,3 +792,47 @@ def test_a_payload_2_event_whose_request_context_http_is_no_object_is_malformed(
     event = {"version": "2.0", "requestContext": {"http": http}, "headers": {}}
     out = call(handler, "http_v2", event)
     assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [None, {}, {"http": {}}, {"http": None}],
+    ids=["no-requestContext", "empty-requestContext", "empty-http", "null-http"],
+)
+def test_a_hand_written_payload_2_event_with_parts_missing_is_read(
+    make_auth: Any, key: SigningKey, context: dict[str, Any] | None
+) -> None:
+    """sources/__init__.source_of's last case, http_v2.read, base.context_dict
+    and base.method_of: a payload 2.0 event (``version`` 2.0) missing
+    ``requestContext``, ``http`` or the method is read, not refused: no method
+    is ``""``, no context is ``{}``, and the token decides (200 with it, 401
+    without). Mutants refusing an absent context, an absent ``http`` or an
+    absent method as malformed survived."""
+    handler = recording_handler(make_auth().require_session)
+    event: dict[str, Any] = {"version": "2.0", "headers": {"authorization": f"Bearer {mint(key)}"}}
+    if context is not None:
+        event["requestContext"] = context
+    ok = call(handler, "http_v2", event)
+    assert (ok.status, ok.session.user_id) == (200, "user_2abc")
+    del event["headers"]
+    out = call(handler, "http_v2", event)
+    assert (out.status, out.reason, out.session) == (401, "session-token-missing", NOT_CALLED)
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "function_url"])
+@pytest.mark.parametrize("field", ["queryStringParameters", "headers", "cookies"])
+def test_a_payload_2_field_of_the_wrong_type_is_malformed_even_with_a_good_token(
+    make_auth: Any, key: SigningKey, shape: str, field: str
+) -> None:
+    """sources/http_v2.read_with: ``queryStringParameters`` or ``headers``
+    that is not an object, or ``cookies`` that is not a list, is a 400
+    event-malformed before any token is looked at, the handler not run —
+    even when a valid Bearer token is there (a mutant dropping the query
+    check let the handler run)."""
+    handler = recording_handler(make_auth().require_session)
+    event = make_event(shape, bearer=mint(key))
+    event[field] = "a=b"
+    if field == "headers":
+        event["cookies"] = [f"__session={mint(key)}"]
+    out = call(handler, shape, event)
+    assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
