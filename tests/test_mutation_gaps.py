@@ -781,6 +781,8 @@ def test_only_sources_whose_gateway_adds_no_cors_get_it_from_the_decorator(
     assert ("access-control-allow-origin" in out.headers) is adds
     forced = call(recording_handler(make_auth().require_session(cors=True)), shape, bearer=mint(key), origin=ORIGIN)
     assert forced.headers.get("access-control-allow-origin") == ORIGIN
+    # Only ALB multi-value answers carry multiValueHeaders (HTTP APIs ignore them).
+    assert "multiValueHeaders" not in forced.response and forced.response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
 
 
 @pytest.mark.parametrize("http", ["GET", ["GET"], 3])
@@ -836,3 +838,17 @@ def test_a_payload_2_field_of_the_wrong_type_is_malformed_even_with_a_good_token
         event["cookies"] = [f"__session={mint(key)}"]
     out = call(handler, shape, event)
     assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
+
+
+@pytest.mark.parametrize("shape", ["alb_multi", "rest_v1", "vpc_lattice_v2"])
+def test_request_query_reads_the_multi_value_field_of_every_source(shape: str) -> None:
+    """sources/base.Request.query (public, beside query_values): a source
+    that carries query parameters as lists only (ALB multi-value mode, VPC
+    Lattice v2) is read from them, ALB's percent-encoding decoded (a mutant
+    reading the single-value field only survived: None)."""
+    from clerk_serverless.sources import read_request
+
+    event = make_event(shape, query={"q": "a%20b" if shape.startswith("alb") else "a b", "_clerk_session_id": "sess_1"})
+    request = read_request(event)
+    assert request.query("q") == "a b" and request.query_values("q") == ["a b"]
+    assert request.query("_clerk_session_id") == "sess_1" and request.query("absent") is None
