@@ -766,14 +766,20 @@ def test_unpadded_signing_secrets_of_any_length_decode(size: int) -> None:
 # -- sources/ (third round) -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("shape", "adds"), [("http_v2", False), ("function_url", False), ("rest_v1", True), ("alb", True)])
+@pytest.mark.parametrize(
+    ("shape", "adds"),
+    [("http_v2", False), ("function_url", False), ("rest_v1", True), ("alb", True), ("alb_multi", True), ("vpc_lattice_v2", True)],
+)
 def test_only_sources_whose_gateway_adds_no_cors_get_it_from_the_decorator(
     make_auth: Any, key: SigningKey, shape: str, adds: bool
 ) -> None:
     """sources/*.adds_cors: the handler's own 200 to an authorized origin
     carries our CORS grant on REST APIs and ALBs (their gateways add none),
     and none on HTTP APIs and Function URLs, whose ``CorsConfiguration`` is
-    the one source of it (a mutant setting HTTP API's flag survived)."""
+    the one source of it (a mutant setting HTTP API's flag survived). On an
+    ALB in multi-value mode the ``Origin`` is read from ``multiValueHeaders``,
+    the only header field it sends (a mutant reading only ``headers`` took
+    the grant away)."""
     handler = recording_handler(make_auth().require_session)
     out = call(handler, shape, bearer=mint(key), origin=ORIGIN)
     assert out.status == 200
@@ -782,7 +788,9 @@ def test_only_sources_whose_gateway_adds_no_cors_get_it_from_the_decorator(
     forced = call(recording_handler(make_auth().require_session(cors=True)), shape, bearer=mint(key), origin=ORIGIN)
     assert forced.headers.get("access-control-allow-origin") == ORIGIN
     # Only ALB multi-value answers carry multiValueHeaders (HTTP APIs ignore them).
-    assert "multiValueHeaders" not in forced.response and forced.response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
+    if shape != "alb_multi":
+        assert "multiValueHeaders" not in forced.response
+        assert forced.response["headers"]["Access-Control-Allow-Origin"] == ORIGIN
 
 
 @pytest.mark.parametrize("http", ["GET", ["GET"], 3])
@@ -852,3 +860,30 @@ def test_request_query_reads_the_multi_value_field_of_every_source(shape: str) -
     request = read_request(event)
     assert request.query("q") == "a b" and request.query_values("q") == ["a b"]
     assert request.query("_clerk_session_id") == "sess_1" and request.query("absent") is None
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "function_url", "alb"])
+def test_a_query_value_that_is_no_string_is_malformed_where_parameters_are_single_valued(
+    make_auth: Any, key: SigningKey, shape: str
+) -> None:
+    """sources/base.Request.query: a ``queryStringParameters`` value that is
+    not a string (here ``_clerk_session_id``, which every session request
+    reads) is a 400 event-malformed, never skipped (HTTP API) nor handed to
+    ALB's percent-decoder (a TypeError out of the handler): a mutant dropping
+    the type check survived."""
+    handler = recording_handler(make_auth().require_session)
+    event = make_event(shape, bearer=mint(key), query={"q": "1"})
+    event["queryStringParameters"]["_clerk_session_id"] = 3
+    out = call(handler, shape, event)
+    assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "rest_v1", "alb_multi", "vpc_lattice_v2"])
+def test_a_cookie_pair_without_equals_is_skipped_not_taken_as_empty(make_auth: Any, key: SigningKey, shape: str) -> None:
+    """sources/base.parse_cookies, as the ``cookie`` package @clerk/backend
+    reads with: a pair with no ``=`` (``__session; __session=<token>``) is
+    skipped, so the later ``__session`` is the token (a mutant reading it as
+    an empty first ``__session``, which wins, signed the request out)."""
+    handler = recording_handler(make_auth().require_session)
+    out = call(handler, shape, cookies=["__session", f"__session={mint(key)}"])
+    assert (out.status, out.session.user_id) == (200, "user_2abc")
