@@ -862,6 +862,17 @@ def test_request_query_reads_the_multi_value_field_of_every_source(shape: str) -
     assert request.query("_clerk_session_id") == "sess_1" and request.query("absent") is None
 
 
+@pytest.mark.parametrize("shape", ["alb", "alb_multi"])
+def test_alb_query_values_decode_plus_as_space(shape: str) -> None:
+    """sources/alb._unquote: ALB leaves query values as sent, so ``+`` is a
+    space even in a value with no ``%`` (as API Gateway and a browser's form
+    encoding have it); a mutant decoding only values holding ``%`` survived."""
+    from clerk_serverless.sources import read_request
+
+    request = read_request(make_event(shape, query={"q": "a+b", "r": "a+b%2Bc"}))
+    assert request.query("q") == "a b" and request.query_values("r") == ["a b+c"]
+
+
 @pytest.mark.parametrize("shape", ["http_v2", "function_url", "alb"])
 def test_a_query_value_that_is_no_string_is_malformed_where_parameters_are_single_valued(
     make_auth: Any, key: SigningKey, shape: str
