@@ -898,3 +898,19 @@ def test_a_cookie_pair_without_equals_is_skipped_not_taken_as_empty(make_auth: A
     handler = recording_handler(make_auth().require_session)
     out = call(handler, shape, cookies=["__session", f"__session={mint(key)}"])
     assert (out.status, out.session.user_id) == (200, "user_2abc")
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "alb_multi", "http_v2", "vpc_lattice_v2"])
+def test_an_ambiguous_origin_gets_no_cors_grant(make_auth: Any, key: SigningKey, shape: str) -> None:
+    """sources/base.Request.origin: a request carrying two Origins (repeated
+    lines, or one comma-joined value as HTTP APIs give them), an authorized
+    one first, has no Origin to grant to: our 401 and the handler's answer
+    carry no CORS grant (a mutant taking the first value survived)."""
+    handler = recording_handler(make_auth().require_session(cors=True))
+    origins = [ORIGIN, "https://evil.example"]
+    for bearer in (None, mint(key)):
+        out = call(handler, shape, headers={"Origin": origins}, bearer=bearer)
+        assert out.status == (401 if bearer is None else 200)
+        assert "access-control-allow-origin" not in out.headers
+    single = call(handler, shape, headers={"Origin": ORIGIN}, bearer=mint(key))
+    assert single.headers["access-control-allow-origin"] == ORIGIN
