@@ -914,3 +914,45 @@ def test_an_ambiguous_origin_gets_no_cors_grant(make_auth: Any, key: SigningKey,
         assert "access-control-allow-origin" not in out.headers
     single = call(handler, shape, headers={"Origin": ORIGIN}, bearer=mint(key))
     assert single.headers["access-control-allow-origin"] == ORIGIN
+
+
+@pytest.mark.parametrize("shape", ["vpc_lattice_v2", "vpc_lattice"])
+def test_vpc_lattice_fields_of_the_wrong_type_are_malformed_and_nulls_absent(
+    make_auth: Any, key: SigningKey, shape: str
+) -> None:
+    """sources/vpc_lattice._as_lists: Lattice ``headers`` or query parameters
+    that are no object are a 400 event-malformed (never an AttributeError out
+    of the handler), and a ``null`` value is an absent one, not a malformed
+    event (mutants dropping either check survived)."""
+    handler = recording_handler(make_auth().require_session)
+    query_field = "queryStringParameters" if shape == "vpc_lattice_v2" else "query_string_parameters"
+    for field in ("headers", query_field):
+        event = make_event(shape, bearer=mint(key))
+        event[field] = ["authorization", "x"]
+        out = call(handler, shape, event)
+        assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
+    event = make_event(shape, bearer=mint(key), query={"q": "1"})
+    event["headers"]["x-null"] = None
+    event[query_field]["_clerk_session_id"] = None
+    ok = call(handler, shape, event)
+    assert (ok.status, ok.session.user_id) == (200, "user_2abc")
+
+
+def test_a_webhook_event_without_a_base64_flag_is_read_as_text() -> None:
+    """sources/base.body_bytes: an event with no ``isBase64Encoded`` at all
+    (a hand-written test event) has its body read as text, not refused as
+    malformed (a mutant refusing an absent flag survived)."""
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    from clerk_serverless.webhooks import verify_webhook
+
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    body = json.dumps({"type": "user.created", "data": {"id": "user_1"}})
+    now = 1_764_000_000
+    signature = Webhook(secret).sign("msg_1", datetime.fromtimestamp(now, tz=UTC), body)
+    event = make_event("rest_v1", method="POST", headers={"svix-id": "msg_1", "svix-timestamp": str(now), "svix-signature": signature})
+    event["body"] = body
+    event.pop("isBase64Encoded", None)
+    assert verify_webhook(event, secret, clock=lambda: now).type == "user.created"
