@@ -956,3 +956,16 @@ def test_a_webhook_event_without_a_base64_flag_is_read_as_text() -> None:
     event["body"] = body
     event.pop("isBase64Encoded", None)
     assert verify_webhook(event, secret, clock=lambda: now).type == "user.created"
+
+
+def test_a_lattice_v1_shape_without_a_method_is_no_lattice_event() -> None:
+    """sources/vpc_lattice.VpcLattice.matches: ``raw_path`` and
+    ``is_base64_encoded`` without ``method`` are no VPC Lattice event (nor
+    any other): unsupported, a 400 (a mutant dropping the method test read it
+    as a Lattice request)."""
+    from clerk_serverless.errors import UnsupportedEventError
+    from clerk_serverless.sources import read_request
+
+    with pytest.raises(UnsupportedEventError):
+        read_request({"raw_path": "/me", "is_base64_encoded": False, "headers": {}})
+    assert read_request({"raw_path": "/me", "is_base64_encoded": False, "headers": {}, "method": "GET"}).method == "GET"
