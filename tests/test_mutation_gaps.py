@@ -962,10 +962,19 @@ def test_a_lattice_v1_shape_without_a_method_is_no_lattice_event() -> None:
     """sources/vpc_lattice.VpcLattice.matches: ``raw_path`` and
     ``is_base64_encoded`` without ``method`` are no VPC Lattice event (nor
     any other): unsupported, a 400 (a mutant dropping the method test read it
-    as a Lattice request)."""
+    as a Lattice request); nor is a version 2.0 event with ``method`` and
+    ``path`` but no Lattice ``requestContext`` (mutants reading ``in`` on a
+    missing context raised a TypeError)."""
     from clerk_serverless.errors import UnsupportedEventError
     from clerk_serverless.sources import read_request
 
     with pytest.raises(UnsupportedEventError):
         read_request({"raw_path": "/me", "is_base64_encoded": False, "headers": {}})
     assert read_request({"raw_path": "/me", "is_base64_encoded": False, "headers": {}, "method": "GET"}).method == "GET"
+    # Version 2.0 with Lattice's method and path but no Lattice requestContext: no event either.
+    for context in ({}, None, "arn", {"elb": {}}):
+        event: dict[str, Any] = {"version": "2.0", "method": "GET", "path": "/me", "headers": {}}
+        if context is not None:
+            event["requestContext"] = context
+        with pytest.raises(UnsupportedEventError):
+            read_request(event)
