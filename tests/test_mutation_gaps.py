@@ -927,10 +927,11 @@ def test_vpc_lattice_fields_of_the_wrong_type_are_malformed_and_nulls_absent(
     handler = recording_handler(make_auth().require_session)
     query_field = "queryStringParameters" if shape == "vpc_lattice_v2" else "query_string_parameters"
     for field in ("headers", query_field):
-        event = make_event(shape, bearer=mint(key))
-        event[field] = ["authorization", "x"]
-        out = call(handler, shape, event)
-        assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
+        for bad in (["authorization", "x"], {"x-other": [3]}, {"x-other": 3}, {"x-other": ["a", None]}):
+            event = make_event(shape, bearer=mint(key), query={"q": "1"})
+            event[field] = bad
+            out = call(handler, shape, event)
+            assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
     event = make_event(shape, bearer=mint(key), query={"q": "1"})
     event["headers"]["x-null"] = None
     event[query_field]["_clerk_session_id"] = None
@@ -972,6 +973,10 @@ def test_a_lattice_v1_shape_without_a_method_is_no_lattice_event() -> None:
         read_request({"raw_path": "/me", "is_base64_encoded": False, "headers": {}})
     assert read_request({"raw_path": "/me", "is_base64_encoded": False, "headers": {}, "method": "GET"}).method == "GET"
     # Version 2.0 with Lattice's method and path but no Lattice requestContext: no event either.
+    lattice = {"serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0"}
+    with pytest.raises(UnsupportedEventError):  # no path: no Lattice event
+        read_request({"version": "2.0", "method": "GET", "headers": {}, "requestContext": lattice})
+    assert read_request({"version": "2.0", "method": "GET", "path": "/", "requestContext": lattice}).method == "GET"
     for context in ({}, None, "arn", {"elb": {}}):
         event: dict[str, Any] = {"version": "2.0", "method": "GET", "path": "/me", "headers": {}}
         if context is not None:
