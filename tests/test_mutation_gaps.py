@@ -983,3 +983,16 @@ def test_a_lattice_v1_shape_without_a_method_is_no_lattice_event() -> None:
             event["requestContext"] = context
         with pytest.raises(UnsupportedEventError):
             read_request(event)
+
+
+def test_a_machine_jwt_without_jti_has_the_empty_id(clerk_api: Any, key: SigningKey) -> None:
+    """machine.MachineAuth.from_jwt: an M2M JWT with no ``jti`` has the id
+    ``""`` (as @clerk/backend's ``payload.jti ?? ''``), never None: ``id`` is a
+    ``str`` (a mutant dropping the ``or ""`` survived)."""
+    now = int(time.time())
+    payload = {"iss": ISSUER, "sub": "mch_2vYVtestTESTtestTESTtestTES", "exp": now + 300, "iat": now, "nbf": now - 10,
+               "scopes": "mch_1xxxxx"}
+    token = sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_TOKEN_CATEGORY}, payload)
+    identity = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url).verify_token(token, accepts_token="m2m_token")
+    assert identity.id == "" and identity.to_dict()["id"] == ""
+    assert identity.subject == "mch_2vYVtestTESTtestTESTtestTES"
