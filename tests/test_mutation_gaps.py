@@ -996,3 +996,27 @@ def test_a_machine_jwt_without_jti_has_the_empty_id(clerk_api: Any, key: Signing
     identity = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url).verify_token(token, accepts_token="m2m_token")
     assert identity.id == "" and identity.to_dict()["id"] == ""
     assert identity.subject == "mch_2vYVtestTESTtestTESTtestTES"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("%41%42c", "ABc"),  # consecutive escapes: each is three characters
+        ("x%41", "xA"),  # an escape at the very end
+        ("%E2%82%AC1", "\u20ac1"),  # UTF-8 over several escapes
+        ("%e2%82%ac", "\u20ac"),  # lowercase hex
+        ("x%4", "x%4"),  # a cut escape: the value as it was (decodeURIComponent throws)
+        ("%", "%"),
+        ("%4G1", "%4G1"),  # not hex
+        ("%G41", "%G41"),
+        ("%FF", "%FF"),  # not UTF-8
+        ("%41%4", "%41%4"),  # one bad escape keeps the whole value undecoded
+    ],
+)
+def test_cookie_values_are_percent_decoded_as_decode_uri_component(raw: str, value: str) -> None:
+    """sources/base.parse_cookies: values are decoded as the ``cookie``
+    package does (``decodeURIComponent``, the value unchanged where that
+    throws); mutants of the escape's length, bounds and hex test survived."""
+    from clerk_serverless.sources import parse_cookies
+
+    assert parse_cookies([f"a={raw}; b=1"]) == {"a": value, "b": "1"}
