@@ -976,7 +976,10 @@ def test_a_lattice_v1_shape_without_a_method_is_no_lattice_event() -> None:
     lattice = {"serviceArn": "arn:aws:vpc-lattice:us-east-1:123456789012:service/svc-0"}
     with pytest.raises(UnsupportedEventError):  # no path: no Lattice event
         read_request({"version": "2.0", "method": "GET", "headers": {}, "requestContext": lattice})
-    assert read_request({"version": "2.0", "method": "GET", "path": "/", "requestContext": lattice}).method == "GET"
+    for context in (lattice, {"targetGroupArn": "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-0"}):
+        request = read_request({"version": "2.0", "method": "GET", "path": "/p", "requestContext": context})
+        assert (request.method, request.path) == ("GET", "/p")
+    assert read_request({"raw_path": "/q", "is_base64_encoded": False, "method": "GET"}).path == "/q"
     for context in ({}, None, "arn", {"elb": {}}):
         event: dict[str, Any] = {"version": "2.0", "method": "GET", "path": "/me", "headers": {}}
         if context is not None:
@@ -1020,3 +1023,23 @@ def test_cookie_values_are_percent_decoded_as_decode_uri_component(raw: str, val
     from clerk_serverless.sources import parse_cookies
 
     assert parse_cookies([f"a={raw}; b=1"]) == {"a": value, "b": "1"}
+
+
+@pytest.mark.parametrize("shape", ["vpc_lattice_v2", "vpc_lattice", "alb", "alb_multi"])
+def test_lattice_and_alb_answers_carry_a_status_description(make_auth: Any, shape: str) -> None:
+    """sources/vpc_lattice.render and alb.render: our answers carry
+    ``statusDescription`` (``"401 Unauthorized"``), as both load balancers'
+    formats have it (a mutant renaming the key in Lattice's survived)."""
+    out = call(recording_handler(make_auth().require_session), shape)
+    assert (out.status, out.response["statusDescription"]) == (401, "401 Unauthorized")
+
+
+@pytest.mark.parametrize(("shape", "field"), [("alb", "path"), ("alb_multi", "path"), ("rest_v1", "path"), ("http_v2", "rawPath")])
+def test_every_source_reads_its_own_path_field(shape: str, field: str) -> None:
+    """sources/*.path: the request path (logged by the Powertools observer)
+    is read from each source's own field (a mutant renaming ALB's survived)."""
+    from clerk_serverless.sources import read_request
+
+    event = make_event(shape)
+    event[field] = "/only/here"
+    assert read_request(event).path == "/only/here"
