@@ -1043,3 +1043,28 @@ def test_every_source_reads_its_own_path_field(shape: str, field: str) -> None:
     event = make_event(shape)
     event[field] = "/only/here"
     assert read_request(event).path == "/only/here"
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "alb_multi", "vpc_lattice_v2"])
+@pytest.mark.parametrize("bad", [[3], [], "sess_1", [None]], ids=["number", "empty", "string", "null"])
+def test_a_multi_value_query_that_is_no_list_of_strings_is_malformed(
+    make_auth: Any, key: SigningKey, shape: str, bad: Any
+) -> None:
+    """sources/base.Request.query_values and query: a multi-value query
+    parameter that is no non-empty list of strings (here the
+    ``_clerk_session_id`` every session request reads) is a 400
+    event-malformed, never an AttributeError out of the handler, and
+    ``Request.query`` raises the same (mutants dropping either check survived)."""
+    from clerk_serverless.errors import MalformedEventError
+    from clerk_serverless.sources import read_request
+
+    field = "queryStringParameters" if shape == "vpc_lattice_v2" else "multiValueQueryStringParameters"
+    event = make_event(shape, bearer=mint(key), query={"q": "1"})
+    event[field]["_clerk_session_id"] = bad
+    if shape == "vpc_lattice_v2" and bad == "sess_1":
+        return  # Lattice v2: a plain string is read as one value (older examples)
+    out = call(recording_handler(make_auth().require_session), shape, event)
+    assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
+    if shape != "vpc_lattice_v2":
+        with pytest.raises(MalformedEventError):
+            read_request(event).query("_clerk_session_id")
