@@ -1068,3 +1068,19 @@ def test_a_multi_value_query_that_is_no_list_of_strings_is_malformed(
     if shape != "vpc_lattice_v2":
         with pytest.raises(MalformedEventError):
             read_request(event).query("_clerk_session_id")
+
+
+@pytest.mark.parametrize(
+    ("shape", "path", "ip"),
+    [("rest_v1", ("requestContext", "identity", "sourceIp"), "198.51.100.21"),
+     ("http_v2", ("requestContext", "http", "sourceIp"), "198.51.100.22")],
+)
+def test_api_gateway_sources_read_the_source_ip_from_their_own_context(shape: str, path: tuple[str, ...], ip: str) -> None:
+    """sources/rest_v1 and http_v2 source_ip: the client address (logged by
+    the Powertools observer) is the one API Gateway vouches for in its own
+    requestContext field (mutants renaming REST's survived)."""
+    from clerk_serverless.sources import read_request
+
+    event = make_event(shape)
+    event[path[0]][path[1]][path[2]] = ip
+    assert read_request(event).source_ip == ip
