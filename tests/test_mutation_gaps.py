@@ -1084,3 +1084,21 @@ def test_api_gateway_sources_read_the_source_ip_from_their_own_context(shape: st
     event = make_event(shape)
     event[path[0]][path[1]][path[2]] = ip
     assert read_request(event).source_ip == ip
+
+
+def test_source_of_tells_function_urls_by_their_domain_only() -> None:
+    """sources/function_url.matches: ``source_of`` (public, and the path of a
+    Powertools data class) names a Function URL by its ``*.lambda-url.*``
+    domain, an HTTP API otherwise, and a context with no (or no string)
+    domain is an HTTP API, never a TypeError (mutants survived)."""
+    from clerk_serverless.sources import source_of
+
+    event = make_event("function_url")
+    assert ".lambda-url." in event["requestContext"]["domainName"]
+    assert source_of(event).name == "function_url"
+    for domain in (None, 3, "abc.execute-api.us-east-1.amazonaws.com"):
+        if domain is None:
+            event["requestContext"].pop("domainName")
+        else:
+            event["requestContext"]["domainName"] = domain
+        assert source_of(event).name == "http_api_v2"
