@@ -1102,3 +1102,14 @@ def test_source_of_tells_function_urls_by_their_domain_only() -> None:
         else:
             event["requestContext"]["domainName"] = domain
         assert source_of(event).name == "http_api_v2"
+
+
+@pytest.mark.parametrize("shape", ["alb", "alb_multi", "vpc_lattice_v2"])
+def test_an_empty_appended_forwarded_for_entry_is_no_address(shape: str) -> None:
+    """sources/base.appended_forwarded_for: the load balancer's entry is the
+    rightmost of the last ``X-Forwarded-For`` line; an empty one is no
+    address (None, not ``""``: a mutant returning the empty string survived)."""
+    from clerk_serverless.sources import read_request
+
+    assert read_request(make_event(shape, headers={"X-Forwarded-For": "203.0.113.1, "})).source_ip is None
+    assert read_request(make_event(shape, headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.1"})).source_ip == "203.0.113.1"
