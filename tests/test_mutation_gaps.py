@@ -3,7 +3,8 @@
 Each test here was written for a mutant of verify.py, lookup.py, policy.py,
 trusted.py, cors.py or token_types.py (first round), or of authorization.py,
 gate.py, keys/store.py, machine.py, backend_api.py or webhooks.py (second
-round) that the rest of the suite let live:
+round), or of the event adapters in sources/ (third round) that the rest of
+the suite let live:
 it names the bound or branch it pins. Real RS256 tokens from the suite's keys,
 the loopback JWKS, real-shaped events.
 """
