@@ -1119,3 +1119,15 @@ def test_an_empty_appended_forwarded_for_entry_is_no_address(shape: str) -> None
 
     assert read_request(make_event(shape, headers={"X-Forwarded-For": "203.0.113.1, "})).source_ip is None
     assert read_request(make_event(shape, headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.1"})).source_ip == "203.0.113.1"
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "function_url"])
+@pytest.mark.parametrize("method", [3, ["GET"], True])
+def test_a_payload_2_method_that_is_no_string_is_malformed(make_auth: Any, key: SigningKey, shape: str, method: Any) -> None:
+    """sources/http_v2.read_with: ``requestContext.http.method`` that is not
+    a string is a 400 event-malformed, even under a valid token (a mutant
+    taking a non-string method as it came survived)."""
+    event = make_event(shape, bearer=mint(key))
+    event["requestContext"]["http"]["method"] = method
+    out = call(recording_handler(make_auth().require_session), shape, event)
+    assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
