@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ClerkConfigError
+from .errors import ClerkConfigError, config_value
 
 CACHE_SECONDS = 300
 
@@ -58,18 +58,19 @@ def _looks_like_a_key(name: str) -> bool:
     return re.search(r"(?<![A-Za-z0-9])(?:sk_test|sk_live|ak)_[A-Za-z0-9]{16}", name) is not None
 
 
-def _shown(name: object) -> str:
-    """``name`` quoted for an error, unless a credential (a Clerk key, a
-    webhook secret, a token) is in it: such errors reach the logs. A word that
-    merely contains a prefix (``/app/risk_test_…``) is still shown."""
+def _holds_credential(name: str) -> bool:
+    """A Clerk key, webhook secret or token at a word start in ``name`` (a
+    word merely containing a prefix, ``/app/risk_test_…``, is no credential)."""
     import re
 
-    text = str(name)
-    if len(text) > 200 or not text.isprintable() or re.search(
-        r"(?<![A-Za-z0-9])(?:(?:sk_test|sk_live|ak|mt|oat|whsec)_[A-Za-z0-9+/=_-]{8}|eyJ[A-Za-z0-9_-]{8})", text
-    ):
-        return "a value that looks like a key or token (not shown)"
-    return repr(name)
+    return re.search(
+        r"(?<![A-Za-z0-9])(?:(?:sk_test|sk_live|ak|mt|oat|whsec)_[A-Za-z0-9+/=_-]{8}|eyJ[A-Za-z0-9_-]{8})", name
+    ) is not None
+
+
+def _shown(name: object) -> str:
+    """``name`` quoted for an error, unless a credential is in it: such errors reach the logs."""
+    return config_value(name, _holds_credential)
 
 
 def read_secret_key(name: str, *, kind: str, setting: str) -> str:

@@ -10,6 +10,10 @@ Messages are fixed strings: no token, cookie or key material ever enters one.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class Reason(StrEnum):
@@ -84,12 +88,14 @@ class ClerkConfigError(ClerkError, ValueError):
 _CREDENTIAL_MARKERS = ("sk_test_", "sk_live_", "ak_", "mt_", "oat_", "eyJ", "whsec_")
 
 
-def config_value(value: object) -> str:
+def config_value(value: object, credential: Callable[[str], bool] | None = None) -> str:
     """``value`` quoted for a :class:`ClerkConfigError` message, unless it may
     be a credential set in the wrong place (a key, a token): such errors
-    reach the logs."""
+    reach the logs. ``credential`` overrides how a credential is recognised
+    (by default: a Clerk key's or a JWT's start anywhere in it)."""
     text = str(value).strip()
-    if any(marker in text for marker in _CREDENTIAL_MARKERS) or len(text) > 200 or not text.isprintable():
+    looks = credential(text) if credential is not None else any(m in text for m in _CREDENTIAL_MARKERS)
+    if looks or len(text) > 200 or not text.isprintable():
         return "a value that looks like a key or token (not shown)"
     return repr(value)
 
