@@ -26,7 +26,7 @@ from .errors import (
     TokenInvalidError,
     UserNotFoundError,
 )
-from .httpget import http_get, http_request
+from .httpget import http_get, http_request, retry_after_seconds
 from .token_types import API_KEY, M2M_TOKEN, OAUTH_TOKEN
 
 #: The Backend API version these calls are written against (Clerk's published spec).
@@ -118,7 +118,8 @@ class BackendApi:
         if status == 401:  # as @clerk/backend: a 401 means our key; anything else is unexpected
             raise SecretKeyInvalidError("Clerk's Backend API refused the key (401)", retry_after=60.0)
         if status != 200:
-            retry = _retry_after(response.headers.get("retry-after"))
+            seconds = retry_after_seconds(response.headers.get("retry-after"))
+            retry = _UNAVAILABLE_RETRY if seconds is None else min(max(seconds, 1.0), 300.0)
             raise BackendApiUnavailableError(f"machine token verification: HTTP {status}", retry_after=retry)
         try:
             data = json.loads(response.body)
@@ -134,10 +135,3 @@ class BackendApi:
             raise TokenInvalidError("revoked or expired")
         return data
 
-
-def _retry_after(value: str | None) -> float:
-    try:
-        seconds = float(value) if value else _UNAVAILABLE_RETRY
-    except ValueError:
-        return _UNAVAILABLE_RETRY
-    return min(max(seconds, 1.0), 300.0) if seconds == seconds else _UNAVAILABLE_RETRY

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # socket and ssl load on the first fetch, not with the packag
     import socket
     import ssl
 
-__all__ = ["MAX_BYTES", "HttpResponse", "clerk_error_code", "http_get", "http_request"]
+__all__ = ["MAX_BYTES", "HttpResponse", "clerk_error_code", "http_get", "http_request", "retry_after_seconds"]
 
 MAX_BYTES = 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024  # status line and header section of one response
@@ -85,15 +85,22 @@ def _tls_context() -> ssl.SSLContext:
     return _context
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form only)."""
+def retry_after_seconds(value: str | None) -> float | None:
+    """The seconds of a ``Retry-After`` header value, or None when there are none.
+
+    Delta-seconds only, as Clerk sends it and @clerk/backend reads it: an
+    HTTP-date, a list (a repeated header joined with ``", "``), NaN or any
+    other text is None, like a missing header. The number is not bounded
+    here (it may be negative, huge or infinite): each caller applies its own
+    bounds and default.
+    """
     if not value:
         return None
     try:
-        seconds = float(value.strip())
+        seconds = float(value)
     except ValueError:
         return None
-    return seconds if 0 <= seconds < 86400 else None
+    return None if seconds != seconds else seconds
 
 
 class _Deadline:
@@ -461,7 +468,8 @@ def http_get(
     response = _exchange("GET", url, headers, None, timeout, max_bytes, lambda status: status in (200, 401))
     status = response.status
     if status != 200:
-        hint = _retry_after(response.headers.get("retry-after"))
+        seconds = retry_after_seconds(response.headers.get("retry-after"))
+        hint = seconds if seconds is not None and 0 <= seconds < 86400 else None  # a day or more: no hint
         if 300 <= status < 400:
             raise JwksFetchError(f"HTTP {status} redirect refused", hint, status=status)
         raise JwksFetchError(f"HTTP {status}", hint, status=status, code=clerk_error_code(response.body))

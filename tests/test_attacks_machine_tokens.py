@@ -649,6 +649,13 @@ def test_retry_after_from_clerk_is_bounded(auth: ClerkAuth, clerk_api: Any, valu
     clerk_api.clear_faults()
 
 
+def test_retry_after_missing_from_clerk_is_five_seconds(auth: ClerkAuth, clerk_api: Any) -> None:
+    clerk_api.fault("verifyApiKey", "status", status=429)
+    out = call(recording(auth.require_auth(accepts_token="api_key")), "http_v2", bearer=clerk_api.add_api_key().secret)
+    assert out.status == 503 and out.headers["retry-after"] == "5"
+    clerk_api.clear_faults()
+
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_our_key_refused_is_never_the_callers_401(auth: ClerkAuth, clerk_api: Any, status: int) -> None:
     clerk_api.fault("verifyApiKey", "status", status=status)

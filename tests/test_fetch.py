@@ -23,7 +23,7 @@ from support.jwks_server import JwksServer, SilentServer, TrickleRelay, tls_file
 from support.tokens import SigningKey
 
 from clerk_serverless.errors import JwksFetchError
-from clerk_serverless.httpget import MAX_BYTES, HttpResponse, http_get, http_request
+from clerk_serverless.httpget import MAX_BYTES, HttpResponse, http_get, http_request, retry_after_seconds
 from clerk_serverless.keys import parse_jwks
 
 BUDGET = 1.0
@@ -99,6 +99,30 @@ def test_http_get_raises_with_status_and_retry_after(jwks: JwksServer) -> None:
     with pytest.raises(JwksFetchError) as info:
         http_get(jwks.url)
     assert info.value.status == 429 and info.value.retry_after == 17
+
+
+@pytest.mark.parametrize("value,seconds", [
+    ("17", 17.0), (" 17 ", 17.0), ("0.5", 0.5), ("0", 0.0),  # delta-seconds
+    ("-5", -5.0), ("1e999", float("inf")), ("999999999", 999999999.0),  # negative, huge: the callers bound them
+    ("Wed, 21 Oct 2015 07:28:00 GMT", None),  # HTTP-date: not read, as @clerk/backend's parseInt does not
+    ("7, 8", None), ("abc", None), ("0x10", None), ("nan", None), ("", None), (None, None),  # garbage, missing
+])
+def test_retry_after_seconds_reads_delta_seconds_only(value: str | None, seconds: float | None) -> None:
+    assert retry_after_seconds(value) == seconds
+
+
+@pytest.mark.parametrize("headers,hint", [
+    ({"Retry-After": "17"}, 17.0), ({"Retry-After": "0"}, 0.0), ({"Retry-After": "86399"}, 86399.0),
+    ({"Retry-After": "86400"}, None), ({"Retry-After": "1e999"}, None), ({"Retry-After": "-5"}, None),  # a day or more, negative
+    ({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, None), ({"Retry-After": "abc"}, None), ({}, None),
+])
+def test_http_get_retry_after_hint_is_none_outside_a_day(jwks: JwksServer, headers: dict[str, str], hint: float | None) -> None:
+    """A JWKS fetch's hint is the header's seconds from 0 up to a day; else
+    None, and the key store falls back to its own back-off."""
+    jwks.set("status", status=503, headers=headers)
+    with pytest.raises(JwksFetchError) as info:
+        http_get(jwks.url)
+    assert info.value.status == 503 and info.value.retry_after == hint
 
 
 def test_plain_http_to_localhost_by_name(jwks: JwksServer, key: SigningKey) -> None:
