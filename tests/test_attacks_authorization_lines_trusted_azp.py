@@ -12,30 +12,18 @@ Backend API checked against Clerk's OpenAPI spec, real-shaped events.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 from support.clerk_api import ClerkBackendApi
 from support.events import AUTHORIZER_ROUTE_ARN, make_event, response_headers
 from support.jwks_server import JwksServer
-from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, SigningKey, m2m_jwt, mint, oauth_jwt
 
 from clerk_serverless import ClerkAuth
 from clerk_serverless.authorizer import make_authorizer
 
 OTHER = "https://other.example.com"
-
-
-def oauth_jwt(key: SigningKey, **claims: Any) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": ISSUER, "sub": "user_2vYVtestTESTtestTESTtestTESTtest", "client_id": "client_2VTWUzvGC5UhdJCNx6xG1D98edc",
-        "scope": "read:foo write:bar", "jti": "oat_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE",
-        "exp": now + 900, "iat": now, "nbf": now - 10, "azp": ORIGIN, **claims,
-    }
-    payload = {k: v for k, v in payload.items() if v is not None}
-    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}, payload)
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -79,7 +67,7 @@ def test_oauth_jwt_without_azp_is_judged_alike_behind_a_trusting_route(
     parties are configured, as @clerk/backend 3.25's verifyMachineJwt lets it
     (Clerk's OAuth JWTs carry none; README). The route behind an authorizer
     answers as it does when it verifies the token itself."""
-    token = oauth_jwt(key, azp=None)
+    token = oauth_jwt(key, azp=None, lifetime=900)
     authorizer = make_authorizer(ClerkAuth(**settings), accepts_token="oauth_token")
     route_options: dict[str, Any] = {"accepts_token": "oauth_token"}
     if not parties:
@@ -98,15 +86,11 @@ def test_oauth_jwt_with_azp_and_m2m_jwt_without_azp_behind_a_trusting_route(
 ) -> None:
     """The rule's other sides: an OAuth JWT whose azp is authorized passes, and
     an M2M JWT without azp passes (deliberately, as when verified)."""
-    now = int(time.time())
-    m2m = sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"}, {
-        "iss": ISSUER, "sub": "mch_2vYVtestTESTtestTESTtestTESTtest", "exp": now + 900, "iat": now, "nbf": now - 10,
-        "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "scopes": "read:foo",
-    })
+    m2m = m2m_jwt(key, {"cat": None}, aud=None, scopes="read:foo", lifetime=900)
     authorizer = make_authorizer(ClerkAuth(**settings), accepts_token="any")
     trusting = ClerkAuth(**settings, authorized_parties=[ORIGIN], trust_authorizer=True)
     route = trusting.require_auth(accepts_token=["oauth_token", "m2m_token"])(handler)
-    for token in (oauth_jwt(key), m2m):
+    for token in (oauth_jwt(key, lifetime=900), m2m):
         event = make_event("http_v2", bearer=token)
         assert answer(route(behind(authorizer, event))) == (200, None)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from support.calls import NOT_CALLED, call, recording_handler
-from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, m2m_jwt, mint, oauth_jwt
 
 from clerk_serverless.readonly import ReadOnlyDict, ReadOnlyList, frozen_json
 
@@ -348,41 +348,20 @@ def test_jwks_401_is_a_503_and_leaks_no_secret(clerk_api: Any, key: SigningKey, 
 # 5. Machine JWTs: verdicts for parity, never an outage turned into a 401
 # ============================================================================
 
-M2M_CAT = "cl_B7d4PD333AAA"
 SK = "sk_test_" + "r" * 40
-
-
-def _m2m(key: SigningKey, kid: str | None = None, **claims: Any) -> str:
-    from support.tokens import sign_raw
-
-    now = int(time.time())
-    payload = {"iss": ISSUER, "sub": "mch_2vYVtest", "exp": now + 300, "iat": now, "nbf": now - 10,
-               "jti": "mt_2xKa9", "scopes": "mch_1 mch_2", **claims}
-    header = {"alg": "RS256", "kid": kid or key.kid, "typ": "JWT", "cat": M2M_CAT}
-    return sign_raw(key, header, {k: v for k, v in payload.items() if v is not None})
-
-
-def _oauth(key: SigningKey, kid: str | None = None, **claims: Any) -> str:
-    from support.tokens import sign_raw
-
-    now = int(time.time())
-    payload = {"iss": ISSUER, "sub": "user_2vYV", "client_id": "client_2V", "scope": "read:foo",
-               "jti": "oat_2xKa9", "exp": now + 300, "iat": now, "nbf": now - 10, "azp": ORIGIN, **claims}
-    header = {"alg": "RS256", "kid": kid or key.kid, "typ": "at+jwt"}
-    return sign_raw(key, header, {k: v for k, v in payload.items() if v is not None})
 
 
 @pytest.mark.parametrize("azp", ["", 1, ["https://app.example.com"], "https://evil.example"])
 def test_oauth_jwt_azp_is_held_to_the_parties(make_auth: Any, key: SigningKey, azp: Any) -> None:
     handler = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="oauth_token"))
-    out = call(handler, "http_v2", bearer=_oauth(key, azp=azp))
+    out = call(handler, "http_v2", bearer=oauth_jwt(key, azp=azp))
     assert out.status == 401 and out.reason == "token-verification-failed" and out.session is NOT_CALLED
     # without one it passes, as in @clerk/backend 3.25 (Clerk's OAuth JWTs carry no azp)
-    assert call(handler, "http_v2", bearer=_oauth(key, azp=None)).status == 200
+    assert call(handler, "http_v2", bearer=oauth_jwt(key, azp=None)).status == 200
     # a route narrowing the parties holds a good azp to its own list too
     narrow = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="oauth_token", authorized_parties=["https://other.example"]))
-    assert call(narrow, "http_v2", bearer=_oauth(key)).status == 401
-    assert call(handler, "http_v2", bearer=_oauth(key)).status == 200
+    assert call(narrow, "http_v2", bearer=oauth_jwt(key)).status == 401
+    assert call(handler, "http_v2", bearer=oauth_jwt(key)).status == 200
 
 
 @pytest.mark.parametrize("aud,status", [
@@ -400,24 +379,24 @@ def test_oauth_jwt_must_carry_the_audience_when_one_is_set(make_auth: Any, key: 
     (test_differential_clerk_backend.py): an OAuth JWT without ``aud`` passed
     an ``audience=`` instance, which Clerk refuses (token-verification-failed)."""
     handler = recording_handler(make_auth(secret_key=SK, audience="https://api.example.com").require_auth(accepts_token="oauth_token"))
-    out = call(handler, "http_v2", bearer=_oauth(key, aud=aud))
+    out = call(handler, "http_v2", bearer=oauth_jwt(key, aud=aud))
     assert out.status == status, aud
     if status == 401:
         assert out.reason == "token-verification-failed" and out.session is NOT_CALLED
     # an M2M JWT without aud still passes, as a session token does (assertAudienceClaim)
     m2m = recording_handler(make_auth(secret_key=SK, audience="https://api.example.com").require_auth(accepts_token="m2m_token"))
-    assert call(m2m, "http_v2", bearer=_m2m(key, aud=None)).status == 200
+    assert call(m2m, "http_v2", bearer=m2m_jwt(key, aud=None)).status == 200
 
 
 def test_m2m_jwt_azp_when_present_is_checked(make_auth: Any, key: SigningKey) -> None:
     handler = recording_handler(make_auth(secret_key=SK).require_auth(accepts_token="m2m_token"))
-    assert call(handler, "http_v2", bearer=_m2m(key)).status == 200
+    assert call(handler, "http_v2", bearer=m2m_jwt(key)).status == 200
     for azp in ("https://evil.example", "", 7):
-        out = call(handler, "http_v2", bearer=_m2m(key, azp=azp))
+        out = call(handler, "http_v2", bearer=m2m_jwt(key, azp=azp))
         assert out.status == 401 and out.session is NOT_CALLED, azp
 
 
-@pytest.mark.parametrize("make", [_m2m, _oauth])
+@pytest.mark.parametrize("make", [m2m_jwt, oauth_jwt])
 def test_machine_jwt_unknown_kid_during_outage_is_503(make_auth: Any, jwks: Any, key: SigningKey, make: Any) -> None:
     """A kid the cached set lacks, while the JWKS is down: our outage (503),
     not token-verification-failed (which signs machines out)."""
@@ -426,17 +405,17 @@ def test_machine_jwt_unknown_kid_during_outage_is_503(make_auth: Any, jwks: Any,
     assert call(handler, "http_v2", bearer=make(key)).status == 200  # keys loaded
     jwks.mode, jwks.status = "status", 503
     auth.key_store._cooldown_from = -1e18  # outside the unknown-kid cooldown
-    out = call(handler, "http_v2", bearer=make(key, kid="ins_rotated"))
+    out = call(handler, "http_v2", bearer=make(key, header={"kid": "ins_rotated"}))
     assert out.status == 503 and out.session is NOT_CALLED
     # ... and with the JWKS up, an unknown kid is Clerk's verdict: 401
     jwks.mode = "ok"
     auth.key_store._cooldown_from = -1e18
     auth.key_store._retry_at = 0.0
-    out = call(handler, "http_v2", bearer=make(key, kid="ins_nobody"))
+    out = call(handler, "http_v2", bearer=make(key, header={"kid": "ins_nobody"}))
     assert out.status == 401 and out.reason == "token-verification-failed"
 
 
-@pytest.mark.parametrize("make", [_m2m, _oauth])
+@pytest.mark.parametrize("make", [m2m_jwt, oauth_jwt])
 @pytest.mark.parametrize("via", ["bearer", "cookie"])
 def test_machine_jwt_on_session_route_is_refused_before_any_key_fetch(
     make_auth: Any, jwks: Any, key: SigningKey, make: Any, via: str
@@ -445,7 +424,7 @@ def test_machine_jwt_on_session_route_is_refused_before_any_key_fetch(
     handler = recording_handler(auth.require_session)
     assert call(handler, "http_v2", bearer=mint(key)).status == 200
     fetched = jwks.count
-    token = make(key, kid="ins_unknown")
+    token = make(key, header={"kid": "ins_unknown"})
     if via == "bearer":
         out = call(handler, "http_v2", bearer=token)
     else:
@@ -458,7 +437,7 @@ def test_verify_token_session_only_never_admits_machine_tokens(make_auth: Any, k
     from clerk_serverless.errors import AuthError
 
     auth = make_auth(secret_key=SK)
-    for token in (_m2m(key), _oauth(key), "ak_" + "x" * 32, "mt_" + "x" * 32, "oat_" + "x" * 32):
+    for token in (m2m_jwt(key), oauth_jwt(key), "ak_" + "x" * 32, "mt_" + "x" * 32, "oat_" + "x" * 32):
         with pytest.raises(AuthError) as info:
             auth.verify_token(token)
         assert info.value.status == 401
@@ -469,7 +448,7 @@ def test_whole_seconds_on_machine_jwts(make_auth: Any, key: SigningKey, field: s
     clock = Clock(float(int(time.time())))
     auth = make_auth(clock=clock, secret_key=SK, clock_skew=0)
     handler = recording_handler(auth.require_auth(accepts_token="m2m_token"))
-    out = call(handler, "http_v2", bearer=_m2m(key, **{field: clock.now + delta}))
+    out = call(handler, "http_v2", bearer=m2m_jwt(key, **{field: clock.now + delta}))
     assert (out.status == 200) is ok
 
 

@@ -22,7 +22,19 @@ from typing import Any
 import pytest
 from support.calls import NOT_CALLED, call
 from support.events import SHAPES, make_event
-from support.tokens import ISSUER, ORIGIN, SigningKey, b64url, mint, sign_raw
+from support.tokens import (
+    ISSUER,
+    M2M_CAT,
+    MACHINE,
+    ORIGIN,
+    USER,
+    SigningKey,
+    b64url,
+    m2m_jwt,
+    mint,
+    oauth_jwt,
+    sign_raw,
+)
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, MachineAuth, Session
 from clerk_serverless.authorizer import Unauthorized, make_authorizer
@@ -32,10 +44,7 @@ from clerk_serverless.trusted import token_hash
 EVIL = "https://evil.example"
 SESSION_CAT = "cl_B7d4PD111AAA"
 TEMPLATE_CAT = "cl_B7d4PD222AAA"
-M2M_CAT = "cl_B7d4PD333AAA"
 IGNORE_CAT = "cl_I7d4PD111III"
-MACHINE = "mch_2vYVtestTESTtestTESTtestTESTtest"
-USER = "user_2vYVtestTESTtestTESTtestTESTtest"
 ROUTE_ARN = "arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/secure"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/secure"
 
@@ -61,32 +70,6 @@ def recording(decorator: Any) -> Any:
 
     handler.seen = seen  # type: ignore[attr-defined]
     return handler
-
-
-def m2m_jwt(key: SigningKey, header: dict[str, Any] | None = None, **claims: Any) -> str:
-    """An M2M JWT as Clerk mints it (clerk/javascript packages/backend/src/fixtures/index.ts)."""
-    now = int(time.time())
-    payload = {
-        "iss": ISSUER, "sub": MACHINE, "aud": ["mch_1xxxxx", "mch_2xxxxx"], "exp": now + 300, "iat": now,
-        "nbf": now - 10, "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "scopes": "mch_1xxxxx mch_2xxxxx",
-    }
-    payload.update(claims)
-    head = {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_CAT}
-    head.update(header or {})
-    return sign_raw(key, {k: v for k, v in head.items() if v is not None}, {k: v for k, v in payload.items() if v is not None})
-
-
-def oauth_jwt(key: SigningKey, typ: str | None = "at+jwt", header: dict[str, Any] | None = None, **claims: Any) -> str:
-    """An OAuth access token JWT (RFC 9068), as Clerk's IdP mints it."""
-    now = int(time.time())
-    payload = {
-        "iss": ISSUER, "sub": USER, "client_id": "client_2VTWUzvGC5UhdJCNx6xG1D98edc", "scope": "read:foo write:bar",
-        "jti": "oat_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "exp": now + 300, "iat": now, "nbf": now - 10, "azp": ORIGIN,
-    }
-    payload.update(claims)
-    head = {"alg": "RS256", "kid": key.kid, "typ": typ}
-    head.update(header or {})
-    return sign_raw(key, {k: v for k, v in head.items() if v is not None}, {k: v for k, v in payload.items() if v is not None})
 
 
 def posts(clerk_api: Any) -> list[Any]:

@@ -31,7 +31,7 @@ from support.aws import clear_powertools_parameters, use_aws_endpoint
 from support.calls import NOT_CALLED, call, recording_handler, send_token, victim_latency
 from support.events import SHAPES, authorizer_event, behind_authorizer, make_event
 from support.jwks_server import JwksServer, SilentServer
-from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, oauth_jwt
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.authorizer import make_authorizer
@@ -244,12 +244,7 @@ def test_finding_trusted_machine_identities_skip_the_routes_authorized_parties(c
     not ``azp`` (which the context even carries, inside ``claims``)."""
     key = signing_keys["current"]
     clerk_api.keys = [key.jwk]
-    now = int(time.time())
-    oauth = sign_raw(
-        key, {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"},
-        {"iss": ISSUER, "sub": "user_2abc", "client_id": "client_1", "scope": "read", "jti": "oat_1",
-         "exp": now + 300, "iat": now, "nbf": now - 10, "azp": ORIGIN},
-    )
+    oauth = oauth_jwt(key)  # azp: ORIGIN
     parties = [ORIGIN, OTHER_PARTY]
     authorize = make_authorizer(
         ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=parties),

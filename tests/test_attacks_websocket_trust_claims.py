@@ -24,7 +24,6 @@ import copy
 import io
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from starlette.testclient import TestClient
 from support.calls import NOT_CALLED, call, recording_handler, run_async, victim_latency
 from support.events import authorizer_event, behind_authorizer, make_event
 from support.jwks_server import JwksServer
-from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, fresh, mint, oauth_jwt
 
 from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.authorizer import Unauthorized, make_authorizer
@@ -214,22 +213,15 @@ def test_trusted_machine_identities_meet_the_routes_parties_as_verified_ones_do(
     and an OAuth JWT whose ``azp`` is outside the route's parties is refused."""
     key = signing_keys["current"]
     clerk_api.keys = [key.jwk]
-    now = int(time.time())
-
-    def oauth(**extra: Any) -> str:
-        payload = {"iss": ISSUER, "sub": "user_2abc", "client_id": "client_1", "scope": "read", "jti": "oat_1",
-                   "exp": now + 300, "iat": now, "nbf": now - 10, **extra}
-        return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}, payload)
-
     api_key = clerk_api.add_api_key(scopes=["read"], claims={"azp": EVIL})
     wide = [ORIGIN, OTHER_PARTY]
     build = lambda trust: ClerkAuth(  # noqa: E731
         secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=wide, trust_authorizer=trust
     )
     authorize = make_authorizer(build(False), accepts_token=["oauth_token", "api_key"])
-    cases = {"oauth, no azp": (oauth(), 200),
-             "oauth, azp inside the route": (oauth(azp=ORIGIN), 200), "api key, azp in claims": (api_key.secret, 200),
-             "oauth, azp outside the route": (oauth(azp=OTHER_PARTY), 401)}
+    cases = {"oauth, no azp": (oauth_jwt(key, azp=None), 200),
+             "oauth, azp inside the route": (oauth_jwt(key, azp=ORIGIN), 200), "api key, azp in claims": (api_key.secret, 200),
+             "oauth, azp outside the route": (oauth_jwt(key, azp=OTHER_PARTY), 401)}
     for label, (token, status) in cases.items():
         context = authorize(authorizer_event(bearer=token), None)["context"]
         if label.startswith("api key"):

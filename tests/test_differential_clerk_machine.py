@@ -30,12 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from support.clerk_api import ClerkBackendApi, fail_on_violations, token_secret
 from support.clerk_oracle import Oracle, clerk_fields, machine_detail, publishable_key, run_oracle
 from support.events import make_event, response_headers
-from support.tokens import Clock, SigningKey, b64url
+from support.tokens import Clock, SigningKey, m2m_jwt, oauth_jwt, sign_raw
 
 from clerk_serverless import ClerkAuth, MachineAuth
 
@@ -50,7 +48,6 @@ AUDIENCE = "https://api.machine-diff.example"
 USER = "user_2mdifUSERmdifUSERmdifUSER01"  # Clerk IDs: 27 characters after the prefix
 ORG = "org_2mdifORGxmdifORGxmdifORGx01"
 MACHINE = "mch_2mdifMACHmdifMACHmdifMACH01"
-M2M_CAT = "cl_B7d4PD333AAA"
 
 
 @pytest.fixture(scope="module")
@@ -192,44 +189,26 @@ class Differ:
 # -- the tokens -------------------------------------------------------------------------------
 
 
-def sign(key: SigningKey, header: dict[str, Any], payload: dict[str, Any]) -> str:
-    signing_input = f"{b64url(json.dumps(header))}.{b64url(json.dumps(payload))}"
-    signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{signing_input}.{b64url(signature)}"
+#: this run's M2M and OAuth JWT claims over :func:`support.tokens.machine_jwt`'s: its own
+#: identities, times at the frozen NOW both SDKs judge at, and (as Clerk mints them) no ``azp``
+M2M_CLAIMS: dict[str, Any] = {"iss": ISSUER, "sub": MACHINE, "aud": ["mch_2mdifOTHER"], "scopes": "mch_2mdifOTHER",
+                              "jti": "mt_2mdifJTI", "iat": NOW - 2, "nbf": NOW - 7, "exp": NOW + 300}
+OAUTH_CLAIMS: dict[str, Any] = {"iss": ISSUER, "sub": USER, "client_id": "client_2mdifCLIENT", "scope": "read write",
+                                "jti": "oat_2mdifJTI", "azp": None, "iat": NOW - 2, "nbf": NOW - 7, "exp": NOW + 300}
 
 
-def machine_jwt(key: SigningKey, oauth: bool, header: dict[str, Any] | None = None, **changes: Any) -> str:
-    """An M2M JWT (``oauth=False``: ``mch_`` subject, M2M ``cat``) or an OAuth
-    access token JWT (``typ: at+jwt``) as Clerk mints them, with ``changes``
-    (None drops a claim)."""
-    if oauth:
-        head: dict[str, Any] = {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}
-        claims: dict[str, Any] = {"sub": USER, "client_id": "client_2mdifCLIENT", "scope": "read write",
-                                  "jti": "oat_2mdifJTI", "iss": ISSUER}
-    else:
-        head = {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_CAT}
-        claims = {"sub": MACHINE, "aud": ["mch_2mdifOTHER"], "scopes": "mch_2mdifOTHER", "jti": "mt_2mdifJTI",
-                  "iss": ISSUER}
-    claims.update(iat=NOW - 2, nbf=NOW - 7, exp=NOW + 300)
-    head.update(header or {})
-    for name, value in changes.items():
-        if value is None:
-            claims.pop(name, None)
-        else:
-            claims[name] = value
-    return sign(key, {k: v for k, v in head.items() if v is not None}, claims)
+def m2m(header: dict[str, Any] | None = None, **changes: Any) -> Callable[[SigningKey], str]:
+    """An M2M JWT of this run with ``header`` and ``changes`` laid over it (None drops a field)."""
+    return lambda key: m2m_jwt(key, header, **{**M2M_CLAIMS, **changes})
 
 
-def m2m(**changes: Any) -> Callable[[SigningKey], str]:
-    return lambda key: machine_jwt(key, False, **changes)
-
-
-def oauth(**changes: Any) -> Callable[[SigningKey], str]:
-    return lambda key: machine_jwt(key, True, **changes)
+def oauth(header: dict[str, Any] | None = None, **changes: Any) -> Callable[[SigningKey], str]:
+    """An OAuth access token JWT of this run, likewise."""
+    return lambda key: oauth_jwt(key, header=header, **{**OAUTH_CLAIMS, **changes})
 
 
 def session(key: SigningKey) -> str:
-    return sign(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"},
+    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT"},
                 {"sub": USER, "sid": "sess_2mdif", "iss": ISSUER, "azp": ORIGIN, "iat": NOW - 2, "nbf": NOW - 7,
                  "exp": NOW + 60})
 
@@ -285,10 +264,10 @@ JWTS: dict[str, Callable[[SigningKey], str]] = {
     "m2m_aud_empty": m2m(aud=[]),
     "m2m_azp_origin": m2m(azp=ORIGIN),
     "m2m_azp_evil": m2m(azp=EVIL),
-    "m2m_typ_at_jwt": lambda key: machine_jwt(key, False, {"typ": "at+jwt"}),
-    "m2m_cat_session": lambda key: machine_jwt(key, False, {"cat": "cl_B7d4PD111AAA"}),
-    "m2m_no_cat": lambda key: machine_jwt(key, False, {"cat": None}),
-    "m2m_unknown_kid": lambda key: machine_jwt(key, False, {"kid": "ins_mdiff_unknown"}),
+    "m2m_typ_at_jwt": m2m({"typ": "at+jwt"}),
+    "m2m_cat_session": m2m({"cat": "cl_B7d4PD111AAA"}),
+    "m2m_no_cat": m2m({"cat": None}),
+    "m2m_unknown_kid": m2m({"kid": "ins_mdiff_unknown"}),
     "m2m_scopes_empty": m2m(scopes=""),
     "m2m_scopes_two_spaces": m2m(scopes="a  b"),
     "m2m_scopes_list": m2m(scopes=["a", "b"]),
@@ -306,7 +285,7 @@ JWTS: dict[str, Callable[[SigningKey], str]] = {
     "oauth_azp_origin": oauth(azp=ORIGIN),
     "oauth_azp_number": oauth(azp=5),
     "oauth_sub_mch": oauth(sub="mch_2mdif"),
-    "oauth_unknown_kid": lambda key: machine_jwt(key, True, {"kid": "ins_mdiff_unknown"}),
+    "oauth_unknown_kid": oauth({"kid": "ins_mdiff_unknown"}),
     "oauth_scope_empty": oauth(scope=""),
     "oauth_scp_string": oauth(scp="x y"),
     "oauth_sub_empty": oauth(sub=""),

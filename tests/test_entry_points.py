@@ -47,7 +47,7 @@ from support.calls import run_async
 from support.clerk_api import ClerkBackendApi, fail_on_violations, now_ms
 from support.events import AUTHORIZER_ROUTE_ARN, response_headers, routed
 from support.jwks_server import JwksServer
-from support.tokens import ISSUER, ORIGIN, SigningKey, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, SigningKey, m2m_jwt, mint, oauth_jwt
 
 from clerk_serverless import AuthError, ClerkAuth, ClerkConfigError, MachineAuth, Policy, Session
 from clerk_serverless.authorizer import Unauthorized, make_authorizer
@@ -62,7 +62,6 @@ V2_ORG = {
     "v": 2, "fea": "o:reports,u:beta", "pla": "o:business",
     "o": {"id": "org_1", "rol": "admin", "slg": "acme", "per": "read", "fpm": "1"},
 }
-M2M_CAT = "cl_B7d4PD333AAA"
 UNSEEN: Any = "<unseen>"  # a field this entry point cannot express
 
 
@@ -415,26 +414,6 @@ def _valid(**claims: Any) -> dict[str, Any]:
     return {"iat": now - 2, "nbf": now - 7, "exp": now + 900, **claims}
 
 
-def m2m_jwt(key: SigningKey, **claims: Any) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": ISSUER, "sub": "mch_2vYVtestTESTtestTESTtestTESTtest", "aud": ["mch_1xxxxx", "mch_2xxxxx"],
-        "exp": now + 900, "iat": now, "nbf": now - 10, "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE",
-        "scopes": "mch_1xxxxx mch_2xxxxx", **claims,
-    }
-    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_CAT}, payload)
-
-
-def oauth_jwt(key: SigningKey, **claims: Any) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": ISSUER, "sub": "user_2vYVtestTESTtestTESTtestTESTtest", "client_id": "client_2VTWUzvGC5UhdJCNx6xG1D98edc",
-        "scope": "read:foo write:bar", "jti": "oat_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE",
-        "exp": now + 900, "iat": now, "nbf": now - 10, "azp": ORIGIN, **claims,
-    }
-    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}, payload)
-
-
 @pytest.fixture(scope="module")
 def tokens(signing_keys: dict[str, SigningKey], api_up: ClerkBackendApi, api_down: ClerkBackendApi) -> dict[str, str]:
     key = signing_keys["current"]
@@ -467,11 +446,11 @@ def tokens(signing_keys: dict[str, SigningKey], api_up: ClerkBackendApi, api_dow
         "m2m_opaque": m2m.secret,
         "oauth_opaque": api_up.add_oauth_token(subject="user_2vYVtestTESTtestTESTtestTES",
                                                expiration=now_ms() + 3_600_000).secret,
-        "m2m_jwt": m2m_jwt(key),
-        "m2m_jwt_evil": m2m_jwt(key, azp=EVIL),
+        "m2m_jwt": m2m_jwt(key, lifetime=900),
+        "m2m_jwt_evil": m2m_jwt(key, azp=EVIL, lifetime=900),
         "m2m_jwt_expired": m2m_jwt(key, exp=now - 100, iat=now - 200, nbf=now - 210),
-        "oauth_jwt": oauth_jwt(key),
-        "oauth_jwt_evil": oauth_jwt(key, azp=EVIL),
+        "oauth_jwt": oauth_jwt(key, lifetime=900),
+        "oauth_jwt_evil": oauth_jwt(key, azp=EVIL, lifetime=900),
     }
 
 

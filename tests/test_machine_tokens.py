@@ -18,13 +18,11 @@ from typing import Any
 import pytest
 from support.calls import NOT_CALLED, call
 from support.events import SHAPES, make_event
-from support.tokens import ORIGIN, SigningKey, mint, sign_raw
+from support.tokens import M2M_CAT, ORIGIN, SigningKey, m2m_jwt, mint, oauth_jwt, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, MachineAuth, Session, require_auth, with_auth
 from clerk_serverless.errors import AuthError, TokenInvalidError, TokenTypeMismatchError
 from clerk_serverless.token_types import classify
-
-M2M_CAT = "cl_B7d4PD333AAA"
 
 
 @pytest.fixture
@@ -46,30 +44,6 @@ def recording(decorator: Any) -> Any:
 
     handler.seen = seen  # type: ignore[attr-defined]
     return handler
-
-
-def m2m_jwt(key: SigningKey, **claims: Any) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": "https://clerk.test-instance.example", "sub": "mch_2vYVtestTESTtestTESTtestTESTtest",
-        "aud": ["mch_1xxxxx", "mch_2xxxxx"], "exp": now + 300, "iat": now, "nbf": now - 10,
-        "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "scopes": "mch_1xxxxx mch_2xxxxx",
-    }
-    payload.update(claims)
-    header = {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_CAT}
-    return sign_raw(key, header, {k: v for k, v in payload.items() if v is not None})
-
-
-def oauth_jwt(key: SigningKey, typ: str = "at+jwt", **claims: Any) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": "https://clerk.test-instance.example", "sub": "user_2vYVtestTESTtestTESTtestTESTtest",
-        "client_id": "client_2VTWUzvGC5UhdJCNx6xG1D98edc", "scope": "read:foo write:bar",
-        "jti": "oat_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "exp": now + 300, "iat": now, "nbf": now - 10,
-        "azp": ORIGIN,
-    }
-    payload.update(claims)
-    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": typ}, {k: v for k, v in payload.items() if v is not None})
 
 
 # -- recognition (Clerk: machine.test.ts) ---------------------------------------------------------

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import behind_authorizer, make_event
 from support.jwks_server import JwksServer
-from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, b64url, claims, mint, sign_raw
+from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, b64url, claims, m2m_jwt, mint, sign_raw
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, KeysUnavailableError
 from clerk_serverless.authorization import authorization_from_claims
@@ -37,7 +37,7 @@ from clerk_serverless.errors import (
 )
 from clerk_serverless.keys import JwksKeyStore, fetch_jwks, parse_jwks
 from clerk_serverless.trusted import authorizer_context
-from clerk_serverless.verify import M2M_TOKEN_CATEGORY, MAX_TOKEN_LENGTH
+from clerk_serverless.verify import MAX_TOKEN_LENGTH
 from clerk_serverless.webhooks import signing_key
 
 Keys = dict[str, SigningKey]
@@ -174,11 +174,8 @@ def test_the_trusted_session_keeps_the_factor_verification_ages_in_order(make_au
         assert (out.status, out.reason) == (403, "reverification-error")
 
 
-def _m2m_jwt(key: SigningKey) -> str:
-    now = int(time.time())
-    payload = {"iss": ISSUER, "sub": "mch_2vYVtestTESTtestTESTtestTES", "exp": now + 300, "iat": now, "nbf": now - 10,
-               "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "scopes": "mch_1xxxxx"}
-    return sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_TOKEN_CATEGORY}, payload)
+#: this module's M2M JWT: a shorter machine ID, one scope, no ``aud`` (its assertions name them)
+M2M_CLAIMS: dict[str, Any] = {"sub": "mch_2vYVtestTESTtestTESTtestTES", "scopes": "mch_1xxxxx", "aud": None}
 
 
 @pytest.mark.parametrize("broken", [{}, {"subject": ""}, {"token_id": ""}, {"subject": "", "token_id": ""}])
@@ -191,7 +188,7 @@ def test_a_machine_context_without_subject_or_token_id_is_refused(
     def make_auth(**kw: Any) -> ClerkAuth:
         return ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN], **kw)
 
-    token = _m2m_jwt(key)
+    token = m2m_jwt(key, **M2M_CLAIMS)
     context = dict(authorizer_context(make_auth().verify_token(token, accepts_token="m2m_token")), **broken)
     seen: dict[str, Any] = {}
 
@@ -320,7 +317,7 @@ def test_a_machine_context_is_never_bound_to_a_cookie(clerk_api: Any, key: Signi
         return ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url, authorized_parties=[ORIGIN],
                          issuer=ISSUER, **kw)
 
-    token = _m2m_jwt(key)
+    token = m2m_jwt(key, **M2M_CLAIMS)
     context = authorizer_context(make_auth().verify_token(token, accepts_token="m2m_token"))
     route = make_auth(trust_authorizer=True).require_auth(accepts_token=["m2m_token", "session_token"])
     handler = recording_handler(route)
@@ -666,7 +663,7 @@ def test_a_machine_jwt_identity_keeps_its_exp_and_reads_back_whole(clerk_api: An
     """machine.MachineAuth.from_jwt / to_dict: an M2M JWT's ``exp`` is the
     identity's ``expiration`` and ``to_dict`` gives every field under its
     name (mutants renamed ``exp`` and the ``to_dict`` keys unnoticed)."""
-    token = _m2m_jwt(key)
+    token = m2m_jwt(key, **M2M_CLAIMS)
     auth = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url)
     identity = auth.verify_token(token, accepts_token="m2m_token")
     exp = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==="))["exp"]
@@ -997,10 +994,7 @@ def test_a_machine_jwt_without_jti_has_the_empty_id(clerk_api: Any, key: Signing
     """machine.MachineAuth.from_jwt: an M2M JWT with no ``jti`` has the id
     ``""`` (as @clerk/backend's ``payload.jti ?? ''``), never None: ``id`` is a
     ``str`` (a mutant dropping the ``or ""`` survived)."""
-    now = int(time.time())
-    payload = {"iss": ISSUER, "sub": "mch_2vYVtestTESTtestTESTtestTES", "exp": now + 300, "iat": now, "nbf": now - 10,
-               "scopes": "mch_1xxxxx"}
-    token = sign_raw(key, {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_TOKEN_CATEGORY}, payload)
+    token = m2m_jwt(key, **M2M_CLAIMS, jti=None)
     identity = ClerkAuth(secret_key=clerk_api.secret_key, api_url=clerk_api.url).verify_token(token, accepts_token="m2m_token")
     assert identity.id == "" and identity.to_dict()["id"] == ""
     assert identity.subject == "mch_2vYVtestTESTtestTESTtestTES"

@@ -6,7 +6,7 @@ import base64
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -14,6 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://clerk.test-instance.example"
 ORIGIN = "https://app.example.com"
+#: Clerk's M2M token category: the ``cat`` header of an M2M JWT.
+M2M_CAT = "cl_B7d4PD333AAA"
+#: The subjects of the machine JWTs below (Clerk IDs as its fixtures spell them).
+MACHINE = "mch_2vYVtestTESTtestTESTtestTESTtest"
+USER = "user_2vYVtestTESTtestTESTtestTESTtest"
 
 
 @dataclass
@@ -88,6 +93,60 @@ def sign_raw(key: SigningKey, header: dict[str, Any], payload: dict[str, Any] | 
     signing_input = f"{b64url(json.dumps(header))}.{b64url(body)}"
     signature = key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{b64url(signature)}"
+
+
+def machine_jwt(
+    key: SigningKey,
+    kind: Literal["m2m_token", "oauth_token"],
+    header: dict[str, Any] | None = None,
+    *,
+    lifetime: int = 300,
+    **claims: Any,
+) -> str:
+    """A machine-token JWT as Clerk mints it, RS256-signed by ``key``.
+
+    ``kind="m2m_token"``: an M2M token (header ``typ: JWT`` with Clerk's M2M
+    ``cat``; subject :data:`MACHINE`, ``aud``/``scopes`` two machines, ``jti``
+    ``mt_…``; clerk/javascript packages/backend/src/fixtures). ``"oauth_token"``:
+    an OAuth access token from Clerk as identity provider (RFC 9068 ``typ:
+    at+jwt``; subject :data:`USER`, ``client_id``, ``scope``, ``jti`` ``oat_…``,
+    ``azp`` the test origin). Issued now, ``nbf`` 10 s earlier, ``exp``
+    ``lifetime`` seconds later. ``header`` and ``claims`` are laid over these;
+    a None value drops the field (``aud=None``, ``header={"cat": None}``).
+    Opaque machine tokens (``ak_``/``mt_``/``oat_``) are registered with
+    :class:`support.clerk_api.ClerkBackendApi` instead.
+    """
+    now = int(time.time())
+    if kind == "m2m_token":
+        head: dict[str, Any] = {"alg": "RS256", "kid": key.kid, "typ": "JWT", "cat": M2M_CAT}
+        payload: dict[str, Any] = {
+            "iss": ISSUER, "sub": MACHINE, "aud": ["mch_1xxxxx", "mch_2xxxxx"], "scopes": "mch_1xxxxx mch_2xxxxx",
+            "jti": "mt_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE",
+        }
+    else:
+        head = {"alg": "RS256", "kid": key.kid, "typ": "at+jwt"}
+        payload = {
+            "iss": ISSUER, "sub": USER, "client_id": "client_2VTWUzvGC5UhdJCNx6xG1D98edc", "scope": "read:foo write:bar",
+            "jti": "oat_2xKa9Bgv7NxMRDFyQw8LpZ3cTmU1vHjE", "azp": ORIGIN,
+        }
+    payload.update(exp=now + lifetime, iat=now, nbf=now - 10)
+    head.update(header or {})
+    payload.update(claims)
+    return sign_raw(
+        key, {k: v for k, v in head.items() if v is not None}, {k: v for k, v in payload.items() if v is not None}
+    )
+
+
+def m2m_jwt(key: SigningKey, header: dict[str, Any] | None = None, *, lifetime: int = 300, **claims: Any) -> str:
+    """:func:`machine_jwt` of kind ``"m2m_token"``."""
+    return machine_jwt(key, "m2m_token", header, lifetime=lifetime, **claims)
+
+
+def oauth_jwt(
+    key: SigningKey, typ: str | None = "at+jwt", header: dict[str, Any] | None = None, *, lifetime: int = 300, **claims: Any
+) -> str:
+    """:func:`machine_jwt` of kind ``"oauth_token"`` with header ``typ`` (None: none)."""
+    return machine_jwt(key, "oauth_token", {"typ": typ, **(header or {})}, lifetime=lifetime, **claims)
 
 
 class Clock:
