@@ -231,6 +231,23 @@ def user_object(user_id: str, **overrides: Any) -> dict[str, Any]:
 # ------------------------------------------------------------- records, log
 
 
+def _lifecycle(
+    created: int, revoked: bool, revocation_reason: str | None, expiration: int | None, expired: bool
+) -> dict[str, Any]:
+    """The fields every registered machine token's object shares: revocation
+    (a reason only when revoked), expiry (``expired=True``: a minute ago, in
+    Unix ms; the ``expired`` flag is worked out at each verify) and the
+    creation times."""
+    return {
+        "revoked": revoked,
+        "revocation_reason": revocation_reason if revoked else None,
+        "expired": False,
+        "expiration": now_ms() - 60_000 if expired else expiration,
+        "created_at": created,
+        "updated_at": created,
+    }
+
+
 @dataclass
 class MachineToken:
     """A registered machine credential: the bearer ``secret`` a client presents
@@ -451,14 +468,9 @@ class ClerkBackendApi:
             "description": description,
             "claims": claims,
             "scopes": list(scopes),
-            "revoked": revoked,
-            "revocation_reason": revocation_reason if revoked else None,
-            "expired": False,
-            "expiration": now_ms() - 60_000 if expired else expiration,
             "created_by": created_by,
             "last_used_at": None,
-            "created_at": created,
-            "updated_at": created,
+            **_lifecycle(created, revoked, revocation_reason, expiration, expired),
         }
         token = MachineToken(secret, obj)
         self.api_keys[secret] = token
@@ -489,13 +501,8 @@ class ClerkBackendApi:
             "subject": subject or clerk_id("mch_"),
             "claims": claims,
             "scopes": list(scopes) if scopes is not None else [self.machine_id],
-            "revoked": revoked,
-            "revocation_reason": revocation_reason if revoked else None,
-            "expired": False,
-            "expiration": now_ms() - 60_000 if expired else expiration,
             "last_used_at": None,
-            "created_at": created,
-            "updated_at": created,
+            **_lifecycle(created, revoked, revocation_reason, expiration, expired),
         }
         record = MachineToken(token, obj)
         self.m2m_tokens[token] = record
@@ -523,12 +530,7 @@ class ClerkBackendApi:
             "client_id": client_id or clerk_id("client_"),
             "subject": subject or clerk_id("user_"),
             "scopes": list(scopes),
-            "revoked": revoked,
-            "revocation_reason": revocation_reason if revoked else None,
-            "expired": False,
-            "expiration": now_ms() - 60_000 if expired else expiration,
-            "created_at": created,
-            "updated_at": created,
+            **_lifecycle(created, revoked, revocation_reason, expiration, expired),
         }
         record = MachineToken(token, obj)
         self.oauth_tokens[token] = record
