@@ -127,6 +127,11 @@ def parse_audience(value: Any) -> frozenset[str] | None:
     return frozenset(items)
 
 
+def _comma_separated(text: str) -> list[str]:
+    """The non-empty parts of a comma-separated setting, without surrounding whitespace."""
+    return [part for part in (p.strip() for p in text.split(",")) if part]
+
+
 def parse_issuer(value: Any, setting: str) -> tuple[str, ...] | None:
     """``issuer``: one ``https://`` URL, a list of them, or a comma-separated
     string of them; each read without surrounding whitespace and its trailing
@@ -137,7 +142,7 @@ def parse_issuer(value: Any, setting: str) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        items: Iterable[Any] = [v for v in (p.strip() for p in value.split(",")) if v]
+        items: Iterable[Any] = _comma_separated(value)
     elif isinstance(value, (list, tuple, set, frozenset)):
         # A set's order, by text: sorted() alone raises TypeError on {"https://…", 7}.
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
@@ -307,7 +312,7 @@ def parse_authorized_parties(value: Any, setting: str) -> frozenset[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        items: Iterable[Any] = [v for v in (p.strip() for p in value.split(",")) if v]
+        items: Iterable[Any] = _comma_separated(value)
     elif isinstance(value, (list, tuple, set, frozenset)):
         items = value
     else:
