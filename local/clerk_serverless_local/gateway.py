@@ -90,12 +90,17 @@ class Cors:
                                                 and len(origin) > len(allowed) - 1)
                    for allowed in self.origins)
 
+    def allow_origin(self, origin: str) -> str:
+        """``Access-Control-Allow-Origin`` for an allowed ``origin``: ``*`` when
+        ``*`` is configured without credentials, else the origin itself."""
+        return origin if self.credentials or "*" not in self.origins else "*"
+
     def preflight_headers(self, origin: str | None) -> list[tuple[str, str]]:
         """What API Gateway answers a preflight from ``origin``."""
         if not self.allows(origin):
             return []
         assert origin is not None
-        headers = [("Access-Control-Allow-Origin", origin if self.credentials or "*" not in self.origins else "*"),
+        headers = [("Access-Control-Allow-Origin", self.allow_origin(origin)),
                    ("Access-Control-Allow-Methods", ",".join(self.methods) or "*"),
                    ("Access-Control-Allow-Headers", ",".join(self.headers) or "*"),
                    ("Vary", "Origin")]
@@ -110,7 +115,7 @@ class Cors:
         if not self.allows(origin):
             return []
         assert origin is not None
-        headers = [("Access-Control-Allow-Origin", origin if self.credentials or "*" not in self.origins else "*"),
+        headers = [("Access-Control-Allow-Origin", self.allow_origin(origin)),
                    ("Vary", "Origin")]
         if self.credentials:
             headers.append(("Access-Control-Allow-Credentials", "true"))
