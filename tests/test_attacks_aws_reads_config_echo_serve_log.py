@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from support.aws import clear_powertools_parameters, use_aws_endpoint
+from support.loopback import TcpListener
 
 from clerk_serverless import ClerkAuth, ClerkConfigError, aws_secrets
 
@@ -32,7 +33,7 @@ SECRET = "sk_test_trickled0123456789abcdefghijklmnop"
 # =========================================================================================
 
 
-class TricklingAws:
+class TricklingAws(TcpListener):
     """A loopback endpoint speaking the AWS JSON protocol for SSM
     ``GetParameter`` and Secrets Manager ``GetSecretValue``: it reads the whole
     request, sends the status line and headers at once, then the body one byte
@@ -40,32 +41,16 @@ class TricklingAws:
     timeout, the whole answer far past any budget."""
 
     def __init__(self, delay: float) -> None:
+        super().__init__()
         self.delay = delay
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self._stopped = threading.Event()
-        self._threads: list[threading.Thread] = []
         self.requests = 0
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> TricklingAws:
-        thread = threading.Thread(target=self._accept, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        return self
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                continue
-            thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
+    def connected(self, conn: socket.socket) -> None:
+        threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
@@ -99,16 +84,12 @@ class TricklingAws:
                     b"Content-Length: %d\r\n\r\n" % len(payload)
                 )
                 for i in range(len(payload)):
-                    if self._stopped.is_set():
+                    if self.stopped:
                         return
                     conn.sendall(payload[i : i + 1])
                     time.sleep(self.delay)
             except OSError:
                 return
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._listener.close()
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from typing import Any
 
 from clerk_serverless_local.runtime_api import QuietServer
 
+from .loopback import TcpListener
+
 STALL_LIMIT = 30.0  # a stalling handler gives up after this long (or when the server stops)
 
 
@@ -257,92 +259,59 @@ class JwksServer:
         return Handler
 
 
-class SilentServer:
+class SilentServer(TcpListener):
     """Accepts TCP connections on 127.0.0.1 and never reads or writes: a
     server that hangs after the connect (a TLS client waits for the
     ServerHello forever)."""
 
     def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        super().__init__()
         self._held: list[socket.socket] = []
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
         self.accepted = 0
-
-    @property
-    def port(self) -> int:
-        return int(self._listener.getsockname()[1])
 
     def url(self, scheme: str = "http") -> str:
         return f"{scheme}://127.0.0.1:{self.port}/jwks"
 
-    def start(self) -> SilentServer:
-        self._listener.settimeout(0.05)
-        self._thread.start()
-        return self
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            self._held.append(conn)
+    def connected(self, conn: socket.socket) -> None:
+        self.accepted += 1
+        self._held.append(conn)
 
     def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
+        super().stop()
         for conn in self._held:
             conn.close()
-        self._listener.close()
 
 
-class TrickleRelay:
+class TrickleRelay(TcpListener):
     """A TCP relay on 127.0.0.1 in front of ``target_port``: what the client
     sends goes through at once; what the server answers comes back one byte
     every ``delay`` seconds (in front of an HTTPS server: a trickled TLS
     handshake)."""
 
     def __init__(self, target_port: int, delay: float) -> None:
+        super().__init__()
         self.target_port = target_port
         self.delay = delay
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._stopped = threading.Event()
         self._sockets: list[socket.socket] = []
-
-    @property
-    def port(self) -> int:
-        return int(self._listener.getsockname()[1])
 
     def url(self, scheme: str = "https") -> str:
         return f"{scheme}://127.0.0.1:{self.port}/jwks"
 
-    def start(self) -> TrickleRelay:
-        self._listener.settimeout(0.05)
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                continue
-            client.settimeout(None)
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self._sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, 0.0), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, self.delay), daemon=True).start()
+    def connected(self, client: socket.socket) -> None:
+        client.settimeout(None)
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        self._sockets += [client, upstream]
+        threading.Thread(target=self._pump, args=(client, upstream, 0.0), daemon=True).start()
+        threading.Thread(target=self._pump, args=(upstream, client, self.delay), daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
         try:
-            while not self._stopped.is_set():
+            while not self.stopped:
                 data = source.recv(65536)
                 if not data:
                     break
                 for i in range(0, len(data), 1 if delay else len(data)):
-                    if self._stopped.is_set():
+                    if self.stopped:
                         return
                     sink.sendall(data[i : i + 1] if delay else data)
                     time.sleep(delay)
@@ -354,10 +323,9 @@ class TrickleRelay:
                     sock.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
-        self._stopped.set()
+        super().stop()
         for sock in self._sockets:
             sock.close()
-        self._listener.close()
 
 
 def tls_files(directory: Path) -> tuple[Path, ssl.SSLContext]:
