@@ -2862,11 +2862,13 @@ DOCS = {name: value for name, value in dict(globals()).items() if name.startswit
 
 @pytest.mark.parametrize("name", sorted(DOCS))
 def test_documented_differences_are_in_the_readme(name: str) -> None:
-    """Every README passage a ``documented`` case cites is there, word for word
-    (``…`` elides): a difference the README stops documenting fails here."""
-    readme = _plain((Path(__file__).resolve().parent.parent / "README.md").read_text())
-    quoted = re.findall(r'README\.md\s+"(.+?)"(?=;|$)', DOCS[name])
+    """Every passage of the README (or of the guide page under ``docs/guide/``
+    it moved to) a ``documented`` case cites is there, word for word (``…``
+    elides): a difference the documentation stops documenting fails here."""
+    root = Path(__file__).resolve().parent.parent
+    quoted = re.findall(r'(README\.md|docs/guide/[\w-]+\.md)\s+"(.+?)"(?=;|$)', DOCS[name])
     assert quoted, f"{name} quotes nothing"
-    for quote in quoted:
+    for page, quote in quoted:
+        text = _plain((root / page).read_text())
         for fragment in (f.strip(" .;,") for f in _plain(quote).split("…")):
-            assert not fragment or fragment in readme, f"{name}: README.md no longer says {fragment!r}"
+            assert not fragment or fragment in text, f"{name}: {page} no longer says {fragment!r}"

@@ -2,9 +2,11 @@
 
 Every name ``clerk_serverless`` exports has a docstring and an entry in the
 API reference (``docs/reference``); every argument of ``ClerkAuth``, every
-route option and every parameter of the integrations is in the README and in
-the docstring the reference renders; every reason code is in the README's
-table and on the reference's generated page. The reference is also built
+route option and every parameter of the integrations is in the guide (the
+README or its pages under ``docs/guide/``) and in the docstring the reference
+renders; every reason code is in the README's table and on the reference's
+generated page. Every python block of the README and the guide pages runs as
+a file of its own, and every relative link between them resolves. The reference is also built
 (offline, as ``make docs`` does) and read back: mkdocstrings silently leaves
 out a name without a docstring, so every name of the rendered modules'
 ``__all__`` must have its entry, and every argument, option and reason code
@@ -44,6 +46,11 @@ from clerk_serverless.integrations import asgi, fastapi, powertools
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The README and the pages it links to, which hold what moved out of it.
+GUIDE = {"README.md": README} | {
+    p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs" / "guide").glob("*.md"))
+}
+DOCUMENTED = "\n".join(GUIDE.values())
 REFERENCE = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs" / "reference").rglob("*.md")))
 DIRECTIVES = set(re.findall(r"^::: (\S+)", REFERENCE, re.M))
 
@@ -127,7 +134,7 @@ def test_every_integration_parameter_is_documented(entry: Callable[..., Any], mo
         if p.kind is not p.VAR_KEYWORD and p.name not in ("self", "app")
     ]
     assert [p for p in named if p not in docstring] == [], f"{entry.__qualname__}: parameters missing from its docstring"
-    assert [p for p in named if f"`{p}" not in README and f"{p}=" not in README] == [], "missing from the README"
+    assert [p for p in named if f"`{p}" not in DOCUMENTED and f"{p}=" not in DOCUMENTED] == [], "missing from the guide"
 
 
 def test_every_reason_code_is_in_the_readme_table_and_the_reference_page() -> None:
@@ -156,9 +163,9 @@ REFERENCE_MODULES = [
 ]
 
 
-def test_every_exported_name_is_named_in_the_readme() -> None:
-    missing = [n for n in clerk_serverless.__all__ if not re.search(rf"\b{n}\b", README)]
-    assert missing == [], "exported by clerk_serverless but never named in the README"
+def test_every_exported_name_is_named_in_the_guide() -> None:
+    missing = [n for n in clerk_serverless.__all__ if not re.search(rf"\b{n}\b", DOCUMENTED)]
+    assert missing == [], "exported by clerk_serverless but never named in the README or docs/guide/"
     assert [m for m in REFERENCE_MODULES if m not in DIRECTIVES] == [], "modules without a reference page"
 
 
@@ -179,19 +186,53 @@ def test_help_on_each_public_name_says_what_it_is(module: str) -> None:
         seen[first] = name
 
 
-PYTHON_BLOCKS = re.findall(r"^```python\n(.*?)^```", README, re.M | re.S)
+PYTHON_BLOCKS = [
+    (f"{page} python block {number}", block)
+    for page, text in GUIDE.items()
+    for number, block in enumerate(re.findall(r"^```python\n(.*?)^```", text, re.M | re.S), 1)
+]
 
 
-@pytest.mark.parametrize("number", range(len(PYTHON_BLOCKS)))
-def test_each_readme_python_block_runs_as_a_file_of_its_own(
-    number: int, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("where, code", PYTHON_BLOCKS, ids=[where for where, _ in PYTHON_BLOCKS])
+def test_each_guide_python_block_runs_as_a_file_of_its_own(
+    where: str, code: str, key: SigningKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A newcomer copies one block into app.py: it must import what it uses
     # and define what it decorates (`app`), with a key source configured as
     # a deployed function has one.
     monkeypatch.setenv("CLERK_JWT_KEY", key.public_pem)
-    code = compile(PYTHON_BLOCKS[number], f"README.md python block {number + 1}", "exec")
-    exec(code, {"__name__": f"readme_block_{number + 1}"})
+    exec(compile(code, where, "exec"), {"__name__": re.sub(r"\W", "_", where)})
+
+
+# Every Markdown page: the README, the guide, the reference.
+PAGES = ["README.md", *(p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "docs").rglob("*.md")))]
+# The pages docs/hooks/generated_pages.py adds at build time.
+GENERATED = {ROOT / "docs" / "readme.md", ROOT / "docs" / "reference" / "reasons.md"}
+LINK = re.compile(r"(?<!!)\[[^\]\n]*\]\(([^)\s]+)\)")
+
+
+def _links(text: str) -> list[str]:
+    """The inline link targets of a Markdown text, code blocks and spans left out."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    return LINK.findall(re.sub(r"`[^`\n]*`", "", prose))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_relative_link_resolves_on_github_and_in_the_site(page: str) -> None:
+    # On GitHub a link is a path from the page; in the site the README is
+    # readme.md and its docs/ links and the guide's ../../README.md links are
+    # rewritten (docs/hooks/generated_pages.py), so nothing else may leave docs/.
+    broken, outside = [], []
+    for target in _links((ROOT / page).read_text(encoding="utf-8")):
+        if re.match(r"[a-z][a-z+.-]*:|#", target):
+            continue
+        path = ((ROOT / page).parent / target.split("#", 1)[0]).resolve()
+        if not path.is_file() and path not in GENERATED:
+            broken.append(target)
+        elif not (path.is_relative_to(ROOT / "docs") or (path == ROOT / "README.md" and page.startswith("docs/guide/"))):
+            outside.append(target)
+    assert broken == [], f"{page}: links to nothing"
+    assert outside == [], f"{page}: links that leave the site"
 
 
 @pytest.fixture(scope="module")

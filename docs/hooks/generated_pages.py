@@ -3,8 +3,12 @@
 * ``reference/reasons.md`` — every member of
   :class:`clerk_serverless.errors.Reason`, with the HTTP status, exception
   classes and message that carry it, read from the package itself;
-* ``guide.md`` — the project's README, the front door, as it is in the
+* ``readme.md`` — the project's README, the front door, as it is in the
   repository.
+
+The README links into ``docs/`` and the guide pages (``docs/guide/``) link
+back to ``../../README.md``, so that both work on GitHub; in the site those
+links are rewritten to the pages' own places.
 """
 
 from __future__ import annotations
@@ -54,5 +58,15 @@ def reason_codes_page() -> str:
 def on_files(files: Files, config: Any) -> Files:
     """Add the generated pages to the site."""
     files.append(File.generated(config, "reference/reasons.md", content=reason_codes_page()))
-    files.append(File.generated(config, "guide.md", content=(ROOT / "README.md").read_text(encoding="utf-8")))
+    files.append(File.generated(config, "readme.md", content=(ROOT / "README.md").read_text(encoding="utf-8")))
     return files
+
+
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
+    """Point the README's ``docs/…`` links, and the guide's links back to the
+    README, at their pages in the site."""
+    if page.file.src_uri == "readme.md":
+        return markdown.replace("](docs/", "](")
+    if page.file.src_uri.startswith("guide/"):
+        return markdown.replace("](../../README.md", "](../readme.md")
+    return markdown
