@@ -540,7 +540,7 @@ def resolve_settings(
     # `iss` is pinned only to a configured issuer, as @clerk/backend's
     # assertIssuerClaim: not to the publishable key's Frontend API, which is
     # not the `iss` behind a Frontend API proxy (the proxy URL) nor, always,
-    # on a satellite domain (README: "Which `iss` your tokens carry").
+    # on a satellite domain (docs/guide/configure.md: "Which `iss` your tokens carry").
     issuers = parse_issuer(issuer_raw, issuer_setting)
     # A proxy only moves the Frontend API: it is validated whatever the key
     # source, and used with the publishable key's (README: "Keys").

@@ -190,7 +190,7 @@ JPP = SHARED + "__tests__/jwtPayloadParser.spec.ts"
 PKS = SHARED + "__tests__/keys.spec.ts"
 SRC_AUTHZ = SHARED + "authorization.ts"
 
-# README lines that document a difference (README.md of this repository).
+# Passages that document a difference: README.md, or the guide page under docs/guide/ it moved to.
 DOC_503 = ('README.md "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
            'A 503 is never a 401"')
 DOC_BAPI_503 = ('README.md "The Backend API unreachable, timing out, 5xx, 429, any other status or a body that is no JSON '
@@ -203,7 +203,7 @@ DOC_RS256 = ('README.md "RS256 only (…RS384/RS512 included, are refused before
              'stricter than Clerk\'s RS256/384/512)"')
 DOC_TYPE = ('README.md "Deliberately stricter than Clerk: … machine subjects (mch_…), at+jwt and '
             'non-session cat headers are token-type-mismatch on every session path"')
-DOC_CONFIG = ('README.md "A mistake raises ClerkConfigError naming the argument or variable '
+DOC_CONFIG = ('docs/guide/configure.md "A mistake raises ClerkConfigError naming the argument or variable '
               '(CLERK_AUTHORIZED_PARTIES: \'app.example.com\' is not an origin; …) … never disguised as a 401"')
 DOC_ACCEPTS = 'README.md "An unknown accepts_token value is a ClerkConfigError when decorating"'
 DOC_REFETCH = 'README.md "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
@@ -224,7 +224,7 @@ DOC_M2M_AZP = ('README.md "earlier 3.x versions required one of every machine JW
                'configured). Clerk\'s own M2M and OAuth JWTs carry no azp, and pass"')
 DOC_OAUTH_AUD = ('README.md "With audience set, an OAuth token\'s answer must carry an aud naming it, as '
                  '@clerk/backend requires, else 401 token-verification-failed"')
-DOC_REVERIFICATION = ('README.md "A mistake raises ClerkConfigError naming the argument"; clerk_serverless/authorization.py '
+DOC_REVERIFICATION = ('docs/guide/configure.md "A mistake raises ClerkConfigError naming the argument"; clerk_serverless/authorization.py '
                       'parse_reverification: "Raises ClerkConfigError(\"reverification\", …) for anything else (where Clerk\'s '
                       'has() would silently answer false)"')
 DOC_MACHINE_JWT = ('README.md "verify_token(token, accepts_token=[machine types]) calls a JWT that decodes but is '

@@ -286,7 +286,7 @@ def test_non_rsa_pem_is_refused() -> None:
 # session tokens carry the proxy URL as iss, not the publishable key's Frontend
 # API (@clerk/backend 4's interstitialRule and clerk-sdk-go's isValidIssuer
 # compare iss with proxyUrl); on a satellite domain Clerk's SDKs did not check
-# iss at all. README: "Which `iss` your tokens carry".
+# iss at all. docs/guide/configure.md: "Which `iss` your tokens carry".
 PROXY_ISS = "https://app.test-instance.example/__clerk"
 
 

@@ -64,11 +64,14 @@ ENTRY_POINTS: list[tuple[Callable[..., Any], str]] = [
 ]
 
 
-def _readme_table_names(heading_cell: str) -> set[str]:
-    """The first-column names (`name` or `name=…`) of the README table whose
-    header row starts with ``| heading_cell |``."""
-    start = README.index(f"| {heading_cell} |")
-    rows = README[start:].split("\n\n", 1)[0].splitlines()[2:]
+CONFIGURE = GUIDE["docs/guide/configure.md"]
+
+
+def _configure_table_names(heading_cell: str) -> set[str]:
+    """The first-column names (`name` or `name=…`) of the configuration
+    guide's table whose header row starts with ``| heading_cell |``."""
+    start = CONFIGURE.index(f"| {heading_cell} |")
+    rows = CONFIGURE[start:].split("\n\n", 1)[0].splitlines()[2:]
     names: set[str] = set()
     for row in rows:
         names.update(re.findall(r"`(\w+)[=`]", row.split("|")[1]))
@@ -82,11 +85,11 @@ def test_every_public_name_has_a_docstring_and_a_reference_entry(name: str) -> N
     assert f"clerk_serverless.{name}" in DIRECTIVES, f"clerk_serverless.{name} is not in docs/reference"
 
 
-def test_every_clerk_auth_argument_is_in_the_readme_table_and_the_docstring() -> None:
+def test_every_clerk_auth_argument_is_in_the_configure_table_and_the_docstring() -> None:
     arguments = [p for p in inspect.signature(ClerkAuth.__init__).parameters if p != "self"]
-    in_table = _readme_table_names("argument")
+    in_table = _configure_table_names("argument")
     docstring = inspect.getdoc(ClerkAuth) or ""
-    assert [a for a in arguments if a not in in_table] == [], "missing from the README's Configure table"
+    assert [a for a in arguments if a not in in_table] == [], "missing from the Configure table (docs/guide/configure.md)"
     assert [a for a in arguments if not re.search(rf"^\s+{a}:", docstring, re.M)] == [], "missing from Args:"
 
 
@@ -96,8 +99,8 @@ ROUTE_OPTIONS = (
 
 
 @pytest.mark.parametrize("option", sorted(ROUTE_OPTIONS))
-def test_every_route_option_is_in_the_readme_table_and_the_reference(option: str) -> None:
-    assert option in _readme_table_names("option"), f"{option} is missing from the README's route options"
+def test_every_route_option_is_in_the_configure_table_and_the_reference(option: str) -> None:
+    assert option in _configure_table_names("option"), f"{option} is missing from the route options (docs/guide/configure.md)"
     documented_in = [
         cls.__name__
         for cls in (SessionPolicyOptions, PolicyOptions, HandlerOptions, AuthOptions)
@@ -135,6 +138,15 @@ def test_every_integration_parameter_is_documented(entry: Callable[..., Any], mo
     ]
     assert [p for p in named if p not in docstring] == [], f"{entry.__qualname__}: parameters missing from its docstring"
     assert [p for p in named if f"`{p}" not in DOCUMENTED and f"{p}=" not in DOCUMENTED] == [], "missing from the guide"
+
+
+def test_every_environment_variable_is_named_in_the_readme_table() -> None:
+    # The front door names every variable the package reads, one line each.
+    read = set()
+    for source in (ROOT / "clerk_serverless").rglob("*.py"):
+        read |= set(re.findall(r'"(CLERK_[A-Z_]+)"', source.read_text(encoding="utf-8")))
+    table = README[README.index("| variable |"):].split("\n\n", 1)[0]
+    assert sorted(v for v in read if f"`{v}`" not in table) == []
 
 
 def test_every_reason_code_is_in_the_readme_table_and_the_reference_page() -> None:
