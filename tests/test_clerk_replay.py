@@ -193,7 +193,7 @@ SRC_AUTHZ = SHARED + "authorization.ts"
 # Passages that document a difference: README.md, or the guide page under docs/guide/ it moved to.
 DOC_503 = ('README.md "keys cannot be loaded and none cached; Backend API down (machine tokens) | 503 + Retry-After … '
            'A 503 is never a 401"')
-DOC_BAPI_503 = ('README.md "The Backend API unreachable, timing out, 5xx, 429, any other status or a body that is no JSON '
+DOC_BAPI_503 = ('docs/guide/machine-tokens.md "The Backend API unreachable, timing out, 5xx, 429, any other status or a body that is no JSON '
                 '→ 503 unexpected-error … never 401"')
 DOC_EXPIRED = ('README.md "For an expired token authenticateRequest reports session-token-expired-refresh-… '
                '(which refresh was not attempted: a handshake detail); we keep token-expired, verifyToken\'s name"')
@@ -205,7 +205,7 @@ DOC_TYPE = ('README.md "Deliberately stricter than Clerk: … machine subjects (
             'non-session cat headers are token-type-mismatch on every session path"')
 DOC_CONFIG = ('docs/guide/configure.md "A mistake raises ClerkConfigError naming the argument or variable '
               '(CLERK_AUTHORIZED_PARTIES: \'app.example.com\' is not an origin; …) … never disguised as a 401"')
-DOC_ACCEPTS = 'README.md "An unknown accepts_token value is a ClerkConfigError when decorating"'
+DOC_ACCEPTS = 'docs/guide/machine-tokens.md "An unknown accepts_token value is a ClerkConfigError when decorating"'
 DOC_REFETCH = 'README.md "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
 # "## Where we differ from @clerk/backend, on purpose"
 DOC_NO_HANDSHAKE = ('README.md "No handshake, no refresh. … no dev-browser (__clerk_db_jwt) requirement on '
@@ -220,9 +220,9 @@ DOC_AUD = ('README.md "an aud of empty or non-string entries refused when audien
            '(Clerk drops falsy entries)"')
 DOC_OUTAGE = ('README.md "Outages are 503, never 401: keys that cannot be loaded, the Backend API '
               'unreachable, failing or refusing our key (Clerk: signed out)"')
-DOC_M2M_AZP = ('README.md "earlier 3.x versions required one of every machine JWT once authorized parties were '
+DOC_M2M_AZP = ('docs/guide/machine-tokens.md "earlier 3.x versions required one of every machine JWT once authorized parties were '
                'configured). Clerk\'s own M2M and OAuth JWTs carry no azp, and pass"')
-DOC_OAUTH_AUD = ('README.md "With audience set, an OAuth token\'s answer must carry an aud naming it, as '
+DOC_OAUTH_AUD = ('docs/guide/machine-tokens.md "With audience set, an OAuth token\'s answer must carry an aud naming it, as '
                  '@clerk/backend requires, else 401 token-verification-failed"')
 DOC_REVERIFICATION = ('docs/guide/configure.md "A mistake raises ClerkConfigError naming the argument"; clerk_serverless/authorization.py '
                       'parse_reverification: "Raises ClerkConfigError(\"reverification\", …) for anything else (where Clerk\'s '

@@ -296,7 +296,7 @@ OPAQUE_NAMES = ("ak_user", "ak_org", "ak_expiring", "ak_revoked", "ak_expired", 
                 "oat_revoked", "oat_expired", "oat_unknown", "oat_aud_ours", "oat_aud_other", "oat_aud_empty")
 ANY = "any"
 MACHINES = ["api_key", "m2m_token", "oauth_token"]
-_SCOPES = Differ("signed-in", "scopes are the claim's non-empty names (README: a claim's empty names are "
+_SCOPES = Differ("signed-in", "scopes are the claim's non-empty names (docs/guide/machine-tokens.md: a claim's empty names are "
                               "dropped; @clerk/backend keeps `split(' ')`'s empty strings, or a string as is)")
 _AZP = Differ("token-verification-failed", "a machine JWT's azp, when it has one, is held to the authorized "
                                            "parties (README: stricter)")
