@@ -195,7 +195,7 @@ DOC_503 = ('README.md "keys cannot be loaded and none cached; Backend API down (
            'A 503 is never a 401"')
 DOC_BAPI_503 = ('docs/guide/machine-tokens.md "The Backend API unreachable, timing out, 5xx, 429, any other status or a body that is no JSON '
                 '→ 503 unexpected-error … never 401"')
-DOC_EXPIRED = ('README.md "For an expired token authenticateRequest reports session-token-expired-refresh-… '
+DOC_EXPIRED = ('docs/guide/requests.md "For an expired token authenticateRequest reports session-token-expired-refresh-… '
                '(which refresh was not attempted: a handshake detail); we keep token-expired, verifyToken\'s name"')
 DOC_NO_UAT = ('README.md "A **missing** __client_uat is tolerated, deliberately (@clerk/backend signs '
               'such a request out)"')
