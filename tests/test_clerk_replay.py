@@ -197,7 +197,7 @@ DOC_BAPI_503 = ('docs/guide/machine-tokens.md "The Backend API unreachable, timi
                 '→ 503 unexpected-error … never 401"')
 DOC_EXPIRED = ('docs/guide/requests.md "For an expired token authenticateRequest reports session-token-expired-refresh-… '
                '(which refresh was not attempted: a handshake detail); we keep token-expired, verifyToken\'s name"')
-DOC_NO_UAT = ('README.md "A **missing** __client_uat is tolerated, deliberately (@clerk/backend signs '
+DOC_NO_UAT = ('docs/guide/verification.md "A **missing** __client_uat is tolerated, deliberately (@clerk/backend signs '
               'such a request out)"')
 DOC_RS256 = ('README.md "RS256 only (…RS384/RS512 included, are refused before any key is touched — '
              'stricter than Clerk\'s RS256/384/512)"')
