@@ -199,9 +199,9 @@ DOC_EXPIRED = ('docs/guide/requests.md "For an expired token authenticateRequest
                '(which refresh was not attempted: a handshake detail); we keep token-expired, verifyToken\'s name"')
 DOC_NO_UAT = ('docs/guide/verification.md "A **missing** __client_uat is tolerated, deliberately (@clerk/backend signs '
               'such a request out)"')
-DOC_RS256 = ('README.md "RS256 only (…RS384/RS512 included, are refused before any key is touched — '
+DOC_RS256 = ('docs/guide/verification.md "RS256 only (…RS384/RS512 included, are refused before any key is touched — '
              'stricter than Clerk\'s RS256/384/512)"')
-DOC_TYPE = ('README.md "Deliberately stricter than Clerk: … machine subjects (mch_…), at+jwt and '
+DOC_TYPE = ('docs/guide/verification.md "Deliberately stricter than Clerk: … machine subjects (mch_…), at+jwt and '
             'non-session cat headers are token-type-mismatch on every session path"')
 DOC_CONFIG = ('docs/guide/configure.md "A mistake raises ClerkConfigError naming the argument or variable '
               '(CLERK_AUTHORIZED_PARTIES: \'app.example.com\' is not an origin; …) … never disguised as a 401"')

@@ -639,7 +639,7 @@ CORPUS: list[tuple[str, Request, Differ | None]] = [
 
 
 # Where the corpus differs on purpose: our verdict ("signed-in" or our reason), and why.
-_KID = Differ("token-invalid", "kid required (README, What is verified); Clerk's PEM path ignores kid")
+_KID = Differ("token-invalid", "kid required (docs/guide/verification.md, What is verified); Clerk's PEM path ignores kid")
 _RS = Differ("token-invalid-algorithm",
              "RS256 only (README: stricter); with a PEM key Clerk refuses them too, as token-verification-failed")
 _SID = Differ("token-type-mismatch", "sid required of session tokens (README: stricter)")
