@@ -1,10 +1,11 @@
-"""The README's "Calling it from the frontend" snippets, run as written, in a real browser.
+"""The guide's "Calling it from the frontend" snippets, run as written, in a real browser.
 
 ``tests/browser/patterns.jsx`` holds the test suite's own copy of the
-recommended patterns; this module takes the README's code blocks themselves
+recommended patterns; this module takes the code blocks of
+``docs/guide/frontend.md`` (moved there from the README) themselves
 (fetch, react-query v5, SWR, axios), pastes them into one module — verbatim,
 but for the example API address — bundles it with esbuild and the real
-libraries, and checks that each behaves as the README's text says: a throwing
+libraries, and checks that each behaves as the page's text says: a throwing
 fetcher with the refusal's status, reason and Retry-After; no header (and no
 preflight) without a token; react-query and SWR not retrying a 401 and
 retrying a 503 after Retry-After; axios sending the token per request.
@@ -40,9 +41,11 @@ import axios from "axios";
 
 
 def readme_snippets() -> dict[str, str]:
-    """The code blocks of "Calling it from the frontend", by their bold title."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Calling it from the frontend\n", 1)[1].split("\n## ", 1)[0]
+    """The code blocks of "Calling it from the frontend" (the README's guide
+    page, docs/guide/frontend.md), by their bold title."""
+    text = (ROOT / "docs" / "guide" / "frontend.md").read_text()
+    assert text.startswith("# Calling it from the frontend\n")
+    section = text.split("\n## ", 1)[0]
     blocks = re.findall(r"^\*\*(\w[\w .-]*?)\*\*[^\n]*\n\n```(?:js|jsx)\n(.*?)```", section, re.S | re.M)
     return {title: code for title, code in blocks}
 
