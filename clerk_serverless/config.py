@@ -543,7 +543,7 @@ def resolve_settings(
     # on a satellite domain (docs/guide/configure.md: "Which `iss` your tokens carry").
     issuers = parse_issuer(issuer_raw, issuer_setting)
     # A proxy only moves the Frontend API: it is validated whatever the key
-    # source, and used with the publishable key's (README: "Keys").
+    # source, and used with the publishable key's (docs/guide/keys-and-outages.md).
     proxy = parse_proxy_url(proxy_raw, proxy_setting)
 
     # Networkless first; then an explicit JWKS URL; then the Frontend API

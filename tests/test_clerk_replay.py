@@ -206,7 +206,7 @@ DOC_TYPE = ('docs/guide/verification.md "Deliberately stricter than Clerk: … m
 DOC_CONFIG = ('docs/guide/configure.md "A mistake raises ClerkConfigError naming the argument or variable '
               '(CLERK_AUTHORIZED_PARTIES: \'app.example.com\' is not an origin; …) … never disguised as a 401"')
 DOC_ACCEPTS = 'docs/guide/machine-tokens.md "An unknown accepts_token value is a ClerkConfigError when decorating"'
-DOC_REFETCH = 'README.md "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
+DOC_REFETCH = 'docs/guide/keys-and-outages.md "an unknown kid or a bad signature forces at most one refetch per unknown_kid_cooldown"'
 # "## Where we differ from @clerk/backend, on purpose"
 DOC_NO_HANDSHAKE = ('README.md "No handshake, no refresh. … no dev-browser (__clerk_db_jwt) requirement on '
                     'development instances, no satellite or multi-domain sync, no cross-origin-referrer or organization-sync '
