@@ -93,8 +93,8 @@ class ClerkAuth:
         audience: expected ``aud`` (a string or a list), for instances that add
             ``aud`` through a JWT template; a token without ``aud`` still passes,
             as with @clerk/backend's ``verifyToken``.
-        jwks_stale_ttl: how long the last good keys serve while refreshes fail (≥ 24 h).
-        unknown_kid_cooldown: minimum seconds between refetches forced by unknown kids.
+        jwks_stale_ttl: how long the last good keys serve while refreshes fail (24 h to 7 days).
+        unknown_kid_cooldown: minimum seconds between refetches forced by unknown kids (1 to 300).
         fetch_timeout: total seconds for one JWKS fetch or Backend API call,
             every read included (≤ 3).
         token_cache_size: verified tokens remembered (0 disables the cache).

@@ -25,6 +25,15 @@ MAX_CLOCK_SKEW = 60.0
 #: The longest ``jwks_cache_ttl``: a key Clerk removed from the set (rotated out,
 #: compromised) stops verifying within it; milliseconds given as seconds would be weeks.
 MAX_JWKS_CACHE_TTL = 24 * 3600.0
+#: The longest ``jwks_stale_ttl``: keys serve this long while every refresh
+#: fails, and a key Clerk revoked meanwhile keeps verifying; milliseconds given
+#: as seconds would be years.
+MAX_STALE_TTL = 7 * 24 * 3600.0
+#: The bounds of ``unknown_kid_cooldown``: below a second every forged ``kid``
+#: is a fetch against Clerk; above the longest cache TTL a new signing key
+#: (Clerk's rotation) would be refused with 401 — signing users out — for hours.
+MIN_UNKNOWN_KID_COOLDOWN = 1.0
+MAX_UNKNOWN_KID_COOLDOWN = 300.0
 
 ENV = {
     "jwt_key": "CLERK_JWT_KEY",
@@ -353,15 +362,17 @@ def cookie_suffix(publishable_key: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()[:8]
 
 
-def _number(value: Any, setting: str, *, minimum: float = 0.0, maximum: float = math.inf, why: str = "") -> float:
+def _number(
+    value: Any, setting: str, *, minimum: float = 0.0, maximum: float = math.inf, why: str = "", low_why: str = ""
+) -> float:
     """A number of seconds within ``[minimum, maximum]``; ``why`` follows the
-    refusal of one above ``maximum``."""
+    refusal of one above ``maximum``, ``low_why`` that of one below ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ClerkConfigError(setting, "must be a number of seconds")
     if isinstance(value, int) and not -1e300 < value < 1e300:
         value = math.inf  # an int no float holds (math.isfinite would raise OverflowError)
     if not math.isfinite(value) or value < minimum:
-        raise ClerkConfigError(setting, f"must be a finite number >= {minimum:g}")
+        raise ClerkConfigError(setting, f"must be a finite number >= {minimum:g}{low_why}")
     if value > maximum:
         raise ClerkConfigError(setting, f"must be at most {maximum:g} seconds{why}")
     return float(value)
@@ -593,8 +604,18 @@ def resolve_settings(
         why=" (a day): it is in seconds, not milliseconds, and a key removed from the JWKS keeps verifying "
         "tokens until it passes",
     )
-    stale = _number(jwks_stale_ttl, "jwks_stale_ttl", minimum=MIN_STALE_TTL)
-    cooldown = _number(unknown_kid_cooldown, "unknown_kid_cooldown")
+    stale = _number(
+        jwks_stale_ttl, "jwks_stale_ttl", minimum=MIN_STALE_TTL, maximum=MAX_STALE_TTL,
+        why=" (a week): it is in seconds, not milliseconds, and a key Clerk revoked keeps verifying "
+        "as long as refreshes fail",
+    )
+    cooldown = _number(
+        unknown_kid_cooldown, "unknown_kid_cooldown", minimum=MIN_UNKNOWN_KID_COOLDOWN,
+        maximum=MAX_UNKNOWN_KID_COOLDOWN,
+        low_why=": below it every forged kid costs a key fetch against Clerk",
+        why=": it is in seconds, not milliseconds, and a token signed by a key Clerk just rotated in "
+        "is refused (401) until the window ends",
+    )
     timeout = _number(fetch_timeout, "fetch_timeout", minimum=0.05, maximum=3.0, why=" (connect + read)")
 
     return Settings(
