@@ -286,6 +286,32 @@ def handler_decorator(
     return apply(handler) if handler is not None else apply
 
 
+_AWAITABLE_BODY = (
+    '{"error": "internal_error", "reason": "handler-async", '
+    '"message": "The handler returned an awaitable; Lambda does not await it."}'
+)
+
+
+def _refuse_awaitable(handler: Any, response: Any, told: bool) -> bool:
+    """An ``async def`` hidden from the decoration-time refusal (a sync
+    ``functools.wraps`` wrapper around it) returned a coroutine, which Lambda
+    would serialize into a 502: close it (no "never awaited" warning, and its
+    body never runs) and log once per handler. Returns ``True`` (told)."""
+    close = getattr(response, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
+    if not told:
+        from .logs import WARNING, log
+
+        log(
+            "clerk_serverless", WARNING,
+            "clerk_serverless: 500: handler %s returned %s, which Lambda does not await; define it with `def`",
+            getattr(handler, "__name__", type(handler).__name__), type(response).__name__,
+        )
+    return True
+
+
 def answer_event_error(event: Any, error: EventError, request: Request | None = None) -> dict[str, Any]:
     """A 400 for an event we cannot read, in its source's format when known."""
     from .logs import WARNING, log
@@ -314,6 +340,14 @@ def _wrapped(
 ) -> Callable[..., Any]:
     policy_checked = checked
     bound_auth = get_auth() if checked else None  # a ClerkAuth's own decorators: built already
+    told = False  # the awaitable-answer warning, once per handler
+
+    def answer(raw: dict[str, Any], request: Request, response: Any) -> Any:
+        nonlocal told
+        if not hasattr(response, "__await__"):  # the hot path: one lookup on a dict
+            return response
+        told = _refuse_awaitable(handler, response, told)
+        return request.source.render(raw, 500, {"Content-Type": "application/json"}, _AWAITABLE_BODY)
 
     def wrapper(event: Any, context: Any = None) -> Any:
         nonlocal policy_checked
@@ -334,7 +368,7 @@ def _wrapped(
                 if preflight == "answer":
                     return request.source.render(raw, *preflight_parts(request, auth.parties_for(policy)))
                 raw["session"] = raw["auth"] = None  # opted in: the app answers its own preflights
-                return handler(event, context)
+                return answer(raw, request, handler(event, context))
             identity = admit(auth, request, policy, required=required)
         except Refusal as refusal:
             return request.source.render(raw, refusal.status, refusal.headers, refusal.body)
@@ -349,6 +383,7 @@ def _wrapped(
         finally:
             if bound and observer is not None:
                 observer.unbind()
+        response = answer(raw, request, response)
         if cors if cors is not None else request.source.adds_cors:
             with contextlib.suppress(EventError):  # an unreadable Origin: no CORS grant
                 response = add_cors_headers(

@@ -1,0 +1,86 @@
+"""Red-team probes, round 22: the corners fewer people looked at.
+
+Configuration bounds of the key cache, an ``async def`` hidden behind a
+synchronous ``functools.wraps`` wrapper, the ASGI integration outside
+Lambda, the Backend API client, webhooks and the local dev server. Tests
+named ``test_finding_*`` are attacks that succeeded on the code as
+reviewed, kept with their fixes.
+
+Real parts only: generated RS256 keys, the loopback JWKS server,
+real-shaped events, real HTTP servers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import warnings
+from typing import Any
+
+import pytest
+from support.events import make_event
+from support.tokens import SigningKey, mint
+
+from clerk_serverless import ClerkAuth, ClerkConfigError
+
+# =========================================================================================
+# 1. Key-cache settings, and an async handler behind a sync wrapper
+# =========================================================================================
+
+
+@pytest.mark.parametrize(("setting", "value", "why"), [
+    ("jwks_stale_ttl", 86_400_000, "milliseconds"),  # a day in ms: 1000 days of revoked keys verifying
+    ("jwks_stale_ttl", 10**12, "milliseconds"),
+    ("unknown_kid_cooldown", 30_000, "rotated in"),  # 30 s in ms: a rotated-in key refused for 8 hours
+    ("unknown_kid_cooldown", 0, "forged kid"),  # every forged kid a fetch against Clerk
+    ("unknown_kid_cooldown", 0.001, "forged kid"),
+])
+def test_finding_key_cache_windows_took_any_value(key: SigningKey, setting: str, value: float, why: str) -> None:
+    """``jwks_stale_ttl`` and ``unknown_kid_cooldown`` were taken unbounded:
+    a cooldown given in milliseconds refused the tokens of a newly rotated-in
+    key with 401 (users signed out) for hours; a zero cooldown let a stream
+    of forged kids cost one fetch each. Both are bounded, and the error says why."""
+    with pytest.raises(ClerkConfigError) as info:
+        ClerkAuth(jwt_key=key.public_pem, **{setting: value})
+    assert setting in str(info.value) and why in str(info.value)
+    ClerkAuth(jwt_key=key.public_pem, jwks_stale_ttl=7 * 86400, unknown_kid_cooldown=300)
+    ClerkAuth(jwt_key=key.public_pem, jwks_stale_ttl=86400, unknown_kid_cooldown=1)
+
+
+def _sync_wraps(fn: Any) -> Any:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "rest_v1", "alb_multi", "function_url"])
+def test_finding_an_async_handler_behind_a_sync_wraps_decorator_answered_a_coroutine(
+    key: SigningKey, shape: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``async def`` under a plain ``functools.wraps`` decorator slips past the
+    decoration-time refusal (the outer wrapper is sync, and following
+    ``__wrapped__`` would refuse wrappers that run the coroutine themselves):
+    the handler's coroutine went back to Lambda (a 502 and a "never awaited"
+    warning). Now it is closed, unrun, and the answer is a 500 saying why, in
+    the source's format, with one log line per handler."""
+    ran = []
+
+    @ClerkAuth(jwt_key=key.public_pem).require_session
+    @_sync_wraps
+    async def handler(event: Any, context: Any) -> dict[str, Any]:
+        ran.append(1)
+        return {"statusCode": 200, "body": "secret"}
+
+    event = make_event(shape, headers={"Authorization": f"Bearer {mint(key)}"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a coroutine never awaited would warn
+        with caplog.at_level(logging.WARNING):
+            first, second = handler(event, None), handler(make_event(shape, headers={
+                "Authorization": f"Bearer {mint(key)}"}), None)
+    for answer in (first, second):
+        assert answer["statusCode"] == 500
+        assert json.loads(answer["body"])["reason"] == "handler-async"
+    assert ran == []
+    assert sum("does not await" in r.getMessage() for r in caplog.records) == 1
