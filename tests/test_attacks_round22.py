@@ -84,3 +84,39 @@ def test_finding_an_async_handler_behind_a_sync_wraps_decorator_answered_a_corou
         assert json.loads(answer["body"])["reason"] == "handler-async"
     assert ran == []
     assert sum("does not await" in r.getMessage() for r in caplog.records) == 1
+
+
+# =========================================================================================
+# 2. The ASGI middleware outside Lambda
+# =========================================================================================
+
+
+@pytest.mark.parametrize("kind", ["webtransport", "HTTP", "", None])
+def test_finding_an_asgi_scope_of_another_type_reached_the_app_unauthenticated(key: SigningKey, kind: Any) -> None:
+    """``ClerkMiddleware`` passed every scope that is not ``http`` or
+    ``websocket`` straight to the app, as it must lifespan events: an
+    extension type (``webtransport``) or a server's misspelling reached a
+    protected app with no token at all. Now only ``lifespan`` passes; another
+    type raises, as the ASGI spec has apps do."""
+    import asyncio
+
+    from clerk_serverless.integrations.asgi import ClerkMiddleware
+
+    reached: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["type"])
+
+    middleware = ClerkMiddleware(app, auth=ClerkAuth(jwt_key=key.public_pem))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Any) -> None:
+        return None
+
+    scope = {"type": kind, "path": "/me", "headers": [], "query_string": b""}
+    with pytest.raises(ValueError, match="cannot authenticate"):
+        asyncio.run(middleware(scope, receive, send))
+    asyncio.run(middleware({"type": "lifespan"}, receive, send))
+    assert reached == ["lifespan"]

@@ -92,7 +92,8 @@ async def authenticate_scope(
 
 class ClerkMiddleware:
     """Pure ASGI middleware: authenticate every ``http`` request and
-    WebSocket handshake (lifespan events pass through).
+    WebSocket handshake (lifespan events pass through; a scope of any other
+    type raises ``ValueError`` rather than reach the app unchecked).
 
     Args:
         app: the ASGI app to protect.
@@ -143,9 +144,14 @@ class ClerkMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope.get("type")
-        if kind not in ("http", "websocket") or self._excluded(scope.get("path") or ""):
+        if kind == "lifespan" or kind in ("http", "websocket") and self._excluded(scope.get("path") or ""):
             await self.app(scope, receive, send)  # lifespan, and paths left alone
             return
+        if kind not in ("http", "websocket"):
+            # A scope type we cannot authenticate (an extension, a server's
+            # own) never reaches the app unchecked; the ASGI spec has apps
+            # raise on a type they do not understand.
+            raise ValueError(f"ClerkMiddleware cannot authenticate an ASGI scope of type {str(kind)[:40]!r}")
         auth = self.auth or _checked(default_auth(), self.policy)
         if kind == "websocket":
             await self._websocket(auth, scope, receive, send)
