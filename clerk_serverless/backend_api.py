@@ -79,7 +79,7 @@ class BackendApi:
             raise ClerkAPIError(f"Clerk's Backend API refused the request: {exc}", status) from None
         try:
             user = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested past the parser's depth
             raise ClerkUnavailableError("Clerk's Backend API answered with something that is not JSON") from None
         if not isinstance(user, dict) or user.get("id") != user_id:
             raise ClerkAPIError("Clerk's Backend API answered with an unexpected user object")

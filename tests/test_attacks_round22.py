@@ -120,3 +120,26 @@ def test_finding_an_asgi_scope_of_another_type_reached_the_app_unauthenticated(k
         asyncio.run(middleware(scope, receive, send))
     asyncio.run(middleware({"type": "lifespan"}, receive, send))
     assert reached == ["lifespan"]
+
+
+# =========================================================================================
+# 3. The Backend API client against a hostile Backend API
+# =========================================================================================
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"id":' * 50_000 + b"1" + b"}" * 50_000])
+def test_finding_a_deeply_nested_user_answer_raised_recursion_error(key: SigningKey, clerk_api: Any, body: bytes) -> None:
+    """``session.user()`` parsed the Backend API's answer catching only
+    ``ValueError``: JSON nested past the parser's depth (a hostile API URL,
+    a broken proxy in front of Clerk) raised ``RecursionError`` into the
+    handler instead of the documented ``ClerkUnavailableError`` (the machine
+    token verify path already caught it)."""
+    from clerk_serverless.errors import ClerkUnavailableError
+
+    clerk_api.fault("GetUser", "status", status=200, body=body, headers={"Content-Type": "application/json"})
+    auth = ClerkAuth(jwt_key=key.public_pem, secret_key=clerk_api.secret_key, api_url=clerk_api.url)
+    session = auth.verify_token(mint(key))
+    with pytest.raises(ClerkUnavailableError) as info:
+        session.user()
+    assert clerk_api.secret_key not in str(info.value)
+    clerk_api.take_violations()
