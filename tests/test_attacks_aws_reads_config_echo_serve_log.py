@@ -263,12 +263,12 @@ def test_finding_the_gateway_log_line_echoes_query_tokens_and_control_characters
     gateway, lines = logging_gateway
     base = gateway.origin()
     secret = A_TOKEN
-    _raw(base, f"GET /nothing?token={secret}&__clerk_db_jwt=dvb_2abcSECRET&probe=3&t={secret} HTTP/1.1\r\nHost: x\r\n"
+    _raw(base, f"GET /nothing?token={secret}&__clerk_db_jwt=dvb_2abcSECRET&probe=3&t={secret} HTTP/1.1\r\nHost: localhost\r\n"
                "Connection: close\r\n\r\n".encode())
-    _raw(base, b"GET /a\x1b[2J\x1b]0;pwned\x07b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert _raw(base, b"GET /" + b"x" * 20000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(
+    _raw(base, b"GET /a\x1b[2J\x1b]0;pwned\x07b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    assert _raw(base, b"GET /" + b"x" * 20000 + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").startswith(
         b"HTTP/1.1 404 ")
-    _raw(base, b"POST /up?token=" + secret.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n"
+    _raw(base, b"POST /up?token=" + secret.encode() + b" HTTP/1.1\r\nHost: localhost\r\nContent-Length: nope\r\n"
                b"Connection: close\r\n\r\n")  # refused: the refusal's line too
     deadline = time.monotonic() + 5
     while len(lines) < 4 and time.monotonic() < deadline:
@@ -295,7 +295,7 @@ def test_the_gateway_log_line_judges_query_and_path_after_percent_decoding(
     encoded = "%65" + secret[1:]
     for target in (f"/a?to%6Ben={secret}&probe=1", f"/a?x={encoded}&probe=2", f"/sessions/{encoded}/probe3",
                    f"/keys/sk_test_{'x' * 20}"):
-        _raw(base, f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        _raw(base, f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
     deadline = time.monotonic() + 5
     while len(lines) < 4 and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -143,3 +143,70 @@ def test_finding_a_deeply_nested_user_answer_raised_recursion_error(key: Signing
         session.user()
     assert clerk_api.secret_key not in str(info.value)
     clerk_api.take_violations()
+
+
+# =========================================================================================
+# 5. The local dev server (serve)
+# =========================================================================================
+
+_GATEWAY_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, Timeout: 5}
+Resources:
+  Open:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Events:
+        Get: {Type: HttpApi, Properties: {Path: /config, Method: GET}}
+"""
+
+
+def _get(base: str, path: str, host: str | None) -> tuple[int, bytes]:
+    import socket
+
+    address, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((address, int(port)), timeout=20) as sock:
+        head = f"GET {path} HTTP/1.1\r\n" + (f"Host: {host}\r\n" if host is not None else "")
+        sock.sendall((head + "Connection: close\r\n\r\n").encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status_line, _, rest = data.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_finding_serve_answered_a_dns_rebinding_page(tmp_path: Any) -> None:
+    """``serve`` answered any ``Host``: a page on ``http://evil.test:3001``
+    whose name the attacker re-points at 127.0.0.1 is same-origin with the
+    gateway to the browser, and read the developer's static files and the
+    answers of functions that need no token (here one echoing its
+    environment). Now only loopback names, IP addresses and names given with
+    ``--allowed-host`` are answered; others get 403 before any function runs."""
+    from clerk_serverless_local.gateway import LocalGateway
+    from clerk_serverless_local.template import Template
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(
+        "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ENV-SECRET'}\n")
+    (tmp_path / "template.yaml").write_text(_GATEWAY_TEMPLATE)
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "index.html").write_text("PAGE-SECRET")
+    with LocalGateway(Template(tmp_path / "template.yaml"), port=0, static_dir=static, log=lambda line: None,
+                      warn=lambda message: None) as gateway:
+        base = gateway.urls["api"]
+        port = base.rsplit(":", 1)[1]
+        for host in (f"evil.test:{port}", "evil.test", "EVIL.test.", "localhost.evil.test", "x"):
+            for path in ("/config", "/"):
+                status, body = _get(base, path, host)
+                assert status == 403 and b"SECRET" not in body and b"--allowed-host" in body, (host, path)
+        for host in (f"localhost:{port}", "app.localhost", f"127.0.0.1:{port}", "[::1]", None):
+            assert _get(base, "/", host) == (200, b"PAGE-SECRET"), host
+        assert _get(base, "/config", f"localhost:{port}") == (200, b"ENV-SECRET")
+    with LocalGateway(Template(tmp_path / "template.yaml"), port=0, static_dir=static, log=lambda line: None,
+                      warn=lambda message: None, allowed_hosts=["dev.example.test"]) as gateway:
+        assert _get(gateway.urls["api"], "/", "dev.example.test:3001") == (200, b"PAGE-SECRET")
+        assert _get(gateway.urls["api"], "/", "evil.test")[0] == 403

@@ -475,19 +475,19 @@ def raw_exchange(base: str, data: bytes, *, half_close: bool = False) -> tuple[i
 @pytest.mark.parametrize(
     "head,status",
     [
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 501),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", 400),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\n\r\nhello", 411),
-        (b"PUT /any/x HTTP/1.1\r\nHost: x\r\n\r\n", 411),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\nhello", 400),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: five\r\n\r\nhello", 400),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", 400),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello", 400),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4097\r\n\r\n", 413),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999999999999\r\n\r\n", 413),
-        (b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4097\r\nExpect: 100-continue\r\n\r\n", 413),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 501),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\n\r\nhello", 411),
+        (b"PUT /any/x HTTP/1.1\r\nHost: localhost\r\n\r\n", 411),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: five\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: +5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5, 5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4097\r\n\r\n", 413),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999999999999999999999\r\n\r\n", 413),
+        (b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4097\r\nExpect: 100-continue\r\n\r\n", 413),
     ],
 )
 def test_bad_framing_is_refused_and_the_connection_closed(strict_gateway: LocalGateway, head: bytes, status: int) -> None:
@@ -505,7 +505,7 @@ def test_a_bodyless_patch_needs_no_content_length(strict_gateway: LocalGateway) 
 
     host, port = strict_gateway.urls["api"].removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(b"PATCH /any/x HTTP/1.1\r\nHost: x\r\n\r\nGET /bare HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"PATCH /any/x HTTP/1.1\r\nHost: localhost\r\n\r\nGET /bare HTTP/1.1\r\nHost: localhost\r\n\r\n")
         received = b""
         while received.count(b"HTTP/1.1 ") < 2 or not received.rstrip().endswith(b"}"):
             chunk = sock.recv(65536)
@@ -520,11 +520,11 @@ def test_a_bodyless_patch_needs_no_content_length(strict_gateway: LocalGateway) 
 
 def test_a_lying_client_gets_408_and_frees_its_thread(strict_gateway: LocalGateway) -> None:
     # Announces 4000 bytes, sends 10, then waits: the request deadline ends it.
-    status, _, _, closed = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n0123456789")
+    status, _, _, closed = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4000\r\n\r\n0123456789")
     assert status == 408 and closed
     # Announces 4000 and hangs up after 10: never handed to a function.
     before = len(strict_gateway.lines)  # type: ignore[attr-defined]
-    status, _, _, _ = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n0123456789",
+    status, _, _, _ = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4000\r\n\r\n0123456789",
                                    half_close=True)
     assert status == 400
     assert all("Echo" not in line for line in strict_gateway.lines[before:])  # type: ignore[attr-defined]
@@ -537,17 +537,17 @@ def test_an_idle_connection_is_closed(strict_gateway: LocalGateway) -> None:
 
     host, port = strict_gateway.urls["api"].removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(b"GET /bare HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        sock.sendall(b"GET /bare HTTP/1.1\r\nHost: localhost\r\n")  # the head never ends
         assert sock.recv(65536) == b""  # closed by the gateway, not by this test's timeout
 
 
 def test_well_framed_requests_still_work(strict_gateway: LocalGateway) -> None:
-    status, headers, body, _ = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    status, headers, body, _ = raw_exchange(strict_gateway.urls["api"], b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello")
     assert status == 201 and json.loads(body)["event"]["body"] == "hello" and headers.get("connection") != "close"
-    status, _, _, _ = raw_exchange(strict_gateway.urls["api"], b"DELETE /any/x HTTP/1.1\r\nHost: x\r\n\r\n")  # no body, no length: fine
+    status, _, _, _ = raw_exchange(strict_gateway.urls["api"], b"DELETE /any/x HTTP/1.1\r\nHost: localhost\r\n\r\n")  # no body, no length: fine
     assert status == 201
     status, _, body, _ = raw_exchange(strict_gateway.urls["api"],
-                                      b"POST /any/x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok")
+                                      b"POST /any/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok")
     assert status in (100, 201)
 
 

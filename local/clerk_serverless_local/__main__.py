@@ -103,7 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env_vars = read_env_vars(args.env_vars) if args.env_vars else {}
         gateway = LocalGateway(template, env_vars=env_vars, host=args.host, port=args.port, static_dir=args.static,
                                log=_stderr_line, warn=lambda message: _stderr_line(f"warning: {message}"),
-                               authorize_static_origin=True, python=args.python)
+                               authorize_static_origin=True, python=args.python,
+                               allowed_hosts=args.allowed_host or ())
     except (TemplateError, ValueError, OSError) as exc:
         return _fail(str(exc))
     with gateway:
@@ -222,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--static",
                        help="serve files from this directory for paths no route matches (its origin is authorized)")
     serve.add_argument("--python", help="interpreter to run functions with")
+    serve.add_argument("--allowed-host", action="append", metavar="NAME",
+                       help="also answer requests for this Host name, repeatable ('*': any); by default only "
+                            "localhost, *.localhost and IP addresses are answered (DNS rebinding)")
     serve.set_defaults(run=cmd_serve)
 
     events = commands.add_parser("events",

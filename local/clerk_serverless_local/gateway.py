@@ -24,6 +24,9 @@
   functions) shaped by its ``GatewayResponses``;
 * functions run through the same runner as ``local invoke``, kept warm.
 
+Only requests whose ``Host`` is a loopback name, an IP address or an allowed
+name are answered (``hosts.py``: DNS rebinding); 403 otherwise.
+
 One whole log line per request, whatever the concurrency. Requests are read
 with a deadline and strict framing: ``Content-Length`` only (a
 ``Transfer-Encoding`` is refused), bounded in size.
@@ -38,13 +41,14 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, unquote_plus
 
+from .hosts import HostRule, name_of
 from .origins import origins_parameter
 from .payloads import (
     MAX_EVENT_BYTES,
@@ -451,6 +455,7 @@ class LocalGateway:
         authorize_static_origin: bool = False,
         request_timeout: float = REQUEST_TIMEOUT,
         max_body: int = MAX_BODY,
+        allowed_hosts: Iterable[str] = (),
         **function_options: Any,
     ) -> None:
         self._log_lock = threading.Lock()
@@ -459,6 +464,8 @@ class LocalGateway:
         self.static_dir = Path(static_dir).resolve() if static_dir else None
         self.request_timeout = request_timeout
         self.max_body = max_body
+        # DNS rebinding: loopback names and IP addresses only, the bound name, and these (hosts.py).
+        self.hosts = HostRule([*allowed_hosts, host])
         self._env_vars = env_vars or {}
         self._function_options = function_options
         self._functions: dict[str, tuple[LocalFunction, threading.Lock]] = {}
@@ -827,6 +834,12 @@ class LocalGateway:
                 length = self._framing()
                 if isinstance(length, tuple):
                     return self._refuse(*length, started=started)
+                host = self.headers.get("Host")
+                if not gateway.hosts.allows(host):
+                    shown = _loggable(str(name_of(host or "") or "?")[:100])
+                    return self._refuse(403, f"Blocked request: the local gateway answers loopback names and IP "
+                                        f"addresses only (DNS rebinding); to allow this host, serve with "
+                                        f"--allowed-host {shown}", started)
                 try:
                     body = self.rfile.read(length) if length else b""
                 except TimeoutError:
