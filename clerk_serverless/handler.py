@@ -292,16 +292,21 @@ _AWAITABLE_BODY = (
 )
 
 
-def _refuse_awaitable(handler: Any, response: Any, told: bool) -> bool:
-    """An ``async def`` hidden from the decoration-time refusal (a sync
-    ``functools.wraps`` wrapper around it) returned a coroutine, which Lambda
-    would serialize into a 502: close it (no "never awaited" warning, and its
-    body never runs) and log once per handler. Returns ``True`` (told)."""
+def settled(handler: Any, request: Request, raw: dict[str, Any], response: Any, told: list[bool]) -> Any:
+    """``response``, unless ``handler`` returned an awaitable: an ``async def``
+    hidden from the decoration-time refusal (a sync ``functools.wraps``
+    wrapper around it) returns a coroutine, which Lambda would serialize into
+    a 502. It is closed (its body never runs, no "never awaited" warning),
+    logged once per handler (``told``: ``[False]`` per wrapper), and answered
+    500 ``handler-async`` in the request's source format."""
+    if not hasattr(response, "__await__"):  # the hot path: one lookup on a dict
+        return response
     close = getattr(response, "close", None)
     if callable(close):
         with contextlib.suppress(Exception):
             close()
-    if not told:
+    if not told[0]:
+        told[0] = True
         from .logs import WARNING, log
 
         log(
@@ -309,7 +314,7 @@ def _refuse_awaitable(handler: Any, response: Any, told: bool) -> bool:
             "clerk_serverless: 500: handler %s returned %s, which Lambda does not await; define it with `def`",
             getattr(handler, "__name__", type(handler).__name__), type(response).__name__,
         )
-    return True
+    return request.source.render(raw, 500, {"Content-Type": "application/json"}, _AWAITABLE_BODY)
 
 
 def answer_event_error(event: Any, error: EventError, request: Request | None = None) -> dict[str, Any]:
@@ -340,14 +345,10 @@ def _wrapped(
 ) -> Callable[..., Any]:
     policy_checked = checked
     bound_auth = get_auth() if checked else None  # a ClerkAuth's own decorators: built already
-    told = False  # the awaitable-answer warning, once per handler
+    told = [False]  # the awaitable-answer warning, once per handler
 
     def answer(raw: dict[str, Any], request: Request, response: Any) -> Any:
-        nonlocal told
-        if not hasattr(response, "__await__"):  # the hot path: one lookup on a dict
-            return response
-        told = _refuse_awaitable(handler, response, told)
-        return request.source.render(raw, 500, {"Content-Type": "application/json"}, _AWAITABLE_BODY)
+        return settled(handler, request, raw, response, told)
 
     def wrapper(event: Any, context: Any = None) -> Any:
         nonlocal policy_checked
@@ -397,5 +398,5 @@ def _wrapped(
 __all__ = [
     "AuthOptions", "HandlerOptions", "P", "PolicyOptions", "R", "SessionPolicyOptions",
     "PreflightMode", "WithAuthOptions", "WithSessionOptions", "answer_event_error", "handler_decorator",
-    "middleware_options", "split_options", "wrap",
+    "middleware_options", "settled", "split_options", "wrap",
 ]

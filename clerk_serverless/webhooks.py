@@ -52,7 +52,7 @@ from .errors import (
     WebhookTimestampTooOldError,
     WebhookVerificationError,
 )
-from .handler import P, R, answer_event_error, handler_decorator
+from .handler import P, R, answer_event_error, handler_decorator, settled
 from .sources import Request, plain_event, read_request
 from .sources.base import utf8_bytes
 
@@ -347,6 +347,8 @@ def _receiver(handler: Callable[..., Any], key: bytes | None, clock: Callable[[]
     """``require_webhook``'s wrapper of ``handler``; ``key`` None: the
     environment's secret, read on each request."""
 
+    told = [False]
+
     def wrapper(event: Any, context: Any = None) -> Any:
         try:
             request = read_request(event)
@@ -360,7 +362,7 @@ def _receiver(handler: Callable[..., Any], key: bytes | None, clock: Callable[[]
             return _refusal(request, raw, exc)
         except EventError as exc:
             return answer_event_error(raw, exc, request)
-        return handler(event, context)
+        return settled(handler, request, raw, handler(event, context), told)
 
     return wrapper
 

@@ -86,6 +86,40 @@ def test_finding_an_async_handler_behind_a_sync_wraps_decorator_answered_a_corou
     assert sum("does not await" in r.getMessage() for r in caplog.records) == 1
 
 
+def test_finding_an_async_webhook_receiver_behind_a_sync_wraps_decorator_answered_a_coroutine(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same hole in ``require_webhook``, which shares the decoration-time
+    refusal: a verified webhook's handler returned its coroutine to Lambda."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    from clerk_serverless.webhooks import require_webhook
+
+    key = b"k" * 32
+    ran = []
+
+    @require_webhook(signing_secret="whsec_" + base64.b64encode(key).decode())
+    @_sync_wraps
+    async def receiver(event: Any, context: Any) -> dict[str, Any]:
+        ran.append(1)
+        return {"statusCode": 204}
+
+    body, stamp = '{"type": "user.created", "data": {}}', str(int(time.time()))
+    signature = base64.b64encode(hmac.new(key, f"msg_1.{stamp}.{body}".encode(), hashlib.sha256).digest()).decode()
+    event = make_event("rest_v1", method="POST", headers={
+        "svix-id": "msg_1", "svix-timestamp": stamp, "svix-signature": f"v1,{signature}"})
+    event["body"], event["isBase64Encoded"] = body, False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with caplog.at_level(logging.WARNING):
+            answer = receiver(event, None)
+    assert answer["statusCode"] == 500 and json.loads(answer["body"])["reason"] == "handler-async"
+    assert ran == [] and any("does not await" in r.getMessage() for r in caplog.records)
+
+
 # =========================================================================================
 # 2. The ASGI middleware outside Lambda
 # =========================================================================================
