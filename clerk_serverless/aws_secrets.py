@@ -40,7 +40,7 @@ def _from_secret_string(value: str) -> str:
     if value.lstrip().startswith("{"):
         try:
             document = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON (nested past the parser's depth too): the value itself
             return value
         if isinstance(document, dict):
             for name in ("CLERK_SECRET_KEY", "clerk_secret_key", "secret_key"):

@@ -244,3 +244,26 @@ def test_finding_serve_answered_a_dns_rebinding_page(tmp_path: Any) -> None:
                       warn=lambda message: None, allowed_hosts=["dev.example.test"]) as gateway:
         assert _get(gateway.urls["api"], "/", "dev.example.test:3001") == (200, b"PAGE-SECRET")
         assert _get(gateway.urls["api"], "/", "evil.test")[0] == 403
+
+
+def test_finding_a_deeply_nested_secrets_manager_value_raised_recursion_error(
+    jwks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Secrets Manager value that starts like JSON and nests past the
+    parser's depth raised ``RecursionError`` out of ``ClerkAuth(...)`` at
+    cold start; a configuration mistake is a ``ClerkConfigError`` naming the
+    setting, and never quotes the value."""
+    import boto3
+    from support.aws import use_aws_endpoint
+    from test_aws_secrets import MotoServer
+
+    server = MotoServer()
+    try:
+        use_aws_endpoint(monkeypatch, server.url, "testing", "testing")
+        stored = '{"CLERK_SECRET_KEY": "sk_test_nested0123456789", "x": ' + "[" * 20_000 + "]" * 20_000 + "}"
+        arn = boto3.client("secretsmanager").create_secret(Name="nested", SecretString=stored)["ARN"]
+        with pytest.raises(ClerkConfigError) as info:
+            ClerkAuth(secret_key_secret_id=arn, api_url=jwks.base_url)
+        assert "secret_key_secret_id" in str(info.value) and "sk_test_nested" not in str(info.value)
+    finally:
+        server.stop()
