@@ -69,6 +69,9 @@ class Reason(StrEnum):
     # 400s: the Lambda event itself is not an HTTP request we can read.
     EVENT_MALFORMED = "event-malformed"
     EVENT_UNSUPPORTED = "event-unsupported"
+    # 500: the decorated handler returned an awaitable (an ``async def`` behind a
+    # sync wrapper), which Lambda would never await.
+    HANDLER_ASYNC = "handler-async"
 
 
 class ClerkError(Exception):

@@ -40,7 +40,7 @@ from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
 
 from .authorization import Reverification, ReverificationConfig
 from .cors import add_cors_headers, is_preflight, preflight_parts
-from .errors import ClerkConfigError, EventError
+from .errors import ClerkConfigError, EventError, Reason
 from .gate import Authenticator, Refusal, admit
 from .policy import Inherit, Policy
 from .session import Session
@@ -287,7 +287,7 @@ def handler_decorator(
 
 
 _AWAITABLE_BODY = (
-    '{"error": "internal_error", "reason": "handler-async", '
+    f'{{"error": "internal_error", "reason": "{Reason.HANDLER_ASYNC.value}", '
     '"message": "The handler returned an awaitable; Lambda does not await it."}'
 )
 

@@ -43,7 +43,16 @@ def reason_codes_page() -> str:
         "| code | `Reason` member | status | raised as | meaning |",
         "|---|---|---:|---|---|",
     ]
+    # Codes no exception carries: answered by the decorators themselves.
+    answered_only = {
+        Reason.HANDLER_ASYNC: ("500", "the handler returned an awaitable (an `async def` behind a sync wrapper), "
+                               "which Lambda never awaits: closed unrun and answered 500"),
+    }
     for reason in Reason:
+        if reason in answered_only:
+            status, meaning = answered_only[reason]
+            lines.append(f"| `{reason.value}` | `{reason.name}` | {status} | — | {meaning} |")
+            continue
         classes = sorted(carriers[reason], key=lambda c: (len(c.__mro__), c.__name__), reverse=True)
         statuses = sorted({str(getattr(c, "status", "")) for c in classes if getattr(c, "status", None)})
         names = ", ".join(f"`{c.__name__}`" for c in classes) or "—"
