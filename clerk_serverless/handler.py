@@ -347,9 +347,6 @@ def _wrapped(
     bound_auth = get_auth() if checked else None  # a ClerkAuth's own decorators: built already
     told = [False]  # the awaitable-answer warning, once per handler
 
-    def answer(raw: dict[str, Any], request: Request, response: Any) -> Any:
-        return settled(handler, request, raw, response, told)
-
     def wrapper(event: Any, context: Any = None) -> Any:
         nonlocal policy_checked
         try:
@@ -369,7 +366,7 @@ def _wrapped(
                 if preflight == "answer":
                     return request.source.render(raw, *preflight_parts(request, auth.parties_for(policy)))
                 raw["session"] = raw["auth"] = None  # opted in: the app answers its own preflights
-                return answer(raw, request, handler(event, context))
+                return settled(handler, request, raw, handler(event, context), told)
             identity = admit(auth, request, policy, required=required)
         except Refusal as refusal:
             return request.source.render(raw, refusal.status, refusal.headers, refusal.body)
@@ -384,7 +381,8 @@ def _wrapped(
         finally:
             if bound and observer is not None:
                 observer.unbind()
-        response = answer(raw, request, response)
+        if hasattr(response, "__await__"):  # checked here: no call on the hot path
+            response = settled(handler, request, raw, response, told)
         if cors if cors is not None else request.source.adds_cors:
             with contextlib.suppress(EventError):  # an unreadable Origin: no CORS grant
                 response = add_cors_headers(
