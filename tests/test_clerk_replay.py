@@ -1203,8 +1203,13 @@ def test_ctx_cookie_selection(pk: str, cookies: dict[str, str], token: str | Non
     pytest.param("pk_test_Y2xlcmsuY2xlcmsuZGV2JA", "QvfNY2dr", id=cid("match", CTX + ":361-363", "pk_test suffix QvfNY2dr")),
     pytest.param("pk_test_ZW5vdWdoLWFscGFjYS04Mi5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k", "jtYvyt_H", id=cid("match", CTX + ":365-370", "suffix jtYvyt_H")),
     pytest.param("pk_test_eHh4eHh4LXhhYWFhYS1hYS5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k", "tZJdb-5s", id=cid("match", CTX + ":365-370", "suffix tZJdb-5s")),
-    # @clerk/shared's keys.spec.ts:293-303 asserts these three suffixes too, and this one:
+    # @clerk/shared's getCookieSuffix cases (keys.spec.ts:288-303), on the same path:
     pytest.param("pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ=", "qReyu04C", id=cid("match", PKS + ":293-295", "suffix qReyu04C")),
+    pytest.param("pk_test_Y2xlcmsuY2xlcmsuZGV2JA", "QvfNY2dr", id=cid("match", PKS + ":293-295", "suffix QvfNY2dr")),
+    pytest.param("pk_test_ZW5vdWdoLWFscGFjYS04Mi5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k", "jtYvyt_H",
+                 id=cid("match", PKS + ":297-303", "special characters omitted: suffix jtYvyt_H")),
+    pytest.param("pk_test_eHh4eHh4LXhhYWFhYS1hYS5jbGVyay5hY2NvdW50cy5sY2xjbGVyay5jb20k", "tZJdb-5s",
+                 id=cid("match", PKS + ":297-303", "special characters omitted: suffix tZJdb-5s")),
 ])
 def test_ctx_cookie_suffix(pk: str, suffix: str, fapi: JwksServer, ckey: SigningKey) -> None:
     auth = app(fapi, pk=pk)
@@ -1233,6 +1238,11 @@ PUBLISHABLE_KEYS = [
         ("clerk.boring.sawfly-91.lclclerk.com", "pk_test_Y2xlcmsuYm9yaW5nLnNhd2ZseS05MS5sY2xjbGVyay5jb20k")]],
     pks("50-54", "parsePublishableKey(''): null", "", None),
     pks("50-54", "parsePublishableKey('whatever'): null", "whatever", None),
+    pks("50-54", "parsePublishableKey(pk_live_…): production, fake-clerk-test.clerk.accounts.dev",
+        "pk_live_ZmFrZS1jbGVyay10ZXN0LmNsZXJrLmFjY291bnRzLmRldiQ", "fake-clerk-test.clerk.accounts.dev"),
+    pks("50-54", "parsePublishableKey(pk_test_…): development, foo-bar-13.clerk.accounts.dev",
+        "pk_test_Zm9vLWJhci0xMy5jbGVyay5hY2NvdW50cy5kZXYk", "foo-bar-13.clerk.accounts.dev"),
+    pks("60-64", "extra characters after $, fatal: throws", "pk_live_ZmFrZS1jbGVyay1tYWxmb3JtZWQuY2xlcmsuYWNjb3VudHMuZGV2JGV4dHJh", None),
     pks("56-58", "extra characters after $: null", "pk_live_ZmFrZS1jbGVyay1tYWxmb3JtZWQuY2xlcmsuYWNjb3VudHMuZGV2JGV4dHJh", None),
     pks("66-68", "two $ at the end: null", "pk_live_ZmFrZS1jbGVyay1tdWx0aXBsZS5jbGVyay5hY2NvdW50cy5kZXYkJA==", None),
     pks("70-72", "no domain ('invalidkey$'): null", "pk_live_aW52YWxpZGtleSQ=", None),
@@ -1493,9 +1503,12 @@ def test_aob_session_not_accepted(line: str, bapi: ClerkBackendApi, fapi: JwksSe
     expect(got, out("token-type-mismatch"))
 
 
-@replay("match", AOB + ":405-423", "unauthenticated m2m_token object: not authenticated, no token, has() false")
+@pytest.mark.parametrize("_case", [
+    pytest.param("aob", id=cid("match", AOB + ":405-423", "unauthenticated m2m_token object: not authenticated, no token, has() false")),
+    pytest.param("ast", id=cid("match", AST + ":116-133", "signed out (M2M) toAuth(): tokenType m2m_token, id, subject, claims, scopes, getToken() null")),
+])
 def test_aob_unauthenticated_machine(_case: str, bapi: ClerkBackendApi) -> None:
-    # Clerk's UnauthenticatedMachineObject (id, subject, scopes null; getToken() null; has() false)
+    # Clerk's UnauthenticatedMachineObject (id, subject, claims, scopes null; getToken() null; has() false)
     # is what with_auth hands the handler as None here.
     seen: dict[str, Any] = {}
 
@@ -2100,6 +2113,31 @@ def _fill(template: str, values: dict[str, str]) -> str:
     return template
 
 
+# clerkUrl falls back to the request's own URL when X-Forwarded-Host is hostile or empty
+# (clerkRequest.ts, no throw); clerkUrl only feeds the handshake and the referrer check, so
+# what is replayable here is the verdict: the token's, and no exception out of the handler.
+HOSTILE_FORWARDED = {
+    "234-243": {"X-Forwarded-Host": 'z2cgvm.xfh"></script><script>alert(document.domain);</script>/', "X-Forwarded-Proto": "https"},
+    "245-254": {"X-Forwarded-Host": "<invalid>host", "X-Forwarded-Proto": "https"},
+    "256-266": {"X-Forwarded-Host": "", "X-Forwarded-Proto": ""},
+}
+
+
+@pytest.mark.parametrize("lines,carrier", [
+    pytest.param(lines, carrier, id=cid("match", CRQ + ":" + lines, f"{what}, token in the {carrier}: signed in"))
+    for lines, what in [("234-243", "X-Forwarded-Host with a script injection"), ("245-254", "X-Forwarded-Host with invalid characters"),
+                        ("256-266", "empty X-Forwarded-Host and X-Forwarded-Proto")]
+    for carrier in ("header", "cookie")
+])
+def test_crq_hostile_forwarded_headers(lines: str, carrier: str, fapi: JwksServer, mock_jwt: str) -> None:
+    headers = HOSTILE_FORWARDED[lines]
+    event = (request(authorization=f"Bearer {mock_jwt}", headers=headers) if carrier == "header" else
+             request(cookies={"__client_uat": str(IAT - 10), "__session": mock_jwt}, headers=headers))
+    got, session = call(app(fapi, pk=PK_LIVE), event)
+    expect(got, SIGNED_IN)
+    assert session_fields(session) == NO_ORG
+
+
 # =========================================================================== clerk-sdk-python tests, with @clerk/backend's verdicts
 
 
@@ -2494,6 +2532,23 @@ def test_ast_signed_out_headers(kind: str, bapi: ClerkBackendApi, fapi: JwksServ
     headers = {k.lower(): v for k, v in response_headers("rest_v1", response).items()}
     assert headers["x-clerk-auth-status"] == "signed-out" and headers["x-clerk-auth-reason"] == "token-invalid"
     assert json.loads(response["body"])["message"]
+
+
+# =========================================================================== authStatus.test.ts, authObjects.test.ts: the token an auth object hands back
+
+
+@pytest.mark.parametrize("kind", [
+    pytest.param("session_token", id=cid("match", AST + ":23-33", "signed in (session token): toAuth().getToken() is the token passed")),
+    pytest.param("session_token", id=cid("match", AOB + ":519-541", "getToken() without a template: the raw session token")),
+    pytest.param("api_key", id=cid("match", AST + ":50-60", "signed in (API key): toAuth().getToken() is the token passed")),
+])
+def test_ast_token_passed(kind: str, bapi: ClerkBackendApi, fapi: JwksServer, mock_jwt: str) -> None:
+    # getToken() with no template answers the token the request carried, untouched and with no
+    # Backend API call (authObjects.ts: the template path alone fetches); ours is .token.
+    token = mock_jwt if kind == "session_token" else MOCK_TOKENS["api_key"]
+    got, identity = call(machine_app(bapi, fapi), request(authorization=f"Bearer {token}"), accepts_token=kind)
+    expect(got, SIGNED_IN)
+    assert identity.token == token and identity.token_type == kind
 
 
 # =========================================================================== authorization.spec.ts (@clerk/shared): has()
