@@ -71,6 +71,9 @@ and instance-type helpers, and authStatus's debug headers. webhooks.test.ts is
 replayed in tests/test_webhooks.py. clerk-sdk-python's ``*_async`` tests repeat the
 synchronous ones with the same inputs and verdicts: the synchronous ones stand
 for both.
+
+tests/fixtures/clerk-replay-coverage.md maps every test of those suites to its
+case here or to why it cannot apply (``test_coverage_table`` keeps the two in step).
 """
 
 from __future__ import annotations
@@ -2900,6 +2903,32 @@ def test_src_bearer_trailing_words(_case: str, fapi: JwksServer, mock_jwt: str) 
 def test_src_bearer_tab_api_key(_case: str, bapi: ClerkBackendApi) -> None:
     got, _ = call(machine_app(bapi), request(authorization=f"Bearer\t{MOCK_TOKENS['api_key']}"), accepts_token="api_key")
     expect(got, out("token-type-mismatch"))
+
+
+# =========================================================================== the coverage table (tests/fixtures/clerk-replay-coverage.md)
+
+
+def _case_ids() -> set[str]:
+    """Every case of this module, as ``test_name[id]`` (the ids ``cid`` builds)."""
+    ids = set()
+    for name, fn in dict(globals()).items():
+        for mark in getattr(fn, "pytestmark", []) if name.startswith("test_") else []:
+            if mark.name == "parametrize":
+                ids |= {f"{name}[{p.id}]" for p in mark.args[1] if getattr(p, "id", None)}
+    return ids
+
+
+def test_coverage_table() -> None:
+    """The audit table names only cases that exist, and every case that cites
+    one of the files it audits: a case added, renamed or dropped without the
+    table fails here."""
+    text = (Path(__file__).resolve().parent / "fixtures" / "clerk-replay-coverage.md").read_text()
+    named = {m.replace("\\|", "|") for m in re.findall(r"`(test_\w+\[.*?\])`", text)}
+    files = set(re.findall(r"^### .*?([\w.]+\.(?:test|spec)\.ts|test_\w+\.py)\b", text, re.M))
+    ids = _case_ids()
+    assert named and files and not named - ids, sorted(named - ids)[:5]
+    citing = {i for i in ids if "|" in i and i.split("|")[1].split(":")[0] in files}
+    assert not citing - named, sorted(citing - named)[:5]
 
 
 # =========================================================================== the README citations themselves
