@@ -55,11 +55,11 @@ test-runtime:
 test-313: test-runtime
 
 # ruff (pyflakes, bugbear, pyupgrade, isort, simplify, pycodestyle), mypy
-# --strict on the library, the workflows (zizmor, offline: the workflow schema,
+# --strict on the library and the dev tools (local/), the workflows (zizmor, offline: the workflow schema,
 # then its security audits) and the shell scripts (shellcheck).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy --strict clerk_serverless
+	$(VENV)/bin/mypy --strict clerk_serverless local/clerk_serverless_local
 	$(VENV)/bin/zizmor --offline --strict-collection --no-progress .github/workflows
 	$(VENV)/bin/shellcheck .ci/run dev/cpython-from-debian.sh
 

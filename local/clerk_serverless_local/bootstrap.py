@@ -26,6 +26,8 @@ import importlib  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 BASE = "/2018-06-01/runtime"
 
@@ -33,7 +35,7 @@ BASE = "/2018-06-01/runtime"
 class LambdaContext:
     """The context object handlers receive (the attributes Lambda documents)."""
 
-    def __init__(self, request_id, deadline_ms, invoked_arn):
+    def __init__(self, request_id: str, deadline_ms: int, invoked_arn: str) -> None:
         self.aws_request_id = request_id
         self.invoked_function_arn = invoked_arn
         self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
@@ -41,26 +43,27 @@ class LambdaContext:
         self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
-        self.identity = None
-        self.client_context = None
+        self.identity: Any = None
+        self.client_context: Any = None
         self._deadline_ms = deadline_ms
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before the invocation's deadline (0 once past it)."""
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"LambdaContext(aws_request_id={self.aws_request_id!r}, function_name={self.function_name!r})"
 
 
 class RuntimeApi:
     """HTTP/1.1 client of the Runtime API, one kept-alive connection."""
 
-    def __init__(self, address):
+    def __init__(self, address: str) -> None:
         host, _, port = address.partition(":")
         self._conn = http.client.HTTPConnection(host, int(port or 80))
 
-    def call(self, method, path, body=None, headers=None):
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """One request (``body`` sent as JSON); ``(status, headers, body bytes)``."""
         payload = None if body is None else json.dumps(body).encode()
         hdrs = dict(headers or {})
@@ -71,7 +74,7 @@ class RuntimeApi:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
 
 
-def _error(exc, error_type=None, message=None):
+def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
     frames = traceback.extract_tb(exc.__traceback__)
     return {
         "errorMessage": message if message is not None else str(exc),
@@ -81,7 +84,7 @@ def _error(exc, error_type=None, message=None):
     }
 
 
-def load_handler(spec):
+def load_handler(spec: str) -> Callable[[Any, LambdaContext], Any]:
     """``"path/to/module.function"`` → the function, as the Python runtime resolves it."""
     module_name, _, function_name = spec.rpartition(".")
     if not module_name or not function_name:
@@ -96,10 +99,11 @@ def load_handler(spec):
     handler = getattr(module, function_name, None)
     if handler is None:
         raise LookupError("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
-    return handler
+    function: Callable[[Any, LambdaContext], Any] = handler  # a non-callable fails when called, as in Lambda
+    return function
 
 
-def main():
+def main() -> None:
     """The init phase, then the invocation loop; exits when the runner stops serving invocations."""
     api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
     try:
@@ -141,7 +145,7 @@ def main():
         api.call("POST", f"/invocation/{request_id}/response", result)
 
 
-def _end(request_id):
+def _end(request_id: str) -> None:
     """Lambda's END line, after the handler's output and before its answer:
     the runner knows an invocation's logs are complete when it reads it."""
     sys.stderr.flush()

@@ -768,6 +768,7 @@ class LocalGateway:
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
+            server: QuietServer  # _bind serves it with nothing else (typeshed says BaseServer)
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
@@ -849,7 +850,7 @@ class LocalGateway:
                 path, _, query = self.path.partition("?")
                 request = HttpRequest(self.command, path, query,
                                       _forwarded(list(self.headers.items()), self.client_address[0],
-                                                 self.server.server_address[1]),
+                                                 self.server.server_port),
                                       body, self.client_address[0])
                 try:
                     response, label = gateway.handle(request, url_function)

@@ -111,8 +111,8 @@ METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123def4/Prod/GET/sec
 
 def authorizer_events(key: DevKey) -> dict[str, dict[str, Any]]:
     """What API Gateway sends the authorizer, and the guarded function afterwards."""
-    from clerk_serverless.authorizer import authorizer_context
     from clerk_serverless.session import Session, SessionClaims
+    from clerk_serverless.trusted import authorizer_context
 
     def v2(**parts: Any) -> dict[str, Any]:
         event = _bearer(key, "http_v2", "GET", "/secure", **parts) if parts.pop("bearer", True) else \
