@@ -10,8 +10,9 @@ def clear_powertools_parameters() -> None:
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters import base
 
-    parameters.clear_caches()
-    base.DEFAULT_PROVIDERS.clear()
+    # Powertools leaves clear_caches unannotated and DEFAULT_PROVIDERS out of base's exports.
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
 
 
 def use_aws_endpoint(monkeypatch: pytest.MonkeyPatch, url: str, key_id: str = "testing", secret: str = "testing") -> None:

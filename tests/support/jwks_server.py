@@ -306,10 +306,8 @@ class TrickleRelay(TcpListener):
 
     def _pump(self, source: socket.socket, sink: socket.socket, delay: float) -> None:
         try:
-            while not self.stopped:
-                data = source.recv(65536)
-                if not data:
-                    break
+            # A stop closes both sockets: recv then raises, or a piece below sees it.
+            while data := source.recv(65536):
                 for i in range(0, len(data), 1 if delay else len(data)):
                     if self.stopped:
                         return

@@ -34,9 +34,10 @@ class SigningKey:
 
     @property
     def public_pem(self) -> str:
-        return self.private.public_key().public_bytes(
+        pem: bytes = self.private.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        )
+        return pem.decode()
 
     @property
     def jwk(self) -> dict[str, Any]:
