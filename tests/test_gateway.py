@@ -7,6 +7,7 @@ import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.rawhttp import header, request
@@ -185,6 +186,62 @@ def test_static_files_404s_and_one_log_line_per_request(gateway: LocalGateway) -
     assert request(gateway.urls["api"], "DELETE", "/items/1")[0] == 404
     lines = gateway.lines[before:]  # type: ignore[attr-defined]
     assert len(lines) == 3 and lines[0].startswith("GET / -> static 200")
+
+
+# -- --static: percent-decoded paths, the root's containment, the single-page-app fallback ------
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose --static root holds awkward names and symlinks out of
+    it, next to a directory of secrets."""
+    root = tmp_path_factory.mktemp("site")
+    (root / "src").mkdir()
+    (root / "src" / "echo.py").write_text(ECHO)
+    (root / "template.yaml").write_text(textwrap.dedent(TEMPLATE))
+    secrets = root / "secrets"
+    secrets.mkdir()
+    (secrets / "index.html").write_text("SECRET-INDEX")
+    (secrets / "key.txt").write_text("SECRET-KEY")
+    static = root / "static"
+    for directory in ("docs", "sub dir", "linked"):
+        (static / directory).mkdir(parents=True)
+    (static / "index.html").write_text("<h1>app</h1>")
+    (static / "a b.html").write_text("<p>spaced</p>")
+    (static / "100%.txt").write_text("percent")
+    (static / "a%2fb").write_text("literally a%2fb")
+    (static / "docs" / "index.html").write_text("<h1>docs</h1>")
+    (static / "sub dir" / "index.html").write_text("<h1>sub dir</h1>")
+    (static / "out").symlink_to(secrets, target_is_directory=True)
+    (static / "linked" / "index.html").symlink_to(secrets / "index.html")
+    return root
+
+
+def _site_gateway(site: Path, **options: Any) -> LocalGateway:
+    return LocalGateway(Template(site / "template.yaml"), port=0, static_dir=site / "static", log=lambda line: None,
+                        warn=lambda message: None, **options)
+
+
+NAVIGATE = [("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")]
+
+ESCAPES = ["/../secrets/key.txt", "/%2e%2e/secrets/key.txt", "/..%2fsecrets%2fkey.txt", "/%2e%2e%2fsecrets%2fkey.txt",
+           "/%2E%2E/secrets/key.txt", "/%252e%252e/secrets/key.txt", "/..%252fsecrets%252fkey.txt",
+           "/..%5csecrets%5ckey.txt", "/..\\secrets\\key.txt", "/out/key.txt", "/out/", "/out", "/%6fut/key.txt",
+           "/linked/", "/linked", "/linked/index.html", "/docs/..%2f..%2fsecrets/key.txt", "/%00", "/index.html%00.txt",
+           "/%2fetc%2fpasswd", "//etc/passwd", "/" + "%2e%2e/" * 20 + "etc/passwd", "/" + "x" * 5000]
+
+
+def test_static_paths_never_leave_the_root(site: Path) -> None:
+    """``..`` in any spelling (``%2e``, ``%2f``, ``%5c``, double-encoded),
+    NUL bytes, over-long names, and symlinks out of the root — a directory's
+    ``index.html`` included, which was served from outside the root — are
+    404s."""
+    with _site_gateway(site) as gw:
+        for path in ESCAPES:
+            for headers in ([], NAVIGATE):
+                status, _, body = request(gw.urls["api"], "GET", path, headers)
+                assert b"SECRET" not in body, path
+                assert status == 404, (path, headers)
 
 
 def test_the_sample_template_routes(tmp_path: Path) -> None:

@@ -753,13 +753,8 @@ class LocalGateway:
         not_found = HttpResponse(404, _JSON, b'{"message":"Not Found"}')
         if self.static_dir is None or request.method not in ("GET", "HEAD"):
             return not_found
-        try:
-            target = (self.static_dir / request.path.lstrip("/")).resolve()
-            if target.is_dir():
-                target = target / "index.html"
-            if self.static_dir not in target.parents or not target.is_file():
-                return not_found
-        except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        target = _static_file(self.static_dir, request.path)
+        if target is None:
             return not_found
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         return HttpResponse(200, [("Content-Type", kind), ("Cache-Control", "no-store")], target.read_bytes())
@@ -909,6 +904,21 @@ def _secret_like(value: str) -> bool:
     """Whether a decoded query value or path segment looks like a token or a
     key (Clerk's prefixes, a JWT, anything long)."""
     return value.lstrip().startswith(_SECRET_VALUES) or len(value) > 64
+
+
+def _static_file(root: Path, path: str) -> Path | None:
+    """The file under ``root`` (resolved) that ``path`` names, a directory's
+    ``index.html``; None when there is none, or when it resolves outside
+    ``root`` (``..``, a symlink out), the final name included."""
+    try:
+        target = (root / path.lstrip("/")).resolve()
+        if target.is_dir():
+            target = (target / "index.html").resolve()  # itself a symlink, perhaps
+        if root not in target.parents or not target.is_file():
+            return None
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return None
+    return target
 
 
 def _forwarded(headers: list[tuple[str, str]], client: str, port: int) -> list[tuple[str, str]]:
