@@ -231,6 +231,22 @@ ESCAPES = ["/../secrets/key.txt", "/%2e%2e/secrets/key.txt", "/..%2fsecrets%2fke
            "/%2fetc%2fpasswd", "//etc/passwd", "/" + "%2e%2e/" * 20 + "etc/passwd", "/" + "x" * 5000]
 
 
+def test_static_paths_are_percent_decoded_once(site: Path) -> None:
+    """``/a%20b.html`` is the file ``a b.html`` (was a 404), as a browser's
+    link to it is spelt; decoded once, so ``%252f`` is a literal ``%2f``; a
+    directory answers its ``index.html``, with or without the slash."""
+    with _site_gateway(site) as gw:
+        base = gw.urls["api"]
+        for path, body in [("/a%20b.html", b"<p>spaced</p>"), ("/100%25.txt", b"percent"),
+                           ("/a%252fb", b"literally a%2fb"), ("/%69ndex.html", b"<h1>app</h1>"),
+                           ("/", b"<h1>app</h1>"), ("/docs/", b"<h1>docs</h1>"), ("/docs", b"<h1>docs</h1>"),
+                           ("/sub%20dir/", b"<h1>sub dir</h1>"), ("/d%6fcs/index.html", b"<h1>docs</h1>")]:
+            status, headers, answer = request(base, "GET", path)
+            assert (status, answer) == (200, body), path
+        assert header(request(base, "GET", "/a%20b.html")[1], "Content-Type") == ["text/html"]
+        assert request(base, "GET", "/a%2fb")[0] == 404  # that is a/b, which does not exist
+
+
 def test_static_paths_never_leave_the_root(site: Path) -> None:
     """``..`` in any spelling (``%2e``, ``%2f``, ``%5c``, double-encoded),
     NUL bytes, over-long names, and symlinks out of the root — a directory's

@@ -753,7 +753,9 @@ class LocalGateway:
         not_found = HttpResponse(404, _JSON, b'{"message":"Not Found"}')
         if self.static_dir is None or request.method not in ("GET", "HEAD"):
             return not_found
-        target = _static_file(self.static_dir, request.path)
+        # Decoded once, here (routing saw the raw path): %20 is a space, and
+        # %2e%2e or %2f only name what the containment check then judges.
+        target = _static_file(self.static_dir, unquote(request.path))
         if target is None:
             return not_found
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
