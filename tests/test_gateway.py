@@ -245,19 +245,82 @@ def test_static_paths_are_percent_decoded_once(site: Path) -> None:
             assert (status, answer) == (200, body), path
         assert header(request(base, "GET", "/a%20b.html")[1], "Content-Type") == ["text/html"]
         assert request(base, "GET", "/a%2fb")[0] == 404  # that is a/b, which does not exist
+        assert request(base, "GET", "/dashboard", NAVIGATE)[0] == 404  # no fallback unless asked for
 
 
-def test_static_paths_never_leave_the_root(site: Path) -> None:
+@pytest.mark.parametrize("spa", [False, True])
+def test_static_paths_never_leave_the_root(site: Path, spa: bool) -> None:
     """``..`` in any spelling (``%2e``, ``%2f``, ``%5c``, double-encoded),
     NUL bytes, over-long names, and symlinks out of the root — a directory's
     ``index.html`` included, which was served from outside the root — are
-    404s."""
-    with _site_gateway(site) as gw:
+    404s; with ``--spa`` a browser navigating there gets the app's page,
+    never the file."""
+    with _site_gateway(site, spa=spa) as gw:
         for path in ESCAPES:
             for headers in ([], NAVIGATE):
                 status, _, body = request(gw.urls["api"], "GET", path, headers)
                 assert b"SECRET" not in body, path
-                assert status == 404, (path, headers)
+                if spa and headers:
+                    assert (status, body) == (200, b"<h1>app</h1>"), path
+                else:
+                    assert status == 404, (path, headers)
+
+
+def test_spa_answers_index_html_to_a_browser_opening_a_client_side_route(site: Path) -> None:
+    """``--spa``: a GET or HEAD naming no file, from a browser navigating
+    (``Accept: text/html``), gets the root's ``index.html``; scripts, images
+    and ``fetch`` (``*/*``), other methods, existing files, and the
+    template's routes and REST stages answer as before."""
+    page = b"<h1>app</h1>"
+    with _site_gateway(site, spa=True) as gw:
+        base = gw.urls["api"]
+        status, headers, body = request(base, "GET", "/dashboard/settings?tab=2", NAVIGATE)
+        assert (status, body) == (200, page) and header(headers, "Content-Type") == ["text/html"]
+        assert request(base, "GET", "/dashboard", [("Accept", "TEXT/HTML; charset=utf-8")])[:3:2] == (200, page)
+        status, headers, body = request(base, "HEAD", "/dashboard", NAVIGATE)
+        assert (status, body) == (200, b"") and header(headers, "Content-Length") == [str(len(page))]
+        for accept in [None, "*/*", "application/json", "text/html;q=0", "text/html;q=0.0", "text/plain, text/htmlx"]:
+            headers_sent = [] if accept is None else [("Accept", accept)]
+            assert request(base, "GET", "/app.js", headers_sent)[0] == 404, accept
+        assert request(base, "POST", "/dashboard", NAVIGATE, b"{}")[0] == 404
+        assert request(base, "GET", "/a%20b.html", NAVIGATE)[2] == b"<p>spaced</p>"
+        assert request(base, "GET", "/docs/", NAVIGATE)[2] == b"<h1>docs</h1>"
+        assert request(base, "GET", "/bare", NAVIGATE)[2] == b'{"just": "a dict"}'
+        status, _, body = request(base, "GET", "/Stage/nothing", NAVIGATE)
+        assert status == 403 and body != page  # under a REST stage: the API's own answer
+
+
+def test_serve_spa_flag(site: Path) -> None:
+    """``serve --static DIR --spa`` through the real command; ``--spa``
+    alone is refused, saying why."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    command = [sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0", "-t", str(site / "template.yaml")]
+    refused = subprocess.run([*command, "--spa"], cwd=site, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--spa" in refused.stderr and "--static" in refused.stderr
+    help_text = subprocess.run([*command[:4], "--help"], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert "--spa" in help_text
+    proc = subprocess.Popen([*command, "--static", str(site / "static"), "--spa"], cwd=site, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    banner = []
+    try:
+        for line in proc.stderr:
+            banner.append(line)
+            if line.startswith("serving"):
+                break
+        found = re.search(r"STATIC http://localhost:(\d+)/ -> .* \(--spa", "".join(banner))
+        assert found, banner
+        base = f"http://127.0.0.1:{found.group(1)}"
+        assert request(base, "GET", "/settings/profile", NAVIGATE)[:3:2] == (200, b"<h1>app</h1>")
+        assert request(base, "GET", "/settings/profile")[0] == 404
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
 
 
 def test_the_sample_template_routes(tmp_path: Path) -> None:

@@ -98,11 +98,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .runner import read_env_vars
     from .template import Template, TemplateError
 
+    if args.spa and not args.static:
+        return _fail("--spa answers the --static directory's index.html: give --static DIR too")
     try:
         template = Template(_template_path(args), _overrides(args.parameter_overrides or []))
         env_vars = read_env_vars(args.env_vars) if args.env_vars else {}
         gateway = LocalGateway(template, env_vars=env_vars, host=args.host, port=args.port, static_dir=args.static,
-                               log=_stderr_line, warn=lambda message: _stderr_line(f"warning: {message}"),
+                               spa=args.spa, log=_stderr_line, warn=lambda message: _stderr_line(f"warning: {message}"),
                                authorize_static_origin=True, python=args.python,
                                allowed_hosts=args.allowed_host or ())
     except (TemplateError, ValueError, OSError) as exc:
@@ -116,7 +118,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for function in gateway.url_functions:
             lines.append(f"    URL {gateway.origin(function)}/ -> {function} (Function URL)")
         if args.static:
-            lines.append(f" STATIC {gateway.origin()}/ -> {args.static}")
+            lines.append(f" STATIC {gateway.origin()}/ -> {args.static}"
+                         + (" (--spa: index.html for unknown pages)" if args.spa else ""))
         lines += banner(authorized_origins(gateway.template, env_vars), env_file=args.env_vars,
                         added=", ".join(gateway.added_origins) or None,
                         static_origin=gateway.origin() if args.static else None)
@@ -222,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                             "(the azp check and CORS)")
     serve.add_argument("--static",
                        help="serve files from this directory for paths no route matches (its origin is authorized)")
+    serve.add_argument("--spa", action="store_true",
+                       help="with --static: answer index.html for unknown pages a browser opens (client-side routes)")
     serve.add_argument("--python", help="interpreter to run functions with")
     serve.add_argument("--allowed-host", action="append", metavar="NAME",
                        help="also answer requests for this Host name, repeatable ('*': any); by default only "

@@ -439,6 +439,10 @@ class LocalGateway:
     own page origin (``http://localhost:<port>``, and its ``127.0.0.1``
     spelling) to it, so pages it serves are authorized parties under either
     loopback name. ``self.added_origins`` says which, if any.
+
+    ``spa``: a single-page app's fallback — a GET or HEAD under
+    ``static_dir`` that names no file and accepts ``text/html`` (a browser
+    navigating to a client-side route) is answered ``static_dir/index.html``.
     """
 
     def __init__(
@@ -449,6 +453,7 @@ class LocalGateway:
         host: str = "127.0.0.1",
         port: int = 3001,
         static_dir: str | Path | None = None,
+        spa: bool = False,
         ephemeral_url_ports: bool = False,
         log: Callable[[str], None] = print,
         warn: Callable[[str], None] | None = None,
@@ -462,6 +467,7 @@ class LocalGateway:
         self._log_sink = log
         self._warn_sink = warn
         self.static_dir = Path(static_dir).resolve() if static_dir else None
+        self.spa = spa
         self.request_timeout = request_timeout
         self.max_body = max_body
         # DNS rebinding: loopback names and IP addresses only, the bound name, and these (hosts.py).
@@ -756,6 +762,8 @@ class LocalGateway:
         # Decoded once, here (routing saw the raw path): %20 is a space, and
         # %2e%2e or %2f only name what the containment check then judges.
         target = _static_file(self.static_dir, unquote(request.path))
+        if target is None and self.spa and _accepts_html(request.header("accept")):
+            target = _static_file(self.static_dir, "/")  # a page of the app's client-side router
         if target is None:
             return not_found
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
@@ -906,6 +914,22 @@ def _secret_like(value: str) -> bool:
     """Whether a decoded query value or path segment looks like a token or a
     key (Clerk's prefixes, a JWT, anything long)."""
     return value.lstrip().startswith(_SECRET_VALUES) or len(value) > 64
+
+
+def _accepts_html(accept: str | None) -> bool:
+    """A browser navigating (``Accept`` names ``text/html``, q above 0), not a
+    script, image or ``fetch`` (``*/*``), which keep their 404."""
+    for item in (accept or "").split(","):
+        kind, *params = item.split(";")
+        if kind.strip().lower() != "text/html":
+            continue
+        q = next((p.split("=", 1)[1] for p in params if p.strip().lower().startswith("q=")), "1")
+        try:
+            if float(q) > 0:
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _static_file(root: Path, path: str) -> Path | None:
