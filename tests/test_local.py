@@ -439,3 +439,114 @@ def test_events_keeps_what_env_json_holds_besides_ours(tmp_path: Path) -> None:
     (tmp_path / "env.json").write_text("{not json")
     _one_line_error(cli("events", "--root", str(tmp_path)), "env.json is not JSON")
     assert (tmp_path / "env.json").read_text() == "{not json"
+
+
+# -- what a newcomer's own project meets (adopter walkthrough) --------------------------------
+
+OWN_PROJECT = '''\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.11
+    Timeout: 5
+    Environment:
+      Variables:
+        CLERK_PUBLISHABLE_KEY: ""
+Resources:
+  Api:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Events:
+        Get: {Type: HttpApi, Properties: {Path: /boom, Method: GET}}
+  Other:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Environment:
+        Variables:
+          CLERK_SECRET_KEY: ""
+'''
+
+
+def _own_project(tmp_path: Path, code: str = "def handler(event, context):\n    return {'statusCode': 204}\n") -> Path:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(code)
+    (tmp_path / "template.yaml").write_text(OWN_PROJECT)
+    return tmp_path
+
+
+def test_env_vars_the_template_does_not_declare_are_named_in_a_warning(tmp_path: Path) -> None:
+    # `events` writes CLERK_JWT_KEY into env.json's Parameters; a template
+    # that never declares it ran every request into "no key source
+    # configured" with no word about the env file being ignored.
+    root = _own_project(tmp_path)
+    env = {"Parameters": {"CLERK_JWT_KEY": "-----BEGIN PUBLIC KEY-----…", "CLERK_SECRET_KEY": "sk_test_x",
+                          "CLERK_ISSUER": "", "TABLE": "todos"},
+           "Api": {"CLERK_API_URL": "http://127.0.0.1:9"}}
+    warnings: list[str] = []
+    LocalFunction(Template(root / "template.yaml"), "Api", env_vars=env, warn=warnings.append).close()
+    ignored = [w for w in warnings if "does not declare" in w]
+    # Unset (empty) values, variables of our own name space that another
+    # function declares (Parameters serve them all) and the rest are quiet.
+    assert len(ignored) == 1 and "CLERK_API_URL, CLERK_JWT_KEY" in ignored[0], warnings
+    assert "Environment Variables" in ignored[0] and "BEGIN" not in ignored[0]
+    warnings.clear()
+    LocalFunction(Template(root / "template.yaml"), "Other", env_vars=env, warn=warnings.append).close()
+    assert [w for w in warnings if "does not declare" in w and "CLERK_JWT_KEY" in w], warnings
+    assert not [w for w in warnings if "CLERK_SECRET_KEY" in w and "does not declare" in w]
+
+
+def test_serve_shows_what_a_failing_function_printed(tmp_path: Path) -> None:
+    # A framework that catches the exception (Mangum, FastAPI) answers 500 on
+    # its own: serve's log then showed only "500", the traceback nowhere.
+    root = _own_project(tmp_path, "def handler(event, context):\n    print('about to fail: boom-marker')\n"
+                                  "    raise RuntimeError('boom')\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    proc = subprocess.Popen([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0"], cwd=root, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert proc.stderr is not None
+    try:
+        port = None
+        for line in proc.stderr:
+            if "/boom -> Api" in line:
+                port = line.split("localhost:")[1].split("/")[0]
+            if line.startswith(("serving", "error")):
+                break
+        assert port, "no route in the banner"
+        import urllib.error
+        import urllib.request
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/boom", timeout=30)
+        assert failed.value.code == 500
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=60)
+    assert "  Api| about to fail: boom-marker" in rest, rest
+    assert "RuntimeError" in rest and "END RequestId" not in rest, rest
+
+
+def test_serve_on_a_busy_port_names_it_and_the_fix(tmp_path: Path) -> None:
+    import socket
+
+    root = _own_project(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", str(port)], cwd=root,
+                             capture_output=True, text=True, timeout=60)
+    _one_line_error(out, f"port {port}", "--port")
+
+
+def test_token_mints_machine_tokens_with_the_scopes_a_route_requires(env_vars: dict[str, Any]) -> None:
+    auth = ClerkAuth(jwt_key=env_vars["Parameters"]["CLERK_JWT_KEY"], secret_key="sk_test_local_placeholder",
+                     authorized_parties=["http://localhost:3000"])
+    out = cli("token", "--type", "m2m_token", "--scope", "jobs:write", "--scope", "jobs:read")
+    assert out.returncode == 0, out.stderr
+    caller = auth.verify_token(out.stdout.strip(), accepts_token="m2m_token")
+    assert caller.scopes == ["jobs:write", "jobs:read"]
+    _one_line_error(cli("token", "--scope", "jobs:write"), "--type m2m_token")

@@ -105,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env_vars = read_env_vars(args.env_vars) if args.env_vars else {}
         gateway = LocalGateway(template, env_vars=env_vars, host=args.host, port=args.port, static_dir=args.static,
                                spa=args.spa, log=_stderr_line, warn=lambda message: _stderr_line(f"warning: {message}"),
-                               authorize_static_origin=True, python=args.python,
+                               authorize_static_origin=True, function_logs=True, python=args.python,
                                allowed_hosts=args.allowed_host or ())
     except (TemplateError, ValueError, OSError) as exc:
         return _fail(str(exc))
@@ -169,7 +169,11 @@ def cmd_token(args: argparse.Namespace) -> int:
     try:
         if args.type != "session_token":
             token = key.machine_token(args.type, expired=args.expired, lifetime=args.lifetime,
-                                      sub=None if args.sub == "user_dev_123" else args.sub)
+                                      sub=None if args.sub == "user_dev_123" else args.sub,
+                                      scopes=args.scope or None)
+        elif args.scope:
+            return _fail("--scope is for machine tokens: add --type m2m_token or --type oauth_token "
+                         "(a session token carries permissions: --org and --permission)")
         else:
             token = key.token(args.sub, sid=args.sid, org=args.org, org_role=args.role, org_permissions=args.permission,
                               azp=args.azp, expired=args.expired, lifetime=args.lifetime)
@@ -251,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--root", help=root_help)
     token.add_argument("--type", default="session_token", choices=["session_token", "m2m_token", "oauth_token"],
                        help="a session token (default), or an M2M / OAuth access token in JWT form")
+    token.add_argument("--scope", action="append", default=[],
+                       help="a scope of the machine token (with --type), repeatable; default: the dev token's own")
     token.set_defaults(run=cmd_token)
 
     args = parser.parse_args(argv)

@@ -34,6 +34,7 @@ with a deadline and strict framing: ``Content-Length`` only (a
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import mimetypes
@@ -443,6 +444,10 @@ class LocalGateway:
     ``spa``: a single-page app's fallback — a GET or HEAD under
     ``static_dir`` that names no file and accepts ``text/html`` (a browser
     navigating to a client-side route) is answered ``static_dir/index.html``.
+
+    ``function_logs``: pass what the functions print to ``log`` (as ``sam
+    local start-api`` shows it), one line at a time, prefixed with the
+    function's logical ID.
     """
 
     def __init__(
@@ -461,6 +466,7 @@ class LocalGateway:
         request_timeout: float = REQUEST_TIMEOUT,
         max_body: int = MAX_BODY,
         allowed_hosts: Iterable[str] = (),
+        function_logs: bool = False,
         **function_options: Any,
     ) -> None:
         self._log_lock = threading.Lock()
@@ -474,6 +480,7 @@ class LocalGateway:
         self.hosts = HostRule([*allowed_hosts, host])
         self._env_vars = env_vars or {}
         self._function_options = function_options
+        self._function_logs = function_logs
         self._functions: dict[str, tuple[LocalFunction, threading.Lock]] = {}
         self._functions_lock = threading.Lock()
         self._servers: list[QuietServer] = []
@@ -514,7 +521,14 @@ class LocalGateway:
     # -- lifecycle --------------------------------------------------------------------
 
     def _bind(self, host: str, port: int, url_function: str | None) -> None:
-        server = QuietServer((host, port), self._handler(url_function))
+        try:
+            server = QuietServer((host, port), self._handler(url_function))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            what = f"{url_function}'s Function URL" if url_function else "the API"
+            raise OSError(exc.errno, f"port {port} on {host} is in use (another serve?), so {what} cannot listen "
+                                     "there: stop that process or pass --port") from None
         self._servers.append(server)
         name = url_function or "api"
         self.urls[name] = f"http://{host}:{server.server_address[1]}"
@@ -564,10 +578,21 @@ class LocalGateway:
     def _function(self, logical_id: str) -> tuple[LocalFunction, threading.Lock]:
         with self._functions_lock:
             if logical_id not in self._functions:
+                sink = self._function_log_sink(logical_id) if self._function_logs else None
                 function = LocalFunction(self.template, logical_id, env_vars=self._env_vars, warn=self._warn,
-                                         **self._function_options)
+                                         log_sink=sink, **self._function_options)
                 self._functions[logical_id] = (function, threading.Lock())
             return self._functions[logical_id]
+
+    def _function_log_sink(self, logical_id: str) -> Callable[[str], None]:
+        """Each line a function prints (its logs, a framework's traceback),
+        as a whole log line naming the function; our bootstrap's END markers
+        are left out."""
+        def sink(text: str) -> None:
+            line = text.rstrip("\r\n")
+            if not line.startswith("END RequestId: "):
+                self.log(f"  {logical_id}| {line}")
+        return sink
 
     def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool, rest: bool = False,
                 function_url: bool = False, decode_base64: bool = True) -> HttpResponse | GatewayError:

@@ -277,15 +277,37 @@ class LocalFunction:
                                     f"instead of {spec.runtime}: {why}")
         return LaunchPlan(python, paths, code_dir, warnings)
 
+    def _declared_elsewhere(self, name: str) -> bool:
+        """Whether another function of the template declares ``name`` (an
+        env file's ``Parameters`` serve every function)."""
+        for logical_id in self.template.function_ids():
+            if logical_id != self.spec.logical_id:
+                try:
+                    if name in self.template.function(logical_id).environment:
+                        return True
+                except TemplateError:
+                    continue
+        return False
+
     def _environment(self, overrides: dict[str, Any]) -> dict[str, str]:
         spec = self.spec
         env = {name: os.environ[name] for name in ("PATH", "LANG", "HOME", "SYSTEMROOT") if name in os.environ}
         env.update({name: os.environ[name] for name in _PASSTHROUGH if name in os.environ})
         declared = dict(spec.environment)
+        ignored = []
         for scope in ("Parameters", spec.logical_id):  # sam local: only declared variables are overridden
             for name, value in (overrides.get(scope) or {}).items():
                 if name in declared:
                     declared[name] = "" if value is None else str(value)
+                elif name.startswith("CLERK_") and value not in (None, "") and not (
+                        scope == "Parameters" and self._declared_elsewhere(name)):
+                    ignored.append(name)
+        if ignored:
+            names = ", ".join(sorted(set(ignored)))
+            self._warn(f"{spec.logical_id}: the env vars file sets {names}, which its template entry does not "
+                       "declare, so the function does not get it (as with sam local): add it to the function's "
+                       "(or Globals') Environment Variables, e.g. CLERK_JWT_KEY: !Ref ClerkJwtKey with a "
+                       "ClerkJwtKey parameter whose Default is \"\"")
         env.update(declared)
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         env.update({
