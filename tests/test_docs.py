@@ -229,6 +229,29 @@ def _links(text: str) -> list[str]:
     return LINK.findall(re.sub(r"`[^`\n]*`", "", prose))
 
 
+def _anchors(text: str) -> set[str]:
+    """The fragment ids GitHub gives a Markdown page's headings (lowercase,
+    punctuation dropped, spaces as hyphens; MkDocs' toc agrees on ours)."""
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#{1,6} (.+)$", prose, re.M)}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_link_to_a_section_names_a_heading_there(page: str) -> None:
+    # "see the README's *What a request gets*" linked to the README's top: a
+    # newcomer then scrolls 300 lines looking for it.
+    dangling = []
+    for target in _links((ROOT / page).read_text(encoding="utf-8")):
+        path, _, fragment = target.partition("#")
+        if not fragment or re.match(r"[a-z][a-z+.-]*:", target):
+            continue
+        file = ((ROOT / page).parent / path).resolve() if path else ROOT / page
+        if file.suffix == ".md" and file.is_file() and fragment not in _anchors(file.read_text(encoding="utf-8")):
+            dangling.append(target)
+    assert dangling == [], f"{page}: links to sections that do not exist"
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_relative_link_resolves_on_github_and_in_the_site(page: str) -> None:
     # On GitHub a link is a path from the page; in the site the README is
