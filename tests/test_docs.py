@@ -211,8 +211,10 @@ def test_each_guide_python_block_runs_as_a_file_of_its_own(
 ) -> None:
     # A newcomer copies one block into app.py: it must import what it uses
     # and define what it decorates (`app`), with a key source configured as
-    # a deployed function has one.
+    # a deployed function has one (and the secret key a function accepting
+    # machine tokens must have: a `ClerkAuth` refuses them without one).
     monkeypatch.setenv("CLERK_JWT_KEY", key.public_pem)
+    monkeypatch.setenv("CLERK_SECRET_KEY", "sk_test_docs_placeholder")
     exec(compile(code, where, "exec"), {"__name__": re.sub(r"\W", "_", where)})
 
 
