@@ -4,7 +4,7 @@
   invoke ID -e FILE    run one function of template.yaml on one event (no Docker)
   serve                serve the template's APIs on 127.0.0.1 like API Gateway (no Docker)
   events               (re)write env.json and events/ signed with the dev key (creating it if needed)
-  token                mint a dev session token for curl or a browser
+  token                mint a dev session or machine token for curl or a browser
 
 Every command finds the project from any directory inside it (the nearest
 one holding template.yaml), or takes --root DIR.
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     events.add_argument("--root", help=root_help)
     events.set_defaults(run=cmd_events)
 
-    token = commands.add_parser("token", help="mint a session token signed with the project's dev key")
+    token = commands.add_parser("token", help="mint a session or machine token signed with the project's dev key")
     token.add_argument("--sub", default="user_dev_123", help="user ID (default user_dev_123)")
     token.add_argument("--sid", help="session ID (default derived from --sub)")
     token.add_argument("--org", help="active organization ID")
