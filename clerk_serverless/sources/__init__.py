@@ -12,7 +12,10 @@ VPC Lattice v1            ``method``, ``raw_path``, ``is_base64_encoded``
 ALB (single/multi-value)  ``httpMethod`` and ``requestContext.elb``
 REST API v1               ``httpMethod`` and a ``requestContext`` object
                           (also HTTP API payload 1.0); a ``null``
-                          ``httpMethod`` counts as absent
+                          ``httpMethod`` counts as absent. Without the
+                          ``httpMethod`` key, a string
+                          ``requestContext.httpMethod`` (and no WebSocket
+                          ``eventType``): ``chalice local``'s events
 ========================  ====================================================
 
 A Powertools event data class (``@event_source(data_class=…)`` above the
@@ -63,6 +66,8 @@ def source_of(event: Any) -> Source:
         return function_url.SOURCE if function_url.FunctionUrl.matches(event) else http_v2.SOURCE
     if event.get("httpMethod") is not None and isinstance(ctx, dict) and "agent" not in event:
         return alb.SOURCE if "elb" in ctx else rest_v1.SOURCE
+    if rest_v1.method_in_context_only(event):
+        return rest_v1.SOURCE  # `chalice local`: the method in requestContext.httpMethod only
     if vpc_lattice.VpcLattice.matches(event):
         return vpc_lattice.SOURCE
     if event.get("version") == "2.0" and "method" not in event and "httpMethod" not in event:

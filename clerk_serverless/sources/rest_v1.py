@@ -20,7 +20,10 @@ class RestApiV1:
 
     def read(self, event: dict[str, Any]) -> Request:
         """The request view of ``event`` (raises ``MalformedEventError``)."""
-        return read_proxy_v1(self, event)
+        request = read_proxy_v1(self, event)
+        if method_in_context_only(event):
+            request.method = event["requestContext"]["httpMethod"]
+        return request
 
     def answers_multi_value(self, event: dict[str, Any]) -> bool:
         """False: answers may carry ``headers``."""
@@ -40,6 +43,21 @@ class RestApiV1:
         """The request path (``path``)."""
         path = request.event.get("path")
         return path if isinstance(path, str) else None
+
+
+def method_in_context_only(event: dict[str, Any]) -> bool:
+    """True for a REST event naming its method in ``requestContext.httpMethod``
+    only, without the top-level ``httpMethod`` key: what ``chalice local``
+    sends (API Gateway writes both; a WebSocket event, with its ``eventType``,
+    has neither)."""
+    ctx = event.get("requestContext")
+    return (
+        "httpMethod" not in event
+        and type(ctx) is dict
+        and type(ctx.get("httpMethod")) is str
+        and "eventType" not in ctx
+        and "http" not in ctx
+    )
 
 
 SOURCE = RestApiV1()
