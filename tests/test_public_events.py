@@ -2,7 +2,9 @@
 
 The events (tests/fixtures/events/public, one folder per project with its
 SOURCES.md) are the test events of AWS's SDKs and runtimes, Powertools, the
-SAM CLI, Mangum, serverless-http and a few captures. ``manifest.json`` says
+SAM CLI, Mangum, serverless-http, Zappa and middy, a few captures, and the
+events the local emulators developers run build (serverless-offline,
+LocalStack, Architect's sandbox, ``chalice local``). ``manifest.json`` says
 which source AWS sends each from, judged by AWS's documented shapes, not by
 this package: WebSocket, Lambda@Edge, TOKEN-authorizer and non-HTTP events
 are unsupported (400); REST REQUEST-authorizer and HTTP API payload 1.0 events
