@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 from support.calls import call
-from support.events import make_event
+from support.events import make_event, routed
 from support.loopback import uvicorn_serving
 from support.tokens import ORIGIN, SigningKey, mint
 
@@ -177,6 +177,20 @@ def test_middleware_required(auth: ClerkAuth, key: SigningKey) -> None:
     # preflight headers on another method make no preflight: authenticated (cors.is_preflight's method test)
     looks_like = client.get("/me", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
     assert looks_like.status_code == 401 and looks_like.json()["reason"] == "session-token-missing"
+
+
+@pytest.mark.parametrize("lines", [["theme=dark", "__session={token}"], ["__session={token}", "theme=dark"]])
+def test_middleware_under_mangum_reads_every_cookie_line(auth: ClerkAuth, key: SigningKey, lines: list[str]) -> None:
+    """A REST API event whose ``Cookie`` came in two lines (``curl -H`` twice,
+    serverless-offline): Mangum joins them with ", " into one header, which
+    hid the session after the first line (RFC 6265 joins with "; ") and glued
+    the next line onto the session's value. The middleware reads the lines of
+    the event, as the decorator does."""
+    token = mint(key)
+    event = routed("rest_v1", headers={"Cookie": [line.format(token=token) for line in lines]})
+    assert call(auth.require_session(Mangum(starlette_app(auth), lifespan="off")), "rest_v1", dict(event)).status == 200
+    answer = Mangum(starlette_app(auth), lifespan="off")(event, None)
+    assert answer["statusCode"] == 200 and answer["body"] == '{"user_id":"user_2abc"}'
 
 
 @pytest.mark.parametrize("field, value", [

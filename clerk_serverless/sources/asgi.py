@@ -34,6 +34,10 @@ class AsgiScope:
                 headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
         except (TypeError, ValueError, AttributeError):
             raise MalformedEventError("ASGI headers must be (bytes, bytes) pairs") from None
+        if "cookie" in headers:
+            lines = _cookie_lines_mangum_joined(scope, headers["cookie"])
+            if lines is not None:
+                headers["cookie"] = lines
         raw_query = scope.get("query_string") or b""
         if not isinstance(raw_query, (bytes, bytearray)):
             raise MalformedEventError("ASGI query_string must be bytes")
@@ -59,6 +63,24 @@ class AsgiScope:
         """The request path."""
         path = request.event.get("path")
         return path if isinstance(path, str) else None
+
+
+def _cookie_lines_mangum_joined(scope: Mapping[str, Any], cookie: list[str]) -> list[str] | None:
+    """The ``Cookie`` lines of the REST API (or payload 1.0) event Mangum built
+    ``scope`` from, when Mangum joined several into ``cookie``: it joins a
+    repeated header's lines with ``", "``, which for ``Cookie`` (whose pairs
+    RFC 6265 separates with ``"; "``) turns every pair after the first line's
+    last into part of that cookie's value — a ``__session`` there was lost.
+    None when the scope's cookie header is not exactly that join."""
+    event = scope.get("aws.event")
+    multi = event.get("multiValueHeaders") if type(event) is dict else None
+    if type(multi) is not dict or len(cookie) != 1:
+        return None
+    lines: list[str] = []
+    for name, values in multi.items():
+        if isinstance(name, str) and name.lower() == "cookie" and type(values) is list:
+            lines.extend(v for v in values if type(v) is str)
+    return lines if len(lines) > 1 and cookie[0] == ", ".join(lines) else None
 
 
 SOURCE = AsgiScope()
