@@ -15,7 +15,8 @@ header of a v2 event, the last ``Cookie`` line only…).
 Where the emulator kept the token (anywhere a gateway carries one: ``headers``,
 ``multiValueHeaders``, ``cookies``) the handler runs; where it dropped it (two
 ``Cookie`` lines folded into a dict, last wins) the answer is 401, never an
-exception, a 400 or a token read from anywhere else.
+exception, a 400 or a token read from anywhere else. serverless-offline's own
+custom-authorizer events go through ``make_authorizer``.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def clerk_api(signing_keys: dict[str, SigningKey]) -> Any:
 def test_the_fixtures() -> None:
     """Every file is in the manifest, every request built by every emulator variant."""
     files = {str(p.relative_to(HERE)) for p in HERE.glob("*/*.json")}
-    assert files == {e["file"] for e in EVENTS}
+    assert files == {e["file"] for e in EVENTS} | {e["file"] for e in MANIFEST["authorizer_events"]}
     assert {e["request"] for e in EVENTS} == set(REQUESTS)
     assert all((HERE / p.split("/")[0] / "SOURCES.md").exists() for p in files)
 
@@ -202,3 +203,33 @@ def test_powertools_middleware(make_auth: Any, key: SigningKey, entry: dict[str,
         pytest.skip("Powertools itself cannot route this emulator's event")
     answer = resolver(ClerkMiddleware(auth=make_auth())).resolve(event, None)
     assert (answer["statusCode"], answer_headers(answer).get("x-clerk-auth-reason")) == (status, reason), answer
+
+
+@pytest.mark.parametrize("entry", MANIFEST["authorizer_events"], ids=ids)
+@pytest.mark.parametrize("simple_responses", [True, False])
+def test_authorizer_on_serverless_offline_authorizer_events(
+    make_auth: Any, key: SigningKey, entry: dict[str, Any], simple_responses: bool
+) -> None:
+    """serverless-offline runs a route's custom authorizer locally with events of
+    its own making (a TOKEN event that also carries headers; payload 2.0 without
+    ``cookies``, the cookie left in a ``Cookie`` header of the client's casing):
+    ours allows the token there, and refuses a bad one as API Gateway expects."""
+    from clerk_serverless.authorizer import Unauthorized, make_authorizer
+
+    authorize = make_authorizer(make_auth(), simple_responses=simple_responses)
+    allowed = authorize(event_with_token(entry, mint(key)), None)
+    refused: Any
+    try:
+        refused = authorize(event_with_token(entry, "not-a-token"), None)
+    except Unauthorized:
+        refused = "Unauthorized"
+    if entry["payload"] == "2.0" and simple_responses:
+        assert allowed["isAuthorized"] is True and allowed["context"]["user_id"] == "user_2abc"
+        assert refused == {"isAuthorized": False}
+    else:
+        assert allowed["principalId"] == "user_2abc"
+        assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        if entry["payload"] == "2.0":
+            assert refused["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+        else:
+            assert refused == "Unauthorized"
