@@ -21,7 +21,7 @@ class RestApiV1:
     def read(self, event: dict[str, Any]) -> Request:
         """The request view of ``event`` (raises ``MalformedEventError``)."""
         request = read_proxy_v1(self, event)
-        if method_in_context_only(event):
+        if "httpMethod" not in event and method_in_context_only(event):  # rare: no call for API Gateway's events
             request.method = event["requestContext"]["httpMethod"]
         return request
 
