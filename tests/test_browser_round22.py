@@ -351,3 +351,23 @@ def test_axios_retry_honours_retry_after_and_leaves_refusals_alone(page_on: Any,
     cases.add("axios-retry", "read", "http", path="/guarded")
     wrong += check(world, cases, page.calls(cases.list), lambda c: {"status": 403, "retried": 0, "sent": 1})
     assert not wrong, "\n".join(wrong)
+
+
+def test_apollo_retry_link_and_client_awareness(page_on: Any, world: World) -> None:
+    """Apollo's RetryLink retries every error by default: one 401 is sent 5
+    times; with the docs' ``retryIf`` (never a 401/403) once. ``clientAwareness``
+    adds ``apollographql-client-name`` / ``-version`` request headers: the HTTP
+    API's preflight grants them (the template's ``CorsAllowHeaders``), the REST
+    API's decorator grants every header."""
+    page = page_on(world.stack.origins["a"])
+    page.enter(token=None, cookie=None, clientUat=None)
+    cases = Cases(world, world.stack.api)
+    for kind in KINDS:
+        cases.add("apollo", "read", kind, retryLink="default")
+        cases.add("apollo", "read", kind, retryLink="docs")
+    wrong = check(world, cases, page.calls(cases.list), lambda c: {
+        "status": 401, "reason": "session-token-missing", "sent": 5 if c["retryLink"] == "default" else 1})
+    page.enter(token=world.token("a"), cookie=None, clientUat=None)
+    cases = Cases(world, world.stack.api).all([("apollo", "read"), ("apollo", "write")], awareness=True)
+    wrong += check(world, cases, page.calls(cases.list), signed_in)
+    assert not wrong, "\n".join(wrong)

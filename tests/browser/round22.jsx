@@ -11,7 +11,9 @@ import useSWRInfinite from "swr/infinite";
 import { SWRConfig } from "swr";
 import { QueryClient, QueryClientProvider, useInfiniteQuery, useSuspenseQuery } from "@tanstack/react-query";
 import { ErrorBoundary } from "react-error-boundary";
-import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client";
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from "@apollo/client";
+import { ServerError } from "@apollo/client/errors";
+import { RetryLink } from "@apollo/client/link/retry";
 import { ApolloProvider, useQuery as useApolloQuery } from "@apollo/client/react";
 import { setContext } from "@apollo/client/link/context";
 import { createClient, cacheExchange, fetchExchange } from "urql";
@@ -194,7 +196,16 @@ async function apollo(c) {
     const token = c.cookieOnly ? null : await getToken();
     return { headers: { ...headers, authorization: token ? `Bearer ${token}` : "" } };
   });
-  const client = new ApolloClient({ link: auth.concat(http), cache: new InMemoryCache() });
+  const links = [auth];
+  // RetryLink: c.retryLink "default" (retries every error, 401s too) or "docs" (never a 401/403); no waiting here.
+  if (c.retryLink) {
+    const retryIf = (error) => !(ServerError.is(error) && (error.statusCode === 401 || error.statusCode === 403));
+    links.push(new RetryLink({ delay: { initial: 0, jitter: false },
+                               attempts: c.retryLink === "docs" ? { max: 3, retryIf } : undefined }));
+  }
+  // clientAwareness: Apollo sends apollographql-client-name / -version request headers.
+  const clientAwareness = c.awareness ? { name: "web", version: "1.0.0" } : undefined;
+  const client = new ApolloClient({ link: ApolloLink.from([...links, http]), cache: new InMemoryCache(), clientAwareness });
   const serverError = (e) => {
     const response = e?.response;
     if (!response) return blocked(e);
