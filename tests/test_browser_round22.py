@@ -353,6 +353,31 @@ def test_axios_retry_honours_retry_after_and_leaves_refusals_alone(page_on: Any,
     assert not wrong, "\n".join(wrong)
 
 
+def test_our_outage_through_graphql_clients_and_superagent(page_on: Any, world: World) -> None:
+    """Keys down: every GraphQL client's error carries our 503, its reason and a
+    readable ``Retry-After`` (none retries by itself). superagent's
+    ``.retry(2)`` retries the 503 at once, the POST too, whatever Retry-After
+    says (3 requests each); it leaves a 401 alone."""
+    page = page_on(world.stack.origins["a"])
+    page.enter(token=world.token("a"), cookie=None, clientUat=None)
+    cases = Cases(world, world.stack.api)
+    for kind in KINDS:
+        for lib in GRAPHQL:
+            for op in ("read", "write"):
+                cases.add(lib, op, kind, path=world.down[kind])
+        for op in ("read", "write"):
+            cases.add("superagent", op, kind, path=world.down[kind], retry=2)
+    got = page.calls(cases.list)
+    wrong = check(world, cases, got, lambda c: {"status": 503, "reason": "jwk-remote-failed-to-load",
+                                                "sent": 3 if c.get("retry") else 1})
+    wrong += [f"{c['lib']} {c['op']} {c['kind']}: Retry-After {g.get('retryAfter')}"
+              for c, g in zip(cases.list, got, strict=True) if not isinstance(g.get("retryAfter"), int)]
+    page.enter(token=None, cookie=None, clientUat=None)
+    cases = Cases(world, world.stack.api).all([("superagent", "read"), ("superagent", "write")], retry=2)
+    wrong += check(world, cases, page.calls(cases.list), refused("session-token-missing"))
+    assert not wrong, "\n".join(wrong)
+
+
 def test_apollo_retry_link_and_client_awareness(page_on: Any, world: World) -> None:
     """Apollo's RetryLink retries every error by default: one 401 is sent 5
     times; with the docs' ``retryIf`` (never a 401/403) once. ``clientAwareness``

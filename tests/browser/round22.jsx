@@ -210,7 +210,7 @@ async function apollo(c) {
     const response = e?.response;
     if (!response) return blocked(e);
     return { outcome: "error", status: e.statusCode, reason: response.headers.get("x-clerk-auth-reason") || "",
-             body: refusal(parseText(e.bodyText)) };
+             retryAfter: Number(response.headers.get("retry-after")) || null, body: refusal(parseText(e.bodyText)) };
   };
   try {
     if (c.hook) return await renderUntilDone(ApolloHook, { c }, (x) => <ApolloProvider client={client}>{x}</ApolloProvider>);
@@ -249,7 +249,7 @@ async function urql(c) {
   if (!response || response.type === "error") return blocked(result.error);
   // urql has read the body already: its JSON is not on the error (only a GraphQL answer is).
   return { outcome: "error", status: response.status, reason: response.headers.get("x-clerk-auth-reason") || "",
-           body: null, message: result.error.message };
+           retryAfter: Number(response.headers.get("retry-after")) || null, body: null, message: result.error.message };
 }
 
 async function graphqlRequest(c) {
@@ -270,7 +270,7 @@ async function graphqlRequest(c) {
     const res = e.response;
     const body = res.body !== undefined ? parseText(res.body) : res;
     return { outcome: "error", status: res.status, reason: res.headers?.get?.("x-clerk-auth-reason") || "",
-             body: refusal(body) };
+             retryAfter: Number(res.headers?.get?.("retry-after")) || null, body: refusal(body) };
   }
 }
 
@@ -283,6 +283,8 @@ async function superagentCall(c) {
     : superagent.get(pageUrl(c, 0));
   if (c.credentials === "include") request = request.withCredentials();
   if (token) request = request.set("Authorization", `Bearer ${token}`);
+  // superagent's own .retry(n) (c.retry attempts): the gateway's log counts them.
+  if (c.retry) request = request.retry(c.retry);
   try {
     const res = await request;
     const user = c.op === "write" ? res.body?.data?.save?.by : res.body?.user_id;
@@ -290,7 +292,7 @@ async function superagentCall(c) {
   } catch (e) {
     if (!e.response) return blocked(e);
     return { outcome: "error", status: e.status, reason: e.response.headers["x-clerk-auth-reason"] || "",
-             body: refusal(e.response.body) };
+             retryAfter: Number(e.response.headers["retry-after"]) || null, body: refusal(e.response.body) };
   }
 }
 
