@@ -10,7 +10,9 @@ tests/test_browser_round22.py routes it behind the HTTP API and the REST API
   No GraphQL library: the operation is picked by its name, as the test's
   pages only send these two.
 - ``GET ?query=…&operationName=…&variables=…``: the same, GraphQL over GET
-  (urql sends queries so by default, ``preferGetMethod: "within-url-limit"``).
+  (urql sends queries so by default, ``preferGetMethod: "within-url-limit"``);
+  a mutation over GET is refused (405), as the GraphQL-over-HTTP spec has it:
+  a cross-site GET carries the cookie, and only writes are refused for that.
 - ``GET ?page=<n>`` gives one page of three items and the next page's
   number (``null`` after the third page), as useSWRInfinite and
   useInfiniteQuery read it.
@@ -76,6 +78,10 @@ def handler(event, context):
         return _answer(200, _graphql(request, user))
     query = event.get("queryStringParameters") or {}
     if "query" in query:  # GraphQL over GET (urql sends queries so by default: preferGetMethod)
+        if str(query["query"]).lstrip().startswith("mutation"):
+            # Never a mutation from a GET (GraphQL over HTTP): a cross-site GET carries the cookie.
+            return {**_answer(405, {"errors": [{"message": "mutations need POST"}]}), "headers": {
+                "Content-Type": "application/json", "Allow": "POST"}}
         try:
             variables = json.loads(query.get("variables") or "{}")
         except ValueError:
