@@ -8,7 +8,8 @@ through a list with the docs' throwing Bearer fetcher; v5's
 ``<ErrorBoundary>`` (a 401 lands in the boundary after one request, never a
 retry loop); the QueryClient's ``prefetchQuery`` / ``fetchQuery``; GraphQL
 clients as a Lambda GraphQL endpoint is called — @apollo/client with a
-``setContext`` auth link (and its ``useQuery``) or ``credentials: "include"``,
+``setContext`` auth link (and its ``useQuery``, and ``useSuspenseQuery`` in
+an error boundary) or ``credentials: "include"``,
 urql with ``fetchOptions``, graphql-request with a ``requestMiddleware`` —
 POSTing ``application/json`` to a ``require_session`` function
 (tests/browser/feed, GraphQL-ish without a GraphQL library); superagent with
@@ -146,6 +147,10 @@ class Cases:
         self.numbers.append(number)
         return made
 
+    def apollo_hooks(self) -> Cases:
+        """Apollo's ``useQuery`` and its ``useSuspenseQuery`` (in an error boundary), on each API."""
+        return self.all([("apollo", "read")], hook=True).all([("apollo", "read")], hook="suspense")
+
     def all(self, pairs: list[tuple[str, str]], **extra: Any) -> Cases:
         for lib, op in pairs:
             for kind in KINDS:
@@ -182,7 +187,7 @@ def signed_in(c: dict[str, Any]) -> dict[str, Any]:
     want: dict[str, Any] = {"outcome": "data", "status": 200, "user": USER, "sent": requests, "recorded": requests}
     if c["lib"] in PAGED:
         want.update(pages=3, items=list(range(9)))
-    if c["lib"] == "useSuspenseQuery":
+    if c["lib"] == "useSuspenseQuery" or c.get("hook") == "suspense":
         want["boundary"] = False
     if c["op"] == "write" and c["lib"] in GRAPHQL:
         want["title"] = c["title"]
@@ -196,7 +201,7 @@ def refused(reason: str) -> Any:
         # urql reads the body itself and keeps only a GraphQL answer's: the refusal's JSON is not on its error.
         body = None if c["lib"] == "urql" else {"error": "unauthorized", "reason": reason}
         want: dict[str, Any] = {"outcome": "error", "status": 401, "reason": reason, "body": body, "sent": 1, "recorded": 0}
-        if c["lib"] == "useSuspenseQuery":
+        if c["lib"] == "useSuspenseQuery" or c.get("hook") == "suspense":
             want["boundary"] = True
         if c["lib"] == "prefetchQuery":
             want["resolved"] = True  # prefetchQuery never rejects; the error is in the cache
@@ -216,13 +221,13 @@ def test_bearer_token_signed_in_signed_out_expired(page_on: Any, world: World) -
     page = page_on(world.stack.origins["a"])
     api = world.stack.api
     page.enter(token=world.token("a"), cookie=None, clientUat=None)
-    cases = Cases(world, api).all(READS + WRITES).all([("apollo", "read")], hook=True)
+    cases = Cases(world, api).all(READS + WRITES).apollo_hooks()
     wrong = check(world, cases, page.calls(cases.list), signed_in)
     page.enter(token=None, cookie=None, clientUat=None)
-    cases = Cases(world, api).all(READS + WRITES).all([("apollo", "read")], hook=True)
+    cases = Cases(world, api).all(READS + WRITES).apollo_hooks()
     wrong += check(world, cases, page.calls(cases.list), refused("session-token-missing"))
     page.enter(token=world.token("a", expired=True), cookie=None, clientUat=None)
-    cases = Cases(world, api).all(READS + WRITES).all([("apollo", "read")], hook=True)
+    cases = Cases(world, api).all(READS + WRITES).apollo_hooks()
     wrong += check(world, cases, page.calls(cases.list), refused("token-expired"))
     assert not wrong, "\n".join(wrong)
 
@@ -268,7 +273,7 @@ def test_apollo_docs_auth_link_sends_an_empty_authorization_same_origin(page_on:
     no token, as in @clerk/backend), so the docs' link is safe to keep."""
     page = page_on(world.stack.origins["b"])
     page.enter(token=None, cookie=world.token("b"), clientUat="1")
-    cases = Cases(world, "").all([("apollo", "read"), ("apollo", "write")]).all([("apollo", "read")], hook=True)
+    cases = Cases(world, "").all([("apollo", "read"), ("apollo", "write")]).apollo_hooks()
     assert not (wrong := check(world, cases, page.calls(cases.list), signed_in)), "\n".join(wrong)
 
 

@@ -14,7 +14,7 @@ import { ErrorBoundary } from "react-error-boundary";
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from "@apollo/client";
 import { ServerError } from "@apollo/client/errors";
 import { RetryLink } from "@apollo/client/link/retry";
-import { ApolloProvider, useQuery as useApolloQuery } from "@apollo/client/react";
+import { ApolloProvider, useQuery as useApolloQuery, useSuspenseQuery as useApolloSuspenseQuery } from "@apollo/client/react";
 import { setContext } from "@apollo/client/link/context";
 import { createClient, cacheExchange, fetchExchange } from "urql";
 import { GraphQLClient, ClientError } from "graphql-request";
@@ -213,7 +213,9 @@ async function apollo(c) {
              retryAfter: Number(response.headers.get("retry-after")) || null, body: refusal(parseText(e.bodyText)) };
   };
   try {
-    if (c.hook) return await renderUntilDone(ApolloHook, { c }, (x) => <ApolloProvider client={client}>{x}</ApolloProvider>);
+    const provide = (x) => <ApolloProvider client={client}>{x}</ApolloProvider>;
+    if (c.hook === "suspense") return await renderUntilDone(ApolloSuspense, { c }, provide);
+    if (c.hook) return await renderUntilDone(ApolloHook, { c }, provide);
     const result = c.op === "write"
       ? await client.mutate({ mutation: gql(SAVE), variables: { title: c.title } })
       : await client.query({ query: gql(ME), fetchPolicy: "network-only" });
@@ -222,6 +224,25 @@ async function apollo(c) {
     return serverError(e);
   } finally {
     client.stop();
+  }
+
+  function ApolloViewer({ done }) {
+    const { data } = useApolloSuspenseQuery(gql(ME), { fetchPolicy: "network-only" });
+    useEffect(() => { done({ ...graphqlData(c, data), boundary: false }); }, []);
+    return <span>{data.viewer.id}</span>;
+  }
+
+  /** Apollo's useSuspenseQuery in <Suspense> inside an error boundary. */
+  function ApolloSuspense({ done }) {
+    const fallback = ({ error }) => {
+      useEffect(() => { done({ ...serverError(error), boundary: true }); }, []);
+      return <span>refused</span>;
+    };
+    return (
+      <ErrorBoundary FallbackComponent={fallback}>
+        <Suspense fallback={<span>loading</span>}><ApolloViewer done={done} /></Suspense>
+      </ErrorBoundary>
+    );
   }
 
   function ApolloHook({ done }) {
@@ -349,7 +370,7 @@ async function call(c) {
   } catch (e) {
     got = { outcome: "thrown", status: "thrown", message: String(e?.stack || e) };
   }
-  return note(c.hook ? { ...c, lib: `${c.lib} useQuery` } : c, got);
+  return note(c.hook ? { ...c, lib: `${c.lib} ${c.hook === "suspense" ? "useSuspenseQuery" : "useQuery"}` } : c, got);
 }
 
 /** Many calls in a row (one page load per group of cases). */
