@@ -314,7 +314,9 @@ def settled(handler: Any, request: Request, raw: dict[str, Any], response: Any, 
             "clerk_serverless: 500: handler %s returned %s, which Lambda does not await; define it with `def`",
             getattr(handler, "__name__", type(handler).__name__), type(response).__name__,
         )
-    return request.source.render(raw, 500, {"Content-Type": "application/json"}, _AWAITABLE_BODY)
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store",
+               "x-clerk-auth-reason": Reason.HANDLER_ASYNC.value}  # as every answer with a reason code
+    return request.source.render(raw, 500, headers, _AWAITABLE_BODY)
 
 
 def answer_event_error(event: Any, error: EventError, request: Request | None = None) -> dict[str, Any]:

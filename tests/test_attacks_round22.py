@@ -82,6 +82,8 @@ def test_finding_an_async_handler_behind_a_sync_wraps_decorator_answered_a_corou
     for answer in (first, second):
         assert answer["statusCode"] == 500
         assert json.loads(answer["body"])["reason"] == "handler-async"
+        headers = answer.get("headers") or {k: v[-1] for k, v in answer["multiValueHeaders"].items()}
+        assert headers["x-clerk-auth-reason"] == "handler-async"  # the README: every reason code is in it
     assert ran == []
     assert sum("does not await" in r.getMessage() for r in caplog.records) == 1
 
