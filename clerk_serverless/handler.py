@@ -383,7 +383,7 @@ def _wrapped(
         finally:
             if bound and observer is not None:
                 observer.unbind()
-        if hasattr(response, "__await__"):  # checked here: no call on the hot path
+        if type(response) is not dict and hasattr(response, "__await__"):  # inline: a dict answer makes no call
             response = settled(handler, request, raw, response, told)
         if cors if cors is not None else request.source.adds_cors:
             with contextlib.suppress(EventError):  # an unreadable Origin: no CORS grant
