@@ -30,8 +30,9 @@ MAX_JWKS_CACHE_TTL = 24 * 3600.0
 #: as seconds would be years.
 MAX_STALE_TTL = 7 * 24 * 3600.0
 #: The bounds of ``unknown_kid_cooldown``: below a second every forged ``kid``
-#: is a fetch against Clerk; above the longest cache TTL a new signing key
-#: (Clerk's rotation) would be refused with 401 — signing users out — for hours.
+#: is a fetch against Clerk; above five minutes (the default ``jwks_cache_ttl``)
+#: a token of a key Clerk just rotated in could be refused with 401 — signing
+#: users out — for that long (hours, for milliseconds given as seconds).
 MIN_UNKNOWN_KID_COOLDOWN = 1.0
 MAX_UNKNOWN_KID_COOLDOWN = 300.0
 
