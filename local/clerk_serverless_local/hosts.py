@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-__all__ = ["HostRule"]
+__all__ = ["HostRule", "name_of"]
 
 
 class HostRule:
