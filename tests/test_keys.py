@@ -301,6 +301,10 @@ def test_fetch_errors_name_the_problem_without_secrets(jwks: JwksServer) -> None
     jwks.set("garbage")
     with pytest.raises(JwksInvalidError):
         parse_jwks(fetch_jwks(jwks.url))
+    # JSON nested past the parser's depth (1 MiB fits 10**6 brackets): "not
+    # JSON", like any garbage, not a RecursionError the store logs as a bug.
+    with pytest.raises(JwksInvalidError, match="not JSON"):
+        parse_jwks(b'{"keys": ' + b"[" * 200_000)
 
 
 def test_jwks_filters_unusable_keys(key: SigningKey, signing_keys: Any) -> None:

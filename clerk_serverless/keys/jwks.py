@@ -97,7 +97,7 @@ def parse_jwks(body: bytes, previous: Mapping[str, RSAPublicKey] | None = None) 
     """
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: nested too deep
         raise JwksInvalidError("JWKS response is not JSON") from None
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
