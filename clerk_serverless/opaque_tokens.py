@@ -166,8 +166,12 @@ class OpaqueTokenVerifier:
                 self._put(self._invalid, key, (self._clock() + self._negative_ttl, type(refused)))
             raise
         except KeysUnavailableError as outage:  # Clerk unavailable, or refusing our key
+            # The answer promises no longer a wait than the backoff: the next
+            # request after it calls Clerk again (a Retry-After of 120 would
+            # otherwise be followed by 503s saying 60).
+            outage.retry_after = min(outage.retry_after, MAX_BACKOFF)
             with self._lock:
-                self._retry_at = max(self._retry_at, self._clock() + min(outage.retry_after, MAX_BACKOFF))
+                self._retry_at = max(self._retry_at, self._clock() + outage.retry_after)
                 self._outage = type(outage)
             raise
         until = now + self._ttl
