@@ -303,11 +303,13 @@ class LocalFunction:
                         scope == "Parameters" and self._declared_elsewhere(name)):
                     ignored.append(name)
         if ignored:
-            names = ", ".join(sorted(set(ignored)))
-            self._warn(f"{spec.logical_id}: the env vars file sets {names}, which its template entry does not "
-                       "declare, so the function does not get it (as with sam local): add it to the function's "
-                       "(or Globals') Environment Variables, e.g. CLERK_JWT_KEY: !Ref ClerkJwtKey with a "
-                       "ClerkJwtKey parameter whose Default is \"\"")
+            names = sorted(set(ignored))
+            example = names[0]
+            parameter = "".join(word.capitalize() for word in example.split("_"))  # CLERK_JWT_KEY -> ClerkJwtKey
+            self._warn(f"{spec.logical_id}: the env vars file sets {', '.join(names)}, which its template entry "
+                       "does not declare, so the function does not get it (as with sam local): add it to the "
+                       f"function's (or Globals') Environment Variables, e.g. {example}: !Ref {parameter} with a "
+                       f"{parameter} parameter whose Default is \"\"")
         env.update(declared)
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         env.update({
