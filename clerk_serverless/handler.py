@@ -36,6 +36,7 @@ for real preflights, which browsers send without credentials.
 import contextlib
 import functools
 from collections.abc import Callable, Iterable, Mapping
+from types import CoroutineType
 from typing import Any, Literal, ParamSpec, TypedDict, TypeVar
 
 from .authorization import Reverification, ReverificationConfig
@@ -298,13 +299,20 @@ def settled(handler: Any, request: Request, raw: dict[str, Any], response: Any, 
     wrapper around it) returns a coroutine, which Lambda would serialize into
     a 502. It is closed (its body never runs, no "never awaited" warning),
     logged once per handler (``told``: ``[False]`` per wrapper), and answered
-    500 ``handler-async`` in the request's source format."""
-    if not hasattr(response, "__await__"):  # the hot path: one lookup on a dict
+    500 ``handler-async`` in the request's source format.
+
+    Awaitable as ``await`` judges it, by the type: an instance's
+    ``__getattr__`` (an attribute-access dict such as ``addict.Dict``, which
+    answers every name) neither turns an answer into a 500 nor raises here. A
+    dict is an answer whatever else it is: Lambda serializes it. Only a
+    coroutine is closed (unstarted, its close runs no code); another
+    awaitable's ``close`` is its own code, left alone."""
+    kind = type(response)
+    if kind is dict or isinstance(response, dict) or not hasattr(kind, "__await__"):  # a dict: an answer
         return response
-    close = getattr(response, "close", None)
-    if callable(close):
+    if kind is CoroutineType:
         with contextlib.suppress(Exception):
-            close()
+            response.close()
     if not told[0]:
         told[0] = True
         from .logs import WARNING, log
@@ -383,7 +391,8 @@ def _wrapped(
         finally:
             if bound and observer is not None:
                 observer.unbind()
-        if type(response) is not dict and hasattr(response, "__await__"):  # inline: a dict answer makes no call
+        kind = type(response)  # a dict answer costs one identity test: no call on the hot path
+        if kind is not dict and hasattr(kind, "__await__"):  # judged by the type, as `await` does
             response = settled(handler, request, raw, response, told)
         if cors if cors is not None else request.source.adds_cors:
             with contextlib.suppress(EventError):  # an unreadable Origin: no CORS grant
