@@ -12,7 +12,9 @@ gateway on 127.0.0.1 running a real function in a child process.
 from __future__ import annotations
 
 import json
+import socket
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,3 +83,69 @@ def test_finding_an_attribute_dict_answer_was_refused_as_an_awaitable(key: Signi
         third = call()
     assert third["statusCode"] == 500 and json.loads(third["body"])["reason"] == "handler-async"
     assert Awaitable.closed is False
+
+
+# =========================================================================================
+# 2. The local gateway: what functions print, the --spa fallback
+# =========================================================================================
+
+_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, Timeout: 10}
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Events:
+        Post: {Type: HttpApi, Properties: {Path: /api/items, Method: POST}}
+"""
+
+_ECHO = """
+def handler(event, context):
+    print("got " + (event.get("body") or ""))
+    return {"statusCode": 200, "body": "ok"}
+"""
+
+
+def _project(tmp_path: Path) -> Any:
+    from clerk_serverless_local.template import Template
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text(_ECHO)
+    (tmp_path / "template.yaml").write_text(_TEMPLATE)
+    return Template(tmp_path / "template.yaml")
+
+
+def _send(base: str, head: str, body: bytes = b"") -> tuple[int, bytes]:
+    address, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((address, int(port)), timeout=30) as sock:
+        sock.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status_line, _, rest = data.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_finding_a_request_forged_gateway_log_lines_through_a_functions_output(tmp_path: Path) -> None:
+    """``serve`` shows what functions print, but printed it raw: a function
+    logging what a request carried (any page can POST a body to localhost)
+    wrote CR and ANSI sequences to the developer's terminal, erasing its own
+    line and printing a forged gateway line in its place. Now a function's
+    lines are escaped as the gateway's request lines are (tabs kept)."""
+    from clerk_serverless_local.gateway import LocalGateway
+
+    lines: list[str] = []
+    forged = "\rGET /admin -> Echo (http) 200 1.0 ms\x1b[2K\x1b[1A\x1b[31m\u202e\tend"
+    body = forged.encode()
+    with LocalGateway(_project(tmp_path), port=0, log=lines.append, warn=lambda message: None,
+                      function_logs=True) as gateway:
+        status, _ = _send(gateway.urls["api"], f"POST /api/items HTTP/1.1\r\nHost: localhost\r\n"
+                                               f"Content-Length: {len(body)}\r\n", body)
+    assert status == 200
+    printed = [line for line in lines if line.startswith("  Echo| got ")]
+    assert printed == ["  Echo| got \\x0dGET /admin -> Echo (http) 200 1.0 ms\\x1b[2K\\x1b[1A\\x1b[31m\\x202e\tend"]
+    assert not any(c in line for line in lines for c in "\r\x1b\u202e")

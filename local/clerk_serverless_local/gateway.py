@@ -591,7 +591,9 @@ class LocalGateway:
         def sink(text: str) -> None:
             line = text.rstrip("\r\n")
             if not line.startswith("END RequestId: "):
-                self.log(f"  {logical_id}| {line}")
+                # Escaped as request lines are: a function printing what a request
+                # carried (a header, a body) must not rewrite the terminal (CR, ANSI).
+                self.log(f"  {logical_id}| {_escaped(line, keep=chr(9))}")
         return sink
 
     def _invoke(self, logical_id: str, event: dict[str, Any], payload_v2: bool, rest: bool = False,
@@ -931,8 +933,17 @@ def _loggable(target: str) -> str:
             hidden = eq and (any(word in plain_name for word in _SECRET_NAMES) or _secret_like(unquote_plus(value)))
             pairs.append(f"{name}=…" if hidden else pair)
         path = f"{path}?{'&'.join(pairs)}"
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path[: _MAX_LOGGED + 1])
+    text = _escaped(path[: _MAX_LOGGED + 1])
     return text[:_MAX_LOGGED] + "…" if len(text) > _MAX_LOGGED else text
+
+
+def _escaped(text: str, keep: str = "") -> str:
+    """``text`` with its unprintable characters (CR, ESC, other controls,
+    bidi overrides) written as ``\\xNN``, so no line can move the cursor,
+    erase or recolour the terminal; those in ``keep`` stay."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else f"\\x{ord(c):02x}" for c in text)
 
 
 def _secret_like(value: str) -> bool:
