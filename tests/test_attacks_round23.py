@@ -149,3 +149,24 @@ def test_finding_a_request_forged_gateway_log_lines_through_a_functions_output(t
     printed = [line for line in lines if line.startswith("  Echo| got ")]
     assert printed == ["  Echo| got \\x0dGET /admin -> Echo (http) 200 1.0 ms\\x1b[2K\\x1b[1A\\x1b[31m\\x202e\tend"]
     assert not any(c in line for line in lines for c in "\r\x1b\u202e")
+
+
+def test_finding_spa_answered_an_api_route_with_the_apps_page(tmp_path: Path) -> None:
+    """``--spa`` answered ``index.html`` to any GET no route matched: a
+    browser opening an API path that takes only POST (a link, a typed URL,
+    a form's redirect) got the app's page with 200 where API Gateway answers
+    404 — the route looked served. A path a route serves under another
+    method is now the API's 404; unknown pages still get the app."""
+    from clerk_serverless_local.gateway import LocalGateway
+
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "index.html").write_text("APP-PAGE")
+    with LocalGateway(_project(tmp_path), port=0, static_dir=static, spa=True, log=lambda line: None,
+                      warn=lambda message: None) as gateway:
+        base = gateway.urls["api"]
+        navigate = "Host: localhost\r\nAccept: text/html,*/*;q=0.8\r\n"
+        for method in ("GET", "HEAD"):
+            status, body = _send(base, f"{method} /api/items HTTP/1.1\r\n{navigate}")
+            assert status == 404 and b"APP-PAGE" not in body, method
+        assert _send(base, f"GET /orders/7 HTTP/1.1\r\n{navigate}") == (200, b"APP-PAGE")

@@ -443,7 +443,8 @@ class LocalGateway:
 
     ``spa``: a single-page app's fallback — a GET or HEAD under
     ``static_dir`` that names no file and accepts ``text/html`` (a browser
-    navigating to a client-side route) is answered ``static_dir/index.html``.
+    navigating to a client-side route) is answered ``static_dir/index.html``,
+    unless a route serves that path under another method (then its 404).
 
     ``function_logs``: pass what the functions print to ``log`` (as ``sam
     local start-api`` shows it), one line at a time, prefixed with the
@@ -674,7 +675,8 @@ class LocalGateway:
             api = self._rest_api_under(request.path)
             if api is not None:  # a path under a REST stage that no method serves
                 return api.responses.render(MISSING_TOKEN, request), f"{api.api_id or 'RestApi'} (no route)"
-            return self._static(request), "static" if self.static_dir else "no route"
+            # A path an API serves under another method is that API's 404, never the app's page.
+            return self._static(request, spa=self.spa and nearby is None), "static" if self.static_dir else "no route"
         api = self.rest_apis.get(route.api_id) if route.api == "rest" else None
         binary_types = api.binary_media_types if api is not None else self._implicit_binary_types
         if route.api == "http":
@@ -782,14 +784,14 @@ class LocalGateway:
         headers = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
         return HttpResponse(response.status, headers + cors.response_headers(origin), response.body)
 
-    def _static(self, request: HttpRequest) -> HttpResponse:
+    def _static(self, request: HttpRequest, spa: bool) -> HttpResponse:
         not_found = HttpResponse(404, _JSON, b'{"message":"Not Found"}')
         if self.static_dir is None or request.method not in ("GET", "HEAD"):
             return not_found
         # Decoded once, here (routing saw the raw path): %20 is a space, and
         # %2e%2e or %2f only name what the containment check then judges.
         target = _static_file(self.static_dir, unquote(request.path))
-        if target is None and self.spa and _accepts_html(request.header("accept")):
+        if target is None and spa and _accepts_html(request.header("accept")):
             target = _static_file(self.static_dir, "/")  # a page of the app's client-side router
         if target is None:
             return not_found
