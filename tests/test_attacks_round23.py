@@ -170,3 +170,28 @@ def test_finding_spa_answered_an_api_route_with_the_apps_page(tmp_path: Path) ->
             status, body = _send(base, f"{method} /api/items HTTP/1.1\r\n{navigate}")
             assert status == 404 and b"APP-PAGE" not in body, method
         assert _send(base, f"GET /orders/7 HTTP/1.1\r\n{navigate}") == (200, b"APP-PAGE")
+
+
+# =========================================================================================
+# 3. token --scope
+# =========================================================================================
+
+
+@pytest.mark.parametrize("scope", ["read admin", "", "jobs:write\n"])
+def test_finding_token_scope_minted_other_scopes_than_asked(scope: str) -> None:
+    """``token --type m2m_token --scope "read admin"`` minted a token whose
+    space-separated ``scopes`` claim granted two scopes (a ``scopes=["admin"]``
+    route admitted it) and an ``aud`` naming one that does not exist;
+    ``--scope ""`` granted none. Scopes are single words: anything else is
+    refused with a one-line error, and no token is printed."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
+    for kind in ("m2m_token", "oauth_token"):
+        done = subprocess.run([sys.executable, "-m", "clerk_serverless_local", "token", "--type", kind,
+                               "--scope", "jobs:read", "--scope", scope], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and "eyJ" not in done.stdout and "--scope" in done.stderr, (kind, done)

@@ -117,6 +117,11 @@ class DevKey:
         (``typ: at+jwt``, a user's ``sub``, ``client_id``, ``scope``)."""
         import jwt
 
+        for scope in scopes or ():
+            # Scopes travel space-separated: "read admin" would grant two, "" none.
+            if not scope or any(c.isspace() or not c.isprintable() for c in scope):
+                raise ValueError(f"a scope is one non-empty word without spaces or control characters, "
+                                 f"not {scope!r} (repeat --scope for several)")
         now = int(time.time() if now is None else now)
         exp = now - 60 if expired else (FAR_FUTURE if lifetime is None else now + int(lifetime))
         claims: dict[str, Any] = {"iss": DEV_ISSUER, "iat": now - 5, "nbf": now - 10, "exp": exp}
