@@ -195,3 +195,38 @@ def test_finding_token_scope_minted_other_scopes_than_asked(scope: str) -> None:
                                "--scope", "jobs:read", "--scope", scope], cwd=root, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode != 0 and "eyJ" not in done.stdout and "--scope" in done.stderr, (kind, done)
+
+
+# =========================================================================================
+# 4. Retry-After from the JWKS endpoint
+# =========================================================================================
+
+
+@pytest.mark.parametrize("value", ["0.001", "1e-3", "0.5"])
+def test_finding_a_fractional_retry_after_turned_the_key_stores_backoff_off(key: SigningKey, value: str) -> None:
+    """``retry_after_seconds`` reads ``0.001`` as a number (the parser leaves
+    bounds to callers), and the key store took it as its back-off: during a
+    JWKS outage answered with such a header every request was a fetch. The
+    store now waits at least a second, as it answers ``Retry-After: 1`` at least."""
+    from support.jwks_server import JwksServer
+    from support.tokens import Clock, fresh
+
+    from clerk_serverless.errors import KeysUnavailableError
+
+    server = JwksServer().start()
+    try:
+        server.keys = [key.jwk]
+        server.set("status", status=503, headers={"Retry-After": value})
+        clock = Clock()
+        auth = ClerkAuth(jwks_url=server.url, clock=clock)
+        for _ in range(3):  # within the second after the failure: no fetch but the first
+            with pytest.raises(KeysUnavailableError):
+                auth.verify_token(fresh(key, clock))
+            clock.advance(0.3)
+        assert server.count == 1
+        server.set("ok")
+        clock.advance(0.2)
+        assert auth.verify_token(fresh(key, clock)).user_id == "user_2abc"
+        assert server.count == 2
+    finally:
+        server.stop()

@@ -7,8 +7,8 @@
   keep serving (**stale-if-error**) for ``stale_ttl`` seconds (≥ 24 h);
 * after a failed fetch no new attempt is made for a backoff window (5 s,
   doubling per consecutive failure up to 60 s, or the server's
-  ``Retry-After``), so an outage costs one fetch per window, not one per
-  request;
+  ``Retry-After``, at least a second), so an outage costs one fetch per
+  window, not one per request;
 * an unknown ``kid`` (or a bad signature) may force a refetch at most once per
   ``cooldown`` window for the whole process: forged tokens cannot turn into a
   fetch storm against Clerk. Refreshes and forced refetches start that window;
@@ -275,7 +275,10 @@ class JwksKeyStore:
             now = self._clock()
             with self._lock:
                 self._failures += 1
-                backoff = exc.retry_after or FAILURE_BACKOFF * 2 ** (self._failures - 1)
+                # Clerk's hint, but never under a second: Retry-After 0.001 made
+                # every request during an outage a fetch.
+                hint = exc.retry_after
+                backoff = max(1.0, hint) if hint else FAILURE_BACKOFF * 2 ** (self._failures - 1)
                 backoff = min(MAX_BACKOFF, backoff)
                 self._retry_at = now + backoff
                 self._last_error = str(exc)
