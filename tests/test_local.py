@@ -522,6 +522,7 @@ def test_serve_shows_what_a_failing_function_printed(tmp_path: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as failed:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/boom", timeout=30)
         assert failed.value.code == 500
+        failed.value.close()  # its socket, else a ResourceWarning in whichever test collects it
     finally:
         proc.terminate()
         _, rest = proc.communicate(timeout=60)

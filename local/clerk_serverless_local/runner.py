@@ -355,6 +355,7 @@ class LocalFunction:
                 self._logs_lock.notify_all()
             if self._log_sink is not None:
                 self._log_sink(line)
+        proc.stdout.close()  # EOF: the child is gone; an unclosed pipe warned when collected
 
     def _drain(self) -> None:
         time.sleep(0.05)
