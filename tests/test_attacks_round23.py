@@ -172,6 +172,37 @@ def test_finding_spa_answered_an_api_route_with_the_apps_page(tmp_path: Path) ->
         assert _send(base, f"GET /orders/7 HTTP/1.1\r\n{navigate}") == (200, b"APP-PAGE")
 
 
+
+def test_finding_static_served_the_projects_secrets(tmp_path: Path) -> None:
+    """``serve --static .`` (a page at the project's root) served the SAM
+    project itself: ``/env.json`` with ``CLERK_SECRET_KEY``,
+    ``/dev/clerk-dev-key.pem`` (the dev signing key), ``.env`` and the code —
+    to anyone reaching the port, the whole LAN with ``--host 0.0.0.0``, under
+    an IP-literal ``Host`` the rebinding rule admits. A ``--static`` directory
+    holding the template is refused at start, and no directory serves
+    ``.env*``, ``*.pem``, ``*.crt`` or ``*.key`` (Vite's ``server.fs.deny``)."""
+    from clerk_serverless_local.gateway import LocalGateway
+
+    template = _project(tmp_path)
+    (tmp_path / "env.json").write_text('{"Parameters": {"CLERK_SECRET_KEY": "sk_test_SECRET"}}')
+    with pytest.raises(ValueError, match="holds the SAM project"):
+        LocalGateway(template, port=0, static_dir=tmp_path, log=lambda line: None, warn=lambda message: None)
+    with pytest.raises(ValueError, match="holds the SAM project"):
+        LocalGateway(template, port=0, static_dir=tmp_path.parent, log=lambda line: None, warn=lambda m: None)
+    web = tmp_path / "web"
+    (web / "certs").mkdir(parents=True)
+    (web / "index.html").write_text("APP-PAGE")
+    for name in (".env", ".env.local", "certs/dev.pem", "certs/dev.KEY", "certs/site.crt"):
+        (web / name).write_text("SECRET")
+    (web / "alias.txt").symlink_to(web / ".env.local")
+    with LocalGateway(template, port=0, static_dir=web, log=lambda line: None, warn=lambda message: None) as gateway:
+        base = gateway.urls["api"]
+        for path in ("/.env", "/.env.local", "/certs/dev.pem", "/certs/dev.KEY", "/certs/site.crt", "/alias.txt",
+                     "/%2eenv", "/certs/dev%2epem"):
+            status, body = _send(base, f"GET {path} HTTP/1.1\r\nHost: 192.168.1.20:3000\r\n")
+            assert status == 404 and b"SECRET" not in body, path
+        assert _send(base, "GET / HTTP/1.1\r\nHost: 192.168.1.20:3000\r\n") == (200, b"APP-PAGE")
+
 # =========================================================================================
 # 3. token --scope
 # =========================================================================================

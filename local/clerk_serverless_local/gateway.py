@@ -474,6 +474,12 @@ class LocalGateway:
         self._log_sink = log
         self._warn_sink = warn
         self.static_dir = Path(static_dir).resolve() if static_dir else None
+        project = template.root.resolve()
+        if self.static_dir is not None and (project == self.static_dir or self.static_dir in project.parents):
+            # Anyone who can reach the port (--host 0.0.0.0: the LAN) would read env.json's secret key,
+            # the dev signing key and the code.
+            raise ValueError(f"--static {static_dir} holds the SAM project itself ({project}): it would serve "
+                             "env.json, the dev key and the functions' code; give the frontend's own directory")
         self.spa = spa
         self.request_timeout = request_timeout
         self.max_body = max_body
@@ -978,11 +984,18 @@ def _static_file(root: Path, path: str) -> Path | None:
         target = (root / path.lstrip("/")).resolve()
         if target.is_dir():
             target = (target / "index.html").resolve()  # itself a symlink, perhaps
-        if root not in target.parents or not target.is_file():
+        if root not in target.parents or not target.is_file() or _private(target.name) or _private(Path(path).name):
             return None
     except (OSError, ValueError):  # a name too long for the file system, a NUL byte
         return None
     return target
+
+
+def _private(name: str) -> bool:
+    """A file ``--static`` never serves, as Vite's ``server.fs.deny``: ``.env``,
+    ``.env.*`` and keys or certificates (``*.pem``, ``*.crt``, ``*.key``)."""
+    lower = name.lower()
+    return lower == ".env" or lower.startswith(".env.") or lower.endswith((".pem", ".crt", ".key"))
 
 
 def _forwarded(headers: list[tuple[str, str]], client: str, port: int) -> list[tuple[str, str]]:
