@@ -203,6 +203,39 @@ def test_finding_static_served_the_projects_secrets(tmp_path: Path) -> None:
             assert status == 404 and b"SECRET" not in body, path
         assert _send(base, "GET / HTTP/1.1\r\nHost: 192.168.1.20:3000\r\n") == (200, b"APP-PAGE")
 
+
+def test_finding_a_browser_could_take_a_functions_next_event_from_its_runtime_api(tmp_path: Path) -> None:
+    """Each local function's Runtime API (127.0.0.1, an ephemeral port)
+    answered anyone: a page rebinding its name to 127.0.0.1 could long-poll
+    ``/invocation/next`` and take the next request's event — its
+    ``Authorization`` token — and any page could fail the runtime with a
+    blind ``no-cors`` POST to ``/init/error``. Requests a runtime client
+    never sends (``Origin``, ``Sec-Fetch-Site``, a ``Host`` not loopback) are
+    refused 403 before any event is handed out."""
+    import urllib.request
+
+    from clerk_serverless_local.runtime_api import RuntimeApi
+
+    api = RuntimeApi("arn:aws:lambda:us-east-1:123456789012:function:Echo")
+    try:
+        base = f"http://{api.address}"
+        invocation = api.submit({"headers": {"authorization": "Bearer SECRET-TOKEN"}}, 30)
+        port = api.address.rsplit(":", 1)[1]
+        for head in (f"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: evil.test:{port}\r\n",
+                     f"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: {api.address}\r\n"
+                     "Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n",
+                     f"POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api.address}\r\n"
+                     "Origin: http://evil.test\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"):
+            status, body = _send(base, head, b"{}" if head.startswith("POST") else b"")
+            assert status == 403 and b"SECRET" not in body, head
+        assert not api.init_failed.is_set()
+        with urllib.request.urlopen(f"{base}/2018-06-01/runtime/invocation/next", timeout=30) as answer:
+            assert json.loads(answer.read())["headers"]["authorization"] == "Bearer SECRET-TOKEN"
+            request_id = answer.headers["Lambda-Runtime-Aws-Request-Id"]
+        assert request_id == invocation.request_id
+    finally:
+        api.close()
+
 # =========================================================================================
 # 3. token --scope
 # =========================================================================================

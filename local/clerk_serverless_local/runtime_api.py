@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .hosts import name_of
+
 _PREFIX = "/2018-06-01/runtime"
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _STOP = object()
 #: Lambda's limit on a synchronous invocation's response, the serialized payload.
 MAX_RESPONSE_BYTES = 6_291_556
@@ -132,7 +135,22 @@ class RuntimeApi:
                 except ValueError:
                     return {"errorMessage": raw.decode(errors="replace"), "errorType": "Runtime.InvalidResponse"}
 
+            def _from_a_browser(self) -> bool:
+                """A request no runtime client sends: a browser's (it adds
+                ``Origin`` or ``Sec-Fetch-*`` even to no-cors requests to
+                127.0.0.1), or one under another ``Host`` (DNS rebinding). A page
+                could otherwise take the next event (its token) or fail the runtime."""
+                host = self.headers.get("Host")
+                if self.headers.get("Origin") is not None or self.headers.get("Sec-Fetch-Site") is not None or (
+                        host is not None and name_of(host) not in _LOOPBACK):
+                    self.close_connection = True
+                    self._reply(403, b'{"errorMessage":"not a runtime client"}')
+                    return True
+                return False
+
             def do_GET(self) -> None:  # noqa: N802
+                if self._from_a_browser():
+                    return
                 if self.path != f"{_PREFIX}/invocation/next":
                     self._reply(404)
                     return
@@ -155,6 +173,8 @@ class RuntimeApi:
                 )
 
             def do_POST(self) -> None:  # noqa: N802
+                if self._from_a_browser():
+                    return
                 path = self.path.removeprefix(_PREFIX)
                 length = int(self.headers.get("Content-Length") or 0)
                 too_large = path.endswith("/response") and length > MAX_RESPONSE_BYTES
