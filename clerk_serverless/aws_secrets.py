@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ClerkConfigError, config_value
+from .errors import JSON_ERRORS, ClerkConfigError, config_value
 
 CACHE_SECONDS = 300
 
@@ -40,7 +40,7 @@ def _from_secret_string(value: str) -> str:
     if value.lstrip().startswith("{"):
         try:
             document = json.loads(value)
-        except (ValueError, RecursionError):  # not JSON (nested past the parser's depth too): the value itself
+        except JSON_ERRORS:  # not JSON (nested past the parser's depth too): the value itself
             return value
         if isinstance(document, dict):
             for name in ("CLERK_SECRET_KEY", "clerk_secret_key", "secret_key"):

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import (
+    JSON_ERRORS,
     BackendApiUnavailableError,
     ClerkAPIError,
     ClerkUnavailableError,
@@ -79,7 +80,7 @@ class BackendApi:
             raise ClerkAPIError(f"Clerk's Backend API refused the request: {exc}", status) from None
         try:
             user = json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: JSON nested past the parser's depth
+        except JSON_ERRORS:
             raise ClerkUnavailableError("Clerk's Backend API answered with something that is not JSON") from None
         if not isinstance(user, dict) or user.get("id") != user_id:
             raise ClerkAPIError("Clerk's Backend API answered with an unexpected user object")
@@ -123,7 +124,7 @@ class BackendApi:
             raise BackendApiUnavailableError(f"machine token verification: HTTP {status}", retry_after=retry)
         try:
             data = json.loads(response.body)
-        except (ValueError, RecursionError):
+        except JSON_ERRORS:
             data = None
         if not isinstance(data, dict):  # not an answer about the token: ours to retry, never a verdict
             raise BackendApiUnavailableError(

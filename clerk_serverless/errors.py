@@ -10,7 +10,7 @@ Messages are fixed strings: no token, cookie or key material ever enters one.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -85,6 +85,14 @@ class ClerkConfigError(ClerkError, ValueError):
     def __init__(self, setting: str, problem: str) -> None:
         self.setting = setting
         super().__init__(f"{setting}: {problem}")
+
+
+JSON_ERRORS: Final = (ValueError, RecursionError)
+"""What ``json.loads`` raises for text that is not JSON: ``except
+JSON_ERRORS``. ``ValueError`` covers ``JSONDecodeError`` and
+``UnicodeDecodeError``; ``RecursionError`` is JSON nested past the parser's
+depth (``"[" * 100_000``), which anyone who writes the text can send. A
+tuple, not a wrapper: an ``except`` clause costs nothing until it catches."""
 
 
 # What Clerk credentials and JWTs start with (a JWT's header is base64url of '{"').

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import JwksFetchError
+from .errors import JSON_ERRORS, JwksFetchError
 from .urls import is_loopback_host, parse_url
 
 if TYPE_CHECKING:  # socket and ssl load on the first fetch, not with the package
@@ -485,6 +485,6 @@ def clerk_error_code(body: bytes) -> str | None:
     try:
         errors = json.loads(body).get("errors")
         code = errors[0].get("code") if isinstance(errors, list) and errors and isinstance(errors[0], dict) else None
-    except (ValueError, AttributeError, RecursionError):
+    except (*JSON_ERRORS, AttributeError):
         return None
     return code if isinstance(code, str) and len(code) <= 64 and code.isprintable() else None

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final, Literal, TypeAlias
 
-from .errors import ClerkConfigError, config_value
+from .errors import JSON_ERRORS, ClerkConfigError, config_value
 
 TokenType: TypeAlias = Literal["session_token", "api_key", "m2m_token", "oauth_token"]
 """The token types Clerk names: the values of ``accepts_token`` besides ``"any"``."""
@@ -137,6 +137,6 @@ def json_segment(segment: str) -> dict[str, Any] | None:
     None. Unverified: for telling token kinds apart and choosing a cookie."""
     try:
         value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, RecursionError):  # binascii.Error is a ValueError
+    except JSON_ERRORS:  # binascii.Error is a ValueError
         return None
     return value if isinstance(value, dict) else None

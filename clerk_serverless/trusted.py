@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    JSON_ERRORS,
     AuthError,
     TokenInvalidError,
     TokenTypeMismatchError,
@@ -170,7 +171,7 @@ def session_claims(ctx: dict[str, Any]) -> SessionClaims:
         with contextlib.suppress(ValueError, TokenInvalidError):
             raw["fva"] = [_number(fva[0], "fva"), _number(fva[1], "fva")]
     if ctx.get("act"):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(*JSON_ERRORS):
             actor = json.loads(str(ctx["act"]))
             if isinstance(actor, dict):
                 raw["act"] = actor
@@ -195,13 +196,13 @@ def machine_auth(kind: str, ctx: dict[str, Any], token: str) -> MachineAuth:
         raise TokenInvalidError("authorizer context without subject or token_id")
     try:
         scopes = json.loads(str(ctx.get("scopes") or "[]"))
-    except ValueError:
+    except JSON_ERRORS:
         scopes = []
     claims: object = None
     if ctx.get("claims"):
         try:
             claims = json.loads(str(ctx["claims"]))
-        except ValueError:
+        except JSON_ERRORS:
             claims = None
     return MachineAuth(
         kind,

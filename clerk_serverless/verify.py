@@ -28,6 +28,7 @@ from binascii import a2b_base64
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    JSON_ERRORS,
     TokenExpiredError,
     TokenIatInTheFutureError,
     TokenInvalidAlgorithmError,
@@ -136,7 +137,7 @@ def json_object(data: bytes, what: str) -> dict[str, Any]:
             # UTF-8 only, a leading BOM dropped, as @clerk/backend's TextDecoder
             # reads it (json.loads would sniff UTF-16/32 from bytes).
             value = json.loads(data.decode("utf-8-sig", "surrogatepass"))
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
+    except JSON_ERRORS:  # JSONDecodeError, UnicodeDecodeError, too deep
         raise TokenInvalidError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise TokenInvalidError(f"{what} is not a JSON object")
@@ -215,7 +216,7 @@ class UnverifiedToken:
             try:
                 text = data.decode("utf-8", "surrogatepass")
                 value, end = _decoder.raw_decode(text)
-            except (ValueError, RecursionError):
+            except JSON_ERRORS:
                 raise TokenInvalidError("payload is not JSON") from None
             if end == len(text):
                 claims = value  # a dict: raw_decode read an object

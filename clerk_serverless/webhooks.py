@@ -42,6 +42,7 @@ from typing import Any, overload
 from .authorization import JS_WHITESPACE  # what @clerk/backend trims each header of (String.prototype.trim)
 from .config import misplaced
 from .errors import (
+    JSON_ERRORS,
     ClerkConfigError,
     EventError,
     WebhookHeadersMissingError,
@@ -223,7 +224,7 @@ def _verify(key: bytes, found: list[str | None], body: bytes, clock: Callable[[]
         raise WebhookSignatureMismatchError()
     try:
         payload = json.loads(content.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except JSON_ERRORS:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise WebhookPayloadInvalidError() from None
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         raise WebhookPayloadInvalidError()

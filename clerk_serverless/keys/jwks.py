@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import JwksInvalidError
+from ..errors import JSON_ERRORS, JwksInvalidError
 
 if TYPE_CHECKING:  # cryptography loads with the first key, not with the package
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -97,7 +97,7 @@ def parse_jwks(body: bytes, previous: Mapping[str, RSAPublicKey] | None = None) 
     """
     try:
         document = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: nested too deep
+    except JSON_ERRORS:  # UnicodeDecodeError is a ValueError
         raise JwksInvalidError("JWKS response is not JSON") from None
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
