@@ -11,8 +11,9 @@ environment, the variable (``CLERK_AUTHORIZED_PARTIES``).
 
 import math
 import os
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Final, NamedTuple
 
 from .errors import ClerkConfigError, config_value
 from .urls import Url, is_loopback_host, parse_url
@@ -379,6 +380,40 @@ def _number(
     return float(value)
 
 
+#: The key cache's windows, by :class:`~clerk_serverless.ClerkAuth`'s argument
+#: name: (minimum, maximum, why a value above is refused, why one below is).
+#: The one source of these bounds: ClerkAuth and a hand-built
+#: :class:`~clerk_serverless.keys.JwksKeyStore` both check through
+#: :func:`key_cache_seconds`.
+KEY_CACHE_BOUNDS: Final[Mapping[str, tuple[float, float, str, str]]] = MappingProxyType({
+    "jwks_cache_ttl": (
+        1.0, MAX_JWKS_CACHE_TTL,
+        " (a day): it is in seconds, not milliseconds, and a key removed from the JWKS keeps verifying "
+        "tokens until it passes", "",
+    ),
+    "jwks_stale_ttl": (
+        MIN_STALE_TTL, MAX_STALE_TTL,
+        " (a week): it is in seconds, not milliseconds, and a key Clerk revoked keeps verifying "
+        "as long as refreshes fail", "",
+    ),
+    "unknown_kid_cooldown": (
+        MIN_UNKNOWN_KID_COOLDOWN, MAX_UNKNOWN_KID_COOLDOWN,
+        ": it is in seconds, not milliseconds, and a token signed by a key Clerk just rotated in "
+        "is refused (401) until the window ends",
+        ": below it every forged kid costs a key fetch against Clerk",
+    ),
+    "fetch_timeout": (0.05, 3.0, " (connect + read)", ""),
+})
+
+
+def key_cache_seconds(name: str, value: Any, setting: str | None = None) -> float:
+    """``value`` as a float when it is within the bounds of ``name`` (a key of
+    :data:`KEY_CACHE_BOUNDS`); otherwise a :class:`ClerkConfigError` naming
+    ``setting`` (by default ``name``) and saying why the bound is there."""
+    minimum, maximum, why, low_why = KEY_CACHE_BOUNDS[name]
+    return _number(value, setting or name, minimum=minimum, maximum=maximum, why=why, low_why=low_why)
+
+
 def _load_pem(pem: Any, setting: str) -> tuple[str, Any]:
     """Parse the PEM as an RSA public key; return its text and the key.
 
@@ -600,24 +635,10 @@ def resolve_settings(
         why=": it is in seconds, not milliseconds (Clerk's clockSkewInMs: 5000 is clock_skew=5), "
         "and more leeway admits expired tokens",
     )
-    ttl = _number(
-        jwks_cache_ttl, "jwks_cache_ttl", minimum=1.0, maximum=MAX_JWKS_CACHE_TTL,
-        why=" (a day): it is in seconds, not milliseconds, and a key removed from the JWKS keeps verifying "
-        "tokens until it passes",
-    )
-    stale = _number(
-        jwks_stale_ttl, "jwks_stale_ttl", minimum=MIN_STALE_TTL, maximum=MAX_STALE_TTL,
-        why=" (a week): it is in seconds, not milliseconds, and a key Clerk revoked keeps verifying "
-        "as long as refreshes fail",
-    )
-    cooldown = _number(
-        unknown_kid_cooldown, "unknown_kid_cooldown", minimum=MIN_UNKNOWN_KID_COOLDOWN,
-        maximum=MAX_UNKNOWN_KID_COOLDOWN,
-        low_why=": below it every forged kid costs a key fetch against Clerk",
-        why=": it is in seconds, not milliseconds, and a token signed by a key Clerk just rotated in "
-        "is refused (401) until the window ends",
-    )
-    timeout = _number(fetch_timeout, "fetch_timeout", minimum=0.05, maximum=3.0, why=" (connect + read)")
+    ttl = key_cache_seconds("jwks_cache_ttl", jwks_cache_ttl)
+    stale = key_cache_seconds("jwks_stale_ttl", jwks_stale_ttl)
+    cooldown = key_cache_seconds("unknown_kid_cooldown", unknown_kid_cooldown)
+    timeout = key_cache_seconds("fetch_timeout", fetch_timeout)
 
     return Settings(
         key_source=source,

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import authorizer_event, behind_authorizer
+from support.jwks_server import JwksServer
 from support.tokens import SigningKey, mint
 
-from clerk_serverless import ClerkAuth
+from clerk_serverless import ClerkAuth, ClerkConfigError
 from clerk_serverless.authorizer import make_authorizer
+from clerk_serverless.keys import JwksKeyStore, fetch_jwks, parse_jwks
 from clerk_serverless.machine import MachineAuth
 from clerk_serverless.policy import Policy
 
@@ -71,3 +73,37 @@ def test_finding_deep_machine_scopes_or_claims_in_a_trusted_context_raised_recur
     assert (machine.scopes if field == "scopes" else machine.claims) in ([], None)
     route = recording_handler(trusting.require_auth(accepts_token="api_key"))
     assert call(route, "http_v2", event).status == 200
+
+
+# =========================================================================================
+# 2. The low-level key store's windows
+# =========================================================================================
+
+
+@pytest.mark.parametrize(("argument", "value", "why"), [
+    ("stale_ttl", 86_400_000, "milliseconds"),  # a day in ms: a revoked key verifying for years of failed refreshes
+    ("stale_ttl", 60, "finite number >= 86400"),
+    ("cooldown", 30_000, "rotated in"),  # 30 s in ms: a rotated-in key refused for 8 hours
+    ("cooldown", 0, "forged kid"),  # every forged kid a fetch against Clerk
+    ("cooldown", float("nan"), "forged kid"),
+    ("ttl", 300_000, "milliseconds"),
+    ("ttl", 0, "finite number >= 1"),
+    ("fetch_timeout", float("inf"), "finite number"),  # a key fetch with no deadline
+    ("fetch_timeout", "3", "number of seconds"),
+])
+def test_finding_the_key_store_took_windows_clerk_auth_refuses(
+    jwks: JwksServer, argument: str, value: Any, why: str
+) -> None:
+    """``JwksKeyStore`` (public, in ``clerk_serverless.keys``) took any
+    ``stale_ttl``/``cooldown``/``ttl``/``fetch_timeout``, where ClerkAuth
+    refuses the same mistakes in ``jwks_stale_ttl``/``unknown_kid_cooldown``/
+    ``jwks_cache_ttl``/``fetch_timeout``. Now it checks them against the same
+    bounds (one table) and names its own argument."""
+    load = lambda prev: parse_jwks(fetch_jwks(jwks.url), prev)  # noqa: E731
+    with pytest.raises(ClerkConfigError) as info:
+        JwksKeyStore(load, label="hand-built", **{argument: value})
+    assert info.value.setting == argument and why in str(info.value)
+    for lowest, highest in ((86_400, 1), (7 * 86_400, 300)):
+        store = JwksKeyStore(load, label="hand-built", stale_ttl=lowest, cooldown=highest, ttl=highest,
+                             fetch_timeout=0.05 if highest == 1 else 3)
+        assert store.keys() and store.stale_ttl == lowest and store.cooldown == highest

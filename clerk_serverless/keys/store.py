@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..config import key_cache_seconds
 from ..errors import JwksError, KeysUnavailableError, SecretKeyInvalidError
 from ..logs import log
 
@@ -107,7 +108,13 @@ class _AnyKid(dict[str, "RSAPublicKey"]):
 
 
 class JwksKeyStore:
-    """Keys from a JWKS URL, cached for the life of the process."""
+    """Keys from a JWKS URL, cached for the life of the process.
+
+    ``ttl``, ``stale_ttl``, ``cooldown`` and ``fetch_timeout`` are seconds
+    within the bounds :class:`~clerk_serverless.ClerkAuth` sets its
+    ``jwks_cache_ttl``, ``jwks_stale_ttl``, ``unknown_kid_cooldown`` and
+    ``fetch_timeout`` (``clerk_serverless.config.KEY_CACHE_BOUNDS``): another
+    value is a :class:`~clerk_serverless.ClerkConfigError` naming the argument."""
 
     static_key: None = None  # the key depends on the kid, and the set changes
 
@@ -124,10 +131,12 @@ class JwksKeyStore:
     ) -> None:
         self._load = load
         self.label = label
-        self.ttl = ttl
-        self.stale_ttl = stale_ttl
-        self.cooldown = cooldown
-        self.fetch_timeout = fetch_timeout
+        # ClerkAuth's bounds, named by this class's arguments: a window given
+        # in milliseconds (or zero) here is as wrong as it is there.
+        self.ttl = key_cache_seconds("jwks_cache_ttl", ttl, "ttl")
+        self.stale_ttl = key_cache_seconds("jwks_stale_ttl", stale_ttl, "stale_ttl")
+        self.cooldown = key_cache_seconds("unknown_kid_cooldown", cooldown, "cooldown")
+        self.fetch_timeout = key_cache_seconds("fetch_timeout", fetch_timeout, "fetch_timeout")
         self._clock = clock
         self._listeners: list[Callable[[str], None]] = []
         self._keys: Mapping[str, RSAPublicKey] | None = None
