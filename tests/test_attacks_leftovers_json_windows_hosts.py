@@ -6,11 +6,14 @@ Tests named ``test_finding_*`` are attacks that succeeded on the code as
 reviewed, kept with their fixes.
 
 Real parts only: generated RS256 keys, the loopback JWKS server and Backend
-API, real-shaped events, the authorizer's own context.
+API, real-shaped events, the authorizer's own context, the local gateway on
+127.0.0.1.
 """
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,3 +110,46 @@ def test_finding_the_key_store_took_windows_clerk_auth_refuses(
         store = JwksKeyStore(load, label="hand-built", stale_ttl=lowest, cooldown=highest, ttl=highest,
                              fetch_timeout=0.05 if highest == 1 else 3)
         assert store.keys() and store.stale_ttl == lowest and store.cooldown == highest
+
+
+# =========================================================================================
+# 3. serve --allowed-host with a port
+# =========================================================================================
+
+
+def _get(base: str, host: str) -> int:
+    address, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((address, int(port)), timeout=20) as sock:
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def test_finding_an_allowed_host_with_a_port_never_matched(tmp_path: Path) -> None:
+    """``serve --allowed-host dev.example.test:5173`` (how the page's address
+    bar shows it) kept the port in the allowed name while the ``Host`` was
+    judged by its name alone: the developer's own host got 403 however it
+    was spelt. Now a port (and IPv6 brackets) is stripped from the allowed
+    name as from the ``Host``; other names stay 403, and a value naming no
+    host (a URL, a bad port) is refused when serve starts."""
+    from clerk_serverless_local.gateway import LocalGateway
+    from clerk_serverless_local.template import Template
+
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "index.html").write_text("PAGE")
+    (tmp_path / "template.yaml").write_text("Transform: AWS::Serverless-2016-10-31\nResources: {}\n")
+    allowed = ["dev.example.test:5173", "[fe80::1]:8443", "Other.Test.:80"]
+    with LocalGateway(Template(tmp_path / "template.yaml"), port=0, static_dir=tmp_path / "static",
+                      log=lambda line: None, warn=lambda message: None, allowed_hosts=allowed) as gateway:
+        base = gateway.urls["api"]
+        for host in ("dev.example.test:5173", "dev.example.test", "DEV.example.test.:3000", "other.test",
+                     "other.test:80", "[fe80::1]:8443"):
+            assert _get(base, host) == 200, host
+        for host in ("evil.test:5173", "dev.example.test.evil.test", "5173", "example.test:5173"):
+            assert _get(base, host) == 403, host
+    for bad in ("http://dev.example.test:5173", "dev.example.test:http", "[::1", "dev.example.test/app"):
+        with pytest.raises(ValueError, match="--allowed-host"):
+            LocalGateway(Template(tmp_path / "template.yaml"), port=0, allowed_hosts=[bad],
+                         log=lambda line: None, warn=lambda message: None)
