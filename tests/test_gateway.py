@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from support.rawhttp import header, request
+from support.serve import serving
 
 from clerk_serverless_local.gateway import LocalGateway
 from clerk_serverless_local.template import Template
@@ -294,7 +295,6 @@ def test_serve_spa_flag(site: Path) -> None:
     """``serve --static DIR --spa`` through the real command; ``--spa``
     alone is refused, saying why."""
     import os
-    import re
     import subprocess
     import sys
 
@@ -304,23 +304,10 @@ def test_serve_spa_flag(site: Path) -> None:
     assert refused.returncode == 2 and "--spa" in refused.stderr and "--static" in refused.stderr
     help_text = subprocess.run([*command[:4], "--help"], env=env, capture_output=True, text=True, timeout=60).stdout
     assert "--spa" in help_text
-    proc = subprocess.Popen([*command, "--static", str(site / "static"), "--spa"], cwd=site, env=env,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    banner = []
-    try:
-        for line in proc.stderr:
-            banner.append(line)
-            if line.startswith("serving"):
-                break
-        found = re.search(r"STATIC http://localhost:(\d+)/ -> .* \(--spa", "".join(banner))
-        assert found, banner
-        base = f"http://127.0.0.1:{found.group(1)}"
-        assert request(base, "GET", "/settings/profile", NAVIGATE)[:3:2] == (200, b"<h1>app</h1>")
-        assert request(base, "GET", "/settings/profile")[0] == 404
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=60)
+    with serving("-t", str(site / "template.yaml"), "--static", str(site / "static"), "--spa", cwd=site) as served:
+        assert f"STATIC http://localhost:{served.port}/ -> " in served.text and "(--spa" in served.text, served.banner
+        assert request(served.base, "GET", "/settings/profile", NAVIGATE)[:3:2] == (200, b"<h1>app</h1>")
+        assert request(served.base, "GET", "/settings/profile")[0] == 404
 
 
 def test_the_sample_template_routes(tmp_path: Path) -> None:
@@ -692,10 +679,7 @@ def test_well_framed_requests_still_work(strict_gateway: LocalGateway) -> None:
 
 def test_concurrent_requests_log_whole_lines(tmp_path: Path) -> None:
     """Through the real `serve` command: its stderr, many requests at once."""
-    import os
     import re
-    import subprocess
-    import sys
     from concurrent.futures import ThreadPoolExecutor
 
     (tmp_path / "src").mkdir()
@@ -704,30 +688,17 @@ def test_concurrent_requests_log_whole_lines(tmp_path: Path) -> None:
     static = tmp_path / "static"
     static.mkdir()
     (static / "index.html").write_text("<h1>hello</h1>")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
-    proc = subprocess.Popen([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0", "-t", str(tmp_path / "template.yaml"),
-                             "--static", str(static)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    banner = []
-    try:
-        for line in proc.stderr:
-            banner.append(line)
-            if line.startswith("serving"):
-                break
-        found = re.search(r"STATIC http://localhost:(\d+)/ -> ", "".join(banner))
-        assert found, banner
-        base = f"http://127.0.0.1:{found.group(1)}"
+    with serving("-t", str(tmp_path / "template.yaml"), "--static", str(static), cwd=tmp_path) as served:
+        assert f"STATIC http://localhost:{served.port}/ -> " in served.text, served.banner
         paths = [("GET", "/"), ("GET", "/nothing/here"), ("GET", "/bare"), ("POST", "/any/a/b")] * 40
 
         def fire(job: tuple[str, str]) -> int:
-            return request(base, job[0], job[1], [], b"x" * 100 if job[0] == "POST" else None)[0]
+            return request(served.base, job[0], job[1], [], b"x" * 100 if job[0] == "POST" else None)[0]
 
         with ThreadPoolExecutor(max_workers=32) as pool:
             statuses = list(pool.map(fire, paths))
         assert (statuses.count(404), statuses.count(200), statuses.count(201)) == (40, 80, 40), statuses
-    finally:
-        proc.terminate()  # SIGTERM: serve stops its functions and exits (SIGINT may be ignored in background jobs)
-        _, rest = proc.communicate(timeout=60)
+    rest = served.rest
     requests = [line for line in rest.splitlines() if not line.startswith("warning: ")]
     whole = re.compile(r"(GET|POST) /\S* -> (static|no route|\w+ \(http\)) \d{3} \d+\.\d ms")
     assert len(requests) == len(paths), requests[:5]

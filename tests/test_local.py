@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.serve import serving
 
 from clerk_serverless import ClerkAuth
 from clerk_serverless_local.devkeys import DEV_ISSUER, DevKey
@@ -355,21 +356,8 @@ def test_invoke_from_a_subdirectory_finds_the_template() -> None:
 
 def _serve_banner(*args: str, cwd: Path = ROOT) -> list[str]:
     """Start `serve`, return its banner (up to "serving"), stop it."""
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
-    proc = subprocess.Popen([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0", *args], cwd=cwd, env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    assert proc.stderr is not None
-    lines = []
-    try:
-        for line in proc.stderr:
-            lines.append(line.rstrip("\n"))
-            if line.startswith(("serving", "error")):
-                break
-    finally:
-        proc.terminate()  # SIGTERM: serve stops its functions and exits (SIGINT may be ignored in background jobs)
-        proc.communicate(timeout=60)
-    return lines
+    with serving(*args, cwd=cwd) as served:
+        return served.banner
 
 
 def test_serve_banner_prints_localhost_urls_and_the_authorized_origins(tmp_path: Path) -> None:
@@ -505,27 +493,15 @@ def test_serve_shows_what_a_failing_function_printed(tmp_path: Path) -> None:
     # its own: serve's log then showed only "500", the traceback nowhere.
     root = _own_project(tmp_path, "def handler(event, context):\n    print('about to fail: boom-marker')\n"
                                   "    raise RuntimeError('boom')\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLERK_")}
-    proc = subprocess.Popen([sys.executable, "-m", "clerk_serverless_local", "serve", "--port", "0"], cwd=root, env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    assert proc.stderr is not None
-    try:
-        port = None
-        for line in proc.stderr:
-            if "/boom -> Api" in line:
-                port = line.split("localhost:")[1].split("/")[0]
-            if line.startswith(("serving", "error")):
-                break
-        assert port, "no route in the banner"
+    with serving(cwd=root) as served:
+        assert "/boom -> Api" in served.text, served.banner
         import urllib.error
         import urllib.request
         with pytest.raises(urllib.error.HTTPError) as failed:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/boom", timeout=30)
+            urllib.request.urlopen(f"{served.base}/boom", timeout=30)
         assert failed.value.code == 500
         failed.value.close()  # its socket, else a ResourceWarning in whichever test collects it
-    finally:
-        proc.terminate()
-        _, rest = proc.communicate(timeout=60)
+    rest = served.rest
     assert "  Api| about to fail: boom-marker" in rest, rest
     assert "RuntimeError" in rest and "END RequestId" not in rest, rest
 
