@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import time
 from typing import Any
 
@@ -603,6 +604,82 @@ def test_the_store_defaults_fresh_300_cooldown_30_stale_24h_to_the_second(jwks: 
     clock.advance(0.5)
     with pytest.raises(KeysUnavailableError):
         store.keys()
+
+
+def test_a_loader_bug_is_an_outage_that_names_no_detail(jwks: JwksServer, caplog: pytest.LogCaptureFixture) -> None:
+    """keys.store JwksKeyStore._fetch: a loader that raises something other
+    than a JwksError (a bug, a library's own error) is an outage like any
+    failed fetch: KeysUnavailableError (a 503), backoff, the good keys kept;
+    its message names the exception's type only (its text may hold anything).
+    A good fetch resets the backoff to its first 5 s; failures log at
+    WARNING, a load at INFO."""
+    caplog.set_level(logging.DEBUG, logger="clerk_serverless")
+    clock = Clock(1_700_000_000.0)
+    broken = {"on": True}
+
+    def load(previous: Any) -> Any:
+        if broken["on"]:
+            raise RuntimeError("sk_live_secret in a message")
+        return parse_jwks(fetch_jwks(jwks.url), previous)
+
+    store = JwksKeyStore(load, label="t", clock=clock)
+    with pytest.raises(KeysUnavailableError) as info:
+        store.keys()
+    assert "unexpected RuntimeError while loading keys" in str(info.value)
+    assert "sk_live" not in str(info.value)
+    assert info.value.retry_after == 5.0
+    broken["on"] = False
+    clock.advance(5)
+    assert len(store.keys()) == 1
+    broken["on"] = True
+    clock.advance(300)
+    assert len(store.keys()) == 1  # stale-if-error: the bug costs no 401
+    outage = store.outage()
+    assert outage is not None and outage.retry_after == 5.0  # the success reset the failure count
+    levels = [(r.levelno, r.getMessage().split(" ")[0]) for r in caplog.records if r.name == "clerk_serverless.keys"]
+    assert levels == [(logging.WARNING, "JWKS"), (logging.INFO, "loaded"), (logging.WARNING, "JWKS")]
+
+
+class _ThreadClock(Clock):
+    """A manual clock that reports when a given thread first reads it."""
+
+    def __init__(self, now: float) -> None:
+        super().__init__(now)
+        self.watch: threading.Thread | None = None
+        self.read = threading.Event()
+
+    def __call__(self) -> float:
+        if threading.current_thread() is self.watch:
+            self.read.set()
+        return self.now
+
+
+def test_a_caller_waiting_on_the_fetch_in_flight_is_woken_when_it_ends(jwks: JwksServer) -> None:
+    """keys.store JwksKeyStore._refresh: callers that find a fetch in flight
+    wait for its end, not for its whole budget (here an hour): the fetch's
+    end wakes them and they share its keys (one fetch for both)."""
+    clock = _ThreadClock(1_700_000_000.0)
+    started, proceed = threading.Event(), threading.Event()
+
+    def load(previous: Any) -> Any:
+        started.set()
+        proceed.wait(30)
+        return parse_jwks(fetch_jwks(jwks.url), previous)
+
+    store = JwksKeyStore(load, label="t", clock=clock, fetch_timeout=3600.0)
+    got: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: got.update(first=store.keys()), daemon=True)
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=lambda: got.update(second=store.keys()), daemon=True)
+    clock.watch = second
+    second.start()
+    assert clock.read.wait(30)  # the second caller is in the store, and the fetch still in flight
+    proceed.set()
+    first.join(30)
+    second.join(30)
+    assert not second.is_alive()  # woken by the fetch's end, not by its hour-long budget
+    assert got["first"] is got["second"] and jwks.count == 1
 
 
 # -- machine.py -----------------------------------------------------------------------------
