@@ -682,6 +682,32 @@ def test_a_caller_waiting_on_the_fetch_in_flight_is_woken_when_it_ends(jwks: Jwk
     assert got["first"] is got["second"] and jwks.count == 1
 
 
+def test_racing_unknown_kids_force_one_refetch_per_window(jwks: JwksServer, signing_keys: Keys) -> None:
+    """keys.store JwksKeyStore.refresh_for: the cooldown is judged under the
+    store's lock, where the refetch starts, so a burst of forged kids (threads
+    all past any check made before it) still costs Clerk one fetch."""
+    clock = Clock(1_700_000_000.0)
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock)
+    store.keys()
+    jwks.set("slow", delay=0.2)
+    barrier = threading.Barrier(8)
+
+    def forge(i: int) -> None:
+        barrier.wait()
+        store.refresh_for(f"ins_forged_{i}")
+
+    threads = [threading.Thread(target=forge, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert jwks.count == 2 and jwks.max_in_flight == 1
+    clock.advance(29.5)
+    for i in range(8):
+        store.refresh_for(f"ins_forged_late_{i}")
+    assert jwks.count == 2
+
+
 # -- machine.py -----------------------------------------------------------------------------
 
 

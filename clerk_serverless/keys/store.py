@@ -173,9 +173,9 @@ class JwksKeyStore:
 
     def refresh_for(self, kid: str) -> Mapping[str, RSAPublicKey]:
         """A token names a kid we do not hold (or its signature failed):
-        refetch, unless a refresh or refetch started within the cooldown window."""
-        if self._clock() - self._cooldown_from < self.cooldown:
-            return self.keys()
+        refetch, unless a refresh or refetch started within the cooldown window
+        (judged once, under the store's lock, so racing callers cannot both
+        pass it)."""
         return self._refresh(force=True, limited=True)
 
     def prefetch(self) -> None:
