@@ -1228,3 +1228,70 @@ def test_a_payload_2_method_that_is_no_string_is_malformed(make_auth: Any, key: 
     event["requestContext"]["http"]["method"] = method
     out = call(recording_handler(make_auth().require_session), shape, event)
     assert (out.status, out.reason, out.session) == (400, "event-malformed", NOT_CALLED)
+
+
+# -- sources/ (fourth round) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["rest_v1", "http_v2", "alb_multi", "vpc_lattice_v2"])
+def test_a_header_name_that_is_no_string_is_skipped(make_auth: Any, key: SigningKey, shape: str) -> None:
+    """sources/base.Request._lookup and all_header_values: a hand-written
+    event whose header map holds a key that is no string (JSON never has
+    one, a Python test event may) is read as if the key were not there: the
+    token still decides and the Origin still gets its grant, never an
+    AttributeError out of the handler (mutants dropping either isinstance
+    check survived)."""
+    handler = recording_handler(make_auth().require_session(cors=True))
+    event = make_event(shape, bearer=mint(key), origin=ORIGIN)
+    for field, stray in (("headers", "x"), ("multiValueHeaders", ["x"])):
+        if isinstance(event.get(field), dict):
+            event[field][7] = stray
+    out = call(handler, shape, event)
+    assert (out.status, out.session.user_id) == (200, "user_2abc")
+    assert out.headers.get("access-control-allow-origin") == ORIGIN
+    refused = make_event(shape, origin=ORIGIN)  # no token: the cookie lookup walks every key
+    for field, stray in (("headers", "x"), ("multiValueHeaders", ["x"])):
+        if isinstance(refused.get(field), dict):
+            refused[field][7] = stray
+    out = call(handler, shape, refused)
+    assert (out.status, out.reason) == (401, "session-token-missing")  # not a caught AttributeError's token-invalid
+    assert out.headers.get("access-control-allow-origin") == ORIGIN
+
+
+def test_a_lone_surrogate_in_a_webhook_body_is_signed_as_u_fffd() -> None:
+    """sources/base.utf8_bytes (via body_bytes): a body string holding a
+    lone surrogate (JSON's ``\\ud800`` can put one there) is verified over
+    the bytes JavaScript's TextEncoder writes for it, U+FFFD, as Svix signs
+    it; never a LookupError or UnicodeEncodeError out of the verifier."""
+    import hashlib
+    import hmac
+
+    from clerk_serverless.webhooks import verify_webhook
+
+    raw_key = b"lone-surrogate-webhook-key-32byt"
+    secret = "whsec_" + base64.b64encode(raw_key).decode()
+    text = '{"type":"user.updated","data":{"first_name":"a\ud800b"}}'
+    sent = text.replace("\ud800", "\ufffd").encode()
+    now = 1_764_000_000
+    digest = hmac.new(raw_key, b"msg_1.%d.%s" % (now, sent), hashlib.sha256).digest()
+    event = make_event(
+        "rest_v1",
+        method="POST",
+        headers={"svix-id": "msg_1", "svix-timestamp": str(now), "svix-signature": "v1," + base64.b64encode(digest).decode()},
+    )
+    event["body"], event["isBase64Encoded"] = text, False
+    got = verify_webhook(event, secret, clock=lambda: now + 0.5)
+    assert got.data["first_name"] == "a\ufffdb"
+
+
+@pytest.mark.parametrize("shape", ["alb_multi", "vpc_lattice_v2"])
+def test_a_repeated_header_of_a_multi_value_only_source_reads_as_its_first_value(shape: str) -> None:
+    """sources/base.Request.header: where headers come only as lists (ALB in
+    multi-value mode, VPC Lattice v2), a header sent twice reads as its first
+    value, as documented (a mutant taking the last survived); every value
+    stays in ``header_values``."""
+    from clerk_serverless.sources import read_request
+
+    request = read_request(make_event(shape, headers={"User-Agent": ["first", "second"]}))
+    assert request.user_agent == "first"
+    assert request.header_values("user-agent") == ["first", "second"]
