@@ -1149,7 +1149,9 @@ def test_every_source_reads_its_own_path_field(shape: str, field: str) -> None:
 
 
 @pytest.mark.parametrize("shape", ["rest_v1", "alb_multi", "vpc_lattice_v2"])
-@pytest.mark.parametrize("bad", [[3], [], "sess_1", [None]], ids=["number", "empty", "string", "null"])
+@pytest.mark.parametrize(
+    "bad", [[3], [], "sess_1", [None], [3, "sess_1"]], ids=["number", "empty", "string", "null", "number-first"]
+)
 def test_a_multi_value_query_that_is_no_list_of_strings_is_malformed(
     make_auth: Any, key: SigningKey, shape: str, bad: Any
 ) -> None:
@@ -1270,8 +1272,8 @@ def test_a_lone_surrogate_in_a_webhook_body_is_signed_as_u_fffd() -> None:
 
     raw_key = b"lone-surrogate-webhook-key-32byt"
     secret = "whsec_" + base64.b64encode(raw_key).decode()
-    text = '{"type":"user.updated","data":{"first_name":"a\ud800b"}}'
-    sent = text.replace("\ud800", "\ufffd").encode()
+    text = '{"type":"user.updated","data":{"first_name":"a\ud800b\udfff"}}'  # each end of the surrogate range
+    sent = text.replace("\ud800", "\ufffd").replace("\udfff", "\ufffd").encode()
     now = 1_764_000_000
     digest = hmac.new(raw_key, b"msg_1.%d.%s" % (now, sent), hashlib.sha256).digest()
     event = make_event(
@@ -1281,7 +1283,7 @@ def test_a_lone_surrogate_in_a_webhook_body_is_signed_as_u_fffd() -> None:
     )
     event["body"], event["isBase64Encoded"] = text, False
     got = verify_webhook(event, secret, clock=lambda: now + 0.5)
-    assert got.data["first_name"] == "a\ufffdb"
+    assert got.data["first_name"] == "a\ufffdb\ufffd"
 
 
 @pytest.mark.parametrize("shape", ["alb_multi", "vpc_lattice_v2"])
@@ -1295,3 +1297,118 @@ def test_a_repeated_header_of_a_multi_value_only_source_reads_as_its_first_value
     request = read_request(make_event(shape, headers={"User-Agent": ["first", "second"]}))
     assert request.user_agent == "first"
     assert request.header_values("user-agent") == ["first", "second"]
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "function_url"])
+def test_a_cookie_header_beside_payload_2_cookies_is_read_too(make_auth: Any, key: SigningKey, shape: str) -> None:
+    """sources/base.Request.cookies: a payload 2.0 event that carries a
+    ``cookie`` header as well as ``cookies[]`` (a proxy in front, a
+    hand-written event) has both read, ``cookies[]`` first: the session
+    cookie in the header is found (a mutant reading only ``cookies[]``
+    survived), and a ``__session`` in ``cookies[]`` wins over the header's."""
+    handler = recording_handler(make_auth().require_session)
+    event = make_event(shape, cookies=["theme=dark"])
+    event["headers"]["cookie"] = f"__session={mint(key)}"
+    out = call(handler, shape, event)
+    assert (out.status, out.session.user_id) == (200, "user_2abc")
+    event = make_event(shape, cookies=[f"__session={mint(key, sub='user_first')}"])
+    event["headers"]["cookie"] = f"__session={mint(key)}"
+    out = call(handler, shape, event)
+    assert (out.status, out.session.user_id) == (200, "user_first")
+
+
+def test_an_invalid_base64_body_is_malformed_not_decoded_leniently() -> None:
+    """sources/base.body_bytes: a body flagged base64 is decoded strictly
+    (what API Gateway writes): a character outside the alphabet or data
+    after the padding is an event-malformed 400, never silently dropped so
+    that other bytes than those sent reach a webhook's signature check (a
+    mutant decoding leniently survived)."""
+    from clerk_serverless.errors import MalformedEventError
+    from clerk_serverless.sources import read_request
+
+    for body in ("aGVs!bG8=", "aGVsbG8=aGk=", "aGVs bG8="):
+        event = make_event("rest_v1", method="POST")
+        event["body"], event["isBase64Encoded"] = body, True
+        with pytest.raises(MalformedEventError, match="base64"):
+            read_request(event).body()
+    event["body"] = "aGVsbG8="
+    assert read_request(event).body() == b"hello"
+
+
+def test_a_comma_joined_null_origin_is_refused_without_authorized_parties(key: SigningKey, jwks: JwksServer) -> None:
+    """sources/base.Request.origins: an ``Origin`` the gateway joined from
+    repeated lines (HTTP APIs join with commas) counts as each of its
+    values: with no authorized parties configured, a cookie write whose
+    origins include ``null`` is refused as a lone ``null`` is (a mutant
+    taking the joined text as one origin let it through)."""
+    handler = recording_handler(ClerkAuth(jwks_url=jwks.url, issuer=ISSUER).require_session)
+    token = mint(key)
+    for origin in ("null", "null,https://app.example.com", "https://app.example.com, null"):
+        out = call(handler, "http_v2", method="POST", cookies=[f"__session={token}"], origin=origin)
+        assert (out.status, out.reason, out.session) == (403, "origin-invalid", NOT_CALLED), origin
+    out = call(handler, "http_v2", method="POST", cookies=[f"__session={token}"], origin="https://app.example.com")
+    assert out.status == 200
+
+
+def test_behind_mangum_the_middleware_trusts_our_authorizer_s_context(make_auth: Any, key: SigningKey) -> None:
+    """sources/asgi.AsgiScope.name and trusted.TrustedContexts.identity:
+    behind Mangum the Lambda event (with our authorizer's context) is in the
+    scope's ``aws.event``; ``trust_authorizer=True`` answers from it without
+    fetching keys (here the JWKS URL is dead: verifying would be a 503)."""
+    from mangum import Mangum
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from clerk_serverless.integrations.asgi import ClerkMiddleware
+
+    def me(request: Any) -> JSONResponse:
+        return JSONResponse({"user_id": request.state.session.user_id})
+
+    token = mint(key)
+    context = authorizer_context(make_auth().verify_token(token))
+    trusting = make_auth(trust_authorizer=True, jwks_url="http://127.0.0.1:9/jwks")
+    app = Starlette(routes=[Route("/me", me)])
+    app.add_middleware(ClerkMiddleware, auth=trusting)
+    event = behind_authorizer(context, bearer=token)
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/me"
+    response = Mangum(app, lifespan="off")(event, None)
+    assert (response["statusCode"], json.loads(response["body"])) == (200, {"user_id": "user_2abc"})
+
+
+
+@pytest.mark.parametrize("kind", ["lifespan", "webtransport", None])
+def test_authenticate_scope_refuses_a_scope_that_is_no_request(make_auth: Any, kind: Any) -> None:
+    """sources/asgi.AsgiScope.read (through the public
+    ``authenticate_scope``): a scope of another type than ``http`` or
+    ``websocket`` is an EventError (the 400 family), never read as a request
+    of no method whose missing token is then judged (a mutant dropping the
+    type check survived: the middleware checks the type before it reads)."""
+    import asyncio
+
+    from clerk_serverless.errors import MalformedEventError
+    from clerk_serverless.integrations.asgi import authenticate_scope
+    from clerk_serverless.policy import Policy
+
+    scope: dict[str, Any] = {"type": kind, "headers": [], "path": "/me"}
+    with pytest.raises(MalformedEventError, match="not an ASGI http or websocket scope"):
+        asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
+
+
+def test_an_asgi_scope_without_headers_is_a_request_without_headers(make_auth: Any, key: SigningKey) -> None:
+    """sources/asgi.AsgiScope.read: ``headers`` is optional in an ASGI scope
+    (a bare test scope, some servers' WebSocket scopes): none is no header,
+    so the request is judged (401 without a token), not refused as malformed
+    (a mutant iterating the missing field survived)."""
+    import asyncio
+
+    from clerk_serverless.gate import Refusal
+    from clerk_serverless.integrations.asgi import authenticate_scope
+    from clerk_serverless.policy import Policy
+
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/me"}
+    with pytest.raises(Refusal) as info:
+        asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
+    assert info.value.status == 401
+    request, session = asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=False))
+    assert (request.method, session) == ("GET", None)
