@@ -636,8 +636,60 @@ def test_a_loader_bug_is_an_outage_that_names_no_detail(jwks: JwksServer, caplog
     assert len(store.keys()) == 1  # stale-if-error: the bug costs no 401
     outage = store.outage()
     assert outage is not None and outage.retry_after == 5.0  # the success reset the failure count
+    clock.advance(4.5)
+    outage = store.outage()
+    assert outage is not None and outage.retry_after == 1.0  # half a second left: never below one
     levels = [(r.levelno, r.getMessage().split(" ")[0]) for r in caplog.records if r.name == "clerk_serverless.keys"]
     assert levels == [(logging.WARNING, "JWKS"), (logging.INFO, "loaded"), (logging.WARNING, "JWKS")]
+
+
+def test_keys_past_the_stale_limit_are_not_reported_as_served(jwks: JwksServer, caplog: pytest.LogCaptureFixture) -> None:
+    """keys.store JwksKeyStore._fetch: when a fetch fails and the keys held
+    are over a day old, nothing is served: listeners hear the fetch but no
+    ``jwks-stale-served``, and the warning says no cached keys (a mutant
+    counting any held keys as served survived)."""
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+    clock = Clock(1_700_000_000.0)
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t", clock=clock)
+    heard: list[str] = []
+    store.subscribe(heard.append)
+    store.keys()
+    clock.advance(1.23456)
+    assert store.snapshot()["age"] == 1.235  # seconds, to the millisecond
+    jwks.set("status", status=500)
+    clock.advance(24 * 3600 - 1 - 1.23456)
+    store.keys()
+    assert heard == ["jwks-fetch", "jwks-fetch", "jwks-stale-served"]
+    assert caplog.records[-1].getMessage().endswith("serving cached keys")
+    clock.advance(0.5)
+    store.keys()  # backing off: served without a fetch, and heard as served
+    assert heard[3:] == ["jwks-stale-served"]
+    clock.advance(60)
+    heard.clear()
+    with pytest.raises(KeysUnavailableError):
+        store.keys()
+    assert heard == ["jwks-fetch"]
+    assert caplog.records[-1].getMessage().endswith("; no cached keys")
+    clock.advance(1)
+    with pytest.raises(KeysUnavailableError):
+        store.keys()  # backing off, nothing to serve: nothing heard
+    assert heard == ["jwks-fetch"]
+
+
+def test_a_failing_listener_is_logged_at_debug_and_breaks_nothing(jwks: JwksServer, caplog: pytest.LogCaptureFixture) -> None:
+    """keys.store JwksKeyStore._emit: a metrics listener that raises costs
+    the request nothing (the keys still load) and is logged at DEBUG with its
+    traceback, never above (it would flood the logs on every fetch)."""
+    caplog.set_level(logging.DEBUG, logger="clerk_serverless")
+    store = JwksKeyStore(lambda prev: parse_jwks(fetch_jwks(jwks.url), prev), label="t")
+
+    def broken(name: str) -> None:
+        raise RuntimeError("metrics backend down")
+
+    store.subscribe(broken)
+    assert len(store.keys()) == 1
+    failed = [r for r in caplog.records if r.getMessage() == "key store listener failed"]
+    assert [(r.levelno, r.exc_info is not None) for r in failed] == [(logging.DEBUG, True)]
 
 
 class _ThreadClock(Clock):
@@ -1412,3 +1464,40 @@ def test_an_asgi_scope_without_headers_is_a_request_without_headers(make_auth: A
     assert info.value.status == 401
     request, session = asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=False))
     assert (request.method, session) == ("GET", None)
+
+
+@pytest.mark.parametrize(
+    ("client", "ip"), [(("203.0.113.9", 51000), "203.0.113.9"), (["203.0.113.9", 1], "203.0.113.9"), (None, None), ((), None), ("203.0.113.9", None)]
+)
+def test_an_asgi_request_reads_its_path_client_and_websocket_method(make_auth: Any, key: SigningKey, client: Any, ip: Any) -> None:
+    """sources/asgi.AsgiScope: the request's path is the scope's ``path``;
+    its source IP the first item of ``client`` when that is a non-empty
+    pair (none, an empty one or a bare string is no address, never an
+    IndexError or a first character); a ``websocket`` scope is read as a
+    request of method ``WEBSOCKET`` whose token decides (mutants on each of
+    these survived)."""
+    import asyncio
+
+    from clerk_serverless.integrations.asgi import authenticate_scope
+    from clerk_serverless.policy import Policy
+
+    headers = [(b"authorization", f"Bearer {mint(key)}".encode())]
+    for kind in ("http", "websocket"):
+        scope: dict[str, Any] = {"type": kind, "method": "GET", "path": "/me", "headers": headers, "client": client}
+        request, session = asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
+        assert (request.method, request.path, request.source_ip) == ("GET" if kind == "http" else "WEBSOCKET", "/me", ip)
+        assert session is not None and session.user_id == "user_2abc"
+
+
+def test_an_agent_event_is_unsupported_even_with_a_request_context(make_auth: Any, key: SigningKey) -> None:
+    """sources/__init__.source_of: a Bedrock Agent event (``httpMethod``,
+    ``agent``) is no HTTP request, even where a hand-written or future one
+    carries a ``requestContext`` object: a 400, the handler never runs (a
+    mutant dropping the ``agent`` test read it as a REST API request)."""
+    from support.events import base
+
+    event = base("bedrock_agent")
+    event["requestContext"] = {}
+    event["headers"] = {"Authorization": f"Bearer {mint(key)}"}
+    out = call(recording_handler(make_auth().require_session), "rest_v1", event)
+    assert (out.status, out.session) == (400, NOT_CALLED)
