@@ -908,6 +908,21 @@ def test_a_signing_secret_that_is_not_a_string_is_a_config_error(secret: Any) ->
         signing_key(secret)
 
 
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        (" \t", "is empty"), ("whsec_", "has nothing after its prefix"), ("whsec_ab", "is not a webhook signing secret"),
+        ("whsec_AAAA====", "is not a webhook signing secret"),  # padding past two '=': only that check refuses it
+    ],
+)
+def test_a_signing_secret_s_problem_is_named(secret: str, problem: str) -> None:
+    """webhooks.signing_key: each malformed secret is refused with its own
+    reason (blank, a bare prefix, too short), so the message says what to
+    fix (mutants dropping the first two checks fell through to a vaguer one)."""
+    with pytest.raises(ClerkConfigError, match=problem):
+        signing_key(secret)
+
+
 @pytest.mark.parametrize("size", [7, 8, 10, 11])
 def test_unpadded_signing_secrets_of_any_length_decode(size: int) -> None:
     """webhooks.signing_key: padding is optional whatever the key's length
@@ -1501,3 +1516,72 @@ def test_an_agent_event_is_unsupported_even_with_a_request_context(make_auth: An
     event["headers"] = {"Authorization": f"Bearer {mint(key)}"}
     out = call(recording_handler(make_auth().require_session), "rest_v1", event)
     assert (out.status, out.session) == (400, NOT_CALLED)
+    # Nor is one that claims payload 2.0 (its httpMethod is payload 1.0's field, and it has no context).
+    event = base("bedrock_agent")
+    event.update(version="2.0", headers={"authorization": f"Bearer {mint(key)}"})
+    for method in ("GET", None):
+        event["httpMethod"] = method
+        out = call(recording_handler(make_auth().require_session), "rest_v1", event)
+        assert (out.status, out.session) == (400, NOT_CALLED), method
+
+
+def test_an_asgi_query_string_keeps_blank_values_and_decodes_escapes(make_auth: Any) -> None:
+    """sources/asgi.AsgiScope.read: the raw query string is parsed with its
+    blank values kept (``?q=`` is an empty value, not an absent one) and its
+    percent-escapes decoded as UTF-8 (mutants on both survived)."""
+    import asyncio
+
+    from clerk_serverless.integrations.asgi import authenticate_scope
+    from clerk_serverless.policy import Policy
+
+    scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"q=&q=%C3%A9&r=1"}
+    request, _ = asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=False))
+    assert request.query_values("q") == ["", "\u00e9"]
+    assert request.query("r") == "1" and request.has_query
+
+
+def test_an_unsupported_event_s_log_line_names_at_most_five_keys(make_auth: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """sources/__init__._describe: the 400's log line for an event of no
+    known source names its first five top-level keys and counts the rest,
+    bounded whatever the event holds (mutants listing four or six survived)."""
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+    event = {name: 1 for name in "abcdefg"}
+    out = call(recording_handler(make_auth().require_session), "rest_v1", event)
+    assert out.status == 400
+    assert any("(top-level keys: a, b, c, d, e, +2 more)" in r.getMessage() for r in caplog.records)
+
+
+def _signed_webhook(now: int) -> tuple[str, dict[str, str], str]:
+    """A Clerk webhook body, its svix headers signed for ``now``, and the secret."""
+    import hashlib
+    import hmac
+
+    raw_key = b"a-webhook-signing-key-of-32-byte"
+    body = '{"type":"user.created","data":{"id":"user_1"}}'
+    digest = hmac.new(raw_key, b"msg_2.%d.%s" % (now, body.encode()), hashlib.sha256).digest()
+    headers = {"svix-id": "msg_2", "svix-timestamp": str(now), "svix-signature": "v1," + base64.b64encode(digest).decode()}
+    return body, headers, "whsec_" + base64.b64encode(raw_key).decode()
+
+
+def test_webhooks_verify_on_the_wall_clock_by_default(caplog: pytest.LogCaptureFixture) -> None:
+    """webhooks.verify_webhook_payload, verify_webhook and require_webhook
+    without ``clock``: the wall clock judges the timestamp (mutants dropping
+    the ``time.time`` default survived: every test passed a clock). Header
+    maps may hold a key that is no string (skipped). A refusal is logged at
+    WARNING on the package logger, with its reason."""
+    from clerk_serverless.webhooks import require_webhook, verify_webhook, verify_webhook_payload
+
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+    body, headers, secret = _signed_webhook(int(time.time()))
+    assert verify_webhook_payload(body, {7: "x", **headers}, secret).type == "user.created"
+    event = make_event("rest_v1", method="POST", headers=headers)
+    event["body"], event["isBase64Encoded"] = body, False
+    assert verify_webhook(event, secret).id == "msg_2"
+    handler = require_webhook(signing_secret=secret)(lambda event, context: {"statusCode": 204, "body": ""})
+    assert handler(event, None)["statusCode"] == 204
+    old_body, old_headers, _ = _signed_webhook(int(time.time()) - 3600)
+    stale = make_event("rest_v1", method="POST", headers=old_headers)
+    stale["body"], stale["isBase64Encoded"] = old_body, False
+    assert handler(stale, None)["statusCode"] == 400
+    refusals = [r for r in caplog.records if r.name == "clerk_serverless" and "400" in r.getMessage()]
+    assert refusals and refusals[-1].levelno == logging.WARNING
