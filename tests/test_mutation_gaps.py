@@ -692,6 +692,39 @@ def test_a_failing_listener_is_logged_at_debug_and_breaks_nothing(jwks: JwksServ
     assert [(r.levelno, r.exc_info is not None) for r in failed] == [(logging.DEBUG, True)]
 
 
+def test_a_caller_that_waited_out_a_stalled_fetch_serves_stale_keys_only_within_a_day(jwks: JwksServer) -> None:
+    """keys.store JwksKeyStore._refresh, past the budget of a fetch in
+    flight: keys 5 minutes old are served (and heard as stale-served); keys
+    over a day old are not: KeysUnavailableError, a 503 (mutants serving
+    them, or staying silent about the stale keys, survived)."""
+    clock = Clock(1_700_000_000.0)
+    started = threading.Event()
+
+    def load(previous: Any) -> Any:
+        started.set()
+        return parse_jwks(fetch_jwks(jwks.url, timeout=30.0), previous)
+
+    store = JwksKeyStore(load, label="t", clock=clock, fetch_timeout=0.2)
+    store.keys()
+    heard: list[str] = []
+    store.subscribe(heard.append)
+    clock.advance(301)
+    jwks.set("stall")
+    started.clear()
+    stalled = threading.Thread(target=lambda: pytest.raises(KeysUnavailableError, store.keys), daemon=True)
+    stalled.start()
+    try:
+        assert started.wait(30)
+        assert len(store.keys()) == 1  # waited out the fetch's budget: the held keys serve
+        assert heard == ["jwks-fetch", "jwks-stale-served"]
+        clock.advance(24 * 3600)
+        with pytest.raises(KeysUnavailableError):
+            store.keys()  # the same fetch still stalls, and these keys are over a day old
+    finally:
+        jwks.release()
+        stalled.join(30)
+
+
 class _ThreadClock(Clock):
     """A manual clock that reports when a given thread first reads it."""
 
@@ -1582,6 +1615,45 @@ def test_webhooks_verify_on_the_wall_clock_by_default(caplog: pytest.LogCaptureF
     old_body, old_headers, _ = _signed_webhook(int(time.time()) - 3600)
     stale = make_event("rest_v1", method="POST", headers=old_headers)
     stale["body"], stale["isBase64Encoded"] = old_body, False
-    assert handler(stale, None)["statusCode"] == 400
+    refused = handler(stale, None)
+    assert refused["statusCode"] == 400
+    assert {k.lower(): v for k, v in refused["headers"].items()}["cache-control"] == "no-store"  # never cached by a CDN
     refusals = [r for r in caplog.records if r.name == "clerk_serverless" and "400" in r.getMessage()]
     assert refusals and refusals[-1].levelno == logging.WARNING
+
+
+def test_require_webhook_names_itself_and_tells_of_an_awaitable_answer_once(caplog: pytest.LogCaptureFixture) -> None:
+    """webhooks.require_webhook / _receiver: misuse names ``require_webhook``;
+    a handler that hands back an awaitable (Lambda never awaits it) is
+    answered 500 handler-async and logged at WARNING the first time only
+    (mutants renaming the decorator and starting ``told`` as True survived)."""
+    from clerk_serverless.webhooks import require_webhook
+
+    with pytest.raises(TypeError, match="^require_webhook decorates"):
+        require_webhook(5)  # type: ignore[call-overload]
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+
+    async def later() -> dict[str, Any]:
+        return {"statusCode": 204}
+
+    body, headers, secret = _signed_webhook(int(time.time()))
+    handler = require_webhook(signing_secret=secret)(lambda event, context: later())
+    for _ in range(2):
+        event = make_event("rest_v1", method="POST", headers=headers)
+        event["body"], event["isBase64Encoded"] = body, False
+        out = handler(event, None)
+        assert (out["statusCode"], json.loads(out["body"])["reason"]) == (500, "handler-async")
+    told = [r for r in caplog.records if "does not await" in r.getMessage()]
+    assert [r.levelno for r in told] == [logging.WARNING]
+
+
+@pytest.mark.parametrize(("count", "tail"), [(5, "e)"), (6, "e, +1 more)")])
+def test_an_unsupported_event_s_log_line_counts_only_keys_left_out(
+    make_auth: Any, caplog: pytest.LogCaptureFixture, count: int, tail: str
+) -> None:
+    """sources/__init__._describe: "+N more" only when keys were left out
+    (a mutant writing "+0 more" for five keys survived)."""
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+    out = call(recording_handler(make_auth().require_session), "rest_v1", {name: 1 for name in "abcdefg"[:count]})
+    assert out.status == 400
+    assert any(r.getMessage().endswith(f"(top-level keys: a, b, c, d, {tail}") for r in caplog.records)
