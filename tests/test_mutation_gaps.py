@@ -3,8 +3,10 @@
 Each test here was written for a mutant of verify.py, lookup.py, policy.py,
 trusted.py, cors.py or token_types.py (first round), or of authorization.py,
 gate.py, keys/store.py, machine.py, backend_api.py or webhooks.py (second
-round), or of the event adapters in sources/ (third round) that the rest of
-the suite let live:
+round), or of the event adapters in sources/ (third round), or of
+keys/store.py's refresh, stale and backoff paths, sources/base.py,
+sources/__init__.py, sources/asgi.py and webhooks.py (fourth round) that the
+rest of the suite let live:
 it names the bound or branch it pins. Real RS256 tokens from the suite's keys,
 the loopback JWKS, real-shaped events.
 """
@@ -1655,5 +1657,24 @@ def test_an_unsupported_event_s_log_line_counts_only_keys_left_out(
     (a mutant writing "+0 more" for five keys survived)."""
     caplog.set_level(logging.WARNING, logger="clerk_serverless")
     out = call(recording_handler(make_auth().require_session), "rest_v1", {name: 1 for name in "abcdefg"[:count]})
-    assert out.status == 400
+    assert out.status == 400 and out.response["isBase64Encoded"] is False  # the JSON body is text
     assert any(r.getMessage().endswith(f"(top-level keys: a, b, c, d, {tail}") for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [("svix-timestamp", "0000", "timestamp-too-old"), ("svix-timestamp", "-0", "timestamp-too-old"),
+     ("svix-signature", "v1,\ud800", "signature-mismatch"), ("svix-signature", "v1,\ud800 v1,x", "signature-mismatch")],
+)
+def test_odd_webhook_headers_get_their_verdict_not_an_exception(field: str, value: str, error: str) -> None:
+    """webhooks._timestamp and _verify: a timestamp of zeros is 0 (too old),
+    and a signature holding a lone surrogate (JSON's ``\\ud800`` can put one
+    in an event) simply does not match: verdicts, never a ValueError or an
+    encoding error out of the verifier (mutants on both survived)."""
+    from clerk_serverless.webhooks import WebhookVerificationError, verify_webhook_payload
+
+    body, headers, secret = _signed_webhook(int(time.time()))
+    headers[field] = value
+    with pytest.raises(WebhookVerificationError) as info:
+        verify_webhook_payload(body, headers, secret)
+    assert error in info.value.reason
