@@ -1678,3 +1678,20 @@ def test_odd_webhook_headers_get_their_verdict_not_an_exception(field: str, valu
     with pytest.raises(WebhookVerificationError) as info:
         verify_webhook_payload(body, headers, secret)
     assert error in info.value.reason
+
+
+def test_an_object_whose_type_refuses_attribute_lookups_is_no_event(make_auth: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """sources/__init__._not_a_dict: an object whose metaclass raises on any
+    attribute lookup is answered 400 as "not an HTTP request object", never
+    mistaken for a parsed Powertools model (a mutant reading the failure as
+    a model survived) nor an exception out of the handler."""
+
+    class Hostile(type):
+        def __getattr__(cls, name: str) -> Any:
+            raise RuntimeError(name)
+
+    odd = Hostile("Odd", (), {})()
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+    out = recording_handler(make_auth().require_session)(odd, None)
+    assert out["statusCode"] == 400
+    assert any("the event is a Odd, not an HTTP request object" in r.getMessage() for r in caplog.records)
