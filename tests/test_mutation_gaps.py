@@ -1680,6 +1680,19 @@ def test_odd_webhook_headers_get_their_verdict_not_an_exception(field: str, valu
     assert error in info.value.reason
 
 
+def test_leading_zeros_do_not_count_toward_a_timestamp_s_size() -> None:
+    """webhooks._timestamp: ``parseInt`` reads ``"000…0<now>"`` (40 digits)
+    as ``now``; only significant digits count toward the 30-digit bound
+    past which the value is taken as infinite (a mutant counting the zeros
+    refused this as too new)."""
+    from clerk_serverless.webhooks import verify_webhook_payload
+
+    now = int(time.time())
+    body, headers, secret = _signed_webhook(now)
+    headers["svix-timestamp"] = "0" * 30 + str(now)
+    assert verify_webhook_payload(body, headers, secret).timestamp == now
+
+
 def test_an_object_whose_type_refuses_attribute_lookups_is_no_event(make_auth: Any, caplog: pytest.LogCaptureFixture) -> None:
     """sources/__init__._not_a_dict: an object whose metaclass raises on any
     attribute lookup is answered 400 as "not an HTTP request object", never
