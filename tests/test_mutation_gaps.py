@@ -1709,3 +1709,19 @@ def test_an_object_whose_type_refuses_attribute_lookups_is_no_event(make_auth: A
     out = recording_handler(make_auth().require_session)(odd, None)
     assert out["statusCode"] == 400
     assert any("the event is a Odd, not an HTTP request object" in r.getMessage() for r in caplog.records)
+
+
+# -- cors.py (fourth round) -----------------------------------------------------------------
+
+
+def test_an_answer_to_a_request_without_origin_is_the_handler_s_own(make_auth: Any, key: SigningKey) -> None:
+    """cors.add_cors_headers: without an ``Origin`` no CORS header (``Vary``
+    included) is added and the handler's answer is passed on as it is; an
+    answer that is no dict is passed on with one (a mutant dropping the
+    early return added ``Vary: Origin`` to every answer)."""
+    answer = {"statusCode": 200, "headers": {"X-Total-Count": "3"}, "body": "{}"}
+    handler = make_auth().require_session(cors=True)(lambda event, context: answer)
+    out = handler(make_event("rest_v1", bearer=mint(key)), None)
+    assert out is answer and out["headers"] == {"X-Total-Count": "3"}
+    text = make_auth().require_session(cors=True)(lambda event, context: "plain text")
+    assert text(make_event("rest_v1", bearer=mint(key), origin=ORIGIN), None) == "plain text"
