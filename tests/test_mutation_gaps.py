@@ -719,9 +719,9 @@ def test_a_caller_that_waited_out_a_stalled_fetch_serves_stale_keys_only_within_
         assert started.wait(30)
         assert len(store.keys()) == 1  # waited out the fetch's budget: the held keys serve
         assert heard == ["jwks-fetch", "jwks-stale-served"]
-        clock.advance(24 * 3600)
+        clock.advance(24 * 3600 - 301)
         with pytest.raises(KeysUnavailableError):
-            store.keys()  # the same fetch still stalls, and these keys are over a day old
+            store.keys()  # the same fetch still stalls, and these keys are a day old to the second
     finally:
         jwks.release()
         stalled.join(30)
@@ -1725,3 +1725,14 @@ def test_an_answer_to_a_request_without_origin_is_the_handler_s_own(make_auth: A
     assert out is answer and out["headers"] == {"X-Total-Count": "3"}
     text = make_auth().require_session(cors=True)(lambda event, context: "plain text")
     assert text(make_event("rest_v1", bearer=mint(key), origin=ORIGIN), None) == "plain text"
+
+
+def test_an_unsupported_event_s_log_line_cuts_each_key_to_32_characters(
+    make_auth: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """sources/__init__._describe: each key named is cut to 32 characters
+    (mutants cutting at 31 or 33 survived)."""
+    caplog.set_level(logging.WARNING, logger="clerk_serverless")
+    out = call(recording_handler(make_auth().require_session), "rest_v1", {"k" * 40: 1})
+    assert out.status == 400
+    assert any(r.getMessage().endswith(f"(top-level keys: {'k' * 32})") for r in caplog.records)
