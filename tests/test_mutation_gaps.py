@@ -1736,3 +1736,34 @@ def test_an_unsupported_event_s_log_line_cuts_each_key_to_32_characters(
     out = call(recording_handler(make_auth().require_session), "rest_v1", {"k" * 40: 1})
     assert out.status == 400
     assert any(r.getMessage().endswith(f"(top-level keys: {'k' * 32})") for r in caplog.records)
+
+
+@pytest.mark.parametrize(("shape", "field"), [("rest_v1", "headers"), ("alb_multi", "multiValueHeaders")])
+def test_the_cors_grant_never_stays_in_the_handler_s_own_headers(
+    make_auth: Any, key: SigningKey, shape: str, field: str
+) -> None:
+    """cors.add_cors_headers: a handler that returns the same answer object
+    on every call keeps its own ``headers``/``multiValueHeaders`` unchanged:
+    the grant goes into copies, so it cannot leak into an answer to another
+    origin or route (mutants writing into the handler's dicts survived)."""
+    own: dict[str, Any] = {"X-Total-Count": ["3"]} if field == "multiValueHeaders" else {"X-Total-Count": "3"}
+    answer = {"statusCode": 200, field: own, "body": "{}"}
+    handler = make_auth().require_session(cors=True)(lambda event, context: answer)
+    out = handler(make_event(shape, bearer=mint(key), origin=ORIGIN), None)
+    granted = {k.lower(): v for k, v in out[field].items()}
+    assert granted["access-control-allow-origin"] in (ORIGIN, [ORIGIN])
+    assert answer[field] is own and list(own) == ["X-Total-Count"]
+
+
+@pytest.mark.parametrize("shape", ["http_v2", "function_url"])
+def test_read_request_tells_function_urls_by_their_domain(shape: str) -> None:
+    """sources/__init__.read_request's fast path for payload 2.0: only a
+    ``*.lambda-url.*`` domain makes a Function URL request; any other domain
+    is an HTTP API's, as ``source_of`` says (a mutant taking every string
+    domain for a Function URL survived; the two adapters differ only in the
+    name ``request.source`` reports)."""
+    from clerk_serverless.sources import read_request, source_of
+
+    event = make_event(shape)
+    assert read_request(event).source is source_of(event)
+    assert read_request(event).source.name == {"http_v2": "http_api_v2", "function_url": "function_url"}[shape]
