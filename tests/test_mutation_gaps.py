@@ -1730,12 +1730,14 @@ def test_an_answer_to_a_request_without_origin_is_the_handler_s_own(make_auth: A
 def test_an_unsupported_event_s_log_line_cuts_each_key_to_32_characters(
     make_auth: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """sources/__init__._describe: each key named is cut to 32 characters
-    (mutants cutting at 31 or 33 survived)."""
+    """sources/__init__._describe: each key named is cut to 32 characters,
+    its unprintable characters shown as "?" (mutants cutting at 31 or 33,
+    or replacing with another text, survived)."""
     caplog.set_level(logging.WARNING, logger="clerk_serverless")
-    out = call(recording_handler(make_auth().require_session), "rest_v1", {"k" * 40: 1})
+    out = call(recording_handler(make_auth().require_session), "rest_v1", {"k" * 40: 1, "a\nb\x1b": 2, 3: 4})
     assert out.status == 400
-    assert any(r.getMessage().endswith(f"(top-level keys: {'k' * 32})") for r in caplog.records)
+    # ... and each character it cannot print is a "?" (no log injection); a key that is no string is its type
+    assert any(r.getMessage().endswith(f"(top-level keys: {'k' * 32}, a?b?, int)") for r in caplog.records)
 
 
 @pytest.mark.parametrize(("shape", "field"), [("rest_v1", "headers"), ("alb_multi", "multiValueHeaders")])
