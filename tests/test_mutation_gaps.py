@@ -720,8 +720,9 @@ def test_a_caller_that_waited_out_a_stalled_fetch_serves_stale_keys_only_within_
         assert len(store.keys()) == 1  # waited out the fetch's budget: the held keys serve
         assert heard == ["jwks-fetch", "jwks-stale-served"]
         clock.advance(24 * 3600 - 301)
-        with pytest.raises(KeysUnavailableError):
+        with pytest.raises(KeysUnavailableError) as info:
             store.keys()  # the same fetch still stalls, and these keys are a day old to the second
+        assert info.value.retry_after == 1.0  # no failure yet to back off from: "retry in a second"
     finally:
         jwks.release()
         stalled.join(30)
@@ -1769,3 +1770,15 @@ def test_read_request_tells_function_urls_by_their_domain(shape: str) -> None:
     event = make_event(shape)
     assert read_request(event).source is source_of(event)
     assert read_request(event).source.name == {"http_v2": "http_api_v2", "function_url": "function_url"}[shape]
+
+
+def test_a_handler_s_vary_of_the_wrong_type_is_left_alone(make_auth: Any, key: SigningKey) -> None:
+    """cors._vary_on_origin: a ``Vary`` the handler set to something that is
+    no string (or list of strings) is left as it is, and the grant still
+    goes out: never an AttributeError out of the handler (a mutant dropping
+    the type check survived)."""
+    answer = {"statusCode": 200, "headers": {"vary": 7}, "body": "{}"}
+    handler = make_auth().require_session(cors=True)(lambda event, context: answer)
+    out = handler(make_event("rest_v1", bearer=mint(key), origin=ORIGIN), None)
+    assert out["headers"]["vary"] == 7
+    assert out["headers"]["Access-Control-Allow-Origin"] == ORIGIN
