@@ -771,6 +771,43 @@ def test_a_caller_waiting_on_the_fetch_in_flight_is_woken_when_it_ends(jwks: Jwk
     assert got["first"] is got["second"] and jwks.count == 1
 
 
+def test_a_caller_that_waited_on_a_failed_fetch_is_heard_serving_stale_keys(jwks: JwksServer) -> None:
+    """keys.store JwksKeyStore._refresh: a caller that waited on a fetch in
+    flight which then failed takes the held keys as a caller arriving now
+    would, through the backoff, and so is counted as stale-served like the
+    caller that fetched (it used to return them unheard: metrics undercounted
+    an outage by every waiter)."""
+    clock = _ThreadClock(1_700_000_000.0)
+    started, proceed = threading.Event(), threading.Event()
+
+    def load(previous: Any) -> Any:
+        started.set()
+        proceed.wait(30)
+        return parse_jwks(fetch_jwks(jwks.url), previous)
+
+    store = JwksKeyStore(load, label="t", clock=clock, fetch_timeout=3.0)
+    proceed.set()
+    store.keys()
+    proceed.clear()
+    heard: list[str] = []
+    store.subscribe(heard.append)
+    clock.advance(301)  # past the cache TTL: the next caller refetches
+    jwks.set("status", status=503)
+    got: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: got.update(first=store.keys()), daemon=True)
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=lambda: got.update(second=store.keys()), daemon=True)
+    clock.watch = second
+    second.start()
+    assert clock.read.wait(30)  # the second caller is in the store, the fetch still in flight
+    proceed.set()
+    first.join(30)
+    second.join(30)
+    assert got["first"] is got["second"] and len(got["second"]) == 1
+    assert heard == ["jwks-fetch", "jwks-stale-served", "jwks-stale-served"]
+
+
 def test_racing_unknown_kids_force_one_refetch_per_window(jwks: JwksServer, signing_keys: Keys) -> None:
     """keys.store JwksKeyStore.refresh_for: the cooldown is judged under the
     store's lock, where the refetch starts, so a burst of forged kids (threads

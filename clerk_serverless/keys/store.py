@@ -260,10 +260,9 @@ class JwksKeyStore:
                     if now - self._fetched_at >= self.ttl or self._revalidate:
                         self._emit("jwks-stale-served")
                     return keys
+            # Their fetch ended: look again, as a caller arriving now would (fresh
+            # keys, or the backoff's stale keys with their metric, or the error).
             force = False
-            if self._keys is not None and self._clock() - self._cooldown_from < self.cooldown:
-                with self._lock:
-                    return self._usable_or_raise(self._clock())
 
         try:
             return self._fetch()
