@@ -254,7 +254,9 @@ def check_origin(
     """Refuse a cookie-authenticated write the browser made for another site:
     a method that is not GET/HEAD/OPTIONS with an ``Origin`` that is not an
     authorized party (any one of several, ``null`` included), or, with no
-    ``Origin``, with ``Sec-Fetch-Site: cross-site``.
+    ``Origin``, with ``Sec-Fetch-Site: cross-site`` (a repeated header's
+    values comma-joined, as fetch's ``Headers.get`` reads them: refused when
+    any of them is ``cross-site``; only a lone ``same-origin`` is one).
 
     Requests without either header (not from a browser page) pass. Without
     authorized parties every origin may call (``azp`` is not checked either),
@@ -282,8 +284,8 @@ def check_origin(
     if origins:
         if not origins <= parties:
             raise OriginInvalidError()
-    elif site == "cross-site":
-        raise OriginInvalidError()
+    elif site is not None and "cross-site" in (s.strip() for s in site.split(",")):
+        raise OriginInvalidError()  # a repeated header (joined) that says cross-site anywhere too
 
 
 def check_cookie_write(request: Request, parties: frozenset[str] | None) -> None:
@@ -292,6 +294,9 @@ def check_cookie_write(request: Request, parties: frozenset[str] | None) -> None
     if request.method in SAFE_METHODS:
         return
     origins = request.origins
+    origin = request.header("origin")
+    if origin is not None and "," in origin:  # sent twice: the list fetch's Headers.get reads is no origin
+        origins = origins | {origin}
     own = _own_origins(request) if "null" in origins else frozenset()  # read only for the null rule
     check_origin(request.method, origins, parties, request.header("sec-fetch-site"), own)
 
@@ -304,6 +309,8 @@ def _own_origins(request: Request) -> frozenset[str]:
     if not host or any(c in host for c in "/\\@ ,"):
         return frozenset()
     proto = (request.header("x-forwarded-proto") or "").strip().lower()
+    if "," in proto:
+        return frozenset()  # repeated: no one scheme the request was sent under
     schemes = (proto,) if proto in ("http", "https") else ("https", "http")
     default = {"https": ":443", "http": ":80"}
     return frozenset(f"{s}://{host.removesuffix(default[s])}" for s in schemes)

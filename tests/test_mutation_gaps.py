@@ -1427,17 +1427,19 @@ def test_a_lone_surrogate_in_a_webhook_body_is_signed_as_u_fffd() -> None:
     assert got.data["first_name"] == "a\ufffdb\ufffd"
 
 
-@pytest.mark.parametrize("shape", ["alb_multi", "vpc_lattice_v2"])
-def test_a_repeated_header_of_a_multi_value_only_source_reads_as_its_first_value(shape: str) -> None:
-    """sources/base.Request.header: where headers come only as lists (ALB in
-    multi-value mode, VPC Lattice v2), a header sent twice reads as its first
-    value, as documented (a mutant taking the last survived); every value
-    stays in ``header_values``."""
+@pytest.mark.parametrize("shape", ["rest_v1", "alb_multi", "vpc_lattice_v2"])
+def test_a_repeated_header_of_a_multi_value_source_reads_joined(shape: str) -> None:
+    """sources/base.MultiValueRequest.header: where a header's lines come as
+    a list (REST ``multiValueHeaders``, ALB in multi-value mode, VPC Lattice
+    v2), a header sent twice reads as fetch's ``Headers.get`` reads it, every
+    line joined with ", " (issue #11: the first value here, the last on REST,
+    read the same request two ways); every value stays in ``header_values``."""
     from clerk_serverless.sources import read_request
 
     request = read_request(make_event(shape, headers={"User-Agent": ["first", "second"]}))
-    assert request.user_agent == "first"
+    assert request.user_agent == "first, second"
     assert request.header_values("user-agent") == ["first", "second"]
+    assert read_request(make_event(shape, headers={"User-Agent": "only"})).user_agent == "only"
 
 
 @pytest.mark.parametrize("shape", ["http_v2", "function_url"])

@@ -165,17 +165,19 @@ class Request:
         return [] if value is None else [value]
 
     def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (lowercase), or None."""
+        """The value of header ``name`` (lowercase), or None: a repeated
+        header's values joined with commas, as fetch's ``Headers.get`` (what
+        @clerk/backend reads) gives them — ``", "`` where the source keeps
+        the lines apart (:class:`MultiValueRequest`), ``","`` as HTTP APIs,
+        Function URLs and VPC Lattice v1 join them. Where the source keeps
+        only the last line (REST without ``multiValueHeaders``, an ALB in
+        single-value mode), that line."""
         headers = self._headers
         if headers:
             value = headers.get(name)
             if type(value) is str:  # the usual case: spelt as asked, a string
                 return value
-        value = self._single(name)
-        if value is None and self._multi:
-            values = self.header_values(name)
-            return values[0] if values else None
-        return value
+        return self._single(name)
 
     # -- cookies and query ---------------------------------------------------
 
@@ -256,9 +258,10 @@ class Request:
 
     @property
     def origin(self) -> str | None:
-        """The ``Origin`` header, or None when absent or ambiguous (several values)."""
+        """The ``Origin`` header, or None when absent or ambiguous (sent more
+        than once, even twice the same: a list of origins is no origin)."""
         origin = self.header("origin")
-        if origin is not None and len(self.origins) > 1:
+        if origin is not None and ("," in origin or len(self.origins) > 1):
             return None
         return origin
 
@@ -307,6 +310,15 @@ class MultiValueRequest(Request):
         self._mquery = mquery
         self.has_query = bool(query or mquery)
         self._decode_query = decode_query
+
+    def header(self, name: str) -> str | None:
+        """:meth:`Request.header`: every line of a repeated header, joined
+        with ``", "`` as fetch's ``Headers.get`` joins them (never only the
+        first or the last: one reading on every source)."""
+        values = self.header_values(name)
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else ", ".join(values)
 
 
 def read_proxy_v1(source: Source, event: dict[str, Any], decode_query: Callable[[str], str] | None = None) -> Request:
