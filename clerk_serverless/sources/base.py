@@ -158,6 +158,8 @@ class Request:
         if multi:
             values = self._lookup(multi, name)
             if values is not None:
+                if type(values) is list and len(values) == 1 and type(values[0]) is str:
+                    return values  # the usual case: sent once, without all()'s generator
                 if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                     raise MalformedEventError("multiValueHeaders values must be lists of strings")
                 return values
