@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import BrowserPage, page_bundle, publish
+from support.browser import BrowserPage, page_bundle, page_opener, publish
 from support.browser_recorder import EXPOSE
 from support.browser_stack import ROOT, USER, Stack, make_stack, served, targets, url, wait_served
 
@@ -149,16 +149,8 @@ class Page(BrowserPage):
 
 @pytest.fixture
 def pages(browser: Any, world: World) -> Iterator[Any]:
-    opened: list[Page] = []
-
-    def open_page(origin: str) -> Page:
-        page = Page(browser, world.stack.origins.get(origin, origin))
-        opened.append(page)
-        return page
-
-    yield open_page
-    for page in opened:
-        page.close()
+    with page_opener(lambda _, origin: Page(browser, world.stack.origins.get(origin, origin))) as open_page:
+        yield open_page
 
 
 def signed_in_page(pages: Any, world: World, name: str = "a") -> Page:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import page_bundle, publish
+from support.browser import page_bundle, page_opener, publish
 from support.browser_recorder import WRITES, Recorder, recorder_resources
 from support.browser_stack import USER, Stack, StaticSite, make_stack, served, url, wait_served
 from test_browser_page_requests import PAGE, Page
@@ -134,16 +134,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture
 def pages(browser: Any, world: World) -> Iterator[Any]:
-    opened: list[Page] = []
-
-    def open_page(origin: str) -> Page:
-        page = Page(browser, world.stack, origin)
-        opened.append(page)
-        return page
-
-    yield open_page
-    for page in opened:
-        page.close()
+    with page_opener(lambda _, origin: Page(browser, world.stack, origin)) as open_page:
+        yield open_page
 
 
 # -- cross-site writes: none reaches a handler --------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any
 
 import jwt
 import pytest
-from support.browser import ShotPage, page_bundle, publish, shot_name
+from support.browser import ShotPage, page_bundle, page_opener, publish, shot_name
 from support.browser_stack import USER, Stack, make_stack, served, static_gateway, targets, url
 from test_browser_page_requests import FN_KINDS, KINDS, signed_in
 
@@ -106,20 +106,14 @@ class Page(ShotPage):
 
 @pytest.fixture
 def pages(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    opened: list[Page] = []
-
-    def open_page(stack: Stack | None, page: str = "a", origin: str | None = None) -> Page:
-        shot = shot_name(request, len(opened))
+    def make(opened: int, stack: Stack | None, page: str = "a", origin: str | None = None) -> Page:
         if origin is None:
             assert stack is not None
             origin = stack.origins[page]
-        made = Page(browser, origin, shot)
-        opened.append(made)
-        return made
+        return Page(browser, origin, shot_name(request, opened))
 
-    yield open_page
-    for page in opened:
-        page.close()
+    with page_opener(make) as open_page:
+        yield open_page
 
 
 SIGNED_OUT: dict[str, Any] = {"token": None, "cookie": None, "clientUat": None}

@@ -38,7 +38,7 @@ from typing import Any
 
 import jwt
 import pytest
-from support.browser import BrowserPage, page_bundle, publish
+from support.browser import BrowserPage, page_bundle, page_opener, publish
 from support.browser_stack import USER, Stack, make_stack, served, static_gateway, targets, url, wait_served
 
 from clerk_serverless_local.devkeys import DevKey
@@ -90,16 +90,11 @@ class Page(BrowserPage):
 
 @pytest.fixture
 def pages(browser: Any, stack: Stack) -> Iterator[Any]:
-    opened: list[Page] = []
+    def make(_: int, name: str, origin: str | None = None) -> Page:
+        return Page(browser, stack, origin or stack.origins[name])
 
-    def open_page(name: str, origin: str | None = None) -> Page:
-        page = Page(browser, stack, origin or stack.origins[name])
-        opened.append(page)
-        return page
-
-    yield open_page
-    for page in opened:
-        page.close()
+    with page_opener(make) as open_page:
+        yield open_page
 
 
 def signed_in(stack: Stack, page: str = "a", **extra: Any) -> dict[str, Any]:

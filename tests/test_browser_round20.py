@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.browser import ShotPage, page_bundle, publish, shot_name
+from support.browser import ShotPage, page_bundle, page_opener, publish, shot_name
 from support.browser_recorder import Recorder, recorder_resources
 from support.browser_stack import ROOT, USER, Stack, make_stack, served, url, wait_served
 
@@ -125,16 +125,8 @@ class Page(ShotPage):
 
 @pytest.fixture
 def page_on(browser: Any, world: World, request: pytest.FixtureRequest) -> Iterator[Any]:
-    opened: list[Page] = []
-
-    def open_page(origin: str) -> Page:
-        made = Page(browser, origin, shot_name(request, len(opened)))
-        opened.append(made)
-        return made
-
-    yield open_page
-    for made in opened:
-        made.close()
+    with page_opener(lambda opened, origin: Page(browser, origin, shot_name(request, opened))) as open_page:
+        yield open_page
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -154,6 +154,27 @@ class ShotPage(BrowserPage):
             self.page.locator("#page").screenshot(path=str(ARTIFACTS / f"{self.PREFIX}-{self.shot}.png"))
         finally:
             self.page.close()
+
+
+_Page = TypeVar("_Page", bound="BrowserPage")
+
+
+@contextmanager
+def page_opener(make: Callable[..., _Page]) -> Iterator[Callable[..., _Page]]:
+    """A test's page opener: ``open_page(*args)`` is ``make(opened, *args)``
+    (``opened``: how many pages the test opened before, for
+    :func:`shot_name`); every page it opened is closed, its screenshot saved,
+    when the ``with`` block ends (the fixture's teardown)."""
+    opened: list[_Page] = []
+
+    def open_page(*args: Any, **kwargs: Any) -> _Page:
+        page = make(len(opened), *args, **kwargs)
+        opened.append(page)
+        return page
+
+    yield open_page
+    for page in opened:
+        page.close()
 
 
 def shot_name(request: pytest.FixtureRequest, opened: int) -> str:
