@@ -742,12 +742,8 @@ class _ThreadClock(Clock):
         return self.now
 
 
-def test_a_caller_waiting_on_the_fetch_in_flight_is_woken_when_it_ends(jwks: JwksServer) -> None:
-    """keys.store JwksKeyStore._refresh: a caller that finds a fetch in
-    flight waits for it and shares its keys (one fetch for both). (That the
-    fetch's end wakes it, rather than the end of its budget, is now only
-    observable as time: ``fetch_timeout`` is capped at 3 s.)"""
-    clock = _ThreadClock(1_700_000_000.0)
+def _held_fetch_store(jwks: JwksServer, clock: Clock) -> tuple[JwksKeyStore, threading.Event, threading.Event]:
+    """A store whose fetches wait for ``proceed`` once ``started``."""
     started, proceed = threading.Event(), threading.Event()
 
     def load(previous: Any) -> Any:
@@ -755,44 +751,14 @@ def test_a_caller_waiting_on_the_fetch_in_flight_is_woken_when_it_ends(jwks: Jwk
         proceed.wait(30)
         return parse_jwks(fetch_jwks(jwks.url), previous)
 
-    store = JwksKeyStore(load, label="t", clock=clock, fetch_timeout=3.0)
-    got: dict[str, Any] = {}
-    first = threading.Thread(target=lambda: got.update(first=store.keys()), daemon=True)
-    first.start()
-    assert started.wait(30)
-    second = threading.Thread(target=lambda: got.update(second=store.keys()), daemon=True)
-    clock.watch = second
-    second.start()
-    assert clock.read.wait(30)  # the second caller is in the store, and the fetch still in flight
-    proceed.set()
-    first.join(30)
-    second.join(30)
-    assert not first.is_alive() and not second.is_alive()
-    assert got["first"] is got["second"] and jwks.count == 1
+    return JwksKeyStore(load, label="t", clock=clock, fetch_timeout=3.0), started, proceed
 
 
-def test_a_caller_that_waited_on_a_failed_fetch_is_heard_serving_stale_keys(jwks: JwksServer) -> None:
-    """keys.store JwksKeyStore._refresh: a caller that waited on a fetch in
-    flight which then failed takes the held keys as a caller arriving now
-    would, through the backoff, and so is counted as stale-served like the
-    caller that fetched (it used to return them unheard: metrics undercounted
-    an outage by every waiter)."""
-    clock = _ThreadClock(1_700_000_000.0)
-    started, proceed = threading.Event(), threading.Event()
-
-    def load(previous: Any) -> Any:
-        started.set()
-        proceed.wait(30)
-        return parse_jwks(fetch_jwks(jwks.url), previous)
-
-    store = JwksKeyStore(load, label="t", clock=clock, fetch_timeout=3.0)
-    proceed.set()
-    store.keys()
-    proceed.clear()
-    heard: list[str] = []
-    store.subscribe(heard.append)
-    clock.advance(301)  # past the cache TTL: the next caller refetches
-    jwks.set("status", status=503)
+def _second_caller_during_fetch(
+    store: JwksKeyStore, clock: _ThreadClock, started: threading.Event, proceed: threading.Event
+) -> dict[str, Any]:
+    """``store.keys()`` twice, the second call made while the first one's
+    fetch is held; what each returned."""
     got: dict[str, Any] = {}
     first = threading.Thread(target=lambda: got.update(first=store.keys()), daemon=True)
     first.start()
@@ -804,6 +770,38 @@ def test_a_caller_that_waited_on_a_failed_fetch_is_heard_serving_stale_keys(jwks
     proceed.set()
     first.join(30)
     second.join(30)
+    assert not first.is_alive() and not second.is_alive()
+    return got
+
+
+def test_a_caller_waiting_on_the_fetch_in_flight_is_woken_when_it_ends(jwks: JwksServer) -> None:
+    """keys.store JwksKeyStore._refresh: a caller that finds a fetch in
+    flight waits for it and shares its keys (one fetch for both). (That the
+    fetch's end wakes it, rather than the end of its budget, is now only
+    observable as time: ``fetch_timeout`` is capped at 3 s.)"""
+    clock = _ThreadClock(1_700_000_000.0)
+    store, started, proceed = _held_fetch_store(jwks, clock)
+    got = _second_caller_during_fetch(store, clock, started, proceed)
+    assert got["first"] is got["second"] and jwks.count == 1
+
+
+def test_a_caller_that_waited_on_a_failed_fetch_is_heard_serving_stale_keys(jwks: JwksServer) -> None:
+    """keys.store JwksKeyStore._refresh: a caller that waited on a fetch in
+    flight which then failed takes the held keys as a caller arriving now
+    would, through the backoff, and so is counted as stale-served like the
+    caller that fetched (it used to return them unheard: metrics undercounted
+    an outage by every waiter)."""
+    clock = _ThreadClock(1_700_000_000.0)
+    store, started, proceed = _held_fetch_store(jwks, clock)
+    proceed.set()
+    store.keys()
+    started.clear()
+    proceed.clear()
+    heard: list[str] = []
+    store.subscribe(heard.append)
+    clock.advance(301)  # past the cache TTL: the next caller refetches
+    jwks.set("status", status=503)
+    got = _second_caller_during_fetch(store, clock, started, proceed)
     assert got["first"] is got["second"] and len(got["second"]) == 1
     assert heard == ["jwks-fetch", "jwks-stale-served", "jwks-stale-served"]
 
