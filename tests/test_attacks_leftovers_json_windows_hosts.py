@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from support.calls import NOT_CALLED, call, recording_handler
 from support.events import authorizer_event, behind_authorizer
+from support.json_depth import parses
 from support.jwks_server import JwksServer
 from support.tokens import SigningKey, mint
 
@@ -50,7 +51,8 @@ def test_finding_a_deep_act_in_a_trusted_context_raised_recursion_error(
     route = recording_handler(make_auth(trust_authorizer=True).require_session)
     out = call(route, "http_v2", behind_authorizer({**context, "act": deep}, bearer=token))
     assert out.status == 200 and out.session is not NOT_CALLED
-    assert out.session.actor is None
+    # Too deep for this interpreter's json: no actor; parsed (3.14 parses deep objects): the actor it is.
+    assert out.session.actor is None if not parses(deep) else out.session.actor is not None
 
 
 @pytest.mark.parametrize("field", ["scopes", "claims"])
@@ -73,7 +75,8 @@ def test_finding_deep_machine_scopes_or_claims_in_a_trusted_context_raised_recur
     trusting = build(True)
     machine = trusting.authenticate_request(event, Policy(accepts=frozenset({"api_key"})))
     assert isinstance(machine, MachineAuth) and machine.subject
-    assert (machine.scopes if field == "scopes" else machine.claims) in ([], None)
+    if not parses(deep):  # read as none, as any other unreadable value (a parsed one is what it says)
+        assert (machine.scopes if field == "scopes" else machine.claims) in ([], None)
     route = recording_handler(trusting.require_auth(accepts_token="api_key"))
     assert call(route, "http_v2", event).status == 200
 
