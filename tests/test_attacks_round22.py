@@ -19,6 +19,7 @@ import warnings
 from typing import Any
 
 import pytest
+from support.calls import run_async
 from support.events import make_event
 from support.json_depth import parses
 from support.tokens import SigningKey, mint
@@ -135,7 +136,6 @@ def test_finding_an_asgi_scope_of_another_type_reached_the_app_unauthenticated(k
     extension type (``webtransport``) or a server's misspelling reached a
     protected app with no token at all. Now only ``lifespan`` passes; another
     type raises, as the ASGI spec has apps do."""
-    import asyncio
 
     from clerk_serverless.integrations.asgi import ClerkMiddleware
 
@@ -154,8 +154,8 @@ def test_finding_an_asgi_scope_of_another_type_reached_the_app_unauthenticated(k
 
     scope = {"type": kind, "path": "/me", "headers": [], "query_string": b""}
     with pytest.raises(ValueError, match="cannot authenticate"):
-        asyncio.run(middleware(scope, receive, send))
-    asyncio.run(middleware({"type": "lifespan"}, receive, send))
+        run_async(middleware(scope, receive, send))
+    run_async(middleware({"type": "lifespan"}, receive, send))
     assert reached == ["lifespan"]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from support.calls import NOT_CALLED, call, recording_handler
+from support.calls import NOT_CALLED, call, recording_handler, run_async
 from support.events import behind_authorizer, make_event
 from support.jwks_server import JwksServer
 from support.tokens import ISSUER, ORIGIN, Clock, SigningKey, b64url, claims, m2m_jwt, mint, sign_raw
@@ -1525,7 +1525,6 @@ def test_authenticate_scope_refuses_a_scope_that_is_no_request(make_auth: Any, k
     ``websocket`` is an EventError (the 400 family), never read as a request
     of no method whose missing token is then judged (a mutant dropping the
     type check survived: the middleware checks the type before it reads)."""
-    import asyncio
 
     from clerk_serverless.errors import MalformedEventError
     from clerk_serverless.integrations.asgi import authenticate_scope
@@ -1533,7 +1532,7 @@ def test_authenticate_scope_refuses_a_scope_that_is_no_request(make_auth: Any, k
 
     scope: dict[str, Any] = {"type": kind, "headers": [], "path": "/me"}
     with pytest.raises(MalformedEventError, match="not an ASGI http or websocket scope"):
-        asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
+        run_async(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
 
 
 def test_an_asgi_scope_without_headers_is_a_request_without_headers(make_auth: Any, key: SigningKey) -> None:
@@ -1541,7 +1540,6 @@ def test_an_asgi_scope_without_headers_is_a_request_without_headers(make_auth: A
     (a bare test scope, some servers' WebSocket scopes): none is no header,
     so the request is judged (401 without a token), not refused as malformed
     (a mutant iterating the missing field survived)."""
-    import asyncio
 
     from clerk_serverless.gate import Refusal
     from clerk_serverless.integrations.asgi import authenticate_scope
@@ -1549,9 +1547,9 @@ def test_an_asgi_scope_without_headers_is_a_request_without_headers(make_auth: A
 
     scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/me"}
     with pytest.raises(Refusal) as info:
-        asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
+        run_async(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
     assert info.value.status == 401
-    request, session = asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=False))
+    request, session = run_async(authenticate_scope(make_auth(), scope, Policy.build(), required=False))
     assert (request.method, session) == ("GET", None)
 
 
@@ -1565,7 +1563,6 @@ def test_an_asgi_request_reads_its_path_client_and_websocket_method(make_auth: A
     IndexError or a first character); a ``websocket`` scope is read as a
     request of method ``WEBSOCKET`` whose token decides (mutants on each of
     these survived)."""
-    import asyncio
 
     from clerk_serverless.integrations.asgi import authenticate_scope
     from clerk_serverless.policy import Policy
@@ -1573,7 +1570,7 @@ def test_an_asgi_request_reads_its_path_client_and_websocket_method(make_auth: A
     headers = [(b"authorization", f"Bearer {mint(key)}".encode())]
     for kind in ("http", "websocket"):
         scope: dict[str, Any] = {"type": kind, "method": "GET", "path": "/me", "headers": headers, "client": client}
-        request, session = asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
+        request, session = run_async(authenticate_scope(make_auth(), scope, Policy.build(), required=True))
         assert (request.method, request.path, request.source_ip) == ("GET" if kind == "http" else "WEBSOCKET", "/me", ip)
         assert session is not None and session.user_id == "user_2abc"
 
@@ -1603,13 +1600,12 @@ def test_an_asgi_query_string_keeps_blank_values_and_decodes_escapes(make_auth: 
     """sources/asgi.AsgiScope.read: the raw query string is parsed with its
     blank values kept (``?q=`` is an empty value, not an absent one) and its
     percent-escapes decoded as UTF-8 (mutants on both survived)."""
-    import asyncio
 
     from clerk_serverless.integrations.asgi import authenticate_scope
     from clerk_serverless.policy import Policy
 
     scope: dict[str, Any] = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b"q=&q=%C3%A9&r=1"}
-    request, _ = asyncio.run(authenticate_scope(make_auth(), scope, Policy.build(), required=False))
+    request, _ = run_async(authenticate_scope(make_auth(), scope, Policy.build(), required=False))
     assert request.query_values("q") == ["", "\u00e9"]
     assert request.query("r") == "1" and request.has_query
 
