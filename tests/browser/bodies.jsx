@@ -8,8 +8,9 @@
 import axios from "axios";
 import ky from "ky";
 import { ofetch } from "ofetch";
-import { setClerkState, useAuth } from "@clerk/clerk-react";
+import { useAuth } from "@clerk/clerk-react";
 import { addFields } from "./forms.jsx";
+import { enter, setCookie } from "./page_state.jsx";
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 const sha256 = async (buffer) => hex(await crypto.subtle.digest("SHA-256", buffer));
@@ -21,16 +22,7 @@ function bytes(n) {
   return out;
 }
 
-function setCookie(name, value, attributes = "SameSite=Lax") {
-  document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; ${attributes}`;
-}
 
-export function enter(c) {
-  setClerkState(c.token ?? null, c.sid ?? null, c.fresh ?? []);
-  if ("cookie" in c) setCookie("__session", c.cookie);
-  if ("clientUat" in c) setCookie("__client_uat", c.clientUat);
-  return true;
-}
 
 /** The body c.bodyKind asks for, and its exact bytes when the page can know them. */
 async function makeBody(c) {

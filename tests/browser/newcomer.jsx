@@ -13,6 +13,7 @@ import ky from "ky";
 import { ofetch } from "ofetch";
 import { getTokenCalls, setClerkState, useAuth } from "@clerk/clerk-react";
 import { useApiFetch, shouldRetry, retryDelay } from "./patterns.jsx";
+import { enter, setCookie } from "./page_state.jsx";
 
 const CASE_TIMEOUT_MS = 25_000;
 // Response headers a page may want: ours, and those a CORS page can always read.
@@ -21,9 +22,6 @@ const READABLE = ["www-authenticate", "retry-after", "x-clerk-auth-status", "x-c
 
 // -- helpers ---------------------------------------------------------------------------
 
-function setCookie(name, value) {
-  document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; SameSite=Lax`;
-}
 
 function headersOf(res) {
   const read = {};
@@ -57,12 +55,6 @@ const getToken = (options) => useAuth().getToken(options);
 
 // -- state -------------------------------------------------------------------------------
 
-function enter(c) {
-  setClerkState(c.token ?? null, c.sid ?? null, c.fresh ?? [], c.templates ?? {});
-  if ("cookie" in c) setCookie("__session", c.cookie);
-  if ("clientUat" in c) setCookie("__client_uat", c.clientUat);
-  return true;
-}
 
 // -- fetch -------------------------------------------------------------------------------
 

@@ -13,9 +13,10 @@ import useSWRMutation from "swr/mutation";
 import axios from "axios";
 import ky from "ky";
 import { ofetch } from "ofetch";
-import { setClerkState, useAuth } from "@clerk/clerk-react";
+import { useAuth } from "@clerk/clerk-react";
 import { useApiFetch } from "./patterns.jsx";
 import { addFields } from "./forms.jsx";
+import { enter, setCookie } from "./page_state.jsx";
 
 const CASE_TIMEOUT_MS = 20_000;
 
@@ -45,9 +46,6 @@ const READABLE = ["www-authenticate", "retry-after", "x-clerk-auth-status", "x-c
 
 const blocked = (e) => ({ status: "blocked", error: e.name, message: String(e.message || e) });
 
-function setCookie(name, value, attributes = "SameSite=Lax") {
-  document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; ${attributes}`;
-}
 
 /** Render a component using hooks until it calls done(observation). */
 const render = (Component, props, wrap = (x) => x) => renderUntilDone(Component, props, wrap, CASE_TIMEOUT_MS);
@@ -62,13 +60,6 @@ function fromError(e) {
 
 // -- state ----------------------------------------------------------------------------------
 
-export function enter(c) {
-  setClerkState(c.token ?? null, c.sid ?? null, c.fresh ?? []);
-  if ("cookie" in c) setCookie("__session", c.cookie, c.cookieAttributes);
-  if ("clientUat" in c) setCookie("__client_uat", c.clientUat, c.cookieAttributes);
-  if ("xsrf" in c) setCookie("XSRF-TOKEN", c.xsrf);
-  return true;
-}
 
 // -- fetch, with the options real pages use -----------------------------------------------------
 

@@ -14,16 +14,14 @@ import { ofetch } from "ofetch";
 import React, { useEffect } from "react";
 import { QueryClient, QueryClientProvider, useMutation } from "@tanstack/react-query";
 import useSWRMutation from "swr/mutation";
-import { setClerkState, useAuth } from "@clerk/clerk-react";
+import { useAuth } from "@clerk/clerk-react";
 import { renderUntilDone } from "./render.jsx";
+import { enter, setCookie } from "./page_state.jsx";
 
 // The headers the tests ask a page to read (null: not sent, or not exposed to it).
 const READ = ["x-clerk-auth-reason", "retry-after", "www-authenticate", "etag", "location", "x-total-count", "x-request-id"];
 const log = [];
 
-function setCookie(name, value) {
-  document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; SameSite=Lax`;
-}
 
 /** getToken() as a component gets it from useAuth(). */
 const getToken = (options) => useAuth().getToken(options);
@@ -284,12 +282,6 @@ async function calls(cases) {
   return out;
 }
 
-function enter(c) {
-  setClerkState(c.token ?? null, c.sid ?? null, c.fresh ?? []);
-  if ("cookie" in c) setCookie("__session", c.cookie);
-  if ("clientUat" in c) setCookie("__client_uat", c.clientUat);
-  return true;
-}
 
 document.getElementById("origin").textContent = location.origin;
 window.R20 = { enter, call, calls };

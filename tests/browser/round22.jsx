@@ -21,14 +21,12 @@ import { GraphQLClient, ClientError } from "graphql-request";
 import superagent from "superagent";
 import axios from "axios";
 import axiosRetry from "axios-retry";
-import { setClerkState, useAuth } from "@clerk/clerk-react";
+import { useAuth } from "@clerk/clerk-react";
 import { renderUntilDone } from "./render.jsx";
+import { enter, setCookie } from "./page_state.jsx";
 
 const log = [];
 
-function setCookie(name, value) {
-  document.cookie = value == null ? `${name}=; path=/; max-age=0` : `${name}=${value}; path=/; SameSite=Lax`;
-}
 
 /** getToken() as a component gets it from useAuth(). */
 const getToken = (options) => useAuth().getToken(options);
@@ -385,12 +383,6 @@ function parallel(cases) {
   return Promise.all(cases.map(call));
 }
 
-function enter(c) {
-  setClerkState(c.token ?? null, c.sid ?? null, c.fresh ?? []);
-  if ("cookie" in c) setCookie("__session", c.cookie);
-  if ("clientUat" in c) setCookie("__client_uat", c.clientUat);
-  return true;
-}
 
 document.getElementById("origin").textContent = location.origin;
 window.R22 = { enter, call, calls, parallel };
